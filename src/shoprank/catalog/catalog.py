@@ -1,0 +1,74 @@
+"""The validated catalog held in memory, persisted as JSONL next to an index."""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shoprank.types import Product, RowError
+
+
+@dataclass
+class ImportResult:
+    """Products that passed validation, and the rows that did not (with file and line)."""
+
+    products: list[Product] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+    def extend(self, other: "ImportResult") -> None:
+        self.products.extend(other.products)
+        self.errors.extend(other.errors)
+
+
+class Catalog:
+    """Ordered, id-addressable products. Row ``i`` of every index refers to ``products[i]``."""
+
+    def __init__(self, products: Iterable[Product]):
+        self.products: list[Product] = []
+        self._pos: dict[str, int] = {}
+        for p in products:
+            if p.id in self._pos:  # last write wins, like an upsert
+                self.products[self._pos[p.id]] = p
+            else:
+                self._pos[p.id] = len(self.products)
+                self.products.append(p)
+
+    def __len__(self) -> int:
+        return len(self.products)
+
+    def __iter__(self) -> Iterator[Product]:
+        return iter(self.products)
+
+    def __contains__(self, pid: object) -> bool:
+        return pid in self._pos
+
+    def get(self, pid: str) -> Product | None:
+        i = self._pos.get(pid)
+        return None if i is None else self.products[i]
+
+    def position(self, pid: str) -> int:
+        return self._pos[pid]
+
+    def variants_of(self, group_id: str) -> list[Product]:
+        return [p for p in self.products if p.group_id == group_id]
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha1()
+        for p in self.products:
+            h.update(p.model_dump_json().encode())
+        return h.hexdigest()
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8") as f:
+            for p in self.products:
+                f.write(p.model_dump_json() + "\n")
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> "Catalog":
+        with path.open(encoding="utf-8") as f:
+            return cls(Product.model_validate(json.loads(line)) for line in f if line.strip())

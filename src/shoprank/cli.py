@@ -1,0 +1,137 @@
+"""Command line: ``shoprank index | search | serve | demo``."""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from shoprank.catalog import Catalog, ImportResult, load_catalog_file, load_magento
+from shoprank.config import get_settings
+
+app = typer.Typer(add_completion=False, help="Multimodal product search and ranking.")
+log = logging.getLogger("shoprank")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _import(magento: Path | None, files: list[Path]) -> ImportResult:
+    res = ImportResult()
+    if magento:
+        res.extend(load_magento(magento))
+    for f in files:
+        res.extend(load_catalog_file(f))
+    for err in res.errors:
+        typer.secho(f"skipped row {err}", fg=typer.colors.YELLOW, err=True)
+    return res
+
+
+def _build(res: ImportResult, name: str):
+    from shoprank.engine import ShopRank
+
+    settings = get_settings()
+    t0 = time.perf_counter()
+    engine = ShopRank.build(Catalog(res.products), settings.index_dir(name), settings)
+    dt = time.perf_counter() - t0
+    m = engine.artifacts.manifest
+    typer.echo(f"indexed {m['products']} products, {m['images']} images, {m['reviews']} reviews "
+               f"in {dt:.1f}s ({m['products'] / dt:.1f} products/s); {len(res.errors)} rows skipped")
+    typer.echo(f"index: {settings.index_dir(name)}")
+    return engine
+
+
+@app.command()
+def index(
+    catalog: Annotated[Optional[list[Path]], typer.Argument(help="CSV / JSONL / Parquet catalog files")] = None,
+    magento: Annotated[Optional[Path], typer.Option(help="Magento sample-data folder (default: the Luma data)")] = None,
+    name: Annotated[str, typer.Option(help="index name under SHOPRANK_HOME/indexes")] = "luma",
+    verbose: bool = False,
+) -> None:
+    """Ingest a catalog, encode every modality and build the indexes."""
+    _setup_logging(verbose)
+    files = list(catalog or [])
+    if not files and magento is None:
+        magento = get_settings().data_dir / "magento_luma"
+        if not magento.is_dir():
+            raise typer.BadParameter(f"no catalog given and {magento} not found (set SHOPRANK_DATA_DIR)")
+    res = _import(magento, files)
+    if not res.products:
+        typer.secho("no valid products to index", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    _build(res, name)
+
+
+@app.command()
+def search(
+    text: Annotated[Optional[str], typer.Argument(help="query text")] = None,
+    image: Annotated[Optional[Path], typer.Option(help="query photo")] = None,
+    k: int = 10,
+    name: str = "luma",
+    fusion: Optional[str] = None,
+    explain: bool = False,
+) -> None:
+    """Search a built index from the terminal."""
+    from shoprank.engine import ShopRank
+    from shoprank.types import Query
+
+    settings = get_settings()
+    engine = ShopRank.open(settings.index_dir(name), settings)
+    q = Query(text=text, image=image.read_bytes() if image else None, k=k, fusion=fusion, explain=explain)  # type: ignore[arg-type]
+    res = engine.search(q)
+    if res.photo_labels:
+        typer.echo("photo looks like: " + ", ".join(f"{a} {b:.0%}" for a, b in res.photo_labels))
+    for i, h in enumerate(res.hits, 1):
+        p = h.product
+        price = f"{p.price:.2f}" if p.price is not None else "-"
+        typer.echo(f"{i:2d}. {h.score:6.3f}  {p.id:<18} {p.title[:48]:<48} {price:>8}  {p.category}")
+        if explain:
+            top = sorted(h.contributions.items(), key=lambda t: -abs(t[1]))[:5]
+            typer.echo("      " + ", ".join(f"{n}={v:+.2f}" for n, v in top))
+    typer.echo(f"({res.candidates} candidates, {sum(res.timings_ms.values()):.1f} ms)")
+
+
+def _serve(engine, host: str, port: int) -> None:
+    import uvicorn
+
+    from shoprank.service import create_app
+
+    typer.echo(f"shoprank is serving on http://{host}:{port}/  (Ctrl+C to stop)")
+    uvicorn.run(create_app(engine), host=host, port=port, log_level="info")
+
+
+@app.command()
+def serve(name: str = "luma", host: Optional[str] = None, port: Optional[int] = None) -> None:
+    """Serve the HTTP API and search page for a built index."""
+    from shoprank.engine import ShopRank
+
+    _setup_logging(False)
+    settings = get_settings()
+    _serve(ShopRank.open(settings.index_dir(name), settings), host or settings.host, port or settings.port)
+
+
+@app.command()
+def demo(
+    host: Optional[str] = None,
+    port: Optional[int] = None,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="start the web server after building")] = True,
+) -> None:
+    """Make a small demo catalog (English + Chinese, drawn photos), index it and serve it."""
+    from shoprank.catalog.demo import write_demo_catalog
+
+    _setup_logging(False)
+    settings = get_settings()
+    path = write_demo_catalog(settings.home / "demo-catalog")
+    engine = _build(_import(None, [path]), "demo")
+    for q in ("red backpack", "女士瑜伽裤", "coffee mug under 15"):
+        res = engine.search(q, k=3)
+        typer.echo(f"  {q!r}: " + " | ".join(h.product.title for h in res.hits))
+    if serve:
+        _serve(engine, host or settings.host, port or settings.port)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,44 @@
+"""One settings object, read from ``SHOPRANK_*`` environment variables."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHOPRANK_", env_file=".env", extra="ignore")
+
+    # Where the public data bundle lives (read in place, never copied).
+    data_dir: Path = Path("../shared/data")
+    # Built indexes and the embedding cache.
+    home: Path = Path("var")
+
+    text_encoder: Literal["e5", "minilm"] = "e5"
+    image_encoder: Literal["efficientnet", "none"] = "efficientnet"
+
+    fusion: Literal["rrf", "linear"] = "rrf"
+    rrf_k: int = 60
+    # Candidate budgets: each retriever returns `retrieve_k`, the ranker scores at most `rerank_k`.
+    retrieve_k: int = 200
+    rerank_k: int = 200
+    # Below this many vectors faiss searches exactly; above it builds HNSW.
+    exact_vector_limit: int = 100_000
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_upload_bytes: int = 10 * 1024 * 1024
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    def index_dir(self, name: str) -> Path:
+        return self.home / "indexes" / name
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

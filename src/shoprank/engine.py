@@ -1,0 +1,144 @@
+"""ShopRank: the one object an application holds. Build or open an index, then search."""
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from shoprank.catalog import Catalog
+from shoprank.config import Settings, get_settings
+from shoprank.encoders.base import ImageEncoder, TextEncoder, make_image_encoder, make_text_encoder
+from shoprank.encoders.cache import EmbeddingCache
+from shoprank.features.extract import FeatureExtractor
+from shoprank.features.query_parse import parse_query
+from shoprank.index.artifacts import IndexArtifacts
+from shoprank.index.builder import build_index
+from shoprank.ranking.base import Ranker
+from shoprank.ranking.linear import LinearRanker
+from shoprank.ranking.pipeline import Budgets, SearchPipeline, SearchResult
+from shoprank.retrieval.hybrid import HybridRetriever, QueryEncoding
+from shoprank.types import Hit, Product, Query
+
+log = logging.getLogger(__name__)
+
+
+class QueryError(ValueError):
+    """The query cannot be served as given (an unreadable photo, nothing to search for)."""
+
+
+class ShopRank:
+    """Multimodal product search over one built index."""
+
+    def __init__(self, artifacts: IndexArtifacts, settings: Settings | None = None,
+                 text_encoder: TextEncoder | None = None, image_encoder: ImageEncoder | None = None,
+                 ranker: Ranker | None = None):
+        self.settings = settings or get_settings()
+        self.artifacts = artifacts
+        self._text_encoder = text_encoder
+        self._image_encoder = image_encoder
+        self._lock = threading.Lock()
+        self.retriever = HybridRetriever(artifacts, rrf_k=self.settings.rrf_k)
+        self.pipeline = SearchPipeline(
+            artifacts, self.retriever, FeatureExtractor(artifacts), ranker or LinearRanker(),
+            Budgets(self.settings.retrieve_k, self.settings.rerank_k), self.settings.fusion)
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def build(cls, catalog: Catalog, index_dir: Path, settings: Settings | None = None,
+              text_encoder: TextEncoder | None = None, image_encoder: ImageEncoder | None = None) -> "ShopRank":
+        settings = settings or get_settings()
+        text_encoder = text_encoder or make_text_encoder(settings.text_encoder)
+        if image_encoder is None and settings.image_encoder != "none":
+            image_encoder = make_image_encoder(settings.image_encoder)
+        cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite")
+        try:
+            art = build_index(catalog, index_dir, text_encoder, image_encoder, cache, settings.exact_vector_limit)
+        finally:
+            cache.close()
+        return cls(art, settings, text_encoder, image_encoder)
+
+    @classmethod
+    def open(cls, index_dir: Path, settings: Settings | None = None) -> "ShopRank":
+        return cls(IndexArtifacts.load(index_dir), settings)
+
+    # -- encoders, loaded on first use ----------------------------------------------------
+    @property
+    def text_encoder(self) -> TextEncoder:
+        with self._lock:
+            if self._text_encoder is None:
+                self._text_encoder = make_text_encoder(self.settings.text_encoder)
+            return self._text_encoder
+
+    @property
+    def image_encoder(self) -> ImageEncoder | None:
+        with self._lock:
+            if self._image_encoder is None and self.artifacts.manifest.get("image_encoder"):
+                self._image_encoder = make_image_encoder(self.settings.image_encoder)
+            return self._image_encoder
+
+    # -- search -----------------------------------------------------------------------------
+    def encode_query(self, query: Query) -> QueryEncoding:
+        from shoprank.encoders.image import labels_to_text
+
+        enc = QueryEncoding(text=(query.text or "").strip() or None)
+        if enc.text:
+            enc.text_vec = self.text_encoder.encode_query(enc.text)
+        if query.image is not None:
+            try:
+                with Image.open(io.BytesIO(query.image)) as im:
+                    img = im.convert("RGB")
+            except (UnidentifiedImageError, OSError) as e:
+                raise QueryError(f"the uploaded file is not a readable image: {e}") from None
+            encoder = self.image_encoder
+            if encoder is None:
+                raise QueryError("this index was built without an image encoder; photo search is unavailable")
+            vecs, labels = encoder.encode([img])
+            enc.photo_vec, enc.photo_labels = vecs[0], labels[0]
+            enc.photo_label_vec = self.text_encoder.encode_query(labels_to_text(labels[0]))
+        return enc
+
+    def search(self, query: Query | str, **kwargs) -> SearchResult:
+        """Search by text, photo, or both. ``search("red backpack", k=5)`` is shorthand."""
+        if isinstance(query, str):
+            query = Query(text=query, **kwargs)
+        if query.k < 1:
+            raise QueryError("k must be at least 1")
+        enc = self.encode_query(query)
+        parsed = parse_query(enc.text) if enc.text else None
+        return self.pipeline.run(query, enc, parsed)
+
+    def product(self, pid: str) -> Product | None:
+        return self.artifacts.catalog.get(pid)
+
+    def similar(self, pid: str, k: int = 10) -> list[Hit]:
+        """Items like ``pid`` by text and photo, other variants of the same model left out."""
+        cat = self.artifacts.catalog
+        if pid not in cat:
+            raise KeyError(pid)
+        pos = cat.position(pid)
+        me = cat.products[pos]
+        n = len(cat)
+        mods = self.artifacts.modalities
+        score = mods["text"].cosine_per_product(mods["text"].vectors[pos], n)
+        parts = {"cos_text": score.copy()}
+        img = mods.get("image")
+        if img is not None:
+            rows = np.flatnonzero(img.owners == pos)
+            if len(rows):
+                parts["cos_image"] = img.cosine_per_product(img.vectors[rows[0]], n)
+                score = 0.5 * score + 0.5 * parts["cos_image"]
+        hits: list[Hit] = []
+        seen = {me.group_id}
+        for i in np.argsort(-score, kind="stable"):
+            p = cat.products[i]
+            if p.group_id in seen:
+                continue
+            seen.add(p.group_id)
+            hits.append(Hit(product=p, score=float(score[i]), features={k: float(v[i]) for k, v in parts.items()}))
+            if len(hits) >= k:
+                break
+        return hits

@@ -1,0 +1,100 @@
+"""BM25 over product fields with tantivy."""
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import tantivy
+
+from shoprank.index.analysis import analyze, query_terms
+from shoprank.types import Product
+
+FIELDS: tuple[str, ...] = ("title", "description", "category", "attributes", "reviews")
+# Multi-field BM25 weights: a title hit says more than a description hit.
+BOOSTS: dict[str, float] = {"title": 3.0, "category": 2.0, "attributes": 1.5, "description": 1.0, "reviews": 0.5}
+
+
+def product_fields(p: Product) -> dict[str, str]:
+    """The text of each searchable field, before analysis."""
+    return {
+        "title": p.title,
+        "description": p.description,
+        "category": " ".join(c.replace("/", " ") for c in p.categories),
+        "attributes": " ".join(f"{k.replace('_', ' ')} {' '.join(v)}" for k, v in p.attributes.items()),
+        "reviews": " ".join(f"{r.title} {r.text}" for r in p.reviews),
+    }
+
+
+def _schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_integer_field("pos", stored=True, indexed=True, fast=True)
+    for f in FIELDS:
+        sb.add_text_field(f, stored=False, tokenizer_name="en_stem")
+    return sb.build()
+
+
+class LexicalIndex:
+    """Field-aware BM25. Document ``pos`` is the product's row in the catalog."""
+
+    def __init__(self, index: tantivy.Index):
+        self._index = index
+        self._searcher = index.searcher()
+        self._pos: dict[tuple[int, int], int] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def build(cls, products: Iterable[Product], path: Path) -> "LexicalIndex":
+        if path.exists():
+            shutil.rmtree(path)
+        path.mkdir(parents=True)
+        index = tantivy.Index(_schema(), path=str(path))
+        writer = index.writer(heap_size=64_000_000, num_threads=1)
+        for pos, p in enumerate(products):
+            doc = {"pos": pos, **{k: analyze(v) for k, v in product_fields(p).items()}}
+            writer.add_document(tantivy.Document(**doc))
+        writer.commit()
+        writer.wait_merging_threads()
+        index.reload()
+        return cls(index)
+
+    @classmethod
+    def open(cls, path: Path) -> "LexicalIndex":
+        return cls(tantivy.Index.open(str(path)))
+
+    def _position(self, addr: tantivy.DocAddress) -> int:
+        key = (addr.segment_ord, addr.doc)
+        pos = self._pos.get(key)
+        if pos is None:
+            pos = int(self._searcher.doc(addr)["pos"][0])
+            with self._lock:
+                self._pos[key] = pos
+        return pos
+
+    def _query(self, terms: Sequence[str], fields: Sequence[str]) -> tantivy.Query:
+        return self._index.parse_query(" ".join(terms), list(fields), field_boosts={f: BOOSTS[f] for f in fields})
+
+    def search(self, text: str, limit: int = 100, fields: Sequence[str] = FIELDS) -> list[tuple[int, float]]:
+        """Top ``limit`` (catalog position, BM25 score) for a free-text query."""
+        terms = query_terms(text)
+        if not terms:
+            return []
+        res = self._searcher.search(self._query(terms, fields), limit, count=False)
+        return [(self._position(addr), float(score)) for score, addr in res.hits]
+
+    def field_scores(self, text: str, positions: Sequence[int]) -> dict[str, dict[int, float]]:
+        """BM25 of ``text`` in each field, for the given candidates only."""
+        terms = query_terms(text)
+        out: dict[str, dict[int, float]] = {f: {} for f in FIELDS}
+        if not terms or not positions:
+            return out
+        only = tantivy.Query.const_score_query(
+            tantivy.Query.term_set_query(self._index.schema, "pos", [int(p) for p in positions]), 0.0)
+        for f in FIELDS:
+            q = tantivy.Query.boolean_query([
+                (tantivy.Occur.Must, self._index.parse_query(" ".join(terms), [f])),
+                (tantivy.Occur.Must, only)])
+            res = self._searcher.search(q, len(positions), count=False)
+            out[f] = {self._position(addr): float(score) for score, addr in res.hits}
+        return out

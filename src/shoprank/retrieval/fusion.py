@@ -1,0 +1,49 @@
+"""Late fusion of ranked lists.
+
+Runs map a retriever name to ``[(item, score), ...]`` sorted best first.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+Run = Sequence[tuple[int, float]]
+
+
+def rrf_fuse(runs: Mapping[str, Run], k: int = 60, weights: Mapping[str, float] | None = None) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion: ``sum_r w_r / (k + rank_r(d))``.
+
+    Cormack, Clarke & Buettcher, "Reciprocal Rank Fusion outperforms Condorcet and
+    individual rank learning methods", SIGIR 2009.
+    """
+    fused: dict[int, float] = {}
+    for name, run in runs.items():
+        w = 1.0 if weights is None else weights.get(name, 1.0)
+        if w == 0:
+            continue
+        for rank, (item, _) in enumerate(run, 1):
+            fused[item] = fused.get(item, 0.0) + w / (k + rank)
+    return sorted(fused.items(), key=lambda t: (-t[1], t[0]))
+
+
+def min_max(run: Run) -> dict[int, float]:
+    """Scale scores to [0, 1] within one run; a constant run maps to 1."""
+    if not run:
+        return {}
+    scores = [s for _, s in run]
+    lo, hi = min(scores), max(scores)
+    span = hi - lo
+    return {item: (s - lo) / span if span > 0 else 1.0 for item, s in run}
+
+
+def linear_fuse(runs: Mapping[str, Run], weights: Mapping[str, float] | None = None) -> list[tuple[int, float]]:
+    """Weighted sum of min-max normalised scores (CombSUM with normalisation; an item absent
+    from a run scores 0 there). Fox & Shaw, "Combination of multiple searches", TREC-2 1994;
+    normalisation as in Lee, SIGIR 1997."""
+    fused: dict[int, float] = {}
+    for name, run in runs.items():
+        w = 1.0 if weights is None else weights.get(name, 1.0)
+        if w == 0:
+            continue
+        for item, s in min_max(run).items():
+            fused[item] = fused.get(item, 0.0) + w * s
+    return sorted(fused.items(), key=lambda t: (-t[1], t[0]))

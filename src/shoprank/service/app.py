@@ -1,0 +1,24 @@
+"""The FastAPI application factory."""
+from __future__ import annotations
+
+from importlib import resources
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from shoprank.engine import ShopRank
+from shoprank.service.routes import health, products, search
+
+
+def create_app(engine: ShopRank) -> FastAPI:
+    """An app serving ``engine``: the JSON API and the search page at ``/``."""
+    app = FastAPI(title="shoprank", version="0.1.0", summary="Multimodal product search")
+    app.state.engine = engine
+    for module in (search, products, health):
+        app.include_router(module.router)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> str:
+        return resources.files("shoprank.service").joinpath("static/index.html").read_text(encoding="utf-8")
+
+    return app

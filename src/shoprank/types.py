@@ -1,0 +1,137 @@
+"""Records that flow through shoprank: products in, queries in, hits out."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+FusionMethod = Literal["rrf", "linear"]
+
+
+class Review(BaseModel):
+    """One shopper review of a product."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rating: float | None = Field(default=None, ge=0, le=5)
+    title: str = ""
+    text: str = ""
+    author: str | None = None
+
+
+class Product(BaseModel):
+    """A catalog item after validation.
+
+    ``categories`` holds full paths such as ``"Men/Tops/Hoodies & Sweatshirts"``; the
+    first one is the primary path. ``parent_id`` groups colour/size variants of one
+    model so results can be collapsed to the best variant.
+    """
+
+    id: str = Field(min_length=1)
+    title: str = Field(min_length=1)
+    description: str = ""
+    attributes: dict[str, list[str]] = Field(default_factory=dict)
+    categories: list[str] = Field(default_factory=list)
+    price: float | None = Field(default=None, ge=0)
+    currency: str = "USD"
+    rating: float | None = Field(default=None, ge=0, le=5)
+    review_count: int = Field(default=0, ge=0)
+    sales: int = Field(default=0, ge=0)
+    reviews: list[Review] = Field(default_factory=list)
+    images: list[str] = Field(default_factory=list)
+    parent_id: str | None = None
+    url: str | None = None
+
+    @field_validator("id", "title")
+    @classmethod
+    def _strip(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            raise ValueError("must not be blank")
+        return v
+
+    @field_validator("attributes", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        # Accept {"color": "Red"} as well as {"color": ["Red", "Blue"]}.
+        if isinstance(v, dict):
+            out: dict[str, list[str]] = {}
+            for k, val in v.items():
+                vals = val if isinstance(val, (list, tuple)) else [val]
+                vals = [str(x).strip() for x in vals if x is not None and str(x).strip()]
+                if vals:
+                    out[str(k).strip().lower()] = vals
+            return out
+        return v
+
+    @property
+    def category(self) -> str:
+        return self.categories[0] if self.categories else ""
+
+    @property
+    def group_id(self) -> str:
+        return self.parent_id or self.id
+
+    def attr(self, name: str) -> list[str]:
+        return self.attributes.get(name, [])
+
+
+class Filters(BaseModel):
+    """Hard constraints applied before ranking."""
+
+    category: str | None = None
+    price_min: float | None = Field(default=None, ge=0)
+    price_max: float | None = Field(default=None, ge=0)
+
+    def accepts(self, p: Product) -> bool:
+        if self.category:
+            want = self.category.strip().lower().strip("/")
+            paths = [c.lower() for c in p.categories]
+            if not any(c == want or c.startswith(want + "/") or want in c.split("/") for c in paths):
+                return False
+        if self.price_min is not None and (p.price is None or p.price < self.price_min):
+            return False
+        if self.price_max is not None and (p.price is None or p.price > self.price_max):
+            return False
+        return True
+
+    @property
+    def empty(self) -> bool:
+        return self.category is None and self.price_min is None and self.price_max is None
+
+
+@dataclass(slots=True)
+class Query:
+    """A shopper's request: text, a photo (encoded bytes), or both."""
+
+    text: str | None = None
+    image: bytes | None = None
+    k: int = 10
+    filters: Filters = field(default_factory=Filters)
+    fusion: FusionMethod | None = None
+    collapse_variants: bool = True
+    explain: bool = False
+
+
+@dataclass(slots=True)
+class Hit:
+    """One ranked result with the evidence behind its score."""
+
+    product: Product
+    score: float
+    features: dict[str, float] = field(default_factory=dict)
+    contributions: dict[str, float] = field(default_factory=dict)
+    retrievers: dict[str, int] = field(default_factory=dict)  # retriever -> 1-based rank
+
+
+@dataclass(slots=True)
+class RowError:
+    """A catalog row that could not be ingested, and why."""
+
+    source: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}: {self.message}"

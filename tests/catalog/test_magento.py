@@ -1,0 +1,31 @@
+from collections import Counter
+from pathlib import Path
+
+
+def test_luma_catalog_is_fully_ingested(luma_import):
+    res = luma_import
+    assert res.errors == []
+    assert len(res.products) == 2046
+    assert len({p.id for p in res.products}) == 2046
+    images = {i for p in res.products for i in p.images}
+    assert len(images) == 723 and all(Path(i).is_file() for i in images)
+
+
+def test_luma_variants_reviews_and_categories(luma_import):
+    by_id = {p.id: p for p in luma_import.products}
+    v = by_id["MH01-XS-Black"]
+    assert v.parent_id == "MH01" and v.attributes["color"] == ["Black"] and v.attributes["size"] == ["XS"]
+    assert v.category == "Men/Tops/Hoodies & Sweatshirts"
+    bag = by_id["24-MB01"]
+    assert bag.category == "Gear/Bags" and bag.price == 34.0 and len(bag.reviews) == 2
+    assert bag.rating == 2.5 and "Nylon" in bag.attributes["material"]
+    assert sum(len(p.reviews) for p in luma_import.products) == 500
+    # Variants inherit their parent's rating stats but not copies of the reviews.
+    parent = next(p for p in luma_import.products if p.parent_id is None and p.reviews and p.id in
+                  {q.parent_id for q in luma_import.products})
+    kid = next(p for p in luma_import.products if p.parent_id == parent.id)
+    assert kid.review_count == parent.review_count and kid.reviews == []
+    kinds = Counter(p.category.split("/")[0] for p in luma_import.products)
+    assert set(kinds) == {"Men", "Women", "Gear", "Training"}
+    # Bundles and grouped products get a "from" price from their members.
+    assert by_id["24-WG080"].price is not None

@@ -1,0 +1,72 @@
+"""Shared fixtures: models and the Luma index are built once per test session."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(os.environ.get("SHOPRANK_DATA_DIR", REPO.parent / "shared" / "data")).resolve()
+LUMA = DATA_DIR / "magento_luma"
+# Embeddings survive between local runs here (gitignored); CI starts empty and fills it once.
+CACHE_HOME = Path(os.environ.get("SHOPRANK_TEST_HOME", REPO / "var" / "test-home"))
+
+needs_luma = pytest.mark.skipif(not (LUMA / "fixtures").is_dir(),
+                                reason=f"Magento Luma data not found at {LUMA} (set SHOPRANK_DATA_DIR)")
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory):
+    from shoprank.config import Settings
+
+    home = tmp_path_factory.mktemp("home")
+    (home / "cache").mkdir()
+    shared_cache = CACHE_HOME / "cache" / "embeddings.sqlite"
+    shared_cache.parent.mkdir(parents=True, exist_ok=True)
+    (home / "cache" / "embeddings.sqlite").symlink_to(shared_cache)
+    return Settings(home=home, data_dir=DATA_DIR)
+
+
+@pytest.fixture(scope="session")
+def text_encoder():
+    from shoprank.encoders import make_text_encoder
+
+    return make_text_encoder("e5")
+
+
+@pytest.fixture(scope="session")
+def image_encoder():
+    from shoprank.encoders import make_image_encoder
+
+    return make_image_encoder("efficientnet")
+
+
+@pytest.fixture(scope="session")
+def luma_import():
+    if not (LUMA / "fixtures").is_dir():
+        pytest.skip(f"Magento Luma data not found at {LUMA} (set SHOPRANK_DATA_DIR)")
+    from shoprank.catalog import load_magento
+
+    return load_magento(LUMA)
+
+
+@pytest.fixture(scope="session")
+def luma_engine(luma_import, settings, text_encoder, image_encoder):
+    from shoprank.catalog import Catalog
+    from shoprank.engine import ShopRank
+
+    return ShopRank.build(Catalog(luma_import.products), settings.index_dir("luma"), settings,
+                          text_encoder, image_encoder)
+
+
+@pytest.fixture(scope="session")
+def demo_engine(tmp_path_factory, settings, text_encoder, image_encoder):
+    from shoprank.catalog import Catalog, load_catalog_file
+    from shoprank.catalog.demo import write_demo_catalog
+    from shoprank.engine import ShopRank
+
+    path = write_demo_catalog(tmp_path_factory.mktemp("demo"))
+    res = load_catalog_file(path)
+    assert not res.errors
+    return ShopRank.build(Catalog(res.products), settings.index_dir("demo"), settings, text_encoder, image_encoder)
