@@ -6,6 +6,7 @@ and line, and the remaining rows are still ingested.
 from __future__ import annotations
 
 import csv
+import html
 import json
 import math
 from collections.abc import Iterator
@@ -83,6 +84,8 @@ def row_to_product(row: dict[str, Any], image_root: Path | None = None) -> Produ
             except (TypeError, ValueError):
                 raise ValueError(f"{fld}: not a number: {v!r}") from None
         data[fld] = v
+    if isinstance(data.get("title"), str):
+        data["title"] = html.unescape(data["title"])
     if isinstance(data.get("description"), str):
         data["description"] = html_to_text(data["description"])
     cats = data.get("categories")

@@ -7,6 +7,7 @@ resolved under ``images/product``.
 """
 from __future__ import annotations
 
+import html
 import logging
 import re
 from collections import defaultdict
@@ -86,6 +87,7 @@ class _Builder:
         self.images: dict[str, list[str]] = defaultdict(list)
         self.rows: list[tuple[str, int, dict[str, Any]]] = []  # (source, line, data for Product)
         self.links: dict[str, list[str]] = {}  # bundle/grouped sku -> member skus
+        self.review_path = self.fixtures / "ReviewSampleData" / "products_reviews.csv"
 
     def image(self, rel: str) -> str | None:
         rel = rel.strip()
@@ -125,7 +127,7 @@ class _Builder:
                 self.add_images(sku, [row.get("base_image") or ""] + (row.get("additional_images") or "").split(","))
                 self.rows.append((str(path), line, {
                     "id": sku,
-                    "title": row.get("name", ""),
+                    "title": html.unescape(row.get("name", "")),
                     "description": html_to_text(row.get("description")) or html_to_text(row.get("short_description")),
                     "categories": _categories(row.get("categories", ""), ","),
                     "price": _price(row),
@@ -162,7 +164,7 @@ class _Builder:
                         self.links[sku] = [s.strip() for s in members]
                     self.rows.append((str(path), line, {
                         "id": sku,
-                        "title": row.get("name", ""),
+                        "title": html.unescape(row.get("name", "")),
                         "description": html_to_text(row.get("description")) or html_to_text(row.get("short_description")),
                         "categories": _categories(_pair_lines(row.get("category", "")), ","),
                         "price": _price(row),
@@ -180,19 +182,19 @@ class _Builder:
                 elif row.get("sku") and row.get("image"):
                     self.add_images(row["sku"].strip(), [row["image"]])
 
-    def read_reviews(self) -> dict[str, list[Review]]:
-        path = self.fixtures / "ReviewSampleData" / "products_reviews.csv"
-        out: dict[str, list[Review]] = defaultdict(list)
+    def read_reviews(self) -> dict[str, list[tuple[int, Review]]]:
+        path = self.review_path
+        out: dict[str, list[tuple[int, Review]]] = defaultdict(list)
         if not path.is_file():
             return out
         for line, row in _csv_rows(path):
             try:
                 if isinstance(row, Exception):
                     raise row
-                out[row["sku"].strip()].append(Review(
+                out[row["sku"].strip()].append((line, Review(
                     rating=float(row["rating_value"]) if row.get("rating_value") else None,
                     title=row.get("title", "").strip(), text=row.get("review", "").strip(),
-                    author=row.get("reviewer") or None))
+                    author=row.get("reviewer") or None)))
             except (ValueError, KeyError, ValidationError) as e:
                 self.error(path, line, _describe(e) if isinstance(e, ValidationError) else str(e))
         return out
@@ -201,7 +203,13 @@ class _Builder:
         self.read_configurable()
         self.read_simple_tables()
         self.read_image_tables()
-        reviews = self.read_reviews()
+        by_sku = self.read_reviews()
+        reviews = {sku: [r for _, r in rows] for sku, rows in by_sku.items()}
+        known = {d["id"] for _, _, d in self.rows}
+        for sku, rows in by_sku.items():
+            if sku not in known:  # reported, not silently dropped
+                for line, _ in rows:
+                    self.error(self.review_path, line, f"review for unknown product sku {sku!r}")
         prices = {d["id"]: d["price"] for _, _, d in self.rows if d.get("price") is not None}
         for source, line, d in self.rows:
             sku = d["id"]

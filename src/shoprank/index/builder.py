@@ -124,7 +124,7 @@ def build_index(
     timings["lexical_s"] = time.perf_counter() - t0
     manifest = {
         "products": n,
-        "images": int(len(mods["image"].vectors)) if "image" in mods else 0,
+        "images": len({path for p in catalog for path in p.images}) if image_encoder else 0,
         "reviews": len(rev_texts),
         "text_encoder": text_encoder.name,
         "image_encoder": image_encoder.name if image_encoder else None,
