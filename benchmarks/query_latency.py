@@ -1,0 +1,68 @@
+"""Search latency on the Luma index: text queries (real WANDS shopper queries plus Chinese
+queries), and photo queries (catalog photos, re-encoded as JPEG).
+
+    python benchmarks/query_latency.py            # builds/reuses var/indexes/luma
+"""
+from __future__ import annotations
+
+import csv
+import io
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import DATA_DIR, percentiles, save, table  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from shoprank.catalog import Catalog, load_magento  # noqa: E402
+from shoprank.config import Settings  # noqa: E402
+from shoprank.engine import ShopRank  # noqa: E402
+from shoprank.types import Query  # noqa: E402
+
+ZH = ["背包", "女士瑜伽裤", "男士连帽衫", "运动手表", "红色夹克", "瑜伽垫", "短裤 50元以下", "健身包"]
+
+
+def _engine() -> ShopRank:
+    settings = Settings()
+    path = settings.index_dir("luma")
+    if (path / "manifest.json").is_file():
+        return ShopRank.open(path, settings)
+    return ShopRank.build(Catalog(load_magento(DATA_DIR / "magento_luma").products), path, settings)
+
+
+def _time(engine: ShopRank, queries: list[Query]) -> tuple[list[float], list[float]]:
+    total, pipeline = [], []
+    for q in queries:
+        t0 = time.perf_counter()
+        res = engine.search(q)
+        total.append((time.perf_counter() - t0) * 1000)
+        pipeline.append(sum(res.timings_ms.values()))
+    return total, pipeline
+
+
+def main() -> None:
+    engine = _engine()
+    with open(DATA_DIR / "wands" / "query.csv", newline="") as f:
+        wands = [row["query"] for row in csv.DictReader(f, delimiter="\t")]
+    text = [Query(text=t, k=10) for t in wands + ZH]
+    photos = []
+    for p in engine.artifacts.catalog.products[::40]:
+        if p.images:
+            with Image.open(p.images[0]) as im:
+                buf = io.BytesIO()
+                im.convert("RGB").save(buf, "JPEG", quality=90)
+                photos.append(Query(image=buf.getvalue(), k=10))
+    _time(engine, text[:20] + photos[:3])  # warm-up: models loaded, caches filled
+    rows = []
+    for name, qs in (("text (WANDS + zh)", text), ("photo", photos)):
+        total, pipe = _time(engine, qs)
+        rows.append({"queries": name, **percentiles(total), "pipeline_p50_ms": percentiles(pipe)["p50_ms"],
+                     "pipeline_p99_ms": percentiles(pipe)["p99_ms"]})
+    print(f"index: {engine.artifacts.manifest['products']} products; end-to-end = encode query + retrieve + rank")
+    print(table(rows, list(rows[0])))
+    print("results:", save("query_latency", {"rows": rows}))
+
+
+if __name__ == "__main__":
+    main()
