@@ -13,6 +13,7 @@ from shoprank.catalog import Catalog
 from shoprank.config import Settings, get_settings
 from shoprank.encoders.base import ImageEncoder, TextEncoder, make_image_encoder, make_text_encoder
 from shoprank.encoders.cache import EmbeddingCache
+from shoprank.encoders.color import color_histograms
 from shoprank.features.extract import FeatureExtractor
 from shoprank.features.query_parse import parse_query
 from shoprank.index.artifacts import IndexArtifacts
@@ -98,6 +99,7 @@ class ShopRank:
                 raise QueryError("this index was built without an image encoder; photo search is unavailable")
             vecs, labels = encoder.encode([img])
             enc.photo_vec, enc.photo_labels = vecs[0], labels[0]
+            enc.photo_color_vec = color_histograms([img])[0]
             enc.photo_label_vec = self.text_encoder.encode_query(labels_to_text(labels[0]))
         return enc
 

@@ -35,3 +35,18 @@ def test_recognises_a_catalog_backpack(image_encoder):
         _, labels = image_encoder.encode([im])
     assert labels[0][0][0] == "backpack"
     assert labels_to_text(labels[0]).startswith("a product photo of backpack")
+
+
+def test_color_histograms_ignore_white_background_and_separate_colours():
+    from shoprank.encoders.color import DIM, color_histograms
+
+    def on_white(rgb, box):
+        im = Image.new("RGB", (120, 120), "white")
+        im.paste(Image.new("RGB", (box, box), rgb), (10, 10))
+        return im
+
+    red_small, red_big, blue = on_white((200, 20, 20), 30), on_white((210, 30, 25), 90), on_white((20, 40, 200), 60)
+    H = color_histograms([red_small, red_big, blue, Image.new("RGB", (10, 10), "white")])
+    assert H.shape == (4, DIM) and np.allclose(np.linalg.norm(H, axis=1), 1.0, atol=1e-5)
+    # The amount of background does not matter; the colour does.
+    assert H[0] @ H[1] > 0.99 and H[0] @ H[2] < 0.05

@@ -74,6 +74,7 @@ class FeatureExtractor:
         cols["cos_review"] = self._dense("review", q.text_vec, cands)
         cols["cos_image"] = self._dense("image", q.photo_vec, cands)
         cols["cos_photo_text"] = self._dense("text", q.photo_label_vec, cands)
+        cols["cos_color"] = self._dense("color", q.photo_color_vec, cands)
         cols["rrf"] = np.array([fused.get(int(c), 0.0) for c in cands], np.float32)
         for name, arr in self._static.items():
             cols[name] = arr[cands]

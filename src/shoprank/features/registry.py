@@ -18,6 +18,7 @@ FEATURES: dict[str, str] = {
     "cos_review": "cosine(query text, mean review embedding)",
     "cos_image": "cosine(query photo, product photo)",
     "cos_photo_text": "cosine(labels seen in the query photo, product text)",
+    "cos_color": "similarity of the colour histograms of query photo and product photo",
     # fusion
     "rrf": "reciprocal-rank-fusion score of the candidate lists",
     # structured numbers

@@ -5,7 +5,7 @@ Layout of an index folder::
     manifest.json      encoders, counts, catalog fingerprint, build timings
     catalog.jsonl      the validated products; row i is catalog position i
     lexical/           tantivy BM25 index
-    text/ image/ label/ review/   faiss index + owners.npy + vectors.npy per modality
+    text/ image/ label/ review/ color/   faiss index + owners.npy + vectors.npy per modality
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from shoprank.catalog import Catalog
 from shoprank.index.lexical import LexicalIndex
 from shoprank.index.vector import VectorIndex
 
-MODALITIES = ("text", "image", "label", "review")
+MODALITIES = ("text", "image", "label", "review", "color")
 
 
 @dataclass

@@ -11,6 +11,9 @@ from PIL import Image, UnidentifiedImageError
 from shoprank.catalog import Catalog
 from shoprank.encoders.base import ImageEncoder, TextEncoder, l2_normalize
 from shoprank.encoders.cache import EmbeddingCache, cached_encode, content_key
+from shoprank.encoders.color import DIM as COLOR_DIM
+from shoprank.encoders.color import NAME as COLOR_NAME
+from shoprank.encoders.color import color_histograms
 from shoprank.index.artifacts import IndexArtifacts, Modality
 from shoprank.index.lexical import LexicalIndex
 from shoprank.index.vector import VectorIndex
@@ -39,7 +42,20 @@ def _encode_texts(enc: TextEncoder, cache: EmbeddingCache | None, texts: list[st
     return vecs
 
 
+def _load_images(paths: list[str]) -> list[Image.Image]:
+    imgs = []
+    for path in paths:
+        try:
+            with Image.open(path) as im:
+                imgs.append(im.convert("RGB"))
+        except (OSError, UnidentifiedImageError):
+            log.warning("unreadable image %s", path)
+            imgs.append(Image.new("RGB", (8, 8), "white"))
+    return imgs
+
+
 def _encode_images(enc: ImageEncoder, cache: EmbeddingCache | None, paths: list[str]):
+    """Model features + labels, and colour histograms, for each photo (one decode per photo)."""
     keys = []
     for p in paths:
         try:
@@ -48,17 +64,15 @@ def _encode_images(enc: ImageEncoder, cache: EmbeddingCache | None, paths: list[
             keys.append(content_key("missing", p))
 
     def compute(idx: list[int]):
-        imgs = []
-        for i in idx:
-            try:
-                with Image.open(paths[i]) as im:
-                    imgs.append(im.convert("RGB"))
-            except (OSError, UnidentifiedImageError):
-                log.warning("unreadable image %s", paths[i])
-                imgs.append(Image.new("RGB", (8, 8), "white"))
-        return enc.encode(imgs)
+        imgs = _load_images([paths[i] for i in idx])
+        vecs, labels = enc.encode(imgs)
+        return vecs, [{"labels": lab, "color": c.tolist()} for lab, c in zip(labels, color_histograms(imgs))]
 
-    return cached_encode(cache, enc.name, keys, compute, enc.dim, batch_size=16, desc="images")
+    vecs, metas = cached_encode(cache, f"{enc.name}+{COLOR_NAME}", keys, compute, enc.dim, batch_size=16,
+                                desc="images")
+    labels = [[(a, float(b)) for a, b in m["labels"]] for m in metas]
+    colors = np.array([m["color"] for m in metas], np.float32).reshape(len(paths), COLOR_DIM)
+    return vecs, labels, colors
 
 
 def build_index(
@@ -108,10 +122,10 @@ def build_index(
             for path in p.images:
                 img_paths.append(path)
                 img_owner.append(pos)
-        img_vecs, metas = _encode_images(image_encoder, cache, img_paths)
-        image_labels = [[(a, float(b)) for a, b in m] for m in metas]
+        img_vecs, image_labels, colors = _encode_images(image_encoder, cache, img_paths)
         own = np.array(img_owner, np.int64)
         mods["image"] = Modality(img_vecs, VectorIndex.build(img_vecs, own, exact_limit))
+        mods["color"] = Modality(colors, VectorIndex.build(colors, own, exact_limit))
         timings["image_s"] = time.perf_counter() - t0
         # Text bridge: what the image model saw, embedded as text, so text queries reach photos.
         t0 = time.perf_counter()

@@ -11,6 +11,7 @@ from shoprank.ranking.base import Ranker
 DEFAULT_WEIGHTS: dict[str, float] = {
     "bm25_title": 1.0, "bm25_description": 0.3, "bm25_category": 0.8, "bm25_attributes": 0.4, "bm25_reviews": 0.1,
     "cos_text": 2.0, "cos_label": 0.5, "cos_review": 0.2, "cos_image": 3.0, "cos_photo_text": 0.5,
+    "cos_color": 1.0,
     "rrf": 1.0,
     "price_log": 0.0, "rating": 0.05, "review_count_log": 0.05, "sales_log": 0.05, "has_image": 0.1,
     "color_match": 0.8, "size_match": 0.3, "gender_match": 0.8, "price_fit": 1.0,

@@ -30,6 +30,7 @@ class QueryEncoding:
     photo_vec: np.ndarray | None = None
     photo_labels: list[tuple[str, float]] = field(default_factory=list)
     photo_label_vec: np.ndarray | None = None  # the photo's labels embedded as a text query
+    photo_color_vec: np.ndarray | None = None  # the photo's colour histogram
 
 
 @dataclass
