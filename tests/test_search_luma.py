@@ -92,3 +92,15 @@ def test_similar_items_leave_out_own_variants(luma_engine):
     hits = luma_engine.similar("24-MB02", k=5)
     assert len(hits) == 5 and all(h.product.group_id != "24-MB02" for h in hits)
     assert sum(_is_bag(h.product) for h in hits) >= 3
+
+
+def test_weights_come_from_settings(luma_engine):
+    from shoprank.engine import ShopRank
+
+    s = luma_engine.settings.model_copy(update={"ranker_weights": {n: 0.0 for n in ("cos_text", "rrf")} | {
+        "bm25_title": 0.0, "bm25_category": 0.0, "bm25_description": 0.0, "bm25_attributes": 0.0},
+        "retriever_weights": {"label": 0.0}})
+    e = ShopRank(luma_engine.artifacts, s, luma_engine.text_encoder, luma_engine.image_encoder)
+    assert e.retriever.weights["label"] == 0.0 and e.retriever.weights["bm25"] == 1.0
+    h = e.search(Query(text="backpack", k=3, explain=True)).hits[0]
+    assert "cos_text" not in h.contributions and "bm25_title" not in h.contributions

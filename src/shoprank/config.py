@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     # Candidate budgets: each retriever returns `retrieve_k`, the ranker scores at most `rerank_k`.
     retrieve_k: int = 200
     rerank_k: int = 200
+    # Overrides of the default weights, e.g. SHOPRANK_RANKER_WEIGHTS='{"cos_text": 3}'.
+    ranker_weights: dict[str, float] = {}
+    retriever_weights: dict[str, float] = {}
     # Below this many vectors faiss searches exactly; above it builds HNSW.
     exact_vector_limit: int = 100_000
 

@@ -21,6 +21,7 @@ from shoprank.index.builder import build_index
 from shoprank.ranking.base import Ranker
 from shoprank.ranking.linear import LinearRanker
 from shoprank.ranking.pipeline import Budgets, SearchPipeline, SearchResult
+from shoprank.retrieval.hybrid import DEFAULT_WEIGHTS as DEFAULT_RETRIEVER_WEIGHTS
 from shoprank.retrieval.hybrid import HybridRetriever, QueryEncoding
 from shoprank.types import Hit, Product, Query
 
@@ -42,9 +43,10 @@ class ShopRank:
         self._text_encoder = text_encoder
         self._image_encoder = image_encoder
         self._lock = threading.Lock()
-        self.retriever = HybridRetriever(artifacts, rrf_k=self.settings.rrf_k)
+        self.retriever = HybridRetriever(
+            artifacts, {**DEFAULT_RETRIEVER_WEIGHTS, **self.settings.retriever_weights}, self.settings.rrf_k)
         self.pipeline = SearchPipeline(
-            artifacts, self.retriever, FeatureExtractor(artifacts), ranker or LinearRanker(),
+            artifacts, self.retriever, FeatureExtractor(artifacts), ranker or LinearRanker(self.settings.ranker_weights),
             Budgets(self.settings.retrieve_k, self.settings.rerank_k), self.settings.fusion)
 
     # -- construction -------------------------------------------------------------------
