@@ -20,7 +20,7 @@ from shoprank.index.artifacts import IndexArtifacts
 from shoprank.index.builder import build_index
 from shoprank.ranking.base import Ranker
 from shoprank.ranking.linear import LinearRanker
-from shoprank.ranking.pipeline import Budgets, SearchPipeline, SearchResult
+from shoprank.ranking.pipeline import Budgets, Candidates, SearchPipeline, SearchResult
 from shoprank.retrieval.hybrid import DEFAULT_WEIGHTS as DEFAULT_RETRIEVER_WEIGHTS
 from shoprank.retrieval.hybrid import HybridRetriever, QueryEncoding
 from shoprank.types import Hit, Product, Query
@@ -114,6 +114,11 @@ class ShopRank:
         enc = self.encode_query(query)
         parsed = parse_query(enc.text) if enc.text else None
         return self.pipeline.run(query, enc, parsed)
+
+    def candidates(self, query: Query) -> Candidates:
+        """Retrieval, fusion and features for ``query`` without ranking: what a ranker is trained on."""
+        enc = self.encode_query(query)
+        return self.pipeline.candidates(query, enc, parse_query(enc.text) if enc.text else None)
 
     def product(self, pid: str) -> Product | None:
         return self.artifacts.catalog.get(pid)

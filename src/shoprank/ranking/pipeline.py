@@ -10,6 +10,7 @@ from shoprank.features.extract import FeatureExtractor
 from shoprank.features.query_parse import ParsedQuery
 from shoprank.index.artifacts import IndexArtifacts
 from shoprank.ranking.base import Ranker
+from shoprank.retrieval.fusion import Run
 from shoprank.retrieval.hybrid import HybridRetriever, QueryEncoding
 from shoprank.types import FusionMethod, Hit, Query
 
@@ -18,6 +19,18 @@ from shoprank.types import FusionMethod, Hit, Query
 class Budgets:
     retrieve_k: int = 200  # per retriever
     rerank_k: int = 200    # candidates the ranker scores
+
+
+@dataclass
+class Candidates:
+    """What the ranker sees for one query: each retriever's list, the fused list, and the
+    filtered candidates (catalog positions) with their feature rows."""
+
+    runs: dict[str, Run]
+    fused: list[tuple[int, float]]
+    positions: list[int]
+    X: np.ndarray
+    fusion: FusionMethod
 
 
 @dataclass
@@ -41,43 +54,49 @@ class SearchPipeline:
         self.budgets = budgets
         self.fusion = fusion
 
-    def run(self, query: Query, enc: QueryEncoding, parsed: ParsedQuery | None) -> SearchResult:
-        t = {"t0": time.perf_counter()}
+    def candidates(self, query: Query, enc: QueryEncoding, parsed: ParsedQuery | None) -> Candidates:
+        """Phases 1-2: retrieve, fuse, filter to the rerank budget, and extract features."""
         products = self.art.catalog.products
         fusion = query.fusion or self.fusion
         # A filter discards candidates after retrieval, so widen the net to keep k results.
-        k_ret = self.budgets.retrieve_k if query.filters.empty else max(self.budgets.retrieve_k, 10 * self.budgets.retrieve_k)
+        k_ret = self.budgets.retrieve_k if query.filters.empty else 10 * self.budgets.retrieve_k
         runs = self.retriever.runs(enc, k_ret)
         if runs:
             fused = self.retriever.fuse(runs, fusion)
         else:  # no text and no photo: browse, e.g. a category page
             fused = [(i, 0.0) for i in range(len(products))]
-        t["retrieve"] = time.perf_counter()
-        cands = [pos for pos, _ in fused if query.filters.accepts(products[pos])][: self.budgets.rerank_k]
-        fused_map = dict(fused)
-        X = self.extractor.extract(enc, parsed, cands, fused_map)
-        t["features"] = time.perf_counter()
-        contrib = self.ranker.explain(X)
-        scores = contrib.sum(axis=1) if len(cands) else np.zeros(0)
-        t["rank"] = time.perf_counter()
-        ranks = {name: {pos: r for r, (pos, _) in enumerate(run, 1)} for name, run in runs.items()}
+        positions = [pos for pos, _ in fused if query.filters.accepts(products[pos])][: self.budgets.rerank_k]
+        X = self.extractor.extract(enc, parsed, positions, dict(fused))
+        return Candidates(runs, fused, positions, X, fusion)
+
+    def run(self, query: Query, enc: QueryEncoding, parsed: ParsedQuery | None) -> SearchResult:
+        t0 = time.perf_counter()
+        c = self.candidates(query, enc, parsed)
+        t1 = time.perf_counter()
+        # Explaining costs more than scoring (TreeSHAP), so only when asked.
+        contrib = self.ranker.explain(c.X) if query.explain else None
+        scores = contrib.sum(axis=1) if contrib is not None else self.ranker.score(c.X)
+        t2 = time.perf_counter()
+        products = self.art.catalog.products
+        ranks = {name: {pos: r for r, (pos, _) in enumerate(run, 1)} for name, run in c.runs.items()}
+        names = self.extractor.names
         hits: list[Hit] = []
         seen_groups: set[str] = set()
         for i in np.argsort(-scores, kind="stable"):
-            p = products[cands[i]]
+            pos = c.positions[i]
+            p = products[pos]
             if query.collapse_variants:
                 if p.group_id in seen_groups:
                     continue
                 seen_groups.add(p.group_id)
-            names = self.extractor.names
             hits.append(Hit(
                 product=p, score=float(scores[i]),
-                features={n: float(v) for n, v in zip(names, X[i])} if query.explain else {},
-                contributions={n: float(v) for n, v in zip(names, contrib[i]) if v != 0} if query.explain else {},
-                retrievers={name: r[cands[i]] for name, r in ranks.items() if cands[i] in r}))
+                features={n: float(v) for n, v in zip(names, c.X[i])} if query.explain else {},
+                contributions={n: float(v) for n, v in zip(names, contrib[i]) if v != 0} if contrib is not None else {},
+                retrievers={name: r[pos] for name, r in ranks.items() if pos in r}))
             if len(hits) >= query.k:
                 break
-        t["collapse"] = time.perf_counter()
-        stamps = list(t.items())
-        timings = {k: round((v - stamps[j][1]) * 1000, 3) for j, (k, v) in enumerate(stamps[1:])}
-        return SearchResult(hits, parsed, len(cands), fusion, sorted(runs), timings, enc.photo_labels)
+        t3 = time.perf_counter()
+        timings = {"candidates": (t1 - t0) * 1000, "rank": (t2 - t1) * 1000, "collapse": (t3 - t2) * 1000}
+        return SearchResult(hits, parsed, len(c.positions), c.fusion, sorted(c.runs),
+                            {k: round(v, 3) for k, v in timings.items()}, enc.photo_labels)

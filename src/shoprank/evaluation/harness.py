@@ -1,0 +1,104 @@
+"""Run every pipeline over a labelled set and score it.
+
+Pipelines, side by side on the same candidates:
+
+- ``bm25``, ``dense_text``: one retriever alone;
+- ``rrf_hybrid``, ``linear_fusion``: all retrievers fused late;
+- ``linear_ranker``: ranking v0 (hand-set weights) over the fused candidates;
+- ``lambdamart``: LightGBM LambdaMART over the same features, scored out-of-fold with
+  query-grouped cross-validation (no query is in both the training and the test folds).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from shoprank.evaluation.datasets import LabelledSet
+from shoprank.evaluation.metrics import METRICS, evaluate_run
+from shoprank.ranking.lgbm import LambdaMARTRanker
+from shoprank.ranking.linear import LinearRanker
+from shoprank.ranking.training import collect_candidates, query_folds, training_set
+
+log = logging.getLogger(__name__)
+
+PIPELINES: tuple[str, ...] = ("bm25", "dense_text", "rrf_hybrid", "linear_fusion", "linear_ranker", "lambdamart")
+DEPTH = 100  # results kept per query: recall@100 and MAP@100 need them
+
+
+@dataclass
+class EvalReport:
+    dataset: str
+    queries: int
+    products: int
+    means: dict[str, dict[str, float]] = field(default_factory=dict)                  # pipeline -> metric -> mean
+    per_query: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)   # pipeline -> metric -> qid
+    feature_importance: dict[str, float] = field(default_factory=dict)
+    folds: int = 0
+    model: LambdaMARTRanker | None = field(default=None, repr=False)  # trained on every query
+
+    def best_baseline(self, metric: str = "ndcg@10") -> str:
+        return max((p for p in self.means if p != "lambdamart"), key=lambda p: self.means[p][metric])
+
+    def save(self, out_dir: Path) -> Path:
+        d = out_dir / self.dataset
+        d.mkdir(parents=True, exist_ok=True)
+        for pipe, per_q in self.per_query.items():
+            (d / f"{pipe}.per_query.json").write_text(json.dumps(per_q, indent=1))
+        summary = {"dataset": self.dataset, "queries": self.queries, "products": self.products, "folds": self.folds,
+                   "means": self.means, "feature_importance": self.feature_importance}
+        (d / "summary.json").write_text(json.dumps(summary, indent=2))
+        return d
+
+
+def _top(pairs, products, depth: int = DEPTH) -> dict[str, float]:
+    return {products[pos].id: float(s) for pos, s in list(pairs)[:depth]}
+
+
+def evaluate_dataset(engine, ds: LabelledSet, n_folds: int = 5, num_rounds: int = 300,
+                     pipelines: tuple[str, ...] = PIPELINES, rerank_k: int = 200,
+                     log_features: Path | None = None) -> EvalReport:
+    """Score ``pipelines`` on ``ds`` with an engine built over ``ds.products``."""
+    products = engine.artifacts.catalog.products
+    queries = {q: t for q, t in ds.queries.items() if ds.qrels.get(q)}
+    cands = collect_candidates(engine, queries, rerank_k)
+    runs: dict[str, dict[str, dict[str, float]]] = {p: {} for p in pipelines}
+    linear = LinearRanker()
+    for qid, c in cands.items():
+        if "bm25" in runs:
+            runs["bm25"][qid] = _top(c.runs.get("bm25", []), products)
+        if "dense_text" in runs:
+            runs["dense_text"][qid] = _top(c.runs.get("text", []), products)
+        if "rrf_hybrid" in runs:
+            runs["rrf_hybrid"][qid] = _top(engine.retriever.fuse(c.runs, "rrf"), products)
+        if "linear_fusion" in runs:
+            runs["linear_fusion"][qid] = _top(engine.retriever.fuse(c.runs, "linear"), products)
+        if "linear_ranker" in runs and len(c.positions):
+            s = linear.score(c.X)
+            runs["linear_ranker"][qid] = _top(sorted(zip(c.positions, s), key=lambda t: -t[1]), products)
+
+    report = EvalReport(ds.name, len(queries), len(products), folds=n_folds)
+    ts = training_set(engine, cands, ds.qrels)
+    if log_features is not None:
+        ts.to_parquet(log_features)
+    if "lambdamart" in runs:
+        oof = np.zeros(len(ts.y), np.float64)
+        for train, test in query_folds(ts.qids, n_folds):
+            assert not set(ts.qids[train]) & set(ts.qids[test]), "a query leaked across folds"
+            tr = ts.subset(train)
+            model = LambdaMARTRanker.fit(tr.X, tr.y, tr.group_sizes, num_rounds=num_rounds)
+            oof[test] = model.score(ts.X[test])
+        for qid in np.unique(ts.qids):
+            rows = np.flatnonzero(ts.qids == qid)
+            order = rows[np.argsort(-oof[rows], kind="stable")][:DEPTH]
+            runs["lambdamart"][str(qid)] = {str(ts.pids[r]): float(oof[r]) for r in order}
+        full = LambdaMARTRanker.fit(ts.X, ts.y, ts.group_sizes, num_rounds=num_rounds)
+        report.feature_importance = full.feature_importance()
+        report.model = full
+    for pipe, run in runs.items():
+        report.means[pipe], report.per_query[pipe] = evaluate_run(ds.qrels, run, METRICS, pipe)
+        log.info("%s %s %s", ds.name, pipe, report.means[pipe])
+    return report

@@ -1,0 +1,81 @@
+"""Pictures of results: metric bars per pipeline, and maps of product embeddings."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from shoprank.evaluation.metrics import METRICS
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def metrics_chart(reports: Sequence, path: Path, metrics: Sequence[str] = METRICS) -> Path:
+    """One panel per dataset: grouped bars of each metric for each pipeline."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(reports), figsize=(6.5 * len(reports), 4.2), squeeze=False)
+    for ax, rep in zip(axes[0], reports):
+        pipes = list(rep.means)
+        x = np.arange(len(metrics))
+        w = 0.8 / len(pipes)
+        for i, pipe in enumerate(pipes):
+            vals = [rep.means[pipe][m] for m in metrics]
+            bars = ax.bar(x + i * w - 0.4 + w / 2, vals, w, label=pipe)
+            if pipe == "lambdamart":
+                for b in bars:
+                    b.set_edgecolor("black")
+        ax.set_xticks(x, metrics)
+        ax.set_ylim(0, 1)
+        ax.set_title(f"{rep.dataset}: {rep.queries} queries, {rep.products} products")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def embedding_maps(engine, path: Path, modalities: Sequence[str] = ("text", "image", "label", "review"),
+                   level: int = 2, seed: int = 0) -> Path:
+    """PCA and t-SNE of each modality's product vectors, coloured by category (first ``level`` parts)."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    plt = _plt()
+    products = engine.artifacts.catalog.products
+    mods = [m for m in modalities if m in engine.artifacts.modalities and len(engine.artifacts.modalities[m].vectors)]
+    fig, axes = plt.subplots(2, len(mods), figsize=(5 * len(mods), 9.5), squeeze=False)
+    cats = sorted({"/".join(p.category.split("/")[:level]) for p in products})
+    cmap = plt.get_cmap("tab20")
+    colour = {c: cmap(i % 20) for i, c in enumerate(cats)}
+    for j, name in enumerate(mods):
+        mod = engine.artifacts.modalities[name]
+        # One point per product: its first row.
+        _, first = np.unique(mod.owners, return_index=True)
+        vecs, owners = mod.vectors[first], mod.owners[first]
+        labels = ["/".join(products[o].category.split("/")[:level]) for o in owners]
+        pca = PCA(n_components=2, random_state=seed).fit_transform(vecs)
+        tsne = TSNE(n_components=2, perplexity=min(30, max(5, len(vecs) // 20)), init="pca",
+                    random_state=seed).fit_transform(vecs)
+        for i, (pts, method) in enumerate(((pca, "PCA"), (tsne, "t-SNE"))):
+            ax = axes[i][j]
+            ax.scatter(pts[:, 0], pts[:, 1], s=6, c=[colour[c] for c in labels], alpha=0.8)
+            ax.set_title(f"{name} ({len(vecs)} products): {method}")
+            ax.set_xticks([])
+            ax.set_yticks([])
+    handles = [plt.Line2D([], [], marker="o", ls="", color=colour[c], label=c) for c in cats]
+    fig.legend(handles=handles, loc="lower center", ncol=min(6, len(cats)), fontsize=8)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

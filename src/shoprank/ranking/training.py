@@ -1,0 +1,81 @@
+"""Training data for learned rankers, and query-grouped cross-validation."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from shoprank.features.registry import FEATURE_NAMES
+from shoprank.ranking.pipeline import Candidates
+from shoprank.types import Query
+
+
+@dataclass
+class TrainingSet:
+    """Feature rows of every (query, candidate) pair, in query order, with graded labels."""
+
+    X: np.ndarray
+    y: np.ndarray
+    qids: np.ndarray  # query id per row
+    pids: np.ndarray  # product id per row
+
+    @property
+    def group_sizes(self) -> list[int]:
+        _, first, counts = np.unique(self.qids, return_index=True, return_counts=True)
+        return [int(c) for _, c in sorted(zip(first, counts))]
+
+    def subset(self, rows: np.ndarray) -> "TrainingSet":
+        return TrainingSet(self.X[rows], self.y[rows], self.qids[rows], self.pids[rows])
+
+    def to_parquet(self, path: Path) -> None:
+        """Feature log: one row per (query, product) with label and every named feature."""
+        import pandas as pd
+
+        df = pd.DataFrame(self.X, columns=FEATURE_NAMES)
+        df.insert(0, "label", self.y)
+        df.insert(0, "product_id", self.pids)
+        df.insert(0, "query_id", self.qids)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        df.to_parquet(path, index=False)
+
+    @classmethod
+    def from_parquet(cls, path: Path) -> "TrainingSet":
+        import pandas as pd
+
+        df = pd.read_parquet(path)
+        return cls(df[FEATURE_NAMES].to_numpy(np.float32), df["label"].to_numpy(), df["query_id"].to_numpy(),
+                   df["product_id"].to_numpy())
+
+
+def collect_candidates(engine, queries: dict[str, str], rerank_k: int = 200) -> dict[str, Candidates]:
+    """Candidates (retriever lists, features) for each query id; what rankers see at serving time."""
+    out = {}
+    for qid, text in tqdm(queries.items(), desc="candidates", unit="query", disable=len(queries) < 50):
+        out[qid] = engine.candidates(Query(text=text, k=rerank_k, collapse_variants=False))
+    return out
+
+
+def training_set(engine, cands: dict[str, Candidates], qrels: dict[str, dict[str, int]]) -> TrainingSet:
+    """Label each candidate from the judgments (unjudged = 0)."""
+    products = engine.artifacts.catalog.products
+    X, y, q, p = [], [], [], []
+    for qid, c in cands.items():
+        if not len(c.positions):
+            continue
+        pids = [products[i].id for i in c.positions]
+        X.append(c.X)
+        y.extend(qrels.get(qid, {}).get(pid, 0) for pid in pids)
+        q.extend([qid] * len(pids))
+        p.extend(pids)
+    return TrainingSet(np.concatenate(X).astype(np.float32), np.array(y, np.int64), np.array(q), np.array(p))
+
+
+def query_folds(qids: np.ndarray, n_folds: int = 5, seed: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(train rows, test rows) per fold; every query's rows fall in exactly one test fold."""
+    from sklearn.model_selection import GroupKFold
+
+    rows = np.arange(len(qids))
+    yield from GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(rows, groups=qids)
