@@ -113,6 +113,62 @@ def serve(name: str = "luma", host: Optional[str] = None, port: Optional[int] = 
     _serve(ShopRank.open(settings.index_dir(name), settings), host or settings.host, port or settings.port)
 
 
+@app.command("eval")
+def evaluate(
+    dataset: Annotated[Optional[list[str]], typer.Option(help="labelled set(s); default: every searchable one")] = None,
+    max_queries: Annotated[Optional[int], typer.Option(help="sample this many queries per set")] = None,
+    text_encoder: Annotated[str, typer.Option(help="e5 | minilm (the sets are English)")] = "minilm",
+    folds: int = 5,
+    rounds: int = 300,
+    out: Annotated[Path, typer.Option(help="where tables, per-query results and plots go")] = Path("benchmarks/out/eval"),
+    save_model: Annotated[Optional[Path], typer.Option(help="save the LambdaMART trained on all queries here")] = None,
+) -> None:
+    """Score BM25, dense, RRF, linear fusion, the linear ranker and LambdaMART on labelled query sets."""
+    from shoprank.engine import ShopRank
+    from shoprank.evaluation.datasets import LOADERS, load_dataset
+    from shoprank.evaluation.harness import evaluate_dataset
+    from shoprank.evaluation.plots import metrics_chart
+    from shoprank.evaluation.report import markdown_table
+
+    _setup_logging(False)
+    settings = get_settings().model_copy(update={"text_encoder": text_encoder, "image_encoder": "none"})
+    reports = []
+    for name in dataset or list(LOADERS):
+        kwargs = {"max_queries": max_queries} if max_queries and name in ("crowdflower", "homedepot") else {}
+        try:
+            ds = load_dataset(name, settings.data_dir, **kwargs)
+        except FileNotFoundError as e:
+            typer.secho(f"skipped {name}: {e}", fg=typer.colors.YELLOW)
+            continue
+        if not ds.searchable or not ds.qrels:
+            typer.secho(f"skipped {name}: {ds.note}", fg=typer.colors.YELLOW)
+            continue
+        engine = ShopRank.build(Catalog(ds.products), settings.index_dir(f"eval-{name}"), settings)
+        rep = evaluate_dataset(engine, ds, n_folds=folds, num_rounds=rounds,
+                               log_features=out / name / "features.parquet")
+        rep.save(out)
+        if save_model and rep.model is not None:
+            rep.model.save(save_model / name)
+        reports.append(rep)
+        typer.echo(f"\n{name}: {rep.queries} queries, {rep.products} products, {folds}-fold query-grouped CV\n")
+        typer.echo(markdown_table(rep))
+    if reports:
+        typer.echo(f"\nplot: {metrics_chart(reports, out / 'metrics.png')}")
+
+
+@app.command()
+def embeddings(
+    name: str = "luma",
+    out: Annotated[Path, typer.Option(help="PNG to write")] = Path("benchmarks/out/embeddings.png"),
+) -> None:
+    """PCA and t-SNE maps of product embeddings per modality, coloured by category."""
+    from shoprank.engine import ShopRank
+    from shoprank.evaluation.plots import embedding_maps
+
+    settings = get_settings()
+    typer.echo(str(embedding_maps(ShopRank.open(settings.index_dir(name), settings), out)))
+
+
 @app.command()
 def demo(
     host: Optional[str] = None,

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     image_encoder: Literal["efficientnet", "none"] = "efficientnet"
 
     fusion: Literal["rrf", "linear"] = "rrf"
+    # "lambdamart" serves a model saved by `shoprank eval --save-model DIR` (ranker_model = DIR/<set>).
+    ranker: Literal["linear", "lambdamart"] = "linear"
+    ranker_model: Path | None = None
     rrf_k: int = 60
     # Candidate budgets: each retriever returns `retrieve_k`, the ranker scores at most `rerank_k`.
     retrieve_k: int = 200

@@ -43,6 +43,12 @@ class ShopRank:
         self._text_encoder = text_encoder
         self._image_encoder = image_encoder
         self._lock = threading.Lock()
+        if ranker is None and self.settings.ranker == "lambdamart":
+            from shoprank.ranking.lgbm import LambdaMARTRanker
+
+            if self.settings.ranker_model is None:
+                raise ValueError("SHOPRANK_RANKER=lambdamart needs SHOPRANK_RANKER_MODEL (a saved model folder)")
+            ranker = LambdaMARTRanker.load(self.settings.ranker_model)
         self.retriever = HybridRetriever(
             artifacts, {**DEFAULT_RETRIEVER_WEIGHTS, **self.settings.retriever_weights}, self.settings.rrf_k)
         self.pipeline = SearchPipeline(

@@ -54,13 +54,15 @@ def test_health_and_page(client):
 
 
 def test_text_search_json(client):
-    r = client.post("/search", json={"q": "backpack", "k": 5})
+    r = client.post("/search", json={"q": "backpack", "k": 5, "explain": True})
     assert r.status_code == 200
     body = r.json()
     assert len(body["results"]) == 5
     assert all(x["category"].startswith("Gear/Bags") for x in body["results"])
     first = body["results"][0]
     assert first["image_url"] and first["explanation"] and first["retrievers"]
+    plain = client.post("/search", json={"q": "backpack", "k": 5}).json()["results"]
+    assert plain[0]["explanation"] == {} and [x["id"] for x in plain] == [x["id"] for x in body["results"]]
     img = client.get(first["image_url"])
     assert img.status_code == 200 and img.headers["content-type"] == "image/jpeg"
 

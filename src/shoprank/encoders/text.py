@@ -46,7 +46,8 @@ class MiniLMTextEncoder(TextEncoder):
         self.dim = int(get_dim())
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        return l2_normalize(self._model.encode(list(texts), batch_size=64, convert_to_numpy=True))
+        return l2_normalize(self._model.encode(list(texts), batch_size=64, convert_to_numpy=True,
+                                                  show_progress_bar=False))
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts)

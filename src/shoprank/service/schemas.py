@@ -17,7 +17,7 @@ class SearchRequest(BaseModel):
     price_min: float | None = Field(default=None, ge=0)
     price_max: float | None = Field(default=None, ge=0)
     fusion: Literal["rrf", "linear"] | None = None
-    explain: bool = True
+    explain: bool = False  # per-feature contributions of each result ("why this result")
     collapse_variants: bool = True
 
     @model_validator(mode="after")

@@ -1,0 +1,20 @@
+import pytest
+
+from shoprank.evaluation.metrics import evaluate_run
+
+
+def test_metrics_agree_with_hand_computation():
+    qrels = {"q1": {"a": 3, "b": 1}, "q2": {"c": 2}, "q3": {"x": 1}}
+    run = {"q1": {"a": 0.9, "c": 0.8, "b": 0.5}, "q2": {"a": 0.7, "c": 0.4}}  # q3 returned nothing
+    means, per_q = evaluate_run(qrels, run)
+    # q1 ranks a(3), c(0), b(1): DCG = 3/log2(2) + 1/log2(4) = 3.5; ideal = 3 + 1/log2(3).
+    ndcg_q1 = 3.5 / (3 + 1 / 1.5849625007211562)
+    ndcg_q2 = (2 / 1.5849625007211562) / 2  # c at rank 2
+    assert per_q["ndcg@10"]["q1"] == pytest.approx(ndcg_q1)
+    assert per_q["ndcg@10"]["q2"] == pytest.approx(ndcg_q2)
+    assert per_q["ndcg@10"]["q3"] == 0.0
+    assert means["ndcg@10"] == pytest.approx((ndcg_q1 + ndcg_q2) / 3)
+    # AP(q1) = (1/1 + 2/3) / 2; AP(q2) = 1/2.  RR: 1, 1/2, 0.  Recall: 1, 1, 0.
+    assert means["map@100"] == pytest.approx(((1 + 2 / 3) / 2 + 0.5) / 3)
+    assert means["mrr@100"] == pytest.approx(1.5 / 3)
+    assert means["recall@100"] == pytest.approx(2 / 3)
