@@ -1,4 +1,6 @@
 """Embedding maps of the demo catalog."""
+
+
 def test_embedding_maps(demo_engine, tmp_path):
     from PIL import Image
 
