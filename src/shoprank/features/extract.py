@@ -7,6 +7,7 @@ import numpy as np
 
 from shoprank.features.query_parse import COLORS, GENDERS, ParsedQuery
 from shoprank.features.registry import FEATURE_NAMES
+from shoprank.index.analysis import stemmed_terms
 from shoprank.index.artifacts import IndexArtifacts
 from shoprank.retrieval.hybrid import QueryEncoding
 from shoprank.types import Product
@@ -43,6 +44,9 @@ class FeatureExtractor:
             "sales_log": np.log1p(np.array([p.sales for p in products], np.float32)),
             "has_image": np.array([1.0 if p.images else 0.0 for p in products], np.float32),
         }
+        self._title_terms = [set(stemmed_terms(p.title)) for p in products]
+        self._desc_terms = [set(stemmed_terms(p.description[:2000])) for p in products]
+        self._titles = [p.title.lower() for p in products]
         self._colors = [product_colors(p) for p in products]
         self._sizes = [{s.upper() for s in p.attr("size")} for p in products]
         self._genders = [product_genders(p) for p in products]
@@ -69,6 +73,15 @@ class FeatureExtractor:
         for f in ("title", "description", "category", "attributes", "reviews"):
             sc = field_scores.get(f, {})
             cols[f"bm25_{f}"] = np.array([sc.get(int(c), 0.0) for c in cands], np.float32)
+        qterms = set(stemmed_terms(q.text or ""))
+        n_terms = max(len(qterms), 1)
+        cols["title_coverage"] = np.array([len(qterms & self._title_terms[c]) / n_terms for c in cands], np.float32)
+        cols["description_coverage"] = np.array(
+            [len(qterms & self._desc_terms[c]) / n_terms for c in cands], np.float32)
+        phrase = (q.text or "").strip().lower()
+        cols["title_phrase"] = np.array([1.0 if phrase and phrase in self._titles[c] else 0.0 for c in cands],
+                                        np.float32)
+        cols["query_terms"] = np.full(len(cands), len(qterms), np.float32)
         cols["cos_text"] = self._dense("text", q.text_vec, cands)
         cols["cos_label"] = self._dense("label", q.text_vec, cands)
         cols["cos_review"] = self._dense("review", q.text_vec, cands)

@@ -12,6 +12,10 @@ FEATURES: dict[str, str] = {
     "bm25_category": "BM25 in the category path",
     "bm25_attributes": "BM25 in attribute names and values",
     "bm25_reviews": "BM25 in review text",
+    "title_coverage": "share of the query's terms found in the title (stemmed)",
+    "description_coverage": "share of the query's terms found in the description (stemmed)",
+    "title_phrase": "1 if the whole query appears verbatim in the title",
+    "query_terms": "number of terms in the query (lets a learned ranker treat short and long queries apart)",
     # dense, per modality
     "cos_text": "cosine(query text, product text), multilingual",
     "cos_label": "cosine(query text, labels the image model sees in the product photo)",
