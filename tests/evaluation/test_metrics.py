@@ -18,3 +18,17 @@ def test_metrics_agree_with_hand_computation():
     assert means["map@100"] == pytest.approx(((1 + 2 / 3) / 2 + 0.5) / 3)
     assert means["mrr@100"] == pytest.approx(1.5 / 3)
     assert means["recall@100"] == pytest.approx(2 / 3)
+
+
+def test_paired_p_value():
+    from shoprank.evaluation.harness import EvalReport
+    from shoprank.evaluation.report import markdown_table, paired_p
+
+    rep = EvalReport("toy", 4, 10)
+    rep.means = {"bm25": {m: 0.5 for m in ("ndcg@10", "map@100", "mrr@100", "recall@100")},
+                 "lambdamart": {m: 0.6 for m in ("ndcg@10", "map@100", "mrr@100", "recall@100")}}
+    rep.per_query = {"bm25": {"ndcg@10": {"a": 0.5, "b": 0.4, "c": 0.6, "d": 0.5}},
+                     "lambdamart": {"ndcg@10": {"a": 0.6, "b": 0.5, "c": 0.75, "d": 0.55}}}
+    # differences 0.1, 0.1, 0.15, 0.05: mean 0.1, sd 0.0408 -> t = 4.899 with 3 df -> p = 0.0163
+    assert paired_p(rep, "lambdamart", "bm25") == pytest.approx(0.0163, abs=5e-4)
+    assert "LambdaMART vs best baseline (bm25) on ndcg@10: +0.1000 (+20.0%)" in markdown_table(rep)

@@ -86,6 +86,7 @@ def test_text_and_filters_multipart(client):
 def test_products_similar_categories(client):
     p = client.get("/products/24-MB02").json()
     assert p["title"] == "Fusion Backpack" and p["image_urls"]
+    assert len(p["photo_labels"]) == len(p["image_urls"]) and p["photo_labels"][0][0][0] == "backpack"
     sim = client.get("/similar/24-MB02", params={"k": 4}).json()
     assert len(sim["results"]) == 4 and all(x["id"] != "24-MB02" for x in sim["results"])
     cats = {c["path"]: c["count"] for c in client.get("/categories").json()["categories"]}

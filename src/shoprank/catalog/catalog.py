@@ -51,9 +51,6 @@ class Catalog:
     def position(self, pid: str) -> int:
         return self._pos[pid]
 
-    def variants_of(self, group_id: str) -> list[Product]:
-        return [p for p in self.products if p.group_id == group_id]
-
     def fingerprint(self) -> str:
         h = hashlib.sha1()
         for p in self.products:

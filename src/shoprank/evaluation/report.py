@@ -5,6 +5,15 @@ from shoprank.evaluation.harness import EvalReport
 from shoprank.evaluation.metrics import METRICS
 
 
+def paired_p(rep: EvalReport, a: str, b: str, metric: str = "ndcg@10") -> float:
+    """Two-sided paired t-test of per-query ``metric`` between pipelines ``a`` and ``b``."""
+    from scipy.stats import ttest_rel
+
+    qa, qb = rep.per_query[a][metric], rep.per_query[b][metric]
+    qids = sorted(qa)
+    return float(ttest_rel([qa[q] for q in qids], [qb[q] for q in qids]).pvalue)
+
+
 def markdown_table(rep: EvalReport, key: str = "ndcg@10") -> str:
     rows = ["| pipeline | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
     for pipe, m in rep.means.items():
@@ -13,5 +22,6 @@ def markdown_table(rep: EvalReport, key: str = "ndcg@10") -> str:
         best = rep.best_baseline(key)
         gain = rep.means["lambdamart"][key] - rep.means[best][key]
         rows.append(f"\nLambdaMART vs best baseline ({best}) on {key}: {gain:+.4f} "
-                    f"({gain / rep.means[best][key]:+.1%})")
+                    f"({gain / rep.means[best][key]:+.1%}), paired t-test over queries p = "
+                    f"{paired_p(rep, 'lambdamart', best, key):.3f}")
     return "\n".join(rows)

@@ -62,6 +62,13 @@ class IndexArtifacts:
     # Per-image top ImageNet labels (aligned with modalities["image"] rows), for explanations.
     image_labels: list[list[tuple[str, float]]] = field(default_factory=list)
 
+    def photo_labels(self, pos: int) -> list[list[tuple[str, float]]]:
+        """What the image model saw in each photo of the product at ``pos``."""
+        img = self.modalities.get("image")
+        if img is None or not self.image_labels:
+            return []
+        return [self.image_labels[r] for r in np.flatnonzero(img.owners == pos)]
+
     def save(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
         self.catalog.save(path / "catalog.jsonl")

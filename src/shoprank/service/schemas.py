@@ -87,10 +87,12 @@ class ProductPublic(BaseModel):
     attributes: dict[str, list[str]]
     parent_id: str | None
     image_urls: list[str]
+    photo_labels: list[list[tuple[str, float]]] = []  # per photo: what the image model sees (text bridge)
 
     @classmethod
-    def from_product(cls, p: Product) -> "ProductPublic":
+    def from_product(cls, p: Product, photo_labels: list[list[tuple[str, float]]] | None = None) -> "ProductPublic":
         return cls(id=p.id, title=p.title, description=p.description, price=p.price, currency=p.currency,
                    rating=p.rating, review_count=p.review_count, categories=p.categories,
                    attributes=p.attributes, parent_id=p.parent_id,
-                   image_urls=[f"/images/{p.id}/{i}" for i in range(len(p.images))])
+                   image_urls=[f"/images/{p.id}/{i}" for i in range(len(p.images))],
+                   photo_labels=[[(a, round(b, 4)) for a, b in labels] for labels in photo_labels or []])

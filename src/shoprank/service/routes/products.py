@@ -22,7 +22,8 @@ def _product_or_404(engine: EngineDep, pid: str):
 
 @router.get("/products/{pid}", response_model=ProductPublic)
 def get_product(pid: str, engine: EngineDep) -> ProductPublic:
-    return ProductPublic.from_product(_product_or_404(engine, pid))
+    p = _product_or_404(engine, pid)
+    return ProductPublic.from_product(p, engine.artifacts.photo_labels(engine.artifacts.catalog.position(pid)))
 
 
 @router.get("/similar/{pid}", response_model=SimilarResponse)
