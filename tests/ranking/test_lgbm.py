@@ -35,8 +35,8 @@ def test_lambdamart_learns_onnx_matches_and_explains(tmp_path):
     assert np.corrcoef(s, yt)[0, 1] > 0.6
     assert np.allclose(s, model.booster.predict(Xt), atol=1e-4)  # ONNX == LightGBM
     contrib = model.explain(Xt)
-    bias = model.booster.predict(Xt, pred_contrib=True)[:, -1]
-    assert np.allclose(contrib.sum(axis=1) + bias, model.booster.predict(Xt), atol=1e-4)
+    assert np.allclose(contrib.sum(axis=1) + model.base_score(), model.booster.predict(Xt), atol=1e-4)
+    assert np.allclose(model.explain(Xt, [3, 1]), contrib[[3, 1]])
     top = list(model.feature_importance())[:2]
     assert set(top) == {"cos_text", "bm25_title"}
     model.save(tmp_path / "m")

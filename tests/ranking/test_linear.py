@@ -20,6 +20,8 @@ def test_scores_are_weighted_sums_of_per_query_scaled_features():
     assert s == pytest.approx([0.0 + 2.0, 2.0 + 0.0, 1.0 + 2.5])
     contrib = r.explain(X)
     assert contrib.sum(axis=1) == pytest.approx(s)
+    # A subset is explained within the whole query's scaling.
+    assert r.explain(X, [2]) == pytest.approx(contrib[[2]]) and r.base_score() == 0.0
 
 
 def test_constant_column_contributes_nothing_and_unknown_weights_fail():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -16,6 +17,11 @@ class Ranker(ABC):
         """One score per row; higher ranks first."""
 
     @abstractmethod
-    def explain(self, X: np.ndarray) -> np.ndarray:
-        """Per-feature contributions, same shape as ``X``; each row sums to that row's score
-        (up to a constant shared by the whole query)."""
+    def explain(self, X: np.ndarray, rows: Sequence[int] | None = None) -> np.ndarray:
+        """Per-feature contributions of ``rows`` (default: all), judged within the whole query ``X``.
+
+        A row's contributions plus :meth:`base_score` equal its score."""
+
+    def base_score(self) -> float:
+        """The part of every score that no feature explains (a model's expected value)."""
+        return 0.0

@@ -53,6 +53,7 @@ class LambdaMARTRanker(Ranker):
         self.booster = booster
         self.feature_names = list(feature_names)
         self.backend = backend
+        self._base: float | None = None
         self._onnx = self._onnx_session() if backend == "onnx" else None
 
     @classmethod
@@ -92,12 +93,18 @@ class LambdaMARTRanker(Ranker):
             return self._onnx.run(None, {"input": X})[0].ravel()
         return self.booster.predict(X)
 
-    def explain(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, np.float32)
+    def explain(self, X: np.ndarray, rows: Sequence[int] | None = None) -> np.ndarray:
+        # Trees score rows independently, so only the asked rows are explained (TreeSHAP is costly).
+        X = np.asarray(X, np.float32) if rows is None else np.asarray(X, np.float32)[list(rows)]
         if len(X) == 0:
             return np.zeros((0, len(self.feature_names)), np.float32)
-        # The last column is the model's bias: the same for every row, so left out.
-        return self.booster.predict(X, pred_contrib=True)[:, :-1]
+        return self.booster.predict(X, pred_contrib=True)[:, :-1]  # last column: base_score()
+
+    def base_score(self) -> float:
+        if self._base is None:
+            zero = np.zeros((1, len(self.feature_names)), np.float32)
+            self._base = float(self.booster.predict(zero, pred_contrib=True)[0, -1])
+        return self._base
 
     def feature_importance(self) -> dict[str, float]:
         gains = self.booster.feature_importance(importance_type="gain")

@@ -45,8 +45,9 @@ class LinearRanker(Ranker):
         X[:, self._scaled] = np.where(hi > lo, (sub - lo) / span, 0.0)
         return X
 
-    def explain(self, X: np.ndarray) -> np.ndarray:
-        return self._prepare(X) * self.w
+    def explain(self, X: np.ndarray, rows: Sequence[int] | None = None) -> np.ndarray:
+        scaled = self._prepare(X)  # scaling needs every candidate of the query
+        return (scaled if rows is None else scaled[list(rows)]) * self.w
 
     def score(self, X: np.ndarray) -> np.ndarray:
         return self.explain(X).sum(axis=1)

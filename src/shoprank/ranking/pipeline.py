@@ -73,14 +73,13 @@ class SearchPipeline:
         t0 = time.perf_counter()
         c = self.candidates(query, enc, parsed)
         t1 = time.perf_counter()
-        # Explaining costs more than scoring (TreeSHAP), so only when asked.
-        contrib = self.ranker.explain(c.X) if query.explain else None
-        scores = contrib.sum(axis=1) if contrib is not None else self.ranker.score(c.X)
+        scores = self.ranker.score(c.X)
         t2 = time.perf_counter()
         products = self.art.catalog.products
         ranks = {name: {pos: r for r, (pos, _) in enumerate(run, 1)} for name, run in c.runs.items()}
         names = self.extractor.names
         hits: list[Hit] = []
+        rows: list[int] = []
         seen_groups: set[str] = set()
         for i in np.argsort(-scores, kind="stable"):
             pos = c.positions[i]
@@ -89,13 +88,20 @@ class SearchPipeline:
                 if p.group_id in seen_groups:
                     continue
                 seen_groups.add(p.group_id)
-            hits.append(Hit(
-                product=p, score=float(scores[i]),
-                features={n: float(v) for n, v in zip(names, c.X[i])} if query.explain else {},
-                contributions={n: float(v) for n, v in zip(names, contrib[i]) if v != 0} if contrib is not None else {},
-                retrievers={name: r[pos] for name, r in ranks.items() if pos in r}))
+            hits.append(Hit(product=p, score=float(scores[i]),
+                            retrievers={name: r[pos] for name, r in ranks.items() if pos in r}))
+            rows.append(int(i))
             if len(hits) >= query.k:
                 break
+        if query.explain and hits:
+            # Only the returned hits are explained: for tree models that is most of the cost.
+            contrib = self.ranker.explain(c.X, rows)
+            base = self.ranker.base_score()
+            for hit, i, row in zip(hits, rows, contrib):
+                hit.features = {n: float(v) for n, v in zip(names, c.X[i])}
+                hit.contributions = {n: float(v) for n, v in zip(names, row) if v != 0}
+                if base:
+                    hit.contributions["base"] = base
         t3 = time.perf_counter()
         timings = {"candidates": (t1 - t0) * 1000, "rank": (t2 - t1) * 1000, "collapse": (t3 - t2) * 1000}
         return SearchResult(hits, parsed, len(c.positions), c.fusion, sorted(c.runs),
