@@ -33,11 +33,13 @@ def metrics_chart(reports: Sequence, path: Path, metrics: Sequence[str] = METRIC
                 for b in bars:
                     b.set_edgecolor("black")
         ax.set_xticks(x, metrics)
-        ax.set_ylim(0, 1)
+        lowest = min(rep.means[p][m] for p in pipes for m in metrics)
+        ax.set_ylim(max(0.0, round(lowest - 0.1, 1)), 1)  # zoom: the differences are a few points
         ax.set_title(f"{rep.dataset}: {rep.queries} queries, {rep.products} products")
         ax.grid(axis="y", alpha=0.3)
-    axes[0][0].legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
