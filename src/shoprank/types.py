@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 FusionMethod = Literal["rrf", "linear"]
 
@@ -123,6 +123,13 @@ class Hit:
     features: dict[str, float] = field(default_factory=dict)
     contributions: dict[str, float] = field(default_factory=dict)
     retrievers: dict[str, int] = field(default_factory=dict)  # retriever -> 1-based rank
+
+
+def describe_error(err: Exception) -> str:
+    """One line a person can act on: ``"price: Input should be a valid number; id: ..."``."""
+    if isinstance(err, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in err.errors())
+    return str(err)
 
 
 @dataclass(slots=True)

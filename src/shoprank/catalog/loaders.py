@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from shoprank.catalog.catalog import ImportResult
 from shoprank.catalog.normalize import html_to_text, split_multi
-from shoprank.types import Product, RowError
+from shoprank.types import Product, RowError, describe_error
 
 # Accepted spellings of each Product field, first match wins.
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -111,22 +111,16 @@ def row_to_product(row: dict[str, Any], image_root: Path | None = None) -> Produ
     return Product.model_validate(data)
 
 
-def _describe(err: Exception) -> str:
-    if isinstance(err, ValidationError):
-        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in err.errors())
-    return str(err)
-
-
 def _ingest(rows: Iterator[tuple[int, dict[str, Any] | Exception]], source: str, image_root: Path | None) -> ImportResult:
     res = ImportResult()
     for line, row in rows:
         if isinstance(row, Exception):
-            res.errors.append(RowError(source, line, _describe(row)))
+            res.errors.append(RowError(source, line, describe_error(row)))
             continue
         try:
             res.products.append(row_to_product(row, image_root))
         except (ValueError, ValidationError, TypeError) as e:
-            res.errors.append(RowError(source, line, _describe(e)))
+            res.errors.append(RowError(source, line, describe_error(e)))
     return res
 
 

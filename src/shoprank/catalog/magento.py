@@ -18,9 +18,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from shoprank.catalog.catalog import ImportResult
-from shoprank.catalog.loaders import _csv_rows, _describe
+from shoprank.catalog.loaders import _csv_rows
 from shoprank.catalog.normalize import html_to_text, split_multi
-from shoprank.types import Product, Review, RowError
+from shoprank.types import Product, Review, RowError, describe_error
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ class _Builder:
                     title=row.get("title", "").strip(), text=row.get("review", "").strip(),
                     author=row.get("reviewer") or None)))
             except (ValueError, KeyError, ValidationError) as e:
-                self.error(path, line, _describe(e) if isinstance(e, ValidationError) else str(e))
+                self.error(path, line, describe_error(e))
         return out
 
     def build(self) -> ImportResult:
@@ -224,7 +224,7 @@ class _Builder:
                     **d, images=self.images.get(sku, []), reviews=revs,
                     rating=round(fmean(rated), 3) if rated else None, review_count=len(group_revs)))
             except ValidationError as e:
-                self.error(Path(source), line, _describe(e))
+                self.error(Path(source), line, describe_error(e))
         return self.result
 
 

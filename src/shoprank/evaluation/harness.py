@@ -66,7 +66,7 @@ def evaluate_dataset(engine, ds: LabelledSet, n_folds: int = 5, num_rounds: int 
     queries = {q: t for q, t in ds.queries.items() if ds.qrels.get(q)}
     cands = collect_candidates(engine, queries, rerank_k)
     runs: dict[str, dict[str, dict[str, float]]] = {p: {} for p in pipelines}
-    linear = LinearRanker()
+    linear = LinearRanker(engine.settings.ranker_weights)  # v0 as this deployment configures it
     for qid, c in cands.items():
         if "bm25" in runs:
             runs["bm25"][qid] = _top(c.runs.get("bm25", []), products)

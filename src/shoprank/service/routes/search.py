@@ -11,15 +11,11 @@ from starlette.datastructures import UploadFile
 from shoprank.engine import QueryError
 from shoprank.service.deps import EngineDep
 from shoprank.service.schemas import ParsedQueryPublic, ResultPublic, SearchRequest, SearchResponse
-from shoprank.types import Filters, Query
+from shoprank.types import Filters, Query, describe_error
 
 router = APIRouter(tags=["search"])
 
 _FORM_FIELDS = set(SearchRequest.model_fields)
-
-
-def _validation_detail(e: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in e.errors())
 
 
 async def _read_request(request: Request, max_bytes: int) -> tuple[SearchRequest, bytes | None]:
@@ -47,7 +43,7 @@ async def _read_request(request: Request, max_bytes: int) -> tuple[SearchRequest
                 raise HTTPException(400, "body must be a JSON object")
             body = SearchRequest.model_validate(data)
     except ValidationError as e:
-        raise HTTPException(422, _validation_detail(e)) from None
+        raise HTTPException(422, describe_error(e)) from None
     if not (body.q and body.q.strip()) and image is None and body.category is None:
         raise HTTPException(422, "give a text query 'q', a photo 'image', or a 'category' to browse")
     return body, image
