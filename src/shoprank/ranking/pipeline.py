@@ -23,11 +23,10 @@ class Budgets:
 
 @dataclass
 class Candidates:
-    """What the ranker sees for one query: each retriever's list, the fused list, and the
-    filtered candidates (catalog positions) with their feature rows."""
+    """What the ranker sees for one query: each retriever's list, and the fused, filtered
+    candidates (catalog positions) with their feature rows (the fused score is the "rrf" column)."""
 
     runs: dict[str, Run]
-    fused: list[tuple[int, float]]
     positions: list[int]
     X: np.ndarray
     fusion: FusionMethod
@@ -67,7 +66,7 @@ class SearchPipeline:
             fused = [(i, 0.0) for i in range(len(products))]
         positions = [pos for pos, _ in fused if query.filters.accepts(products[pos])][: self.budgets.rerank_k]
         X = self.extractor.extract(enc, parsed, positions, dict(fused))
-        return Candidates(runs, fused, positions, X, fusion)
+        return Candidates(runs, positions, X, fusion)
 
     def run(self, query: Query, enc: QueryEncoding, parsed: ParsedQuery | None) -> SearchResult:
         t0 = time.perf_counter()
