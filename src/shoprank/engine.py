@@ -15,7 +15,7 @@ from shoprank.encoders.base import ImageEncoder, TextEncoder, make_image_encoder
 from shoprank.encoders.cache import EmbeddingCache
 from shoprank.encoders.color import color_histograms
 from shoprank.features.extract import FeatureExtractor
-from shoprank.features.query_parse import parse_query
+from shoprank.features.query_parse import ParsedQuery, parse_query
 from shoprank.index.artifacts import IndexArtifacts
 from shoprank.index.builder import build_index
 from shoprank.ranking.base import Ranker
@@ -111,20 +111,21 @@ class ShopRank:
             enc.photo_label_vec = self.text_encoder.encode_query(labels_to_text(labels[0]))
         return enc
 
+    def _understand(self, query: Query) -> tuple[QueryEncoding, ParsedQuery | None]:
+        enc = self.encode_query(query)
+        return enc, parse_query(enc.text) if enc.text else None
+
     def search(self, query: Query | str, **kwargs) -> SearchResult:
         """Search by text, photo, or both. ``search("red backpack", k=5)`` is shorthand."""
         if isinstance(query, str):
             query = Query(text=query, **kwargs)
         if query.k < 1:
             raise QueryError("k must be at least 1")
-        enc = self.encode_query(query)
-        parsed = parse_query(enc.text) if enc.text else None
-        return self.pipeline.run(query, enc, parsed)
+        return self.pipeline.run(query, *self._understand(query))
 
     def candidates(self, query: Query) -> Candidates:
         """Retrieval, fusion and features for ``query`` without ranking: what a ranker is trained on."""
-        enc = self.encode_query(query)
-        return self.pipeline.candidates(query, enc, parse_query(enc.text) if enc.text else None)
+        return self.pipeline.candidates(query, *self._understand(query))
 
     def product(self, pid: str) -> Product | None:
         return self.artifacts.catalog.get(pid)
