@@ -33,6 +33,18 @@ class Settings(BaseSettings):
     # Below this many vectors faiss searches exactly; above it builds HNSW.
     exact_vector_limit: int = 100_000
 
+    # Personalization: the durable event log, where profiles live, and how fast tastes fade.
+    events_db: Path | None = None  # default: <home>/events.sqlite
+    profile_store: Literal["sqlite", "memory", "redis"] = "sqlite"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    profile_half_life_s: float = 3 * 24 * 3600.0
+    # Collaborative model fitted on the event log when the engine opens (if there are events).
+    cf_model: Literal["itemitem", "als", "none"] = "itemitem"
+
+    # Voice queries: faster-whisper (tiny.en), pocketsphinx as the fallback.
+    speech_backend: Literal["auto", "whisper", "pocketsphinx"] = "auto"
+    max_audio_seconds: float = 30.0
+
     host: str = "127.0.0.1"
     port: int = 8000
     max_upload_bytes: int = 10 * 1024 * 1024
@@ -40,6 +52,10 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.home / "cache"
+
+    @property
+    def events_path(self) -> Path:
+        return self.events_db or self.home / "events.sqlite"
 
     def index_dir(self, name: str) -> Path:
         return self.home / "indexes" / name

@@ -1,10 +1,13 @@
 """ShopRank: the one object an application holds. Build or open an index, then search."""
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import threading
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -23,7 +26,13 @@ from shoprank.ranking.linear import LinearRanker
 from shoprank.ranking.pipeline import Budgets, Candidates, SearchPipeline, SearchResult
 from shoprank.retrieval.hybrid import DEFAULT_WEIGHTS as DEFAULT_RETRIEVER_WEIGHTS
 from shoprank.retrieval.hybrid import HybridRetriever, QueryEncoding
+from shoprank.retrieval.suggest import Suggester, Suggestion
+from shoprank.personalization.online import Personalizer
+from shoprank.personalization.profile import Profile
 from shoprank.types import Hit, Product, Query
+
+if TYPE_CHECKING:
+    from shoprank.encoders.speech import SpeechRecognizer, Transcript
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +52,12 @@ class ShopRank:
         self._text_encoder = text_encoder
         self._image_encoder = image_encoder
         self._lock = threading.Lock()
+        self._personalizer: Personalizer | None = None
+        self._suggester: Suggester | None = None
+        self._suggest_built = 0.0
+        self._speech: SpeechRecognizer | None = None
+        # Popular queries repeat: keep their embeddings (the encoder is most of a text query's time).
+        self._encode_text = functools.lru_cache(maxsize=4096)(self._encode_text_uncached)
         if ranker is None and self.settings.ranker == "lambdamart":
             from shoprank.ranking.lgbm import LambdaMARTRanker
 
@@ -89,13 +104,94 @@ class ShopRank:
                 self._image_encoder = make_image_encoder(self.settings.image_encoder)
             return self._image_encoder
 
+    @property
+    def personalizer(self) -> Personalizer:
+        """Events, profiles and collaborative models; opened on first use."""
+        with self._lock:
+            if self._personalizer is None:
+                self._personalizer = self._open_personalizer()
+            return self._personalizer
+
+    def _open_personalizer(self) -> Personalizer:
+        from shoprank.personalization.store.sqlite import (MemoryProfileStore, SQLiteEventLog,
+                                                           SQLiteProfileStore)
+
+        s = self.settings
+        s.events_path.parent.mkdir(parents=True, exist_ok=True)
+        if s.profile_store == "redis":
+            from shoprank.personalization.store.redis import RedisProfileStore
+
+            profiles = RedisProfileStore(s.redis_url)
+        elif s.profile_store == "memory":
+            profiles = MemoryProfileStore()
+        else:
+            profiles = SQLiteProfileStore(s.events_path.with_name(s.events_path.stem + "-profiles.sqlite"))
+        events = SQLiteEventLog(s.events_path)
+        p = Personalizer(self.pipeline.extractor.signals, events, profiles, s.profile_half_life_s)
+        if events.count():
+            if s.profile_store == "memory":
+                p.rebuild()
+            p.load_queries()
+            if s.cf_model != "none":
+                p.train(s.cf_model)
+                self.pipeline.extractor.recommender = p.recommender
+        return p
+
+    def train_recommender(self, kind: str | None = None) -> int:
+        """Refit the collaborative models on the event log; return the events used."""
+        p = self.personalizer
+        n = p.train(kind or (self.settings.cf_model if self.settings.cf_model != "none" else "itemitem"))
+        self.pipeline.extractor.recommender = p.recommender
+        return n
+
+    def suggest(self, prefix: str, k: int = 8) -> list[Suggestion]:
+        """Autocomplete from past queries, category names and titles."""
+        with self._lock:
+            if self._suggester is None:
+                self._suggester = Suggester(self.artifacts.catalog)
+            now = time.monotonic()
+            # Past queries change with every event; re-sort the keys at most every few seconds.
+            if self._personalizer is not None and now - self._suggest_built > 5.0:
+                self._suggester.update_queries(self._personalizer.past_queries())
+                self._suggest_built = now
+            return self._suggester.suggest(prefix, k)
+
+    @property
+    def speech(self) -> SpeechRecognizer:
+        """Speech-to-text for voice queries; the model loads on first use."""
+        with self._lock:
+            if self._speech is None:
+                from shoprank.encoders.speech import make_speech_recognizer
+
+                self._speech = make_speech_recognizer(self.settings.speech_backend)
+            return self._speech
+
+    def transcribe(self, audio: bytes) -> Transcript:
+        """Speech to query text. Raises :class:`QueryError` for audio that cannot be used."""
+        from shoprank.encoders.speech import AudioError
+
+        try:
+            return self.speech.transcribe(audio)
+        except AudioError as e:
+            raise QueryError(str(e)) from None
+
+    def _profile_for(self, query: Query) -> Profile | None:
+        if not query.user_id or not query.personalize:
+            return None
+        return self.personalizer.profile(query.user_id)
+
     # -- search -----------------------------------------------------------------------------
+    def _encode_text_uncached(self, text: str) -> np.ndarray:
+        vec = self.text_encoder.encode_query(text)
+        vec.setflags(write=False)  # shared by every later query with the same text
+        return vec
+
     def encode_query(self, query: Query) -> QueryEncoding:
         from shoprank.encoders.image import labels_to_text
 
         enc = QueryEncoding(text=(query.text or "").strip() or None)
         if enc.text:
-            enc.text_vec = self.text_encoder.encode_query(enc.text)
+            enc.text_vec = self._encode_text(enc.text)
         if query.image is not None:
             try:
                 with Image.open(io.BytesIO(query.image)) as im:
@@ -108,7 +204,7 @@ class ShopRank:
             vecs, labels = encoder.encode([img])
             enc.photo_vec, enc.photo_labels = vecs[0], labels[0]
             enc.photo_color_vec = color_histograms([img])[0]
-            enc.photo_label_vec = self.text_encoder.encode_query(labels_to_text(labels[0]))
+            enc.photo_label_vec = self._encode_text(labels_to_text(labels[0]))
         return enc
 
     def _understand(self, query: Query) -> tuple[QueryEncoding, ParsedQuery | None]:
@@ -121,11 +217,11 @@ class ShopRank:
             query = Query(text=query, **kwargs)
         if query.k < 1:
             raise QueryError("k must be at least 1")
-        return self.pipeline.run(query, *self._understand(query))
+        return self.pipeline.run(query, *self._understand(query), self._profile_for(query))
 
     def candidates(self, query: Query) -> Candidates:
         """Retrieval, fusion and features for ``query`` without ranking: what a ranker is trained on."""
-        return self.pipeline.candidates(query, *self._understand(query))
+        return self.pipeline.candidates(query, *self._understand(query), self._profile_for(query))
 
     def product(self, pid: str) -> Product | None:
         return self.artifacts.catalog.get(pid)

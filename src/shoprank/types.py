@@ -4,9 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 FusionMethod = Literal["rrf", "linear"]
+SortOrder = Literal["relevance", "price_asc", "price_desc", "rating"]
+EventType = Literal["view", "click", "cart", "purchase"]
 
 
 class Review(BaseModel):
@@ -78,11 +80,13 @@ class Product(BaseModel):
 
 
 class Filters(BaseModel):
-    """Hard constraints applied before ranking."""
+    """Hard constraints applied before ranking (also what a facet click sets)."""
 
     category: str | None = None
     price_min: float | None = Field(default=None, ge=0)
     price_max: float | None = Field(default=None, ge=0)
+    colors: list[str] = Field(default_factory=list)  # canonical colour names ("red"); any of them
+    rating_min: float | None = Field(default=None, ge=0, le=5)
 
     def accepts(self, p: Product) -> bool:
         if self.category:
@@ -94,11 +98,46 @@ class Filters(BaseModel):
             return False
         if self.price_max is not None and (p.price is None or p.price > self.price_max):
             return False
+        if self.rating_min is not None and (p.rating is None or p.rating < self.rating_min):
+            return False
+        if self.colors:
+            from shoprank.catalog.vocabulary import product_colors  # the vocabulary imports Product
+
+            if not product_colors(p).intersection(c.lower() for c in self.colors):
+                return False
         return True
 
     @property
     def empty(self) -> bool:
-        return self.category is None and self.price_min is None and self.price_max is None
+        return (self.category is None and self.price_min is None and self.price_max is None and not self.colors
+                and self.rating_min is None)
+
+
+class Event(BaseModel):
+    """One shopper interaction. ``user_id`` or ``session_id`` (or both) says whose it is.
+
+    ``ts`` is Unix seconds; left out, the time the event is recorded is used.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str | None = Field(default=None, min_length=1, max_length=200)
+    session_id: str | None = Field(default=None, min_length=1, max_length=200)
+    product_id: str = Field(min_length=1, max_length=200)
+    type: EventType
+    query: str | None = Field(default=None, max_length=500)
+    ts: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _has_owner(self) -> "Event":
+        if self.user_id is None and self.session_id is None:
+            raise ValueError("an event needs a user_id or a session_id")
+        return self
+
+    @property
+    def owner(self) -> str:
+        """Whose profile the event updates: the user when known, else the session."""
+        return self.user_id or self.session_id  # type: ignore[return-value]
 
 
 @dataclass(slots=True)
@@ -112,6 +151,9 @@ class Query:
     fusion: FusionMethod | None = None
     collapse_variants: bool = True
     explain: bool = False
+    sort: SortOrder = "relevance"
+    user_id: str | None = None      # whose profile personalizes the ranking (user or session id)
+    personalize: bool = True        # False: the non-personalized ranking, e.g. to compare
 
 
 @dataclass(slots=True)

@@ -5,27 +5,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from shoprank.features.query_parse import COLORS, GENDERS, ParsedQuery
-from shoprank.features.registry import FEATURE_NAMES
+from shoprank.catalog.vocabulary import product_colors, product_genders, product_types
+from shoprank.features.query_parse import ParsedQuery
+from shoprank.features.registry import FEATURE_NAMES, PERSONAL_FEATURES
 from shoprank.index.analysis import stemmed_terms
 from shoprank.index.artifacts import IndexArtifacts
+from shoprank.personalization.profile import Profile
+from shoprank.personalization.signals import ItemSignals
 from shoprank.retrieval.hybrid import QueryEncoding
-from shoprank.types import Product
-
-_COLOR_OF = {w: c for c, words in COLORS.items() for w in words}
-
-
-def product_colors(p: Product) -> set[str]:
-    vals = [v.lower() for v in p.attr("color")] or [w.lower() for w in p.title.replace("-", " ").split()]
-    return {_COLOR_OF[v] for v in vals if v in _COLOR_OF}
-
-
-def product_genders(p: Product) -> set[str]:
-    vals = [v.lower() for v in p.attr("gender")] + [c.split("/")[0].lower() for c in p.categories]
-    out = {g for g in GENDERS if g in vals}
-    if "unisex" in vals:
-        out |= set(GENDERS)
-    return out
 
 
 class FeatureExtractor:
@@ -35,6 +22,8 @@ class FeatureExtractor:
 
     def __init__(self, artifacts: IndexArtifacts):
         self.art = artifacts
+        self.signals = ItemSignals(artifacts)
+        self.recommender = None  # a trained collaborative model, set by the personalizer
         products = artifacts.catalog.products
         n = len(products)
         self._static = {
@@ -50,6 +39,7 @@ class FeatureExtractor:
         self._colors = [product_colors(p) for p in products]
         self._sizes = [{s.upper() for s in p.attr("size")} for p in products]
         self._genders = [product_genders(p) for p in products]
+        self._types = [product_types(p) for p in products]
         self._prices = np.array([np.nan if p.price is None else p.price for p in products], np.float64)
         self._n = n
 
@@ -66,7 +56,7 @@ class FeatureExtractor:
         return 1.0 if offered.intersection(asked) else -1.0
 
     def extract(self, q: QueryEncoding, parsed: ParsedQuery | None, candidates: Sequence[int],
-                fused: Mapping[int, float]) -> np.ndarray:
+                fused: Mapping[int, float], profile: Profile | None = None) -> np.ndarray:
         cands = np.asarray(candidates, dtype=np.int64)
         cols: dict[str, np.ndarray] = {}
         field_scores = self.art.lexical.field_scores(q.text, list(map(int, cands))) if q.text else {}
@@ -94,6 +84,7 @@ class FeatureExtractor:
         pq = parsed or ParsedQuery(text="")
         cols["color_match"] = np.array([self._match(pq.colors, self._colors[c]) for c in cands], np.float32)
         cols["size_match"] = np.array([self._match(pq.sizes, self._sizes[c]) for c in cands], np.float32)
+        cols["type_match"] = np.array([self._match(pq.types, self._types[c]) for c in cands], np.float32)
         cols["gender_match"] = np.array(
             [self._match([pq.gender] if pq.gender else [], self._genders[c]) for c in cands], np.float32)
         if pq.price_min is None and pq.price_max is None:
@@ -104,5 +95,9 @@ class FeatureExtractor:
             hi = np.inf if pq.price_max is None else pq.price_max
             cols["price_fit"] = np.where(np.isnan(prices), 0.0, np.where((prices >= lo) & (prices <= hi), 1.0, -1.0)
                                          ).astype(np.float32)
+        if profile is not None and profile.n_events:
+            cols.update(self.signals.columns(profile, cands, self.recommender))
+        else:
+            cols.update({name: np.zeros(len(cands), np.float32) for name in PERSONAL_FEATURES})
         return np.stack([cols[name] for name in self.names], axis=1) if len(cands) else \
             np.zeros((0, len(self.names)), np.float32)

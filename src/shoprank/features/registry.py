@@ -32,9 +32,20 @@ FEATURES: dict[str, str] = {
     "sales_log": "log(1 + units sold)",
     "has_image": "1 if the product has a photo",
     # query understanding
+    "type_match": "+1 the product is of a type named in the query (pants, bag, ...), -1 of another type, 0 none",
     "color_match": "+1 the product has a colour named in the query, -1 it has only other colours, 0 none asked",
     "size_match": "+1 size asked and offered, -1 asked and not offered, 0 none asked",
     "gender_match": "+1 gender asked and matches, -1 asked and conflicts, 0 none asked",
     "price_fit": "+1 price within the limits in the query, -1 outside, 0 no limits asked",
+    # personalization: 0 without a profile, or when personalization is off for the request
+    "user_category": "share of the shopper's recent-decayed category affinity on the product's category path",
+    "user_color": "share of the shopper's colour affinity on the product's colour",
+    "user_gender": "share of the shopper's gender affinity on the product's gender",
+    "user_price": "share of the shopper's price-band affinity on the product's band (half for a neighbour band)",
+    "user_text": "cosine(shopper's recent-item text embedding, product text)",
+    "user_image": "cosine(shopper's recent-item photo embedding, product photo)",
+    "cf_score": "collaborative filtering score of the product given the shopper's recent items",
 }
+PERSONAL_FEATURES: tuple[str, ...] = ("user_category", "user_color", "user_gender", "user_price", "user_text",
+                                      "user_image", "cf_score")
 FEATURE_NAMES: list[str] = list(FEATURES)

@@ -1,4 +1,4 @@
-"""Search as explicit phases with candidate budgets: retrieve → filter → features → rank → collapse."""
+"""Search as explicit phases with candidate budgets: retrieve → filter → features → rank → facet/sort → collapse."""
 from __future__ import annotations
 
 import time
@@ -10,15 +10,19 @@ from shoprank.features.extract import FeatureExtractor
 from shoprank.features.query_parse import ParsedQuery
 from shoprank.index.artifacts import IndexArtifacts
 from shoprank.ranking.base import Ranker
+from shoprank.personalization.profile import Profile
+from shoprank.retrieval.facets import FacetValue, count_facets
 from shoprank.retrieval.fusion import Run
 from shoprank.retrieval.hybrid import HybridRetriever, QueryEncoding
-from shoprank.types import FusionMethod, Hit, Query
+from shoprank.types import FusionMethod, Hit, Product, Query
 
 
 @dataclass(frozen=True)
 class Budgets:
     retrieve_k: int = 200  # per retriever
     rerank_k: int = 200    # candidates the ranker scores
+    # Without a keyword match to define "what matched", facets and sorting use the top ranked.
+    facet_k: int = 50
 
 
 @dataclass
@@ -41,6 +45,8 @@ class SearchResult:
     retrievers: list[str]
     timings_ms: dict[str, float] = field(default_factory=dict)
     photo_labels: list[tuple[str, float]] = field(default_factory=list)
+    facets: dict[str, list[FacetValue]] = field(default_factory=dict)
+    personalized: bool = False  # a profile with events shaped this ranking
 
 
 class SearchPipeline:
@@ -53,7 +59,8 @@ class SearchPipeline:
         self.budgets = budgets
         self.fusion = fusion
 
-    def candidates(self, query: Query, enc: QueryEncoding, parsed: ParsedQuery | None) -> Candidates:
+    def candidates(self, query: Query, enc: QueryEncoding, parsed: ParsedQuery | None,
+                   profile: Profile | None = None) -> Candidates:
         """Phases 1-2: retrieve, fuse, filter to the rerank budget, and extract features."""
         products = self.art.catalog.products
         fusion = query.fusion or self.fusion
@@ -65,22 +72,56 @@ class SearchPipeline:
         else:  # no text and no photo: browse, e.g. a category page
             fused = [(i, 0.0) for i in range(len(products))]
         positions = [pos for pos, _ in fused if query.filters.accepts(products[pos])][: self.budgets.rerank_k]
-        X = self.extractor.extract(enc, parsed, positions, dict(fused))
+        X = self.extractor.extract(enc, parsed, positions, dict(fused), profile)
         return Candidates(runs, positions, X, fusion)
 
-    def run(self, query: Query, enc: QueryEncoding, parsed: ParsedQuery | None) -> SearchResult:
+    def _matching(self, c: Candidates, order: np.ndarray) -> np.ndarray:
+        """Rows (in rank order) that count as matching the query, for facets and sorting.
+
+        Dense retrievers return something for any query, so sorting every candidate by price
+        would surface the cheapest unrelated item. Keyword matches define the set when there
+        are any; otherwise the ``facet_k`` best ranked do."""
+        bm25 = c.runs.get("bm25")
+        if not c.runs:
+            return order
+        if bm25:
+            matched = {pos for pos, _ in bm25}
+            return np.array([i for i in order if c.positions[i] in matched], np.int64)
+        return order[: self.budgets.facet_k]
+
+    @staticmethod
+    def _sort(order: np.ndarray, products: list[Product], positions: list[int], how: str) -> np.ndarray:
+        if how == "relevance":
+            return order
+
+        def key(i: int) -> float:
+            p = products[positions[i]]
+            if how == "rating":
+                return -(p.rating or 0.0)
+            price = p.price if p.price is not None else float("inf")
+            return price if how == "price_asc" else -price
+
+        return np.array(sorted(order, key=key), np.int64)  # stable: ties stay in relevance order
+
+    def run(self, query: Query, enc: QueryEncoding, parsed: ParsedQuery | None,
+            profile: Profile | None = None) -> SearchResult:
         t0 = time.perf_counter()
-        c = self.candidates(query, enc, parsed)
+        c = self.candidates(query, enc, parsed, profile)
         t1 = time.perf_counter()
         scores = self.ranker.score(c.X)
         t2 = time.perf_counter()
         products = self.art.catalog.products
         ranks = {name: {pos: r for r, (pos, _) in enumerate(run, 1)} for name, run in c.runs.items()}
         names = self.extractor.names
+        order = np.argsort(-scores, kind="stable")
+        matching = self._matching(c, order)
+        facets = count_facets([products[c.positions[i]] for i in matching], query.collapse_variants)
+        if query.sort != "relevance":
+            order = self._sort(matching, products, c.positions, query.sort)
         hits: list[Hit] = []
         rows: list[int] = []
         seen_groups: set[str] = set()
-        for i in np.argsort(-scores, kind="stable"):
+        for i in order:
             pos = c.positions[i]
             p = products[pos]
             if query.collapse_variants:
@@ -104,4 +145,5 @@ class SearchPipeline:
         t3 = time.perf_counter()
         timings = {"candidates": (t1 - t0) * 1000, "rank": (t2 - t1) * 1000, "collapse": (t3 - t2) * 1000}
         return SearchResult(hits, parsed, len(c.positions), c.fusion, sorted(c.runs),
-                            {k: round(v, 3) for k, v in timings.items()}, enc.photo_labels)
+                            {k: round(v, 3) for k, v in timings.items()}, enc.photo_labels, facets,
+                            personalized=profile is not None and profile.n_events > 0)

@@ -7,14 +7,14 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from shoprank.engine import ShopRank
-from shoprank.service.routes import health, products, search
+from shoprank.service.routes import events, health, products, search, suggest
 
 
 def create_app(engine: ShopRank) -> FastAPI:
     """An app serving ``engine``: the JSON API and the search page at ``/``."""
     app = FastAPI(title="shoprank", version="0.1.0", summary="Multimodal product search")
     app.state.engine = engine
-    for module in (search, products, health):
+    for module in (search, suggest, products, events, health):
         app.include_router(module.router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-from shoprank.types import Hit, Product
+from shoprank.catalog.vocabulary import COLORS
+from shoprank.types import Event, Hit, Product, SortOrder
 
 
 class SearchRequest(BaseModel):
@@ -19,6 +20,27 @@ class SearchRequest(BaseModel):
     fusion: Literal["rrf", "linear"] | None = None
     explain: bool = False  # per-feature contributions of each result ("why this result")
     collapse_variants: bool = True
+    sort: SortOrder = "relevance"
+    colors: list[str] = Field(default_factory=list, max_length=20)  # facet filter, any of them
+    rating_min: float | None = Field(default=None, ge=0, le=5)
+    user_id: str | None = Field(default=None, min_length=1, max_length=200)  # user or session id
+    personalize: bool = True  # False: the same search without the shopper's profile, to compare
+
+    @field_validator("colors", mode="before")
+    @classmethod
+    def _split_colors(cls, v: object) -> object:
+        if isinstance(v, str):  # form fields send "red,blue"
+            v = [c for c in v.split(",") if c.strip()]
+        return v
+
+    @field_validator("colors")
+    @classmethod
+    def _known_colors(cls, v: list[str]) -> list[str]:
+        v = [c.strip().lower() for c in v]
+        unknown = [c for c in v if c not in COLORS]
+        if unknown:
+            raise ValueError(f"unknown colour(s) {unknown}; known: {sorted(COLORS)}")
+        return v
 
     @model_validator(mode="after")
     def _check_range(self) -> "SearchRequest":
@@ -28,11 +50,29 @@ class SearchRequest(BaseModel):
 
 
 class ParsedQueryPublic(BaseModel):
+    """What the engine understood from the query text, shown back to the shopper."""
+
+    types: list[str] = []
     colors: list[str] = []
     sizes: list[str] = []
     gender: str | None = None
     price_min: float | None = None
     price_max: float | None = None
+
+
+class TranscriptPublic(BaseModel):
+    text: str
+    language: str
+    duration_s: float
+    backend: str
+    seconds: float  # time spent transcribing
+
+
+class FacetValuePublic(BaseModel):
+    value: str
+    count: int
+    min: float | None = None
+    max: float | None = None
 
 
 class ResultPublic(BaseModel):
@@ -61,12 +101,18 @@ class ResultPublic(BaseModel):
 
 class SearchResponse(BaseModel):
     query: str | None
+    transcript: TranscriptPublic | None = None  # voice queries: what was heard (then searched)
     parsed: ParsedQueryPublic | None
     candidates: int
     fusion: str
     retrievers: list[str]
     photo_labels: list[tuple[str, float]] = []
     timings_ms: dict[str, float]
+    facets: dict[str, list[FacetValuePublic]] = {}
+    sort: str = "relevance"
+    user_id: str | None = None
+    personalized: bool = False  # the shopper's profile shaped this ranking
+    profile_events: int = 0  # events in that profile (0: cold start, the non-personalized ranking)
     results: list[ResultPublic]
 
 
@@ -96,3 +142,53 @@ class ProductPublic(BaseModel):
                    attributes=p.attributes, parent_id=p.parent_id,
                    image_urls=[f"/images/{p.id}/{i}" for i in range(len(p.images))],
                    photo_labels=[[(a, round(b, 4)) for a, b in labels] for labels in photo_labels or []])
+
+
+class EventBatch(BaseModel):
+    """Body of POST /events: ``{"events": [...]}`` (a single event object is accepted too)."""
+
+    events: list[Event] = Field(min_length=1, max_length=1000)
+
+
+class RejectedEvent(BaseModel):
+    index: int
+    reason: str
+
+
+class EventsAccepted(BaseModel):
+    accepted: int
+    seq: list[int]
+    rejected: list[RejectedEvent] = []
+
+
+class ForgetResponse(BaseModel):
+    user_id: str
+    events_deleted: int
+    profiles_deleted: int
+
+
+class ProfilePublic(BaseModel):
+    """A shopper's profile as the ranker sees it (``n_events`` 0: a cold-start shopper)."""
+
+    user_id: str
+    n_events: int
+    updated: float
+    affinities: dict[str, dict[str, float]]  # facet family -> value -> share of that family
+    recent: list[tuple[str, str, float]]  # (product_id, event type, ts), newest last
+
+
+class RecommendationsResponse(BaseModel):
+    id: str
+    source: str  # which model produced them, or why there are none
+    results: list[ResultPublic]
+
+
+class SuggestionPublic(BaseModel):
+    text: str
+    kind: str  # query | category | product
+    product_id: str | None = None
+
+
+class SuggestResponse(BaseModel):
+    q: str
+    suggestions: list[SuggestionPublic]

@@ -1,4 +1,4 @@
-"""POST /search: text, photo, or both; JSON or multipart."""
+"""POST /search: text, photo, voice, or a combination; JSON or multipart."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,8 @@ from starlette.datastructures import UploadFile
 
 from shoprank.engine import QueryError
 from shoprank.service.deps import EngineDep
-from shoprank.service.schemas import ParsedQueryPublic, ResultPublic, SearchRequest, SearchResponse
+from shoprank.service.schemas import (FacetValuePublic, ParsedQueryPublic, ResultPublic, SearchRequest,
+                                      SearchResponse, TranscriptPublic)
 from shoprank.types import Filters, Query, describe_error
 
 router = APIRouter(tags=["search"])
@@ -18,20 +19,26 @@ router = APIRouter(tags=["search"])
 _FORM_FIELDS = set(SearchRequest.model_fields)
 
 
-async def _read_request(request: Request, max_bytes: int) -> tuple[SearchRequest, bytes | None]:
+async def _upload(form, name: str, max_bytes: int) -> bytes | None:
+    upload = form.get(name)
+    if not isinstance(upload, UploadFile):
+        return None
+    data = await upload.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise HTTPException(413, f"{name} larger than {max_bytes} bytes")
+    return data or None
+
+
+async def _read_request(request: Request, max_bytes: int) -> tuple[SearchRequest, bytes | None, bytes | None]:
     ctype = request.headers.get("content-type", "")
     image: bytes | None = None
+    audio: bytes | None = None
     try:
         if ctype.startswith("multipart/form-data") or ctype.startswith("application/x-www-form-urlencoded"):
             form = await request.form()
             fields = {k: v for k, v in form.items() if k in _FORM_FIELDS and isinstance(v, str) and v.strip() != ""}
-            upload = form.get("image")
-            if isinstance(upload, UploadFile):
-                image = await upload.read(max_bytes + 1)
-                if len(image) > max_bytes:
-                    raise HTTPException(413, f"image larger than {max_bytes} bytes")
-                if not image:
-                    image = None
+            image = await _upload(form, "image", max_bytes)
+            audio = await _upload(form, "audio", max_bytes)
             body = SearchRequest.model_validate(fields)
         else:
             raw = await request.body()
@@ -44,28 +51,51 @@ async def _read_request(request: Request, max_bytes: int) -> tuple[SearchRequest
             body = SearchRequest.model_validate(data)
     except ValidationError as e:
         raise HTTPException(422, describe_error(e)) from None
-    if not (body.q and body.q.strip()) and image is None and body.category is None:
-        raise HTTPException(422, "give a text query 'q', a photo 'image', or a 'category' to browse")
-    return body, image
+    if not (body.q and body.q.strip()) and image is None and audio is None and body.category is None:
+        raise HTTPException(422, "give a text query 'q', a photo 'image', a voice query 'audio', "
+                                 "or a 'category' to browse")
+    return body, image, audio
 
 
 @router.post("/search", response_model=SearchResponse)
 async def search(request: Request, engine: EngineDep) -> SearchResponse:
-    body, image = await _read_request(request, engine.settings.max_upload_bytes)
-    query = Query(
-        text=body.q, image=image, k=body.k, fusion=body.fusion, explain=body.explain,
-        collapse_variants=body.collapse_variants,
-        filters=Filters(category=body.category, price_min=body.price_min, price_max=body.price_max))
+    """Search by text, photo (``image``), voice (``audio``: wav/webm/ogg), or a combination.
+
+    A voice query is transcribed first; the transcript is searched and returned."""
+    body, image, audio = await _read_request(request, engine.settings.max_upload_bytes)
+    transcript = None
+    text = body.q
     try:
+        if audio is not None:
+            t = await run_in_threadpool(engine.transcribe, audio)
+            if not t.text.strip():
+                raise HTTPException(422, "no speech was recognised in the audio")
+            transcript = TranscriptPublic(text=t.text, language=t.language, duration_s=round(t.duration_s, 3),
+                                          backend=t.backend, seconds=round(t.seconds, 3))
+            text = t.text
+        query = Query(
+            text=text, image=image, k=body.k, fusion=body.fusion, explain=body.explain,
+            collapse_variants=body.collapse_variants, sort=body.sort, user_id=body.user_id,
+            personalize=body.personalize,
+            filters=Filters(category=body.category, price_min=body.price_min, price_max=body.price_max,
+                            colors=body.colors, rating_min=body.rating_min))
         res = await run_in_threadpool(engine.search, query)
+        profile_events = 0
+        if body.user_id and body.personalize:
+            prof = await run_in_threadpool(engine.personalizer.profile, body.user_id)
+            profile_events = prof.n_events if prof else 0
     except QueryError as e:
         raise HTTPException(422, str(e)) from None
     parsed = None
     if res.parsed is not None:
         pq = res.parsed
-        parsed = ParsedQueryPublic(colors=pq.colors, sizes=pq.sizes, gender=pq.gender,
+        parsed = ParsedQueryPublic(types=pq.types, colors=pq.colors, sizes=pq.sizes, gender=pq.gender,
                                    price_min=pq.price_min, price_max=pq.price_max)
     return SearchResponse(
-        query=body.q, parsed=parsed, candidates=res.candidates, fusion=res.fusion, retrievers=res.retrievers,
-        photo_labels=[(a, round(b, 4)) for a, b in res.photo_labels], timings_ms=res.timings_ms,
+        query=text, transcript=transcript, parsed=parsed, candidates=res.candidates, fusion=res.fusion,
+        retrievers=res.retrievers, photo_labels=[(a, round(b, 4)) for a, b in res.photo_labels],
+        timings_ms=res.timings_ms,
+        facets={name: [FacetValuePublic(value=v.value, count=v.count, min=v.min, max=v.max) for v in values]
+                for name, values in res.facets.items()},
+        sort=body.sort, user_id=body.user_id, personalized=res.personalized, profile_events=profile_events,
         results=[ResultPublic.from_hit(h) for h in res.hits])

@@ -1,0 +1,1 @@
+"""Real-time personalization: events → profiles → ranking features; collaborative filtering."""

@@ -1,0 +1,134 @@
+"""The online personalizer: record events durably, keep profiles current, forget users.
+
+``record`` appends to the event log first (the durable truth) and then folds each event
+into its owner's profile, so the very next search of that shopper reads the new profile.
+Profiles can be rebuilt from the log at any time (``rebuild``), which is how a fresh
+in-memory or Redis store catches up.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from shoprank.personalization.profile import Profile
+from shoprank.personalization.signals import ItemSignals
+from shoprank.personalization.store.base import EventLog, ProfileStore, StoredEvent
+from shoprank.types import Event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """What ``forget`` removed."""
+
+    events: int
+    profiles: int
+
+
+class Personalizer:
+    """Events in, profiles out, over one catalog's :class:`ItemSignals`."""
+
+    def __init__(self, signals: ItemSignals, events: EventLog, profiles: ProfileStore,
+                 half_life_s: float = 3 * 24 * 3600.0):
+        self.signals = signals
+        self.events = events
+        self.profiles = profiles
+        self.half_life_s = half_life_s
+        self._positions = {pid: i for i, pid in enumerate(signals.ids)}
+        self.recommender = None  # set by train(); read by the feature extractor
+        self._related = None
+        self._queries: Counter[str] = Counter()
+        self._queries_lock = threading.Lock()
+
+    # -- events -------------------------------------------------------------------------------
+    def unknown_products(self, events: Sequence[Event]) -> list[int]:
+        """Indexes of events whose product is not in the catalog."""
+        return [i for i, e in enumerate(events) if e.product_id not in self._positions]
+
+    def record(self, events: Sequence[Event], now: float | None = None) -> list[StoredEvent]:
+        """Store ``events`` durably, then update their owners' profiles. Returns once both are done."""
+        stored = self.events.append(events, time.time() if now is None else now)
+        for se in stored:
+            self._apply(se)
+        with self._queries_lock:
+            self._queries.update(q for q in (se.event.query for se in stored) if q and q.strip())
+        return stored
+
+    def _apply(self, se: StoredEvent) -> Profile:
+        e = se.event
+        pos = self._positions.get(e.product_id)
+        facets = self.signals.facets(pos) if pos is not None else []
+        vectors = self.signals.vectors(pos) if pos is not None else {}
+
+        def fold(current: Profile | None) -> Profile:
+            p = current or Profile(owner=e.owner)
+            p.add(se.ts, self.half_life_s, e.type, e.product_id, facets, vectors)
+            return p
+
+        return self.profiles.update(e.owner, fold)
+
+    def profile(self, owner: str) -> Profile | None:
+        return self.profiles.get(owner)
+
+    def rebuild(self, owner: str | None = None) -> int:
+        """Replay the log into the profile store (one owner, or everyone); return events replayed."""
+        owners = {owner} if owner else {se.event.owner for se in self.events.scan()}
+        for o in owners:
+            self.profiles.delete(o)
+        n = 0
+        for se in self.events.scan(owner):
+            if owner is None or se.event.owner == owner:
+                self._apply(se)
+                n += 1
+        return n
+
+    def forget(self, user_id: str) -> Forgotten:
+        """Remove a user's events and profiles, and those of the sessions they used."""
+        owners = {user_id} | self.events.sessions_of(user_id)
+        n_events = sum(self.events.delete_owner(o) for o in owners)
+        n_profiles = sum(1 for o in owners if self.profiles.delete(o))
+        if self.recommender is not None:
+            log.info("forgot %s; the collaborative model keeps its aggregate until it is retrained", user_id)
+        return Forgotten(n_events, n_profiles)
+
+    # -- past queries, for autocomplete --------------------------------------------------------
+    def load_queries(self) -> None:
+        """Count the queries that led to events (good suggestions: they found something)."""
+        counts = Counter(q for q in (se.event.query for se in self.events.scan()) if q and q.strip())
+        with self._queries_lock:
+            self._queries = counts
+
+    def past_queries(self) -> Counter[str]:
+        with self._queries_lock:
+            return Counter(self._queries)
+
+    # -- collaborative filtering --------------------------------------------------------------
+    def train(self, kind: str = "itemitem") -> int:
+        """Fit "for you" (``kind``: itemitem | als) and "bought together" models on the log."""
+        from shoprank.personalization.collaborative import ALSRecommender, ItemItemCF
+
+        events = list(self.events.scan())
+        model = ALSRecommender() if kind == "als" else ItemItemCF()
+        self.recommender = model.fit(events)
+        self._related = ItemItemCF(event_types={"cart", "purchase"}).fit(events)
+        return len(events)
+
+    def for_you(self, owner: str, k: int = 10) -> list[tuple[str, float]]:
+        """Items for ``owner`` from their recent history; empty for a cold-start shopper."""
+        p = self.profile(owner)
+        if self.recommender is None or p is None or not p.recent:
+            return []
+        from shoprank.personalization.profile import EVENT_WEIGHTS
+
+        history = [(pid, EVENT_WEIGHTS[t]) for pid, t, _ in p.recent]
+        return self.recommender.recommend(history, k, exclude={pid for pid, _, _ in p.recent})
+
+    def bought_together(self, product_id: str, k: int = 10) -> list[tuple[str, float]]:
+        if self._related is None or not self._related.known(product_id):
+            return []
+        return self._related.related(product_id, k)

@@ -1,0 +1,143 @@
+"""What an item tells a profile, and what a profile says about a candidate.
+
+:class:`ItemSignals` precomputes, per catalog position, the facet keys an event on the
+item adds to a profile (category path levels, colour, gender, type, price band, material)
+and the item's embedding per modality. The same keys score candidates at query time, so
+a click on red women's pants lifts red items, women's items and pants in the next search.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from shoprank.catalog.vocabulary import product_colors, product_genders, product_types
+from shoprank.index.artifacts import IndexArtifacts
+from shoprank.personalization.profile import EVENT_WEIGHTS, Profile
+from shoprank.types import Product
+
+# Modalities whose item embeddings make up a profile's taste vectors.
+PROFILE_MODALITIES = ("text", "image")
+PRICE_BANDS = 5
+_FACET_ATTRIBUTES = ("material", "pattern", "activity")
+
+
+def _price_edges(products: Sequence[Product]) -> np.ndarray:
+    prices = np.array([p.price for p in products if p.price is not None], np.float64)
+    if len(prices) == 0:
+        return np.array([], np.float64)
+    return np.unique(np.quantile(prices, np.linspace(0, 1, PRICE_BANDS + 1)[1:-1]))
+
+
+class ItemSignals:
+    """Per-item facet keys and modality vectors over one built index."""
+
+    def __init__(self, artifacts: IndexArtifacts):
+        self.art = artifacts
+        products = artifacts.catalog.products
+        self.n = len(products)
+        self.ids = [p.id for p in products]
+        self.price_edges = _price_edges(products)
+        self.price_band = np.array([-1 if p.price is None else int(np.searchsorted(self.price_edges, p.price,
+                                                                                     side="right"))
+                                    for p in products], np.int64)
+        self._categories = [self._category_keys(p) for p in products]
+        self._colors = [sorted(product_colors(p)) for p in products]
+        self._genders = [sorted(product_genders(p)) for p in products]
+        self._types = [sorted(product_types(p)) for p in products]
+        self._attrs = [[f"{a}:{v.lower()}" for a in _FACET_ATTRIBUTES for v in p.attr(a)] for p in products]
+        # First row of each modality per product: the item's main photo / its text.
+        self._rows: dict[str, np.ndarray] = {}
+        for mod in PROFILE_MODALITIES:
+            m = artifacts.modalities.get(mod)
+            if m is None or not len(m.vectors):
+                continue
+            rows = np.full(self.n, -1, np.int64)
+            owners, first = np.unique(m.owners, return_index=True)
+            rows[owners] = first
+            self._rows[mod] = rows
+
+    @staticmethod
+    def _category_keys(p: Product) -> list[list[str]]:
+        """Per category path, its levels as keys: Women, Women/Bottoms, Women/Bottoms/Pants."""
+        out = []
+        for path in p.categories[:1]:  # the primary path; secondary paths are often promotions
+            parts = [x for x in path.split("/") if x]
+            out.append([f"category:{'/'.join(parts[: i + 1])}" for i in range(len(parts))])
+        return out
+
+    # -- what an event on ``pos`` adds to a profile -----------------------------------------
+    def facets(self, pos: int) -> list[str]:
+        keys = [k for levels in self._categories[pos] for k in levels]
+        keys += [f"color:{c}" for c in self._colors[pos]]
+        keys += [f"gender:{g}" for g in self._genders[pos]]
+        keys += [f"type:{t}" for t in self._types[pos]]
+        keys += self._attrs[pos]
+        if self.price_band[pos] >= 0:
+            keys.append(f"price:{self.price_band[pos]}")
+        return keys
+
+    def vectors(self, pos: int) -> dict[str, np.ndarray]:
+        out = {}
+        for mod, rows in self._rows.items():
+            if rows[pos] >= 0:
+                out[mod] = self.art.modalities[mod].vectors[rows[pos]]
+        return out
+
+    # -- what a profile says about candidates ----------------------------------------------------
+    def columns(self, profile: Profile, cands: np.ndarray, recommender=None) -> dict[str, np.ndarray]:
+        """The personalization feature columns (see the registry) for candidate positions."""
+        n = len(cands)
+        cols: dict[str, np.ndarray] = {}
+        colors, genders = profile.affinity_share("color:"), profile.affinity_share("gender:")
+        prices = profile.affinity_share("price:")
+        # Category shares per depth, so "Women" and "Women/Bottoms/Pants" are each judged
+        # against their own level.
+        cats: dict[int, dict[str, float]] = {}
+        for k, v in profile.affinity.items():
+            if k.startswith("category:"):
+                cats.setdefault(k.count("/"), {})[k] = v
+        for d, fam in cats.items():
+            total = sum(fam.values())
+            cats[d] = {k: v / total for k, v in fam.items()}
+
+        def category_score(pos: int) -> float:
+            best = 0.0
+            for levels in self._categories[pos]:
+                shares = [cats.get(d, {}).get(k, 0.0) for d, k in enumerate(levels)]
+                best = max(best, sum(shares) / len(shares) if shares else 0.0)
+            return best
+
+        cols["user_category"] = np.array([category_score(int(c)) for c in cands], np.float32)
+        cols["user_color"] = np.array([max((colors.get(f"color:{x}", 0.0) for x in self._colors[c]), default=0.0)
+                                       for c in cands], np.float32)
+        cols["user_gender"] = np.array([max((genders.get(f"gender:{x}", 0.0) for x in self._genders[c]),
+                                            default=0.0) for c in cands], np.float32)
+        # A neighbouring price band earns half: tastes in price are not sharp edges.
+        band = self.price_band[cands]
+        cols["user_price"] = np.array(
+            [0.0 if b < 0 else prices.get(f"price:{b}", 0.0) + 0.5 * (prices.get(f"price:{b - 1}", 0.0)
+                                                                     + prices.get(f"price:{b + 1}", 0.0))
+             for b in band], np.float32)
+        for mod, name in (("text", "user_text"), ("image", "user_image")):
+            cols[name] = self._taste_cosine(profile, mod, cands)
+        if recommender is not None and profile.recent:
+            history = [(pid, EVENT_WEIGHTS[t]) for pid, t, _ in profile.recent]
+            cols["cf_score"] = np.asarray(recommender.score(history, [self.ids[int(c)] for c in cands]), np.float32)
+        else:
+            cols["cf_score"] = np.zeros(n, np.float32)
+        return cols
+
+    def _taste_cosine(self, profile: Profile, mod: str, cands: np.ndarray) -> np.ndarray:
+        taste = profile.vectors.get(mod)
+        rows = self._rows.get(mod)
+        out = np.zeros(len(cands), np.float32)
+        if taste is None or rows is None:
+            return out
+        norm = float(np.linalg.norm(taste))
+        if norm == 0:
+            return out
+        r = rows[cands]
+        ok = r >= 0
+        out[ok] = self.art.modalities[mod].vectors[r[ok]] @ (taste / norm).astype(np.float32)
+        return out

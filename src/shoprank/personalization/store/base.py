@@ -1,0 +1,67 @@
+"""Where events and profiles live. One interface per role; backends in sibling modules.
+
+- :class:`EventLog` is the durable record of what shoppers did. ``append`` returns only
+  after the events are on disk, so an acknowledged event survives a crash.
+- :class:`ProfileStore` holds the online profiles that search reads. Profiles can always
+  be rebuilt from the event log, so a store may trade durability for speed (Redis).
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from shoprank.personalization.profile import Profile
+from shoprank.types import Event
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as logged: its sequence number and the time it was recorded."""
+
+    seq: int
+    event: Event
+    ts: float  # the event's own ts, or the recording time when it had none
+
+
+class EventLog(ABC):
+    @abstractmethod
+    def append(self, events: Sequence[Event], now: float) -> list[StoredEvent]:
+        """Store ``events`` durably (events without ``ts`` get ``now``); return them as stored."""
+
+    @abstractmethod
+    def scan(self, owner: str | None = None, after_seq: int = 0) -> Iterator[StoredEvent]:
+        """Events in sequence order; only one owner's (user or session id) when given."""
+
+    @abstractmethod
+    def count(self, owner: str | None = None) -> int: ...
+
+    @abstractmethod
+    def sessions_of(self, user_id: str) -> set[str]:
+        """Session ids that appeared together with ``user_id`` (they hold the user's data too)."""
+
+    @abstractmethod
+    def delete_owner(self, owner: str) -> int:
+        """Remove every event whose user_id or session_id is ``owner``; return how many."""
+
+    def close(self) -> None:
+        pass
+
+
+class ProfileStore(ABC):
+    @abstractmethod
+    def get(self, owner: str) -> Profile | None: ...
+
+    @abstractmethod
+    def update(self, owner: str, fn: Callable[[Profile | None], Profile]) -> Profile:
+        """Atomically replace ``owner``'s profile by ``fn(current)`` and return it.
+
+        Atomic across threads and, for shared backends, across processes: two concurrent
+        updates of one owner never lose each other's events."""
+
+    @abstractmethod
+    def delete(self, owner: str) -> bool:
+        """Forget ``owner``'s profile; True if there was one."""
+
+    def close(self) -> None:
+        pass

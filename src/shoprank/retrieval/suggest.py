@@ -1,0 +1,97 @@
+"""Autocomplete: completions of what the shopper has typed so far.
+
+Sources, best first: past queries that led to an event (they found something), category
+names, product titles (one per model, variants folded). A suggestion matches when the
+typed text is a prefix of the suggestion or of one of its words; Chinese text, which has
+no spaces, matches anywhere.
+"""
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from shoprank.catalog import Catalog
+
+SuggestionKind = Literal["query", "category", "product"]
+_KIND_RANK = {"query": 0, "category": 1, "product": 2}
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_WORD = re.compile(r"[\w\u4e00-\u9fff][\w'\-\u4e00-\u9fff]*")
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    text: str
+    kind: SuggestionKind
+    weight: float  # how often searched, or how many products sit under it
+    product_id: str | None = None  # for product suggestions: open the product directly
+
+
+def _norm(s: str) -> str:
+    return " ".join(s.lower().split())
+
+
+class Suggester:
+    """Prefix lookup over a sorted key list (binary search), rebuilt when queries are added."""
+
+    def __init__(self, catalog: Catalog):
+        counts: dict[str, int] = {}
+        for p in catalog:
+            for path in p.categories:
+                leaf = path.split("/")[-1].strip()
+                top = path.split("/")[0].strip()
+                name = leaf if top == leaf else f"{top} {leaf}"
+                counts[name] = counts.get(name, 0) + 1
+        self._static: list[Suggestion] = [Suggestion(n, "category", c) for n, c in counts.items()]
+        titles: dict[str, Suggestion] = {}
+        for p in catalog:
+            if p.parent_id is None or p.parent_id not in catalog:  # one entry per model
+                titles.setdefault(_norm(p.title), Suggestion(p.title, "product", float(p.review_count), p.id))
+        self._static += list(titles.values())
+        self._entries: list[Suggestion] = []
+        self._keys: list[tuple[str, int]] = []
+        self._cjk: list[int] = []
+        self.update_queries({})
+
+    def update_queries(self, queries: Mapping[str, int]) -> None:
+        """Replace the past-query source (``{query: times searched}``)."""
+        entries = [Suggestion(q.strip(), "query", float(n)) for q, n in queries.items() if q.strip()]
+        self._entries = entries + self._static
+        keys: list[tuple[str, int]] = []
+        cjk: list[int] = []
+        for i, s in enumerate(self._entries):
+            text = _norm(s.text)
+            keys.append((text, i))
+            for m in _WORD.finditer(text):
+                if m.start() > 0:
+                    keys.append((text[m.start():], i))
+            if _CJK.search(text):
+                cjk.append(i)
+        keys.sort()
+        self._keys, self._cjk = keys, cjk
+
+    def suggest(self, prefix: str, k: int = 8) -> list[Suggestion]:
+        q = _norm(prefix)
+        if not q:
+            return []
+        hits: set[int] = set()
+        lo = bisect.bisect_left(self._keys, (q, -1))
+        for key, i in self._keys[lo:]:
+            if not key.startswith(q):
+                break
+            hits.add(i)
+        if _CJK.search(q):
+            hits.update(i for i in self._cjk if q in _norm(self._entries[i].text))
+        ranked = sorted((self._entries[i] for i in hits),
+                        key=lambda s: (_KIND_RANK[s.kind], not _norm(s.text).startswith(q), -s.weight, s.text))
+        out: list[Suggestion] = []
+        seen: set[str] = set()
+        for s in ranked:
+            if _norm(s.text) not in seen:
+                seen.add(_norm(s.text))
+                out.append(s)
+            if len(out) >= k:
+                break
+        return out

@@ -1,0 +1,104 @@
+"""Shopper events and what they build: POST /events, profiles, "for you", forgetting a user."""
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+
+from shoprank.service.deps import EngineDep
+from shoprank.service.schemas import (EventsAccepted, ForgetResponse, ProfilePublic, RecommendationsResponse,
+                                      RejectedEvent, ResultPublic)
+from shoprank.types import Event, Hit, describe_error
+
+router = APIRouter(tags=["personalization"])
+MAX_BATCH = 1000
+
+
+def _parse_events(raw: bytes) -> tuple[list[Event], list[int], list[RejectedEvent]]:
+    try:
+        data = json.loads(raw or b"null")
+    except json.JSONDecodeError as e:
+        raise HTTPException(400, f"body is not valid JSON: {e.msg}") from None
+    if isinstance(data, dict) and "events" in data:
+        data = data["events"]
+    items = data if isinstance(data, list) else [data]
+    if not items or not all(isinstance(x, dict) for x in items):
+        raise HTTPException(422, "body must be an event object, a list of them, or {\"events\": [...]}")
+    if len(items) > MAX_BATCH:
+        raise HTTPException(413, f"at most {MAX_BATCH} events per request, got {len(items)}")
+    events, index, rejected = [], [], []
+    for i, item in enumerate(items):
+        try:
+            events.append(Event.model_validate(item))
+            index.append(i)
+        except ValidationError as e:
+            rejected.append(RejectedEvent(index=i, reason=describe_error(e)))
+    return events, index, rejected
+
+
+@router.post("/events", response_model=EventsAccepted)
+async def post_events(request: Request, engine: EngineDep) -> EventsAccepted:
+    """Record click/cart/purchase/view events. When this returns, the events are on disk and
+    the shoppers' next searches use them. Bad events are rejected one by one, with a reason."""
+    events, index, rejected = _parse_events(await request.body())
+    p = engine.personalizer
+    for j in sorted(p.unknown_products(events), reverse=True):
+        rejected.append(RejectedEvent(index=index[j], reason=f"product_id: unknown product {events[j].product_id!r}"))
+        del events[j], index[j]
+    if not events:
+        raise HTTPException(422, "; ".join(f"event {r.index}: {r.reason}" for r in sorted(rejected,
+                                                                                          key=lambda r: r.index)))
+    stored = await run_in_threadpool(p.record, events)
+    return EventsAccepted(accepted=len(stored), seq=[s.seq for s in stored],
+                          rejected=sorted(rejected, key=lambda r: r.index))
+
+
+@router.delete("/users/{user_id}", response_model=ForgetResponse)
+async def forget_user(user_id: str, engine: EngineDep) -> ForgetResponse:
+    """Forget a shopper: their events and profiles (and their sessions') leave every store."""
+    gone = await run_in_threadpool(engine.personalizer.forget, user_id)
+    return ForgetResponse(user_id=user_id, events_deleted=gone.events, profiles_deleted=gone.profiles)
+
+
+@router.get("/users/{user_id}/profile", response_model=ProfilePublic)
+async def profile(user_id: str, engine: EngineDep, top: int = Query(8, ge=1, le=50)) -> ProfilePublic:
+    p = await run_in_threadpool(engine.personalizer.profile, user_id)
+    if p is None:  # cold start: an empty profile, not an error
+        return ProfilePublic(user_id=user_id, n_events=0, updated=0.0, affinities={}, recent=[])
+    families: dict[str, dict[str, float]] = {}
+    for fam in sorted({k.split(":", 1)[0] for k in p.affinity}):
+        shares = p.affinity_share(fam + ":")
+        best = sorted(shares.items(), key=lambda kv: -kv[1])[:top]
+        families[fam] = {k.split(":", 1)[1]: round(v, 4) for k, v in best}
+    return ProfilePublic(user_id=user_id, n_events=p.n_events, updated=p.updated, affinities=families,
+                         recent=p.recent[-top:])
+
+
+@router.get("/users/{user_id}/recommendations", response_model=RecommendationsResponse)
+async def for_you(user_id: str, engine: EngineDep, k: int = Query(10, ge=1, le=100)) -> RecommendationsResponse:
+    """"For you": collaborative filtering from the shopper's recent items (empty at cold start)."""
+    p = engine.personalizer
+    recs = await run_in_threadpool(p.for_you, user_id, k)
+    source = type(p.recommender).__name__ if p.recommender is not None else "none: no collaborative model yet"
+    return RecommendationsResponse(id=user_id, source=source, results=_results(engine, recs))
+
+
+@router.get("/products/{product_id}/bought-together", response_model=RecommendationsResponse)
+async def bought_together(product_id: str, engine: EngineDep,
+                          k: int = Query(10, ge=1, le=100)) -> RecommendationsResponse:
+    if engine.product(product_id) is None:
+        raise HTTPException(404, f"unknown product {product_id!r}")
+    recs = await run_in_threadpool(engine.personalizer.bought_together, product_id, k)
+    return RecommendationsResponse(id=product_id, source="item-item co-occurrence of carts and purchases",
+                                   results=_results(engine, recs))
+
+
+def _results(engine, recs: list[tuple[str, float]]) -> list[ResultPublic]:
+    out = []
+    for pid, score in recs:
+        prod = engine.product(pid)
+        if prod is not None:
+            out.append(ResultPublic.from_hit(Hit(product=prod, score=float(score))))
+    return out
