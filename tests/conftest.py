@@ -70,3 +70,20 @@ def demo_engine(tmp_path_factory, settings, text_encoder, image_encoder):
     res = load_catalog_file(path)
     assert not res.errors
     return ShopRank.build(Catalog(res.products), settings.index_dir("demo"), settings, text_encoder, image_encoder)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """URL of a throwaway redis-server for this test session (skips when redis is unavailable)."""
+    import importlib.util
+    import shutil
+
+    if shutil.which("redis-server") is None or importlib.util.find_spec("redis") is None:
+        pytest.skip("redis-server not installed (apt-get install redis-server)")
+    from redis_server import start_redis_server, stop_redis_server
+
+    url, proc = start_redis_server(tmp_path_factory.mktemp("redis"))
+    try:
+        yield url
+    finally:
+        stop_redis_server(proc)

@@ -170,6 +170,69 @@ def embeddings(
 
 
 @app.command()
+def simulate(
+    name: str = "luma",
+    shoppers: int = 40,
+    seed: int = 0,
+    out: Annotated[Path, typer.Option(help="where the table, JSON and plot go")] = Path("benchmarks/out/simulator"),
+) -> None:
+    """Simulated shoppers with hidden tastes: nDCG@10 with and without personalization."""
+    import json
+
+    from shoprank.engine import ShopRank
+    from shoprank.evaluation.plots import lift_chart
+    from shoprank.evaluation.simulator import simulate as run_simulation
+
+    _setup_logging(False)
+    settings = get_settings()
+    engine = ShopRank.open(settings.index_dir(name), settings)
+    t0 = time.perf_counter()
+    rep = run_simulation(engine, n_shoppers=shoppers, seed=seed)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "simulation.json").write_text(json.dumps({"shoppers": shoppers, "seed": seed, "rows": rep.rows(),
+                                                     "per_shopper": {"personalized": rep.personalized,
+                                                                     "baseline": rep.baseline}}, indent=2))
+    (out / "simulation.md").write_text(rep.markdown() + "\n")
+    typer.echo(rep.markdown())
+    typer.echo(f"({shoppers} shoppers, {time.perf_counter() - t0:.0f} s) plot: {lift_chart(rep, out / 'lift.png')}")
+
+
+events_app = typer.Typer(help="Shopper event logs.")
+app.add_typer(events_app, name="events")
+
+
+@events_app.command("import")
+def import_events(
+    fmt: Annotated[str, typer.Argument(help="otto | jdsearch | events (CSV/JSONL with user_id, product_id, ...)")],
+    path: Path,
+    train: Annotated[bool, typer.Option(help="refit the collaborative models afterwards")] = True,
+) -> None:
+    """Bulk-import an event log into the durable event store (SHOPRANK_EVENTS_DB)."""
+    from shoprank.personalization.importers import IMPORTERS
+    from shoprank.personalization.store.sqlite import SQLiteEventLog
+
+    if fmt not in IMPORTERS:
+        raise typer.BadParameter(f"unknown format {fmt!r}; one of {sorted(IMPORTERS)}")
+    res = IMPORTERS[fmt](path)
+    for err in res.errors:
+        typer.secho(f"skipped {err}", fg=typer.colors.YELLOW, err=True)
+    settings = get_settings()
+    settings.events_path.parent.mkdir(parents=True, exist_ok=True)
+    log_ = SQLiteEventLog(settings.events_path)
+    try:
+        log_.append(res.events, time.time())
+        typer.echo(f"imported {len(res.events)} events ({len(res.errors)} bad lines) into {settings.events_path}; "
+                   f"{log_.count()} in the log")
+        if train:
+            from shoprank.personalization.collaborative import ItemItemCF
+
+            model = ItemItemCF().fit(log_.scan())
+            typer.echo(f"item-item model: {model.n_items} items, {model.n_owners} users/sessions")
+    finally:
+        log_.close()
+
+
+@app.command()
 def demo(
     host: Optional[str] = None,
     port: Optional[int] = None,

@@ -112,6 +112,14 @@ class ShopRank:
                 self._personalizer = self._open_personalizer()
             return self._personalizer
 
+    def attach_personalizer(self, personalizer: Personalizer | None) -> Personalizer | None:
+        """Serve with ``personalizer`` (e.g. a simulation's own stores); return the previous one.
+        ``None`` detaches: the next use opens the configured stores again."""
+        with self._lock:
+            previous, self._personalizer = self._personalizer, personalizer
+            self.pipeline.extractor.recommender = personalizer.recommender if personalizer else None
+        return previous
+
     def _open_personalizer(self) -> Personalizer:
         from shoprank.personalization.store.sqlite import (MemoryProfileStore, SQLiteEventLog,
                                                            SQLiteProfileStore)
@@ -129,8 +137,9 @@ class ShopRank:
         events = SQLiteEventLog(s.events_path)
         p = Personalizer(self.pipeline.extractor.signals, events, profiles, s.profile_half_life_s)
         if events.count():
-            if s.profile_store == "memory":
-                p.rebuild()
+            caught_up = p.catch_up()  # events logged but not yet in a profile (a crash, a fresh store)
+            if caught_up:
+                log.info("folded %d logged events into profiles", caught_up)
             p.load_queries()
             if s.cf_model != "none":
                 p.train(s.cf_model)

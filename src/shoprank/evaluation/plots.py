@@ -81,3 +81,30 @@ def embedding_maps(engine, path: Path, modalities: Sequence[str] = ("text", "ima
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def lift_chart(report, path: Path) -> Path:
+    """nDCG@10 with and without personalization after N interactions (simulator report)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = report.rows()
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    ax.bar(x - 0.2, [r["ndcg10_baseline"] for r in rows], 0.4, label="not personalized", color="#9aa5b1")
+    ax.bar(x + 0.2, [r["ndcg10_personalized"] for r in rows], 0.4, label="personalized", color="#2b6cb0")
+    for i, r in enumerate(rows):
+        ax.annotate(f"{r['lift_pct']:+.0f}%", (i + 0.2, r["ndcg10_personalized"]), ha="center", va="bottom",
+                    fontsize=9)
+    ax.set_xticks(x, [str(r["interactions"]) for r in rows])
+    ax.set_xlabel("interactions (clicks, carts, purchases) before the search")
+    ax.set_ylabel("nDCG@10 (shopper's hidden taste)")
+    ax.set_title(f"Personalization lift, {report.shoppers} simulated shoppers on Luma")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

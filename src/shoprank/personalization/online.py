@@ -67,7 +67,7 @@ class Personalizer:
 
         def fold(current: Profile | None) -> Profile:
             p = current or Profile(owner=e.owner)
-            p.add(se.ts, self.half_life_s, e.type, e.product_id, facets, vectors)
+            p.add(se.ts, self.half_life_s, e.type, e.product_id, facets, vectors, se.seq)
             return p
 
         return self.profiles.update(e.owner, fold)
@@ -83,6 +83,17 @@ class Personalizer:
         n = 0
         for se in self.events.scan(owner):
             if owner is None or se.event.owner == owner:
+                self._apply(se)
+                n += 1
+        return n
+
+    def catch_up(self) -> int:
+        """Fold in logged events that no profile has seen yet, e.g. when the process died
+        between writing an event and updating its profile. Returns events applied."""
+        n = 0
+        for se in self.events.scan():
+            p = self.profiles.get(se.event.owner)
+            if p is None or p.last_seq < se.seq:
                 self._apply(se)
                 n += 1
         return n

@@ -37,20 +37,22 @@ class Profile:
     affinity: dict[str, float] = field(default_factory=dict)
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
     recent: list[tuple[str, str, float]] = field(default_factory=list)
+    last_seq: int = 0  # the newest event-log sequence number folded in (for catch-up after a crash)
 
     def decay_to(self, ts: float, half_life_s: float) -> None:
         """Age every weight from ``updated`` to ``ts`` (never backwards)."""
-        if ts <= self.updated:
+        if ts <= self.updated and self.n_events:
             return
-        if self.updated > 0:
+        if self.n_events:
             f = math.pow(0.5, (ts - self.updated) / half_life_s)
             self.affinity = {k: v * f for k, v in self.affinity.items() if v * f > 1e-4}
             self.vectors = {k: v * np.float32(f) for k, v in self.vectors.items()}
         self.updated = ts
 
     def add(self, ts: float, half_life_s: float, event_type: str, product_id: str, facets: list[str],
-            vectors: dict[str, np.ndarray]) -> None:
+            vectors: dict[str, np.ndarray], seq: int = 0) -> None:
         """Fold one event in: decay to ``ts``, then add the item's facets and vectors."""
+        self.last_seq = max(self.last_seq, seq)
         w = EVENT_WEIGHTS[event_type]
         if ts >= self.updated:
             self.decay_to(ts, half_life_s)
@@ -69,6 +71,12 @@ class Profile:
         del self.recent[:-MAX_RECENT]
         self.n_events += 1
 
+    def copy(self) -> "Profile":
+        """A deep copy: stores hand these out so a caller cannot change a cached profile."""
+        return Profile(owner=self.owner, updated=self.updated, n_events=self.n_events, affinity=dict(self.affinity),
+                       vectors={k: v.copy() for k, v in self.vectors.items()}, recent=list(self.recent),
+                       last_seq=self.last_seq)
+
     def affinity_share(self, prefix: str) -> dict[str, float]:
         """Affinities of one facet family (``"color:"``) as shares of that family's total."""
         fam = {k: v for k, v in self.affinity.items() if k.startswith(prefix)}
@@ -81,7 +89,7 @@ class Profile:
             "owner": self.owner, "updated": self.updated, "n_events": self.n_events, "affinity": self.affinity,
             "vectors": {k: base64.b64encode(np.asarray(v, np.float32).tobytes()).decode() for k, v in
                         self.vectors.items()},
-            "recent": [list(r) for r in self.recent],
+            "recent": [list(r) for r in self.recent], "last_seq": self.last_seq,
         }
 
     @classmethod
@@ -90,7 +98,8 @@ class Profile:
                    affinity={k: float(v) for k, v in d["affinity"].items()},
                    vectors={k: np.frombuffer(base64.b64decode(v), np.float32).copy() for k, v in
                             d["vectors"].items()},
-                   recent=[(str(a), str(b), float(c)) for a, b, c in d["recent"]])
+                   recent=[(str(a), str(b), float(c)) for a, b, c in d["recent"]],
+                   last_seq=int(d.get("last_seq", 0)))
 
     def to_bytes(self) -> bytes:
         return json.dumps(self.to_dict(), separators=(",", ":")).encode()

@@ -1,4 +1,5 @@
-"""Event log and profile store backends."""
+"""Event log and profile store backends (Redis is imported on use: it is an extra)."""
 from shoprank.personalization.store.base import EventLog, ProfileStore, StoredEvent
+from shoprank.personalization.store.sqlite import MemoryProfileStore, SQLiteEventLog, SQLiteProfileStore
 
-__all__ = ["EventLog", "ProfileStore", "StoredEvent"]
+__all__ = ["EventLog", "MemoryProfileStore", "ProfileStore", "SQLiteEventLog", "SQLiteProfileStore", "StoredEvent"]

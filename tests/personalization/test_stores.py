@@ -1,0 +1,459 @@
+"""Contract tests for the event log and profile store backends.
+
+Each contract is a mixin of tests; a backend gets the whole suite from a small
+``Test...`` subclass that only supplies an ``open_*`` fixture (a factory that opens the
+backend on the same underlying storage each time it is called). Backend-specific checks
+(pragmas, crash durability, cache, TTL) live in those subclasses.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pytest
+
+from shoprank.personalization.profile import Profile
+from shoprank.personalization.store import sqlite as sqlite_store
+from shoprank.personalization.store.base import EventLog, ProfileStore
+from shoprank.personalization.store.sqlite import MemoryProfileStore, SQLiteEventLog, SQLiteProfileStore
+from shoprank.types import Event
+
+
+def ev(product: str = "p1", user: str | None = None, session: str | None = "s1", type: str = "view",
+       ts: float | None = None, query: str | None = None) -> Event:
+    return Event(user_id=user, session_id=session, product_id=product, type=type, ts=ts, query=query)
+
+
+def run_threads(n: int, target: Callable[[int], None], timeout: float = 60) -> None:
+    """Run ``target(i)`` in ``n`` threads; re-raise the first failure in the caller."""
+    errors: list[BaseException] = []
+
+    def wrap(i: int) -> None:
+        try:
+            target(i)
+        except BaseException as err:  # surfaced below: a thread's assert must fail the test
+            errors.append(err)
+
+    threads = [threading.Thread(target=wrap, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+        assert not t.is_alive(), "worker thread hung"
+    if errors:
+        raise errors[0]
+
+
+# -- event log ----------------------------------------------------------------------------------
+
+class EventLogContract:
+    """What every :class:`EventLog` must do. Subclasses supply ``open_log``."""
+
+    @pytest.fixture
+    def open_log(self) -> Callable[[], EventLog]:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def elog(self, open_log) -> Iterator[EventLog]:
+        log = open_log()
+        yield log
+        log.close()
+
+    def test_append_returns_increasing_seqs_and_fills_ts(self, elog):
+        events = [ev("p1"), ev("p2", ts=50.0), ev("p3")]
+        stored = elog.append(events, now=1000.0)
+        assert [s.event for s in stored] == events
+        seqs = [s.seq for s in stored]
+        assert seqs == sorted(seqs) and len(set(seqs)) == 3
+        assert [s.ts for s in stored] == [1000.0, 50.0, 1000.0]
+        more = elog.append([ev("p4")], now=2000.0)
+        assert more[0].seq > seqs[-1] and more[0].ts == 2000.0
+
+    def test_append_nothing(self, elog):
+        assert elog.append([], now=1.0) == []
+        assert elog.count() == 0
+
+    def test_scan_gives_back_what_was_appended_in_order(self, elog):
+        stored = elog.append([ev("p1", user="u1", query="red dress"), ev("p2", ts=5.0), ev("p3", type="purchase")],
+                             now=10.0)
+        stored += elog.append([ev("p4", session="s2")], now=11.0)
+        assert list(elog.scan()) == stored
+
+    def test_scan_after_seq(self, elog):
+        stored = elog.append([ev(f"p{i}") for i in range(5)], now=1.0)
+        assert list(elog.scan(after_seq=stored[1].seq)) == stored[2:]
+        assert list(elog.scan(after_seq=stored[-1].seq)) == []
+        assert [s.seq for s in elog.scan("s1", after_seq=stored[2].seq)] == [s.seq for s in stored[3:]]
+
+    def test_scan_by_owner_matches_user_or_session(self, elog):
+        a = elog.append([ev("p1", user="u1", session="s1")], now=1.0)[0]
+        b = elog.append([ev("p2", user=None, session="s1")], now=2.0)[0]
+        c = elog.append([ev("p3", user="u1", session="s2")], now=3.0)[0]
+        d = elog.append([ev("p4", user="u2", session="s3")], now=4.0)[0]
+        assert list(elog.scan("u1")) == [a, c]
+        assert list(elog.scan("s1")) == [a, b]
+        assert list(elog.scan("s3")) == [d]
+        assert list(elog.scan("nobody")) == []
+
+    def test_count(self, elog):
+        elog.append([ev("p1", user="u1", session="s1"), ev("p2", session="s1"), ev("p3", user="u2", session="s2")],
+                    now=1.0)
+        assert elog.count() == 3
+        assert elog.count("s1") == 2
+        assert elog.count("u1") == 1
+        assert elog.count("u2") == 1 and elog.count("s2") == 1
+        assert elog.count("nobody") == 0
+
+    def test_sessions_of(self, elog):
+        elog.append([ev("p1", user="u1", session="s1"), ev("p2", user="u1", session="s2"),
+                     ev("p3", user="u1", session="s1"), ev("p4", user="u1", session=None),
+                     ev("p5", user="u2", session="s3"), ev("p6", session="s4")], now=1.0)
+        assert elog.sessions_of("u1") == {"s1", "s2"}
+        assert elog.sessions_of("u2") == {"s3"}
+        assert elog.sessions_of("nobody") == set()
+
+    def test_delete_owner_removes_user_and_session_matches(self, elog):
+        elog.append([ev("p1", user="u1", session="s1"), ev("p2", user="u1", session="s2"),
+                     ev("p3", session="u1"), ev("p4", user="u2", session="s3")], now=1.0)
+        assert elog.delete_owner("u1") == 3
+        assert elog.count("u1") == 0 and elog.count() == 1
+        assert [s.event.product_id for s in elog.scan()] == ["p4"]
+        assert elog.delete_owner("u1") == 0
+        assert elog.delete_owner("s3") == 1 and elog.count() == 0
+
+    def test_events_survive_close_and_reopen(self, open_log):
+        log = open_log()
+        stored = log.append([ev("p1", user="u1"), ev("p2", ts=3.0)], now=9.0)
+        log.close()
+        log = open_log()
+        try:
+            assert list(log.scan()) == stored
+            later = log.append([ev("p3")], now=10.0)
+            assert later[0].seq > stored[-1].seq
+        finally:
+            log.close()
+
+    def test_concurrent_appends_lose_nothing(self, elog):
+        n_threads, per_thread = 4, 200
+        acked: list[list[int]] = [[] for _ in range(n_threads)]
+
+        def work(i: int) -> None:
+            for j in range(per_thread):
+                acked[i] += [s.seq for s in elog.append([ev(f"t{i}-{j}", session=f"s{i}")], now=float(j))]
+
+        run_threads(n_threads, work)
+        all_seqs = [s for seqs in acked for s in seqs]
+        assert len(set(all_seqs)) == n_threads * per_thread
+        assert elog.count() == n_threads * per_thread
+        assert [s.seq for s in elog.scan()] == sorted(all_seqs)
+        for i in range(n_threads):
+            assert [s.event.product_id for s in elog.scan(f"s{i}")] == [f"t{i}-{j}" for j in range(per_thread)]
+
+    def test_two_logs_on_one_store_see_each_other(self, open_log):
+        a, b = open_log(), open_log()
+        try:
+            def work(i: int) -> None:
+                log = (a, b)[i]
+                for j in range(50):
+                    log.append([ev(f"{i}-{j}", session=f"s{i}")], now=1.0)
+
+            run_threads(2, work)
+            for log in (a, b):
+                assert log.count() == 100
+                assert {s.event.product_id for s in log.scan()} == {f"{i}-{j}" for i in range(2) for j in range(50)}
+        finally:
+            a.close()
+            b.close()
+
+
+class TestSQLiteEventLog(EventLogContract):
+    @pytest.fixture
+    def open_log(self, tmp_path):
+        return lambda: SQLiteEventLog(tmp_path / "events.sqlite")
+
+    def test_is_wal_with_full_sync(self, elog):
+        assert elog._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert elog._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert elog._conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
+
+    def test_scan_pages(self, elog, monkeypatch):
+        monkeypatch.setattr(sqlite_store, "SCAN_PAGE", 7)
+        stored = elog.append([ev(f"p{i}", session=f"s{i % 2}") for i in range(30)], now=1.0)
+        assert list(elog.scan()) == stored
+        assert list(elog.scan("s1")) == stored[1::2]
+        assert list(elog.scan(after_seq=stored[6].seq)) == stored[7:]
+
+    def test_scan_does_not_hold_the_lock_while_consumed(self, elog):
+        elog.append([ev("p1"), ev("p2")], now=1.0)
+        it = elog.scan()
+        next(it)  # a consumer paused mid-scan must not block writers
+        t = threading.Thread(target=elog.append, args=([ev("p3")], 2.0))
+        t.start()
+        t.join(5)
+        assert not t.is_alive(), "append blocked behind an open scan"
+        assert elog.count() == 3
+
+    def test_acknowledged_events_survive_sigkill(self, tmp_path):
+        path = tmp_path / "events.sqlite"
+        child = textwrap.dedent("""
+            import sys
+            from pathlib import Path
+            from shoprank.personalization.store.sqlite import SQLiteEventLog
+            from shoprank.types import Event
+            log = SQLiteEventLog(Path(sys.argv[1]))
+            n = 0
+            while True:
+                log.append([Event(session_id="s", product_id=f"p{n}", type="view")], now=float(n))
+                n += 1
+                print(f"acked {n}", flush=True)
+        """)
+        proc = subprocess.Popen([sys.executable, "-c", child, str(path)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            acked = 0
+            while acked < 25:
+                line = proc.stdout.readline()
+                assert line, f"writer died early: {proc.stderr.read()}"
+                acked = int(line.split()[1])
+            os.kill(proc.pid, signal.SIGKILL)  # right after the ack: no chance to flush or close
+            proc.wait(10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == -signal.SIGKILL
+        log = SQLiteEventLog(path)
+        try:
+            ids = [s.event.product_id for s in log.scan()]
+            assert len(ids) >= acked
+            assert ids[:acked] == [f"p{i}" for i in range(acked)]
+        finally:
+            log.close()
+
+    def test_two_processes_append_concurrently(self, tmp_path):
+        path = tmp_path / "events.sqlite"
+        SQLiteEventLog(path).close()  # create the schema up front, as the API does at startup
+        child = textwrap.dedent("""
+            import sys
+            from pathlib import Path
+            from shoprank.personalization.store.sqlite import SQLiteEventLog
+            from shoprank.types import Event
+            log = SQLiteEventLog(Path(sys.argv[1]))
+            for j in range(100):
+                log.append([Event(session_id=sys.argv[2], product_id=f"p{j}", type="click")], now=1.0)
+            log.close()
+        """)
+        procs = [subprocess.Popen([sys.executable, "-c", child, str(path), f"proc{i}"], stderr=subprocess.PIPE,
+                                  text=True) for i in range(2)]
+        for p in procs:
+            _, err = p.communicate(timeout=60)
+            assert p.returncode == 0, err
+        log = SQLiteEventLog(path)
+        try:
+            assert log.count() == 200
+            assert log.count("proc0") == 100 and log.count("proc1") == 100
+        finally:
+            log.close()
+
+
+# -- profile store ------------------------------------------------------------------------------
+
+def make_profile(owner: str) -> Profile:
+    rng = np.random.default_rng(7)
+    return Profile(owner=owner, updated=1_700_000_123.456789, n_events=3,
+                   affinity={"category:Women/Bottoms/Pants": 1.0 / 3.0, "color:red": 0.1 + 0.2, "price:3": 5e-5},
+                   vectors={"text": rng.standard_normal(384).astype(np.float32),
+                            "image": rng.standard_normal(1280).astype(np.float32),
+                            "color": np.array([0.1, 0.2, 0.7], np.float32)},
+                   recent=[("p1", "view", 1.5), ("p2", "cart", 2.25)])
+
+
+def assert_same_profile(a: Profile, b: Profile) -> None:
+    assert (a.owner, a.updated, a.n_events, a.affinity, a.recent) == (b.owner, b.updated, b.n_events, b.affinity,
+                                                                      b.recent)
+    assert a.vectors.keys() == b.vectors.keys()
+    for k in a.vectors:
+        assert a.vectors[k].dtype == b.vectors[k].dtype == np.float32
+        np.testing.assert_array_equal(a.vectors[k], b.vectors[k])
+
+
+def bump(owner: str) -> Callable[[Profile | None], Profile]:
+    def fn(p: Profile | None) -> Profile:
+        p = p or Profile(owner=owner)
+        p.n_events += 1
+        return p
+    return fn
+
+
+class ProfileStoreContract:
+    """What every :class:`ProfileStore` must do. Subclasses supply ``open_store``.
+
+    ``instance_per_thread``: the concurrency test gives each thread its own store
+    object, as separate processes would have (for backends shared across processes).
+    """
+
+    instance_per_thread = False
+
+    @pytest.fixture
+    def open_store(self) -> Callable[[], ProfileStore]:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def store(self, open_store) -> Iterator[ProfileStore]:
+        s = open_store()
+        yield s
+        s.close()
+
+    def test_get_unknown_is_none(self, store):
+        assert store.get("nobody") is None
+
+    def test_update_creates_from_none(self, store):
+        seen: list[Profile | None] = []
+
+        def fn(p: Profile | None) -> Profile:
+            seen.append(p)
+            return make_profile("u1")
+
+        out = store.update("u1", fn)
+        assert seen == [None]
+        assert_same_profile(out, make_profile("u1"))
+        assert_same_profile(store.get("u1"), make_profile("u1"))
+
+    def test_update_sees_current_profile(self, store):
+        store.update("u1", bump("u1"))
+        out = store.update("u1", bump("u1"))
+        assert out.n_events == 2 and store.get("u1").n_events == 2
+        assert store.get("u2") is None
+
+    def test_concurrent_updates_are_atomic(self, store, open_store):
+        n_threads, per_thread = 8, 50
+        stores = [open_store() for _ in range(n_threads)] if self.instance_per_thread else [store] * n_threads
+
+        def work(i: int) -> None:
+            for _ in range(per_thread):
+                stores[i].update("hot", bump("hot"))
+
+        try:
+            run_threads(n_threads, work)
+        finally:
+            if self.instance_per_thread:
+                for s in stores:
+                    s.close()
+        assert store.get("hot").n_events == n_threads * per_thread
+
+    def test_delete(self, store):
+        store.update("u1", bump("u1"))
+        store.update("u2", bump("u2"))
+        assert store.delete("u1") is True
+        assert store.get("u1") is None
+        assert store.delete("u1") is False
+        assert store.get("u2").n_events == 1
+        assert store.update("u1", bump("u1")).n_events == 1  # starts afresh
+
+    def test_vectors_and_affinities_round_trip_exactly(self, store):
+        store.update("u1", lambda p: make_profile("u1"))
+        got = store.get("u1")
+        assert_same_profile(got, make_profile("u1"))
+        assert_same_profile(store.update("u1", lambda p: p), make_profile("u1"))
+
+    def test_callers_cannot_mutate_the_stored_profile(self, store):
+        store.update("u1", lambda p: make_profile("u1"))
+        p = store.get("u1")
+        p.affinity["color:blue"] = 9.0
+        p.vectors["text"][:] = 0
+        p.recent.append(("p9", "view", 9.0))
+        assert_same_profile(store.get("u1"), make_profile("u1"))
+
+    def test_failed_update_changes_nothing(self, store):
+        store.update("u1", lambda p: make_profile("u1"))
+
+        def boom(p: Profile | None) -> Profile:
+            assert p is not None
+            p.n_events = 99  # mutates what it was given, then fails
+            p.vectors["text"][:] = 0
+            raise ValueError("boom")
+
+        with pytest.raises(ValueError, match="boom"):
+            store.update("u1", boom)
+        assert_same_profile(store.get("u1"), make_profile("u1"))
+
+
+class SharedProfileStoreContract:
+    """For stores whose profiles outlive the object: a new one opened later sees them."""
+
+    def test_profiles_survive_close_and_reopen(self, open_store):
+        s = open_store()
+        s.update("u1", lambda p: make_profile("u1"))
+        s.update("u2", bump("u2"))
+        s.close()
+        s = open_store()
+        try:
+            assert_same_profile(s.get("u1"), make_profile("u1"))
+            assert s.update("u2", bump("u2")).n_events == 2
+        finally:
+            s.close()
+
+
+class TestMemoryProfileStore(ProfileStoreContract):
+    @pytest.fixture
+    def open_store(self):
+        return MemoryProfileStore
+
+
+class TestSQLiteProfileStore(ProfileStoreContract, SharedProfileStoreContract):
+    @pytest.fixture
+    def open_store(self, tmp_path):
+        return lambda: SQLiteProfileStore(tmp_path / "profiles.sqlite")
+
+    def test_small_cache_still_serves_every_profile(self, tmp_path):
+        s = SQLiteProfileStore(tmp_path / "profiles.sqlite", cache_size=2)
+        try:
+            for i in range(10):
+                for _ in range(i + 1):
+                    s.update(f"u{i}", bump(f"u{i}"))
+            assert len(s._cache) <= 2
+            assert [s.get(f"u{i}").n_events for i in range(10)] == list(range(1, 11))
+        finally:
+            s.close()
+
+
+class TestRedisProfileStore(ProfileStoreContract, SharedProfileStoreContract):
+    instance_per_thread = True
+
+    @pytest.fixture
+    def open_store(self, redis_url):
+        from shoprank.personalization.store.redis import RedisProfileStore
+
+        prefix = f"test:{uuid.uuid4().hex}:"  # tests share one server: keep their keys apart
+        return lambda: RedisProfileStore(redis_url, prefix=prefix)
+
+    def test_keys_and_ttl(self, redis_url):
+        import redis
+
+        from shoprank.personalization.store.redis import RedisProfileStore
+
+        s = RedisProfileStore(redis_url, prefix="ttltest:", ttl_s=100)
+        r = redis.Redis.from_url(redis_url)
+        try:
+            s.update("u1", lambda p: make_profile("u1"))
+            assert Profile.from_bytes(r.get("ttltest:u1")).owner == "u1"
+            r.expire("ttltest:u1", 5)
+            s.update("u1", bump("u1"))
+            assert 5 < r.ttl("ttltest:u1") <= 100  # refreshed by the update
+        finally:
+            r.close()
+            s.close()
+
+    def test_missing_client_says_how_to_install(self, monkeypatch):
+        from shoprank.personalization.store.redis import RedisProfileStore
+
+        monkeypatch.setitem(sys.modules, "redis", None)  # makes `import redis` raise ImportError
+        with pytest.raises(ImportError, match=r"pip install 'shoprank\[redis\]'"):
+            RedisProfileStore("redis://127.0.0.1:1/0")
