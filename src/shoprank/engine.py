@@ -55,6 +55,7 @@ class ShopRank:
         self._personalizer: Personalizer | None = None
         self._suggester: Suggester | None = None
         self._suggest_built = 0.0
+        self._suggest_version = -1
         self._speech: SpeechRecognizer | None = None
         # Popular queries repeat: keep their embeddings (the encoder is most of a text query's time).
         self._encode_text = functools.lru_cache(maxsize=4096)(self._encode_text_uncached)
@@ -159,10 +160,11 @@ class ShopRank:
             if self._suggester is None:
                 self._suggester = Suggester(self.artifacts.catalog)
             now = time.monotonic()
-            # Past queries change with every event; re-sort the keys at most every few seconds.
-            if self._personalizer is not None and now - self._suggest_built > 5.0:
-                self._suggester.update_queries(self._personalizer.past_queries())
-                self._suggest_built = now
+            p = self._personalizer
+            # New past queries arrive with events; re-sort the keys at most once a second.
+            if p is not None and p.queries_version != self._suggest_version and now - self._suggest_built > 1.0:
+                self._suggester.update_queries(p.past_queries())
+                self._suggest_built, self._suggest_version = now, p.queries_version
             return self._suggester.suggest(prefix, k)
 
     @property

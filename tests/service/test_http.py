@@ -113,3 +113,86 @@ def test_missing_things_are_404(client):
     assert client.get("/similar/nope").status_code == 404
     assert client.get("/images/24-MB02/99").status_code == 404
     assert client.get("/images/nope/0").status_code == 404
+
+
+def test_chinese_query_is_understood_and_served(client):
+    body = client.post("/search", json={"q": "女士瑜伽裤", "k": 5}).json()
+    assert body["parsed"]["types"] == ["pants"] and body["parsed"]["gender"] == "women"
+    cats = [x["category"] for x in body["results"]]
+    assert cats[0] == "Women/Bottoms/Pants" and cats.count("Women/Bottoms/Pants") >= 3
+
+
+def test_facets_filters_and_sorting(client):
+    body = client.post("/search", json={"q": "jacket", "k": 10}).json()
+    facets = body["facets"]
+    cats = {f["value"]: f["count"] for f in facets["category"]}
+    assert set(cats) == {"Women/Tops/Jackets", "Men/Tops/Jackets"}
+    assert {"price", "rating", "color"} <= set(facets) and facets["color"][0]["count"] > 0
+    red = client.post("/search", json={"q": "jacket", "k": 10, "colors": ["red"]}).json()["results"]
+    assert red and all("Red" in x["title"] or x["parent_id"] is None for x in red)
+    cheap = client.post("/search", json={"q": "jacket", "k": 10, "sort": "price_asc"}).json()["results"]
+    prices = [x["price"] for x in cheap]
+    assert prices == sorted(prices) and all("Jacket" in x["category"] for x in cheap)
+    good = client.post("/search", json={"q": "jacket", "k": 10, "rating_min": 4}).json()["results"]
+    assert good and all(x["rating"] >= 4 for x in good)
+    assert client.post("/search", json={"q": "jacket", "colors": ["plaid"]}).status_code == 422
+
+
+def test_events_change_the_next_search_and_forget(client):
+    user = "http-hana"
+    before = client.post("/search", json={"q": "jacket", "k": 5, "user_id": user}).json()
+    assert before["personalized"] is False and before["profile_events"] == 0  # cold start
+    # Hana browses men's jackets and buys one.
+    mens = [x["id"] for x in client.post("/search", json={"q": "men jacket", "k": 4}).json()["results"]]
+    events = [{"user_id": user, "product_id": pid, "type": "click", "query": "men jacket"} for pid in mens]
+    events.append({"user_id": user, "product_id": mens[0], "type": "purchase"})
+    r = client.post("/events", json={"events": events})
+    assert r.status_code == 200 and r.json()["accepted"] == 5
+    after = client.post("/search", json={"q": "jacket", "k": 5, "user_id": user}).json()
+    assert after["personalized"] and after["profile_events"] == 5
+    assert sum(x["category"] == "Men/Tops/Jackets" for x in after["results"]) > \
+        sum(x["category"] == "Men/Tops/Jackets" for x in before["results"])
+    off = client.post("/search", json={"q": "jacket", "k": 5, "user_id": user, "personalize": False}).json()
+    assert [x["id"] for x in off["results"]] == [x["id"] for x in before["results"]]
+    prof = client.get(f"/users/{user}/profile").json()
+    assert prof["n_events"] == 5 and next(iter(prof["affinities"]["gender"])) == "men"
+    gone = client.delete(f"/users/{user}").json()
+    assert gone == {"user_id": user, "events_deleted": 5, "profiles_deleted": 1}
+    assert client.get(f"/users/{user}/profile").json()["n_events"] == 0
+    again = client.post("/search", json={"q": "jacket", "k": 5, "user_id": user}).json()
+    assert not again["personalized"]
+
+
+@pytest.mark.parametrize("body,status,needle", [
+    ({"events": [{"user_id": "u", "product_id": "24-MB02", "type": "like"}]}, 422, "type"),
+    ({"events": [{"product_id": "24-MB02", "type": "click"}]}, 422, "user_id or a session_id"),
+    ({"events": [{"user_id": "u", "product_id": "nope", "type": "click"}]}, 422, "unknown product"),
+    ({"events": []}, 422, "event object"),
+    ({"events": [{"user_id": "u", "product_id": "24-MB02", "type": "click"}] * 1001}, 413, "at most 1000"),
+])
+def test_bad_events_get_4xx_with_reason(client, body, status, needle):
+    r = client.post("/events", json=body)
+    assert r.status_code == status, r.text
+    assert needle in r.json()["detail"]
+
+
+def test_a_bad_event_does_not_lose_the_good_ones(client):
+    r = client.post("/events", json=[{"user_id": "mixed", "product_id": "24-MB02", "type": "click"},
+                                     {"user_id": "mixed", "product_id": "24-MB02", "type": "teleport"},
+                                     {"session_id": "s-mixed", "product_id": "24-MB03", "type": "cart"}])
+    assert r.status_code == 200
+    body = r.json()
+    assert body["accepted"] == 2 and [x["index"] for x in body["rejected"]] == [1]
+    assert client.get("/users/mixed/profile").json()["n_events"] == 1
+
+
+def test_suggest_from_catalog_and_past_queries(client):
+    r = client.get("/suggest", params={"q": "back"}).json()
+    texts = [s["text"] for s in r["suggestions"]]
+    assert any("Backpack" in t for t in texts)
+    client.post("/events", json={"user_id": "sugg", "product_id": "24-MB02", "type": "click",
+                                 "query": "backpack for hiking"})
+    time.sleep(1.1)  # past queries are re-indexed at most once a second
+    first = client.get("/suggest", params={"q": "backpack f"}).json()["suggestions"][0]
+    assert first == {"text": "backpack for hiking", "kind": "query", "product_id": None}
+    assert client.get("/suggest", params={"q": "x" * 101}).status_code == 422

@@ -43,6 +43,7 @@ class Personalizer:
         self.recommender = None  # set by train(); read by the feature extractor
         self._related = None
         self._queries: Counter[str] = Counter()
+        self.queries_version = 0  # bumped when a new past query arrives (autocomplete rebuilds)
         self._queries_lock = threading.Lock()
 
     # -- events -------------------------------------------------------------------------------
@@ -55,8 +56,12 @@ class Personalizer:
         stored = self.events.append(events, time.time() if now is None else now)
         for se in stored:
             self._apply(se)
-        with self._queries_lock:
-            self._queries.update(q for q in (se.event.query for se in stored) if q and q.strip())
+        queries = [q.strip() for q in (se.event.query for se in stored) if q and q.strip()]
+        if queries:
+            with self._queries_lock:
+                if any(q not in self._queries for q in queries):
+                    self.queries_version += 1
+                self._queries.update(queries)
         return stored
 
     def _apply(self, se: StoredEvent) -> Profile:
@@ -110,9 +115,10 @@ class Personalizer:
     # -- past queries, for autocomplete --------------------------------------------------------
     def load_queries(self) -> None:
         """Count the queries that led to events (good suggestions: they found something)."""
-        counts = Counter(q for q in (se.event.query for se in self.events.scan()) if q and q.strip())
+        counts = Counter(q.strip() for q in (se.event.query for se in self.events.scan()) if q and q.strip())
         with self._queries_lock:
             self._queries = counts
+            self.queries_version += 1
 
     def past_queries(self) -> Counter[str]:
         with self._queries_lock:
@@ -124,10 +130,17 @@ class Personalizer:
         from shoprank.personalization.collaborative import ALSRecommender, ItemItemCF
 
         events = list(self.events.scan())
-        model = ALSRecommender() if kind == "als" else ItemItemCF()
-        self.recommender = model.fit(events)
-        self._related = ItemItemCF(event_types={"cart", "purchase"}).fit(events)
+        self.recommender = self._fit(ALSRecommender() if kind == "als" else ItemItemCF(), events)
+        self._related = self._fit(ItemItemCF(event_types={"cart", "purchase"}), events)
         return len(events)
+
+    @staticmethod
+    def _fit(model, events):
+        try:
+            return model.fit(events)
+        except ValueError as e:  # e.g. no carts or purchases logged yet
+            log.info("%s not trained: %s", type(model).__name__, e)
+            return None
 
     def for_you(self, owner: str, k: int = 10) -> list[tuple[str, float]]:
         """Items for ``owner`` from their recent history; empty for a cold-start shopper."""

@@ -47,6 +47,7 @@ class SearchResult:
     photo_labels: list[tuple[str, float]] = field(default_factory=list)
     facets: dict[str, list[FacetValue]] = field(default_factory=dict)
     personalized: bool = False  # a profile with events shaped this ranking
+    profile_events: int = 0     # how many events that profile held
 
 
 class SearchPipeline:
@@ -146,4 +147,5 @@ class SearchPipeline:
         timings = {"candidates": (t1 - t0) * 1000, "rank": (t2 - t1) * 1000, "collapse": (t3 - t2) * 1000}
         return SearchResult(hits, parsed, len(c.positions), c.fusion, sorted(c.runs),
                             {k: round(v, 3) for k, v in timings.items()}, enc.photo_labels, facets,
-                            personalized=profile is not None and profile.n_events > 0)
+                            personalized=profile is not None and profile.n_events > 0,
+                            profile_events=profile.n_events if profile is not None else 0)

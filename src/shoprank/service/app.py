@@ -1,9 +1,12 @@
 """The FastAPI application factory."""
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import resources
 
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from shoprank.engine import ShopRank
@@ -12,7 +15,14 @@ from shoprank.service.routes import events, health, products, search, suggest
 
 def create_app(engine: ShopRank) -> FastAPI:
     """An app serving ``engine``: the JSON API and the search page at ``/``."""
-    app = FastAPI(title="shoprank", version="0.1.0", summary="Multimodal product search")
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Open the event log and profiles (catching up after a crash) before the first request.
+        await run_in_threadpool(lambda: engine.personalizer)
+        yield
+
+    app = FastAPI(title="shoprank", version="0.1.0", summary="Multimodal product search", lifespan=lifespan)
     app.state.engine = engine
     for module in (search, suggest, products, events, health):
         app.include_router(module.router)

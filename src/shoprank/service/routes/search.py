@@ -80,10 +80,6 @@ async def search(request: Request, engine: EngineDep) -> SearchResponse:
             filters=Filters(category=body.category, price_min=body.price_min, price_max=body.price_max,
                             colors=body.colors, rating_min=body.rating_min))
         res = await run_in_threadpool(engine.search, query)
-        profile_events = 0
-        if body.user_id and body.personalize:
-            prof = await run_in_threadpool(engine.personalizer.profile, body.user_id)
-            profile_events = prof.n_events if prof else 0
     except QueryError as e:
         raise HTTPException(422, str(e)) from None
     parsed = None
@@ -97,5 +93,5 @@ async def search(request: Request, engine: EngineDep) -> SearchResponse:
         timings_ms=res.timings_ms,
         facets={name: [FacetValuePublic(value=v.value, count=v.count, min=v.min, max=v.max) for v in values]
                 for name, values in res.facets.items()},
-        sort=body.sort, user_id=body.user_id, personalized=res.personalized, profile_events=profile_events,
+        sort=body.sort, user_id=body.user_id, personalized=res.personalized, profile_events=res.profile_events,
         results=[ResultPublic.from_hit(h) for h in res.hits])
