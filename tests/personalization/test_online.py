@@ -115,3 +115,27 @@ def test_collaborative_scores_reach_the_ranker(personalized):
     res = engine.search(Query(text="watch", k=6, user_id="fay", explain=True))
     top = {h.product.id: h for h in res.hits}
     assert top["demo-wrist-watch-green"].features["cf_score"] > 0
+
+
+def test_two_api_processes_share_profiles_through_redis(demo_engine, tmp_path, redis_url):
+    """Server A records the event, server B serves the search: both see one profile."""
+    from shoprank.personalization.store.redis import RedisProfileStore
+
+    signals = demo_engine.pipeline.extractor.signals
+    log_a, log_b = SQLiteEventLog(tmp_path / "e.sqlite"), SQLiteEventLog(tmp_path / "e.sqlite")
+    a = Personalizer(signals, log_a, RedisProfileStore(redis_url, prefix="t2p:"))
+    b = Personalizer(signals, log_b, RedisProfileStore(redis_url, prefix="t2p:"))
+    saved = demo_engine.attach_personalizer(b)
+    try:
+        before = _ids(demo_engine, "hoodie", "gil")
+        a.record([Event(user_id="gil", product_id=pid, type="cart", ts=float(i))
+                  for i, pid in enumerate(["demo-t-shirt-yellow", "demo-coffee-mug-yellow",
+                                           "demo-water-bottle-orange"])])
+        res = demo_engine.search(Query(text="hoodie", k=6, user_id="gil"))
+        assert res.personalized and res.profile_events == 3
+        assert res.hits[0].product.id == "demo-hoodie-yellow" != before[0]
+        assert b.forget("gil").events == 3 and a.profile("gil") is None
+    finally:
+        demo_engine.attach_personalizer(saved)
+        log_a.close()
+        log_b.close()

@@ -196,3 +196,11 @@ def test_suggest_from_catalog_and_past_queries(client):
     first = client.get("/suggest", params={"q": "backpack f"}).json()["suggestions"][0]
     assert first == {"text": "backpack for hiking", "kind": "query", "product_id": None}
     assert client.get("/suggest", params={"q": "x" * 101}).status_code == 422
+
+
+def test_recommendations_cold_and_unknown(client):
+    recs = client.get("/users/brand-new-shopper/recommendations").json()
+    assert recs["results"] == []  # cold start: nothing yet, and no error
+    assert client.get("/products/nope/bought-together").status_code == 404
+    bt = client.get("/products/24-MB02/bought-together", params={"k": 3})
+    assert bt.status_code == 200 and isinstance(bt.json()["results"], list)
