@@ -54,7 +54,10 @@ def count_facets(products: Sequence[Product], collapse_variants: bool = True) ->
     out: dict[str, list[FacetValue]] = {
         "category": [FacetValue(v, n) for v, n in counts["category"].most_common()],
         "color": [FacetValue(v, n) for v, n in counts["color"].most_common()],
-        "price": [FacetValue(_price_label(lo, hi), counts["price"][_price_label(lo, hi)], lo, hi)
+        # Buckets are [lo, hi) but price filters include their maximum: a facet's max stops a
+        # cent short, so clicking "0-25" shows what "0-25" counted.
+        "price": [FacetValue(_price_label(lo, hi), counts["price"][_price_label(lo, hi)], lo,
+                             None if hi is None else hi - 0.01)
                   for lo, hi in PRICE_BUCKETS if counts["price"][_price_label(lo, hi)]],
         "rating": [FacetValue(f"{s}+", counts["rating"][f"{s}+"], float(s), 5.0)
                    for s in RATING_STEPS if counts["rating"][f"{s}+"]],
