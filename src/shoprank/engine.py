@@ -174,7 +174,8 @@ class ShopRank:
             if self._speech is None:
                 from shoprank.encoders.speech import make_speech_recognizer
 
-                self._speech = make_speech_recognizer(self.settings.speech_backend)
+                self._speech = make_speech_recognizer(self.settings.speech_backend, self.settings.max_audio_seconds,
+                                                      self.settings.max_upload_bytes)
             return self._speech
 
     def transcribe(self, audio: bytes) -> Transcript:

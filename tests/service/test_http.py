@@ -204,3 +204,41 @@ def test_recommendations_cold_and_unknown(client):
     assert client.get("/products/nope/bought-together").status_code == 404
     bt = client.get("/products/24-MB02/bought-together", params={"k": 3})
     assert bt.status_code == 200 and isinstance(bt.json()["results"], list)
+
+
+def _spoken(text: str, tmp_path) -> bytes:
+    import shutil
+    import subprocess
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed (apt-get install espeak-ng)")
+    pytest.importorskip("faster_whisper", reason="voice extra not installed: pip install 'shoprank[voice]'")
+    wav = tmp_path / "q.wav"
+    # en-us+f2: Whisper tiny.en hears this voice's "backpack"; the default en-us voice comes
+    # back as "red back" (see tests/encoders/test_speech.py).
+    subprocess.run(["espeak-ng", "-v", "en-us+f2", "-s", "140", "-w", str(wav), text], check=True)
+    return wav.read_bytes()
+
+
+def test_spoken_red_backpack_finds_bags(client, tmp_path):
+    audio = _spoken("red backpack", tmp_path)
+    r = client.post("/search", data={"k": "5"}, files={"audio": ("q.wav", audio, "audio/wav")})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["transcript"]["backend"] == "whisper" and "backpack" in body["transcript"]["text"].lower()
+    assert body["query"] == body["transcript"]["text"] and body["parsed"]["types"] == ["bag"]
+    assert all(x["category"] == "Gear/Bags" for x in body["results"])
+
+
+def test_bad_audio_gets_4xx_with_reason(client, tmp_path):
+    pytest.importorskip("faster_whisper", reason="voice extra not installed: pip install 'shoprank[voice]'")
+    import io
+    import wave
+
+    r = client.post("/search", files={"audio": ("q.webm", b"not audio at all", "audio/webm")})
+    assert r.status_code == 422 and "not readable audio" in r.json()["detail"]
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:  # 40 s of silence: over the 30 s limit
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000), w.writeframes(b"\0\0" * 16000 * 40)
+    r = client.post("/search", files={"audio": ("long.wav", buf.getvalue(), "audio/wav")})
+    assert r.status_code == 422 and "limit is 30 s" in r.json()["detail"]

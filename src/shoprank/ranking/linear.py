@@ -14,7 +14,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "cos_color": 1.0,
     "rrf": 1.0,
     "price_log": 0.0, "rating": 0.05, "review_count_log": 0.05, "sales_log": 0.05, "has_image": 0.1,
-    "type_match": 1.0, "color_match": 0.8, "size_match": 0.3, "gender_match": 0.8, "price_fit": 1.0,
+    "type_match": 1.5, "color_match": 0.8, "size_match": 0.3, "gender_match": 0.8, "price_fit": 1.0,
     "user_category": 1.0, "user_color": 0.8, "user_gender": 0.8, "user_price": 0.5, "user_text": 0.5,
     "user_image": 0.3, "cf_score": 0.5,
 }
