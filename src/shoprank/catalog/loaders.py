@@ -5,11 +5,9 @@ and line, and the remaining rows are still ingested.
 """
 from __future__ import annotations
 
-import csv
 import html
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ from pydantic import ValidationError
 
 from shoprank.catalog.catalog import ImportResult
 from shoprank.catalog.normalize import html_to_text, split_multi
+from shoprank.rows import Rows, csv_rows, jsonl_rows
 from shoprank.types import Product, RowError, describe_error
 
 # Accepted spellings of each Product field, first match wins.
@@ -111,7 +110,7 @@ def row_to_product(row: dict[str, Any], image_root: Path | None = None) -> Produ
     return Product.model_validate(data)
 
 
-def _ingest(rows: Iterator[tuple[int, dict[str, Any] | Exception]], source: str, image_root: Path | None) -> ImportResult:
+def _ingest(rows: Rows, source: str, image_root: Path | None) -> ImportResult:
     res = ImportResult()
     for line, row in rows:
         if isinstance(row, Exception):
@@ -124,44 +123,17 @@ def _ingest(rows: Iterator[tuple[int, dict[str, Any] | Exception]], source: str,
     return res
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | Exception]]:
+def _csv_rows(path: Path) -> Rows:
     with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            return
-        while True:
-            start = reader.line_num + 1  # a quoted cell may span lines; report where the row starts
-            try:
-                cells = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as e:
-                yield start, ValueError(f"unreadable CSV: {e}")
-                continue
-            if not any(c.strip() for c in cells):
-                continue
-            if len(cells) != len(header):
-                yield start, ValueError(f"expected {len(header)} fields, found {len(cells)}")
-                continue
-            yield start, dict(zip(header, cells))
+        yield from csv_rows(f)
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | Exception]]:
+def _jsonl_rows(path: Path) -> Rows:
     with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                yield n, ValueError(f"invalid JSON: {e.msg} at column {e.colno}")
-                continue
-            yield n, obj if isinstance(obj, dict) else ValueError("row is not a JSON object")
+        yield from jsonl_rows(f)
 
 
-def _parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | Exception]]:
+def _parquet_rows(path: Path) -> Rows:
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)

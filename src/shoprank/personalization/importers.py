@@ -17,12 +17,11 @@ Formats
 """
 from __future__ import annotations
 
-import csv
 import gzip
 import io
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
+from shoprank.rows import Rows, csv_rows, jsonl_rows
 from shoprank.types import Event, EventType, RowError, describe_error
 
 __all__ = ["IMPORTERS", "ImportedEvents", "load_event_log", "load_jdsearch", "load_otto", "normalize_event_type"]
@@ -326,42 +326,11 @@ def row_to_event(row: dict[str, Any]) -> Event:
     return Event.model_validate(data)
 
 
-def _csv_rows(f: TextIO) -> Iterator[tuple[int, dict[str, Any] | Exception]]:
-    reader = csv.reader(f)
-    try:
-        header = [h.strip().lower() for h in next(reader)]
-    except StopIteration:
-        return
-    while True:
-        start = reader.line_num + 1  # a quoted cell may span lines; report where the row starts
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as e:
-            yield start, ValueError(f"unreadable CSV: {e}")
-            continue
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) != len(header):
-            yield start, ValueError(f"expected {len(header)} fields, found {len(cells)}")
-            continue
-        yield start, dict(zip(header, cells))
+def _csv_rows(f: TextIO) -> Rows:
+    return csv_rows(f, lower_header=True)
 
 
-def _jsonl_rows(f: TextIO) -> Iterator[tuple[int, dict[str, Any] | Exception]]:
-    for n, line in enumerate(f, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            yield n, ValueError(f"invalid JSON: {e.msg} at column {e.colno}")
-            continue
-        yield n, obj if isinstance(obj, dict) else ValueError("row is not a JSON object")
-
-
-_LOG_READERS = {".csv": _csv_rows, ".jsonl": _jsonl_rows, ".ndjson": _jsonl_rows, ".json": _jsonl_rows}
+_LOG_READERS = {".csv": _csv_rows, ".jsonl": jsonl_rows, ".ndjson": jsonl_rows, ".json": jsonl_rows}
 
 
 def load_event_log(path: str | Path) -> ImportedEvents:
