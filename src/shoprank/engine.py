@@ -26,9 +26,9 @@ from shoprank.ranking.linear import LinearRanker
 from shoprank.ranking.pipeline import Budgets, Candidates, SearchPipeline, SearchResult
 from shoprank.retrieval.hybrid import DEFAULT_WEIGHTS as DEFAULT_RETRIEVER_WEIGHTS
 from shoprank.retrieval.hybrid import HybridRetriever, QueryEncoding
-from shoprank.retrieval.suggest import Suggester, Suggestion
 from shoprank.personalization.online import Personalizer
-from shoprank.personalization.profile import Profile
+from shoprank.personalization.signals import PersonalContext
+from shoprank.retrieval.suggest import Suggester, Suggestion
 from shoprank.types import Hit, Product, Query
 
 if TYPE_CHECKING:
@@ -118,7 +118,6 @@ class ShopRank:
         ``None`` detaches: the next use opens the configured stores again."""
         with self._lock:
             previous, self._personalizer = self._personalizer, personalizer
-            self.pipeline.extractor.recommender = personalizer.recommender if personalizer else None
         return previous
 
     def _open_personalizer(self) -> Personalizer:
@@ -144,15 +143,12 @@ class ShopRank:
             p.load_queries()
             if s.cf_model != "none":
                 p.train(s.cf_model)
-                self.pipeline.extractor.recommender = p.recommender
         return p
 
     def train_recommender(self, kind: str | None = None) -> int:
         """Refit the collaborative models on the event log; return the events used."""
-        p = self.personalizer
-        n = p.train(kind or (self.settings.cf_model if self.settings.cf_model != "none" else "itemitem"))
-        self.pipeline.extractor.recommender = p.recommender
-        return n
+        return self.personalizer.train(kind or (self.settings.cf_model if self.settings.cf_model != "none"
+                                                else "itemitem"))
 
     def suggest(self, prefix: str, k: int = 8) -> list[Suggestion]:
         """Autocomplete from past queries, category names and titles."""
@@ -187,10 +183,12 @@ class ShopRank:
         except AudioError as e:
             raise QueryError(str(e)) from None
 
-    def _profile_for(self, query: Query) -> Profile | None:
+    def _personal_for(self, query: Query) -> PersonalContext | None:
         if not query.user_id or not query.personalize:
             return None
-        return self.personalizer.profile(query.user_id)
+        p = self.personalizer
+        profile = p.profile(query.user_id)
+        return PersonalContext(profile, p.recommender) if profile is not None else None
 
     # -- search -----------------------------------------------------------------------------
     def _encode_text_uncached(self, text: str) -> np.ndarray:
@@ -229,11 +227,11 @@ class ShopRank:
             query = Query(text=query, **kwargs)
         if query.k < 1:
             raise QueryError("k must be at least 1")
-        return self.pipeline.run(query, *self._understand(query), self._profile_for(query))
+        return self.pipeline.run(query, *self._understand(query), self._personal_for(query))
 
     def candidates(self, query: Query) -> Candidates:
         """Retrieval, fusion and features for ``query`` without ranking: what a ranker is trained on."""
-        return self.pipeline.candidates(query, *self._understand(query), self._profile_for(query))
+        return self.pipeline.candidates(query, *self._understand(query), self._personal_for(query))
 
     def product(self, pid: str) -> Product | None:
         return self.artifacts.catalog.get(pid)

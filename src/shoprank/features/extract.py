@@ -10,8 +10,7 @@ from shoprank.features.query_parse import ParsedQuery
 from shoprank.features.registry import FEATURE_NAMES, PERSONAL_FEATURES
 from shoprank.index.analysis import stemmed_terms
 from shoprank.index.artifacts import IndexArtifacts
-from shoprank.personalization.profile import Profile
-from shoprank.personalization.signals import ItemSignals
+from shoprank.personalization.signals import ItemSignals, PersonalContext
 from shoprank.retrieval.hybrid import QueryEncoding
 
 
@@ -23,7 +22,6 @@ class FeatureExtractor:
     def __init__(self, artifacts: IndexArtifacts):
         self.art = artifacts
         self.signals = ItemSignals(artifacts)
-        self.recommender = None  # a trained collaborative model, set by the personalizer
         products = artifacts.catalog.products
         n = len(products)
         self._static = {
@@ -56,7 +54,7 @@ class FeatureExtractor:
         return 1.0 if offered.intersection(asked) else -1.0
 
     def extract(self, q: QueryEncoding, parsed: ParsedQuery | None, candidates: Sequence[int],
-                fused: Mapping[int, float], profile: Profile | None = None) -> np.ndarray:
+                fused: Mapping[int, float], personal: PersonalContext | None = None) -> np.ndarray:
         cands = np.asarray(candidates, dtype=np.int64)
         cols: dict[str, np.ndarray] = {}
         field_scores = self.art.lexical.field_scores(q.text, list(map(int, cands))) if q.text else {}
@@ -95,8 +93,8 @@ class FeatureExtractor:
             hi = np.inf if pq.price_max is None else pq.price_max
             cols["price_fit"] = np.where(np.isnan(prices), 0.0, np.where((prices >= lo) & (prices <= hi), 1.0, -1.0)
                                          ).astype(np.float32)
-        if profile is not None and profile.n_events:
-            cols.update(self.signals.columns(profile, cands, self.recommender))
+        if personal is not None and personal.profile.n_events:
+            cols.update(self.signals.columns(personal.profile, cands, personal.recommender))
         else:
             cols.update({name: np.zeros(len(cands), np.float32) for name in PERSONAL_FEATURES})
         return np.stack([cols[name] for name in self.names], axis=1) if len(cands) else \

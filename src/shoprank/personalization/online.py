@@ -13,11 +13,15 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from shoprank.personalization.profile import Profile
+from shoprank.personalization.profile import EVENT_WEIGHTS, Profile
 from shoprank.personalization.signals import ItemSignals
 from shoprank.personalization.store.base import EventLog, ProfileStore, StoredEvent
 from shoprank.types import Event
+
+if TYPE_CHECKING:
+    from shoprank.personalization.collaborative import Recommender
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +44,7 @@ class Personalizer:
         self.profiles = profiles
         self.half_life_s = half_life_s
         self._positions = {pid: i for i, pid in enumerate(signals.ids)}
-        self.recommender = None  # set by train(); read by the feature extractor
+        self.recommender: Recommender | None = None  # "for you" and the cf_score feature; set by train()
         self._related = None
         self._queries: Counter[str] = Counter()
         self.queries_version = 0  # bumped when a new past query arrives (autocomplete rebuilds)
@@ -135,7 +139,7 @@ class Personalizer:
         return len(events)
 
     @staticmethod
-    def _fit(model, events):
+    def _fit(model: Recommender, events: list[StoredEvent]) -> Recommender | None:
         try:
             return model.fit(events)
         except ValueError as e:  # e.g. no carts or purchases logged yet
@@ -147,8 +151,6 @@ class Personalizer:
         p = self.profile(owner)
         if self.recommender is None or p is None or not p.recent:
             return []
-        from shoprank.personalization.profile import EVENT_WEIGHTS
-
         history = [(pid, EVENT_WEIGHTS[t]) for pid, t, _ in p.recent]
         return self.recommender.recommend(history, k, exclude={pid for pid, _, _ in p.recent})
 

@@ -8,6 +8,8 @@ a click on red women's pants lifts red items, women's items and pants in the nex
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,6 +17,9 @@ from shoprank.catalog.vocabulary import product_colors, product_genders, product
 from shoprank.index.artifacts import IndexArtifacts
 from shoprank.personalization.profile import EVENT_WEIGHTS, Profile
 from shoprank.types import Product
+
+if TYPE_CHECKING:
+    from shoprank.personalization.collaborative import Recommender
 
 # Modalities whose item embeddings make up a profile's taste vectors.
 PROFILE_MODALITIES = ("text", "image")
@@ -27,6 +32,14 @@ def _price_edges(products: Sequence[Product]) -> np.ndarray:
     if len(prices) == 0:
         return np.array([], np.float64)
     return np.unique(np.quantile(prices, np.linspace(0, 1, PRICE_BANDS + 1)[1:-1]))
+
+
+@dataclass(frozen=True)
+class PersonalContext:
+    """What personalizes one search: the shopper's profile and the collaborative model."""
+
+    profile: Profile
+    recommender: Recommender | None = None
 
 
 class ItemSignals:
@@ -85,7 +98,8 @@ class ItemSignals:
         return out
 
     # -- what a profile says about candidates ----------------------------------------------------
-    def columns(self, profile: Profile, cands: np.ndarray, recommender=None) -> dict[str, np.ndarray]:
+    def columns(self, profile: Profile, cands: np.ndarray,
+                recommender: Recommender | None = None) -> dict[str, np.ndarray]:
         """The personalization feature columns (see the registry) for candidate positions."""
         n = len(cands)
         cols: dict[str, np.ndarray] = {}

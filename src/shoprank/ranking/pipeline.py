@@ -10,7 +10,7 @@ from shoprank.features.extract import FeatureExtractor
 from shoprank.features.query_parse import ParsedQuery
 from shoprank.index.artifacts import IndexArtifacts
 from shoprank.ranking.base import Ranker
-from shoprank.personalization.profile import Profile
+from shoprank.personalization.signals import PersonalContext
 from shoprank.retrieval.facets import FacetValue, count_facets
 from shoprank.retrieval.fusion import Run
 from shoprank.retrieval.hybrid import HybridRetriever, QueryEncoding
@@ -61,7 +61,7 @@ class SearchPipeline:
         self.fusion = fusion
 
     def candidates(self, query: Query, enc: QueryEncoding, parsed: ParsedQuery | None,
-                   profile: Profile | None = None) -> Candidates:
+                   personal: PersonalContext | None = None) -> Candidates:
         """Phases 1-2: retrieve, fuse, filter to the rerank budget, and extract features."""
         products = self.art.catalog.products
         fusion = query.fusion or self.fusion
@@ -73,7 +73,7 @@ class SearchPipeline:
         else:  # no text and no photo: browse, e.g. a category page
             fused = [(i, 0.0) for i in range(len(products))]
         positions = [pos for pos, _ in fused if query.filters.accepts(products[pos])][: self.budgets.rerank_k]
-        X = self.extractor.extract(enc, parsed, positions, dict(fused), profile)
+        X = self.extractor.extract(enc, parsed, positions, dict(fused), personal)
         return Candidates(runs, positions, X, fusion)
 
     def _matching(self, c: Candidates, order: np.ndarray) -> np.ndarray:
@@ -105,9 +105,9 @@ class SearchPipeline:
         return np.array(sorted(order, key=key), np.int64)  # stable: ties stay in relevance order
 
     def run(self, query: Query, enc: QueryEncoding, parsed: ParsedQuery | None,
-            profile: Profile | None = None) -> SearchResult:
+            personal: PersonalContext | None = None) -> SearchResult:
         t0 = time.perf_counter()
-        c = self.candidates(query, enc, parsed, profile)
+        c = self.candidates(query, enc, parsed, personal)
         t1 = time.perf_counter()
         scores = self.ranker.score(c.X)
         t2 = time.perf_counter()
@@ -147,5 +147,5 @@ class SearchPipeline:
         timings = {"candidates": (t1 - t0) * 1000, "rank": (t2 - t1) * 1000, "collapse": (t3 - t2) * 1000}
         return SearchResult(hits, parsed, len(c.positions), c.fusion, sorted(c.runs),
                             {k: round(v, 3) for k, v in timings.items()}, enc.photo_labels, facets,
-                            personalized=profile is not None and profile.n_events > 0,
-                            profile_events=profile.n_events if profile is not None else 0)
+                            personalized=personal is not None and personal.profile.n_events > 0,
+                            profile_events=personal.profile.n_events if personal is not None else 0)
