@@ -11,6 +11,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from server_process import stop_server
+
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 10.0
@@ -34,13 +36,7 @@ def _ping(port: int) -> bool:
 
 def stop_redis_server(proc: subprocess.Popen) -> None:
     """Terminate a server from :func:`start_redis_server` (kill it if it lingers)."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_server(proc)
 
 
 def start_redis_server(workdir: Path, attempts: int = 3) -> tuple[str, subprocess.Popen]:

@@ -45,6 +45,7 @@ def start_server(index: str, env: dict[str, str], log_path: Path) -> tuple[str, 
 
 
 def stop_server(proc: subprocess.Popen) -> None:
+    """Terminate a child server (kill it if it lingers)."""
     if proc.poll() is None:
         proc.terminate()
         try:
