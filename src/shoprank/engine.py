@@ -137,12 +137,13 @@ class ShopRank:
         events = SQLiteEventLog(s.events_path)
         p = Personalizer(self.pipeline.extractor.signals, events, profiles, s.profile_half_life_s)
         if events.count():
-            caught_up = p.catch_up()  # events logged but not yet in a profile (a crash, a fresh store)
+            logged = list(events.scan())  # read once for the three start-up passes below
+            caught_up = p.catch_up(logged)  # events logged but not yet in a profile (a crash, a fresh store)
             if caught_up:
                 log.info("folded %d logged events into profiles", caught_up)
-            p.load_queries()
+            p.load_queries(logged)
             if s.cf_model != "none":
-                p.train(s.cf_model)
+                p.train(s.cf_model, logged)
         return p
 
     def train_recommender(self, kind: str | None = None) -> int:

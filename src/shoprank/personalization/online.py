@@ -2,8 +2,8 @@
 
 ``record`` appends to the event log first (the durable truth) and then folds each event
 into its owner's profile, so the very next search of that shopper reads the new profile.
-Profiles can be rebuilt from the log at any time (``rebuild``), which is how a fresh
-in-memory or Redis store catches up.
+``catch_up`` folds in whatever the log holds and a profile lacks, which is how a fresh
+in-memory or Redis store, or one behind a crashed process, catches up.
 """
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shoprank.personalization.profile import EVENT_WEIGHTS, Profile
+from shoprank.personalization.profile import Profile
 from shoprank.personalization.signals import ItemSignals
 from shoprank.personalization.store.base import EventLog, ProfileStore, StoredEvent
 from shoprank.types import Event
@@ -34,6 +34,10 @@ class Forgotten:
     profiles: int
 
 
+def _queries_of(events: Iterable[StoredEvent]) -> list[str]:
+    return [q.strip() for q in (se.event.query for se in events) if q and q.strip()]
+
+
 class Personalizer:
     """Events in, profiles out, over one catalog's :class:`ItemSignals`."""
 
@@ -43,7 +47,7 @@ class Personalizer:
         self.events = events
         self.profiles = profiles
         self.half_life_s = half_life_s
-        self._positions = {pid: i for i, pid in enumerate(signals.ids)}
+        self._catalog = signals.art.catalog
         self.recommender: Recommender | None = None  # "for you" and the cf_score feature; set by train()
         self._related = None
         self._queries: Counter[str] = Counter()
@@ -53,14 +57,14 @@ class Personalizer:
     # -- events -------------------------------------------------------------------------------
     def unknown_products(self, events: Sequence[Event]) -> list[int]:
         """Indexes of events whose product is not in the catalog."""
-        return [i for i, e in enumerate(events) if e.product_id not in self._positions]
+        return [i for i, e in enumerate(events) if e.product_id not in self._catalog]
 
     def record(self, events: Sequence[Event], now: float | None = None) -> list[StoredEvent]:
         """Store ``events`` durably, then update their owners' profiles. Returns once both are done."""
         stored = self.events.append(events, time.time() if now is None else now)
         for se in stored:
             self._apply(se)
-        queries = [q.strip() for q in (se.event.query for se in stored) if q and q.strip()]
+        queries = _queries_of(stored)
         if queries:
             with self._queries_lock:
                 if any(q not in self._queries for q in queries):
@@ -70,7 +74,7 @@ class Personalizer:
 
     def _apply(self, se: StoredEvent) -> Profile:
         e = se.event
-        pos = self._positions.get(e.product_id)
+        pos = self._catalog.position(e.product_id) if e.product_id in self._catalog else None
         facets = self.signals.facets(pos) if pos is not None else []
         vectors = self.signals.vectors(pos) if pos is not None else {}
 
@@ -84,27 +88,16 @@ class Personalizer:
     def profile(self, owner: str) -> Profile | None:
         return self.profiles.get(owner)
 
-    def rebuild(self, owner: str | None = None) -> int:
-        """Replay the log into the profile store (one owner, or everyone); return events replayed."""
-        owners = {owner} if owner else {se.event.owner for se in self.events.scan()}
-        for o in owners:
-            self.profiles.delete(o)
-        n = 0
-        for se in self.events.scan(owner):
-            if owner is None or se.event.owner == owner:
-                self._apply(se)
-                n += 1
-        return n
-
-    def catch_up(self) -> int:
+    def catch_up(self, logged: Iterable[StoredEvent] | None = None) -> int:
         """Fold in logged events that no profile has seen yet, e.g. when the process died
         between writing an event and updating its profile. Returns events applied.
 
         A profile remembers the newest sequence number folded in, so a replay skips what it
         holds. The one gap: with several processes, an event whose writer died before folding
-        it is skipped if another process has since folded a newer event of the same owner."""
+        it is skipped if another process has since folded a newer event of the same owner.
+        ``logged`` saves a scan when the caller already read the log."""
         n = 0
-        for se in self.events.scan():
+        for se in self.events.scan() if logged is None else logged:
             p = self.profiles.get(se.event.owner)
             if p is None or p.last_seq < se.seq:
                 self._apply(se)
@@ -121,9 +114,9 @@ class Personalizer:
         return Forgotten(n_events, n_profiles)
 
     # -- past queries, for autocomplete --------------------------------------------------------
-    def load_queries(self) -> None:
+    def load_queries(self, logged: Iterable[StoredEvent] | None = None) -> None:
         """Count the queries that led to events (good suggestions: they found something)."""
-        counts = Counter(q.strip() for q in (se.event.query for se in self.events.scan()) if q and q.strip())
+        counts = Counter(_queries_of(self.events.scan() if logged is None else logged))
         with self._queries_lock:
             self._queries = counts
             self.queries_version += 1
@@ -133,17 +126,18 @@ class Personalizer:
             return Counter(self._queries)
 
     # -- collaborative filtering --------------------------------------------------------------
-    def train(self, kind: str = "itemitem") -> int:
-        """Fit "for you" (``kind``: itemitem | als) and "bought together" models on the log."""
+    def train(self, kind: str = "itemitem", logged: Sequence[StoredEvent] | None = None) -> int:
+        """Fit "for you" (``kind``: itemitem | als) and "bought together" models on the log
+        (or on ``logged``, when the caller already read it)."""
         from shoprank.personalization.collaborative import ALSRecommender, ItemItemCF
 
-        events = list(self.events.scan())
+        events = list(self.events.scan()) if logged is None else logged
         self.recommender = self._fit(ALSRecommender() if kind == "als" else ItemItemCF(), events)
         self._related = self._fit(ItemItemCF(event_types={"cart", "purchase"}), events)
         return len(events)
 
     @staticmethod
-    def _fit(model: Recommender, events: list[StoredEvent]) -> Recommender | None:
+    def _fit(model: Recommender, events: Sequence[StoredEvent]) -> Recommender | None:
         try:
             return model.fit(events)
         except ValueError as e:  # e.g. no carts or purchases logged yet
@@ -155,8 +149,7 @@ class Personalizer:
         p = self.profile(owner)
         if self.recommender is None or p is None or not p.recent:
             return []
-        history = [(pid, EVENT_WEIGHTS[t]) for pid, t, _ in p.recent]
-        return self.recommender.recommend(history, k, exclude={pid for pid, _, _ in p.recent})
+        return self.recommender.recommend(p.history(), k, exclude={pid for pid, _, _ in p.recent})
 
     def bought_together(self, product_id: str, k: int = 10) -> list[tuple[str, float]]:
         if self._related is None or not self._related.known(product_id):

@@ -77,6 +77,10 @@ class Profile:
                        vectors={k: v.copy() for k, v in self.vectors.items()}, recent=list(self.recent),
                        last_seq=self.last_seq)
 
+    def history(self) -> list[tuple[str, float]]:
+        """Recent items as the ``(product_id, weight)`` history collaborative models take."""
+        return [(pid, EVENT_WEIGHTS[t]) for pid, t, _ in self.recent]
+
     def affinity_share(self, prefix: str) -> dict[str, float]:
         """Affinities of one facet family (``"color:"``) as shares of that family's total."""
         fam = {k: v for k, v in self.affinity.items() if k.startswith(prefix)}

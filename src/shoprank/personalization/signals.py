@@ -15,7 +15,7 @@ import numpy as np
 
 from shoprank.catalog.vocabulary import product_colors, product_genders, product_types
 from shoprank.index.artifacts import IndexArtifacts
-from shoprank.personalization.profile import EVENT_WEIGHTS, Profile
+from shoprank.personalization.profile import Profile
 from shoprank.types import Product
 
 if TYPE_CHECKING:
@@ -136,8 +136,8 @@ class ItemSignals:
         for mod, name in (("text", "user_text"), ("image", "user_image")):
             cols[name] = self._taste_cosine(profile, mod, cands)
         if recommender is not None and profile.recent:
-            history = [(pid, EVENT_WEIGHTS[t]) for pid, t, _ in profile.recent]
-            cols["cf_score"] = np.asarray(recommender.score(history, [self.ids[int(c)] for c in cands]), np.float32)
+            cols["cf_score"] = np.asarray(recommender.score(profile.history(), [self.ids[int(c)] for c in cands]),
+                                          np.float32)
         else:
             cols["cf_score"] = np.zeros(n, np.float32)
         return cols
