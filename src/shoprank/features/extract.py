@@ -5,7 +5,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from shoprank.catalog.vocabulary import product_colors, product_genders, product_types
 from shoprank.features.query_parse import ParsedQuery
 from shoprank.features.registry import FEATURE_NAMES, PERSONAL_FEATURES
 from shoprank.index.analysis import stemmed_terms
@@ -34,10 +33,7 @@ class FeatureExtractor:
         self._title_terms = [set(stemmed_terms(p.title)) for p in products]
         self._desc_terms = [set(stemmed_terms(p.description[:2000])) for p in products]
         self._titles = [p.title.lower() for p in products]
-        self._colors = [product_colors(p) for p in products]
         self._sizes = [{s.upper() for s in p.attr("size")} for p in products]
-        self._genders = [product_genders(p) for p in products]
-        self._types = [product_types(p) for p in products]
         self._prices = np.array([np.nan if p.price is None else p.price for p in products], np.float64)
         self._n = n
 
@@ -80,11 +76,11 @@ class FeatureExtractor:
         for name, arr in self._static.items():
             cols[name] = arr[cands]
         pq = parsed or ParsedQuery(text="")
-        cols["color_match"] = np.array([self._match(pq.colors, self._colors[c]) for c in cands], np.float32)
+        cols["color_match"] = np.array([self._match(pq.colors, self.signals.colors[c]) for c in cands], np.float32)
         cols["size_match"] = np.array([self._match(pq.sizes, self._sizes[c]) for c in cands], np.float32)
-        cols["type_match"] = np.array([self._match(pq.types, self._types[c]) for c in cands], np.float32)
+        cols["type_match"] = np.array([self._match(pq.types, self.signals.types[c]) for c in cands], np.float32)
         cols["gender_match"] = np.array(
-            [self._match([pq.gender] if pq.gender else [], self._genders[c]) for c in cands], np.float32)
+            [self._match([pq.gender] if pq.gender else [], self.signals.genders[c]) for c in cands], np.float32)
         if pq.price_min is None and pq.price_max is None:
             cols["price_fit"] = np.zeros(len(cands), np.float32)
         else:

@@ -55,9 +55,10 @@ class ItemSignals:
                                                                                      side="right"))
                                     for p in products], np.int64)
         self._categories = [self._category_keys(p) for p in products]
-        self._colors = [sorted(product_colors(p)) for p in products]
-        self._genders = [sorted(product_genders(p)) for p in products]
-        self._types = [sorted(product_types(p)) for p in products]
+        # Per product, read once: the feature extractor's query-match features use them too.
+        self.colors = [product_colors(p) for p in products]
+        self.genders = [product_genders(p) for p in products]
+        self.types = [product_types(p) for p in products]
         self._attrs = [[f"{a}:{v.lower()}" for a in _FACET_ATTRIBUTES for v in p.attr(a)] for p in products]
         # First row of each modality per product: the item's main photo / its text.
         self._rows: dict[str, np.ndarray] = {}
@@ -82,9 +83,9 @@ class ItemSignals:
     # -- what an event on ``pos`` adds to a profile -----------------------------------------
     def facets(self, pos: int) -> list[str]:
         keys = [k for levels in self._categories[pos] for k in levels]
-        keys += [f"color:{c}" for c in self._colors[pos]]
-        keys += [f"gender:{g}" for g in self._genders[pos]]
-        keys += [f"type:{t}" for t in self._types[pos]]
+        keys += [f"color:{c}" for c in sorted(self.colors[pos])]
+        keys += [f"gender:{g}" for g in sorted(self.genders[pos])]
+        keys += [f"type:{t}" for t in sorted(self.types[pos])]
         keys += self._attrs[pos]
         if self.price_band[pos] >= 0:
             keys.append(f"price:{self.price_band[pos]}")
@@ -123,9 +124,9 @@ class ItemSignals:
             return best
 
         cols["user_category"] = np.array([category_score(int(c)) for c in cands], np.float32)
-        cols["user_color"] = np.array([max((colors.get(f"color:{x}", 0.0) for x in self._colors[c]), default=0.0)
+        cols["user_color"] = np.array([max((colors.get(f"color:{x}", 0.0) for x in self.colors[c]), default=0.0)
                                        for c in cands], np.float32)
-        cols["user_gender"] = np.array([max((genders.get(f"gender:{x}", 0.0) for x in self._genders[c]),
+        cols["user_gender"] = np.array([max((genders.get(f"gender:{x}", 0.0) for x in self.genders[c]),
                                             default=0.0) for c in cands], np.float32)
         # A neighbouring price band earns half: tastes in price are not sharp edges.
         band = self.price_band[cands]
