@@ -205,9 +205,10 @@ app.add_typer(events_app, name="events")
 def import_events(
     fmt: Annotated[str, typer.Argument(help="otto | jdsearch | events (CSV/JSONL with user_id, product_id, ...)")],
     path: Path,
-    train: Annotated[bool, typer.Option(help="refit the collaborative models afterwards")] = True,
 ) -> None:
-    """Bulk-import an event log into the durable event store (SHOPRANK_EVENTS_DB)."""
+    """Bulk-import an event log into the durable event store (SHOPRANK_EVENTS_DB).
+
+    `shoprank serve` folds the log into profiles and fits the collaborative models when it starts."""
     from shoprank.personalization.importers import IMPORTERS
     from shoprank.personalization.store.sqlite import SQLiteEventLog
 
@@ -223,11 +224,6 @@ def import_events(
         log_.append(res.events, time.time())
         typer.echo(f"imported {len(res.events)} events ({len(res.errors)} bad lines) into {settings.events_path}; "
                    f"{log_.count()} in the log")
-        if train:
-            from shoprank.personalization.collaborative import ItemItemCF
-
-            model = ItemItemCF().fit(log_.scan())
-            typer.echo(f"item-item model: {model.n_items} items, {model.n_owners} users/sessions")
     finally:
         log_.close()
 
