@@ -50,18 +50,21 @@ class Suggester:
             if p.parent_id is None or p.parent_id not in catalog:  # one entry per model
                 titles.setdefault(_norm(p.title), Suggestion(p.title, "product", float(p.review_count), p.id))
         self._static += list(titles.values())
+        # Catalog entries come first and never change: index their keys once; past queries
+        # are appended after them and re-indexed when they change.
+        self._static_keys, self._static_cjk = self._index(self._static, 0)
+        self._static_keys.sort()
         self._entries: list[Suggestion] = []
         self._keys: list[tuple[str, int]] = []
         self._cjk: list[int] = []
         self.update_queries({})
 
-    def update_queries(self, queries: Mapping[str, int]) -> None:
-        """Replace the past-query source (``{query: times searched}``)."""
-        entries = [Suggestion(q.strip(), "query", float(n)) for q, n in queries.items() if q.strip()]
-        self._entries = entries + self._static
+    @staticmethod
+    def _index(entries: list[Suggestion], first: int) -> tuple[list[tuple[str, int]], list[int]]:
+        """Lookup keys (the text, and the text from each later word on) and the Chinese entries."""
         keys: list[tuple[str, int]] = []
         cjk: list[int] = []
-        for i, s in enumerate(self._entries):
+        for i, s in enumerate(entries, first):
             text = _norm(s.text)
             keys.append((text, i))
             for m in _WORD.finditer(text):
@@ -69,8 +72,17 @@ class Suggester:
                     keys.append((text[m.start():], i))
             if _CJK.search(text):
                 cjk.append(i)
+        return keys, cjk
+
+    def update_queries(self, queries: Mapping[str, int]) -> None:
+        """Replace the past-query source (``{query: times searched}``)."""
+        entries = [Suggestion(q.strip(), "query", float(n)) for q, n in queries.items() if q.strip()]
+        keys, cjk = self._index(entries, len(self._static))
         keys.sort()
-        self._keys, self._cjk = keys, cjk
+        keys = self._static_keys + keys
+        keys.sort()  # two sorted runs: the sort merges them in linear time
+        self._entries = self._static + entries
+        self._keys, self._cjk = keys, self._static_cjk + cjk
 
     def suggest(self, prefix: str, k: int = 8) -> list[Suggestion]:
         q = _norm(prefix)
