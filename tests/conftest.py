@@ -30,16 +30,16 @@ def settings(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def text_encoder():
-    from shoprank.encoders import make_text_encoder
+    from shoprank.encoders import TEXT_ENCODERS
 
-    return make_text_encoder("e5")
+    return TEXT_ENCODERS.create("e5")
 
 
 @pytest.fixture(scope="session")
 def image_encoder():
-    from shoprank.encoders import make_image_encoder
+    from shoprank.encoders import IMAGE_ENCODERS
 
-    return make_image_encoder("efficientnet")
+    return IMAGE_ENCODERS.create("efficientnet")
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,26 @@
 """One settings object, read from ``SHOPRANK_*`` environment variables."""
 from __future__ import annotations
 
+import importlib
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Setting -> (module, registry) naming its choices; "none" turns an optional component off.
+_BACKENDS: dict[str, tuple[str, str, bool]] = {
+    "text_encoder": ("shoprank.encoders", "TEXT_ENCODERS", False),
+    "image_encoder": ("shoprank.encoders", "IMAGE_ENCODERS", True),
+    "fusion": ("shoprank.retrieval.fusion", "FUSION_METHODS", False),
+    "ranker": ("shoprank.ranking", "RANKERS", False),
+    "vector_backend": ("shoprank.index", "VECTOR_INDEXES", False),
+    "lexical_backend": ("shoprank.index", "LEXICAL_INDEXES", False),
+    "profile_store": ("shoprank.personalization.backends", "PROFILE_STORES", False),
+    "cf_model": ("shoprank.personalization.backends", "COLLABORATIVE_MODELS", True),
+    "speech_backend": ("shoprank.encoders.speech", "SPEECH_RECOGNIZERS", False),
+}
 
 
 class Settings(BaseSettings):
@@ -16,12 +31,15 @@ class Settings(BaseSettings):
     # Built indexes and the embedding cache.
     home: Path = Path("var")
 
-    text_encoder: Literal["e5", "minilm"] = "e5"
-    image_encoder: Literal["efficientnet", "none"] = "efficientnet"
+    # Backends are named here and validated against their registries (see _BACKENDS).
+    text_encoder: str = "e5"            # e5 | minilm | hashing (model-free, for tests)
+    image_encoder: str = "efficientnet"  # efficientnet | palette | palette-joint | none
+    vector_backend: str = "faiss"
+    lexical_backend: str = "tantivy"
 
-    fusion: Literal["rrf", "linear"] = "rrf"
+    fusion: str = "rrf"                 # rrf | linear
     # "lambdamart" serves a model saved by `shoprank eval --save-model DIR` (ranker_model = DIR/<set>).
-    ranker: Literal["linear", "lambdamart"] = "linear"
+    ranker: str = "linear"
     ranker_model: Path | None = None
     rrf_k: int = 60
     # Candidate budgets: each retriever returns `retrieve_k`, the ranker scores at most `rerank_k`.
@@ -35,19 +53,46 @@ class Settings(BaseSettings):
 
     # Personalization: the durable event log, where profiles live, and how fast tastes fade.
     events_db: Path | None = None  # default: <home>/events.sqlite
-    profile_store: Literal["sqlite", "memory", "redis"] = "sqlite"
+    profile_store: str = "sqlite"  # sqlite | memory | redis
     redis_url: str = "redis://127.0.0.1:6379/0"
     profile_half_life_s: float = 3 * 24 * 3600.0
     # Collaborative model fitted on the event log when the engine opens (if there are events).
-    cf_model: Literal["itemitem", "als", "none"] = "itemitem"
+    cf_model: str = "itemitem"  # itemitem | als | none
 
     # Voice queries: faster-whisper (tiny.en), pocketsphinx as the fallback.
-    speech_backend: Literal["auto", "whisper", "pocketsphinx"] = "auto"
+    speech_backend: str = "auto"  # auto | whisper | pocketsphinx
     max_audio_seconds: float = 30.0
 
     host: str = "127.0.0.1"
     port: int = 8000
     max_upload_bytes: int = 10 * 1024 * 1024
+
+    @field_validator(*_BACKENDS)
+    @classmethod
+    def _known_backend(cls, v: str, info: Any) -> str:
+        module, registry, optional = _BACKENDS[info.field_name]
+        if optional and v == "none":
+            return v
+        reg = getattr(importlib.import_module(module), registry)
+        return str(reg.validate(v))
+
+    @field_validator("retriever_weights")
+    @classmethod
+    def _known_retrievers(cls, v: dict[str, float]) -> dict[str, float]:
+        from shoprank.retrieval.hybrid import check_weights
+
+        check_weights(v)
+        return v
+
+    @field_validator("ranker_weights")
+    @classmethod
+    def _known_features(cls, v: dict[str, float]) -> dict[str, float]:
+        from shoprank.features.registry import BY_NAME
+
+        unknown = sorted(set(v) - set(BY_NAME))
+        if unknown:
+            raise ValueError(f"weights for unknown features {unknown}; known: {', '.join(BY_NAME)}")
+        return v
 
     @property
     def cache_dir(self) -> Path:

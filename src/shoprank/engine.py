@@ -1,4 +1,8 @@
-"""ShopRank: the one object an application holds. Build or open an index, then search."""
+"""ShopRank: the one object an application holds. Build or open an index, then search.
+
+The engine wires components that :mod:`shoprank.factory` builds from settings; each
+lazily built resource (encoders, personalizer, speech, autocomplete) has its own lock.
+"""
 from __future__ import annotations
 
 import functools
@@ -12,24 +16,23 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from shoprank import factory
 from shoprank.catalog import Catalog
 from shoprank.config import Settings, get_settings
-from shoprank.encoders.base import ImageEncoder, TextEncoder, make_image_encoder, make_text_encoder
+from shoprank.encoders.base import EncoderSet, ImageEncoder, TextEncoder
 from shoprank.encoders.cache import EmbeddingCache
-from shoprank.encoders.color import color_histograms
-from shoprank.features.extract import FeatureExtractor
 from shoprank.features.query_parse import ParsedQuery, parse_query
 from shoprank.index.artifacts import IndexArtifacts
-from shoprank.index.builder import build_index
-from shoprank.ranking.base import Ranker
-from shoprank.ranking.linear import LinearRanker
-from shoprank.ranking.pipeline import Budgets, Candidates, SearchPipeline, SearchResult
-from shoprank.retrieval.hybrid import DEFAULT_WEIGHTS as DEFAULT_RETRIEVER_WEIGHTS
-from shoprank.retrieval.hybrid import HybridRetriever, QueryEncoding
+from shoprank.index.builder import build_index, labels_to_text
+from shoprank.lazy import Lazy
+from shoprank.modalities import MODALITIES
 from shoprank.personalization.online import Personalizer
 from shoprank.personalization.signals import PersonalContext
+from shoprank.ranking.base import Ranker
+from shoprank.retrieval.similar import SimilarItems
 from shoprank.retrieval.suggest import Suggester, Suggestion
-from shoprank.types import Hit, Product, Query
+from shoprank.search import Candidates, SearchResult
+from shoprank.types import Hit, Product, Query, QueryEncoding
 
 if TYPE_CHECKING:
     from shoprank.encoders.speech import SpeechRecognizer, Transcript
@@ -47,41 +50,35 @@ class ShopRank:
     def __init__(self, artifacts: IndexArtifacts, settings: Settings | None = None,
                  text_encoder: TextEncoder | None = None, image_encoder: ImageEncoder | None = None,
                  ranker: Ranker | None = None):
-        self.settings = settings or get_settings()
+        self.settings = s = settings or get_settings()
         self.artifacts = artifacts
-        self._text_encoder = text_encoder
-        self._image_encoder = image_encoder
-        self._lock = threading.Lock()
-        self._personalizer: Personalizer | None = None
-        self._suggester: Suggester | None = None
+        self._text_encoder = Lazy(lambda: factory.text_encoder(s), text_encoder)
+        self._image_encoder = Lazy(lambda: factory.image_encoder(s), image_encoder)
+        self._encoders = Lazy(lambda: EncoderSet(self.text_encoder, self.image_encoder))
+        self._personalizer: Lazy[Personalizer] = Lazy(self._open_personalizer)
+        self._speech: Lazy[SpeechRecognizer] = Lazy(lambda: factory.speech(s))
+        self._suggester = Lazy(lambda: Suggester(artifacts.catalog))
+        self._suggest_lock = threading.Lock()
         self._suggest_built = 0.0
         self._suggest_version = -1
-        self._speech: SpeechRecognizer | None = None
         # Popular queries repeat: keep their embeddings (the encoder is most of a text query's time).
         self._encode_text = functools.lru_cache(maxsize=4096)(self._encode_text_uncached)
-        if ranker is None and self.settings.ranker == "lambdamart":
-            from shoprank.ranking.lgbm import LambdaMARTRanker
-
-            if self.settings.ranker_model is None:
-                raise ValueError("SHOPRANK_RANKER=lambdamart needs SHOPRANK_RANKER_MODEL (a saved model folder)")
-            ranker = LambdaMARTRanker.load(self.settings.ranker_model)
-        self.retriever = HybridRetriever(
-            artifacts, {**DEFAULT_RETRIEVER_WEIGHTS, **self.settings.retriever_weights}, self.settings.rrf_k)
-        self.pipeline = SearchPipeline(
-            artifacts, self.retriever, FeatureExtractor(artifacts), ranker or LinearRanker(self.settings.ranker_weights),
-            Budgets(self.settings.retrieve_k, self.settings.rerank_k), self.settings.fusion)
+        self.pipeline = factory.pipeline(artifacts, s, ranker)
+        self.retriever = self.pipeline.retriever
+        self.similar_items = SimilarItems(artifacts)
 
     # -- construction -------------------------------------------------------------------
     @classmethod
     def build(cls, catalog: Catalog, index_dir: Path, settings: Settings | None = None,
               text_encoder: TextEncoder | None = None, image_encoder: ImageEncoder | None = None) -> "ShopRank":
         settings = settings or get_settings()
-        text_encoder = text_encoder or make_text_encoder(settings.text_encoder)
-        if image_encoder is None and settings.image_encoder != "none":
-            image_encoder = make_image_encoder(settings.image_encoder)
+        text_encoder = text_encoder or factory.text_encoder(settings)
+        if image_encoder is None:
+            image_encoder = factory.image_encoder(settings)
         cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite")
         try:
-            art = build_index(catalog, index_dir, text_encoder, image_encoder, cache, settings.exact_vector_limit)
+            art = build_index(catalog, index_dir, EncoderSet(text_encoder, image_encoder), cache,
+                              settings.exact_vector_limit, settings.vector_backend, settings.lexical_backend)
         finally:
             cache.close()
         return cls(art, settings, text_encoder, image_encoder)
@@ -90,52 +87,35 @@ class ShopRank:
     def open(cls, index_dir: Path, settings: Settings | None = None) -> "ShopRank":
         return cls(IndexArtifacts.load(index_dir), settings)
 
-    # -- encoders, loaded on first use ----------------------------------------------------
+    # -- components, built on first use ----------------------------------------------------
     @property
     def text_encoder(self) -> TextEncoder:
-        with self._lock:
-            if self._text_encoder is None:
-                self._text_encoder = make_text_encoder(self.settings.text_encoder)
-            return self._text_encoder
+        return self._text_encoder.get()
 
     @property
     def image_encoder(self) -> ImageEncoder | None:
-        with self._lock:
-            if self._image_encoder is None and self.artifacts.manifest.get("image_encoder"):
-                self._image_encoder = make_image_encoder(self.settings.image_encoder)
-            return self._image_encoder
+        if not self.artifacts.manifest.get("image_encoder"):
+            return None  # photos were not indexed
+        return self._image_encoder.get()
+
+    @property
+    def ranker(self) -> Ranker:
+        return self.pipeline.ranker
 
     @property
     def personalizer(self) -> Personalizer:
         """Events, profiles and collaborative models; opened on first use."""
-        with self._lock:
-            if self._personalizer is None:
-                self._personalizer = self._open_personalizer()
-            return self._personalizer
+        return self._personalizer.get()
 
     def attach_personalizer(self, personalizer: Personalizer | None) -> Personalizer | None:
         """Serve with ``personalizer`` (e.g. a simulation's own stores); return the previous one.
         ``None`` detaches: the next use opens the configured stores again."""
-        with self._lock:
-            previous, self._personalizer = self._personalizer, personalizer
-        return previous
+        return self._personalizer.swap(personalizer)
 
     def _open_personalizer(self) -> Personalizer:
-        from shoprank.personalization.store.sqlite import (MemoryProfileStore, SQLiteEventLog,
-                                                           SQLiteProfileStore)
-
         s = self.settings
-        s.events_path.parent.mkdir(parents=True, exist_ok=True)
-        if s.profile_store == "redis":
-            from shoprank.personalization.store.redis import RedisProfileStore
-
-            profiles = RedisProfileStore(s.redis_url)
-        elif s.profile_store == "memory":
-            profiles = MemoryProfileStore()
-        else:
-            profiles = SQLiteProfileStore(s.events_path.with_name(s.events_path.stem + "-profiles.sqlite"))
-        events = SQLiteEventLog(s.events_path)
-        p = Personalizer(self.pipeline.extractor.signals, events, profiles, s.profile_half_life_s)
+        events = factory.event_log(s)
+        p = Personalizer(self.pipeline.extractor.signals, events, factory.profile_store(s), s.profile_half_life_s)
         if events.count():
             logged = list(events.scan())  # read once for the three start-up passes below
             caught_up = p.catch_up(logged)  # events logged but not yet in a profile (a crash, a fresh store)
@@ -153,27 +133,21 @@ class ShopRank:
 
     def suggest(self, prefix: str, k: int = 8) -> list[Suggestion]:
         """Autocomplete from past queries, category names and titles."""
-        with self._lock:
-            if self._suggester is None:
-                self._suggester = Suggester(self.artifacts.catalog)
-            now = time.monotonic()
-            p = self._personalizer
-            # New past queries arrive with events; re-sort the keys at most once a second.
-            if p is not None and p.queries_version != self._suggest_version and now - self._suggest_built > 1.0:
-                self._suggester.update_queries(p.past_queries())
-                self._suggest_built, self._suggest_version = now, p.queries_version
-            return self._suggester.suggest(prefix, k)
+        suggester = self._suggester.get()
+        p = self._personalizer.peek()
+        # New past queries arrive with events; re-sort the keys at most once a second.
+        if p is not None and p.queries_version != self._suggest_version:
+            with self._suggest_lock:
+                now = time.monotonic()
+                if p.queries_version != self._suggest_version and now - self._suggest_built > 1.0:
+                    suggester.update_queries(p.past_queries())
+                    self._suggest_built, self._suggest_version = now, p.queries_version
+        return suggester.suggest(prefix, k)
 
     @property
     def speech(self) -> SpeechRecognizer:
         """Speech-to-text for voice queries; the model loads on first use."""
-        with self._lock:
-            if self._speech is None:
-                from shoprank.encoders.speech import make_speech_recognizer
-
-                self._speech = make_speech_recognizer(self.settings.speech_backend, self.settings.max_audio_seconds,
-                                                      self.settings.max_upload_bytes)
-            return self._speech
+        return self._speech.get()
 
     def transcribe(self, audio: bytes) -> Transcript:
         """Speech to query text. Raises :class:`QueryError` for audio that cannot be used."""
@@ -198,34 +172,45 @@ class ShopRank:
         return vec
 
     def encode_query(self, query: Query) -> QueryEncoding:
-        from shoprank.encoders.image import labels_to_text
-
+        """The query's vector for every input a modality route of this index can take."""
+        t0 = time.perf_counter()
         enc = QueryEncoding(text=(query.text or "").strip() or None)
         if enc.text:
-            enc.text_vec = self._encode_text(enc.text)
+            enc.vectors["text"] = self._encode_text(enc.text)
         if query.image is not None:
-            try:
-                with Image.open(io.BytesIO(query.image)) as im:
-                    img = im.convert("RGB")
-            except (UnidentifiedImageError, OSError) as e:
-                raise QueryError(f"the uploaded file is not a readable image: {e}") from None
-            encoder = self.image_encoder
-            if encoder is None:
-                raise QueryError("this index was built without an image encoder; photo search is unavailable")
-            vecs, labels = encoder.encode([img])
-            enc.photo_vec, enc.photo_labels = vecs[0], labels[0]
-            enc.photo_color_vec = color_histograms([img])[0]
-            enc.photo_label_vec = self._encode_text(labels_to_text(labels[0]))
+            self._encode_photo(query.image, enc)
+        enc.encode_ms = (time.perf_counter() - t0) * 1000
         return enc
+
+    def _encode_photo(self, data: bytes, enc: QueryEncoding) -> None:
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                img = im.convert("RGB")
+        except (UnidentifiedImageError, OSError) as e:
+            raise QueryError(f"the uploaded file is not a readable image: {e}") from None
+        if self.image_encoder is None:
+            raise QueryError("this index was built without an image encoder; photo search is unavailable")
+        encoders = self._encoders.get()
+        for spec in MODALITIES:
+            if spec.source != "photos" or spec.name not in self.artifacts.modalities:
+                continue
+            encoder = encoders.for_modality(spec)
+            if not isinstance(encoder, ImageEncoder):
+                continue
+            vecs, labels = encoder.encode([img])
+            enc.vectors[f"photo:{spec.name}"] = vecs[0]
+            if spec.encoder == "image" and labels[0]:
+                enc.photo_labels = labels[0]
+                enc.vectors["photo_labels"] = self._encode_text(labels_to_text(labels[0]))
 
     def _understand(self, query: Query) -> tuple[QueryEncoding, ParsedQuery | None]:
         enc = self.encode_query(query)
         return enc, parse_query(enc.text) if enc.text else None
 
-    def search(self, query: Query | str, **kwargs) -> SearchResult:
+    def search(self, query: Query | str, **kwargs: object) -> SearchResult:
         """Search by text, photo, or both. ``search("red backpack", k=5)`` is shorthand."""
         if isinstance(query, str):
-            query = Query(text=query, **kwargs)
+            query = Query(text=query, **kwargs)  # type: ignore[arg-type]
         if query.k < 1:
             raise QueryError("k must be at least 1")
         return self.pipeline.run(query, *self._understand(query), self._personal_for(query))
@@ -242,26 +227,5 @@ class ShopRank:
         cat = self.artifacts.catalog
         if pid not in cat:
             raise KeyError(pid)
-        pos = cat.position(pid)
-        me = cat.products[pos]
-        n = len(cat)
-        mods = self.artifacts.modalities
-        score = mods["text"].cosine_per_product(mods["text"].vectors[pos], n)
-        parts = {"cos_text": score.copy()}
-        img = mods.get("image")
-        if img is not None:
-            rows = np.flatnonzero(img.owners == pos)
-            if len(rows):
-                parts["cos_image"] = img.cosine_per_product(img.vectors[rows[0]], n)
-                score = 0.5 * score + 0.5 * parts["cos_image"]
-        hits: list[Hit] = []
-        seen = {me.group_id}
-        for i in np.argsort(-score, kind="stable"):
-            p = cat.products[i]
-            if p.group_id in seen:
-                continue
-            seen.add(p.group_id)
-            hits.append(Hit(product=p, score=float(score[i]), features={k: float(v[i]) for k, v in parts.items()}))
-            if len(hits) >= k:
-                break
-        return hits
+        return [Hit(product=cat.products[pos], score=score, features=parts)
+                for pos, score, parts in self.similar_items.run(cat.position(pid), k)]

@@ -4,9 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-FusionMethod = Literal["rrf", "linear"]
+FusionMethod = str  # a name in shoprank.retrieval.fusion.FUSION_METHODS ("rrf", "linear")
 SortOrder = Literal["relevance", "price_asc", "price_desc", "rating"]
 EventType = Literal["view", "click", "cart", "purchase"]
 
@@ -88,7 +89,8 @@ class Filters(BaseModel):
     colors: list[str] = Field(default_factory=list)  # canonical colour names ("red"); any of them
     rating_min: float | None = Field(default=None, ge=0, le=5)
 
-    def accepts(self, p: Product) -> bool:
+    def accepts(self, p: Product, colors: set[str] | None = None) -> bool:
+        """Whether ``p`` passes; ``colors`` are its canonical colours when already known."""
         if self.category:
             want = self.category.strip().lower().strip("/")
             paths = [c.lower() for c in p.categories]
@@ -101,9 +103,11 @@ class Filters(BaseModel):
         if self.rating_min is not None and (p.rating is None or p.rating < self.rating_min):
             return False
         if self.colors:
-            from shoprank.catalog.vocabulary import product_colors  # the vocabulary imports Product
+            if colors is None:
+                from shoprank.catalog.vocabulary import product_colors  # the vocabulary imports Product
 
-            if not product_colors(p).intersection(c.lower() for c in self.colors):
+                colors = product_colors(p)
+            if not colors.intersection(c.lower() for c in self.colors):
                 return False
         return True
 
@@ -154,6 +158,17 @@ class Query:
     sort: SortOrder = "relevance"
     user_id: str | None = None      # whose profile personalizes the ranking (user or session id)
     personalize: bool = True        # False: the non-personalized ranking, e.g. to compare
+
+
+@dataclass
+class QueryEncoding:
+    """A query after encoding: its text, and one vector per query input a modality route
+    needs (keys: ``"text"``, ``"photo_labels"``, ``"photo:<modality>"``; see :mod:`shoprank.modalities`)."""
+
+    text: str | None = None
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    photo_labels: list[tuple[str, float]] = field(default_factory=list)  # what the image model saw
+    encode_ms: float = 0.0
 
 
 @dataclass(slots=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from shoprank.encoders.image import imagenet_labels, labels_to_text, square_pad
+from shoprank.encoders.image import imagenet_labels, square_pad
+from shoprank.index.builder import labels_to_text
 
 from conftest import LUMA, needs_luma
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shoprank.encoders import TextEncoder, make_text_encoder
+from shoprank.encoders import TEXT_ENCODERS, TextEncoder
 
 
 @pytest.fixture(scope="module", params=["e5", "minilm"])
 def encoder(request, text_encoder) -> TextEncoder:
-    return text_encoder if request.param == "e5" else make_text_encoder(request.param)
+    return text_encoder if request.param == "e5" else TEXT_ENCODERS.create(request.param)
 
 
 def test_shapes_and_normalisation(encoder):
@@ -37,5 +37,5 @@ def test_e5_is_cross_lingual(text_encoder):
 
 
 def test_unknown_encoder_name():
-    with pytest.raises(ValueError, match="unknown text encoder"):
-        make_text_encoder("clip")
+    with pytest.raises(ValueError, match="unknown text encoder 'clip'; choose one of: e5, minilm"):
+        TEXT_ENCODERS.create("clip")

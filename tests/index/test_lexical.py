@@ -1,5 +1,5 @@
 from shoprank.index.analysis import analyze, query_terms
-from shoprank.index.lexical import LexicalIndex
+from shoprank.index.lexical import TantivyLexicalIndex as LexicalIndex
 from shoprank.types import Product
 
 PRODUCTS = [

@@ -1,7 +1,7 @@
 import numpy as np
 
 from shoprank.encoders.base import l2_normalize
-from shoprank.index.vector import VectorIndex
+from shoprank.index.vector import FaissVectorIndex as VectorIndex
 
 
 def _data(n=300, d=16, seed=0):

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from shoprank.features.registry import FEATURE_NAMES
+from shoprank.ranking.base import CandidateBatch
 from shoprank.ranking.linear import LinearRanker
 
 
@@ -9,7 +10,7 @@ def _rows(**cols):
     X = np.zeros((3, len(FEATURE_NAMES)), np.float32)
     for name, vals in cols.items():
         X[:, FEATURE_NAMES.index(name)] = vals
-    return X
+    return CandidateBatch.from_features(X)
 
 
 def test_scores_are_weighted_sums_of_per_query_scaled_features():

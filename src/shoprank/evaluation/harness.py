@@ -77,7 +77,7 @@ def evaluate_dataset(engine, ds: LabelledSet, n_folds: int = 5, num_rounds: int 
         if "linear_fusion" in runs:
             runs["linear_fusion"][qid] = _top(engine.retriever.fuse(c.runs, "linear"), products)
         if "linear_ranker" in runs and len(c.positions):
-            s = linear.score(c.X)
+            s = linear.score(c.batch)
             runs["linear_ranker"][qid] = _top(sorted(zip(c.positions, s), key=lambda t: -t[1]), products)
 
     report = EvalReport(ds.name, len(queries), len(products), folds=n_folds)
@@ -90,7 +90,7 @@ def evaluate_dataset(engine, ds: LabelledSet, n_folds: int = 5, num_rounds: int 
             assert not set(ts.qids[train]) & set(ts.qids[test]), "a query leaked across folds"
             tr = ts.subset(train)
             model = LambdaMARTRanker.fit(tr.X, tr.y, tr.group_sizes, num_rounds=num_rounds)
-            oof[test] = model.score(ts.X[test])
+            oof[test] = model.score_matrix(ts.X[test])
         for qid in np.unique(ts.qids):
             rows = np.flatnonzero(ts.qids == qid)
             order = rows[np.argsort(-oof[rows], kind="stable")][:DEPTH]

@@ -1,51 +1,115 @@
-"""The ranking features, declared once by name.
+"""The ranking features, declared once.
 
-The same ordered list builds the matrix at serving time, names the columns of training
-logs, and labels each contribution in a result's explanation.
+Each :class:`Feature` names one column: what it means, how it is computed (a function of
+the per-query :class:`~shoprank.features.extract.FeatureContext`), whether the linear
+ranker min-max scales it within the query, and its default linear weight. The same ordered
+list builds the matrix at serving time, names the columns of training logs, weights the
+linear ranker and labels each contribution in a result's explanation. The dense features
+come from the modality routes (:mod:`shoprank.modalities`).
 """
 from __future__ import annotations
 
-FEATURES: dict[str, str] = {
-    # lexical
-    "bm25_title": "BM25 of the query in the title",
-    "bm25_description": "BM25 in the description",
-    "bm25_category": "BM25 in the category path",
-    "bm25_attributes": "BM25 in attribute names and values",
-    "bm25_reviews": "BM25 in review text",
-    "title_coverage": "share of the query's terms found in the title (stemmed)",
-    "description_coverage": "share of the query's terms found in the description (stemmed)",
-    "title_phrase": "1 if the whole query appears verbatim in the title",
-    "query_terms": "number of terms in the query (lets a learned ranker treat short and long queries apart)",
-    # dense, per modality
-    "cos_text": "cosine(query text, product text), multilingual",
-    "cos_label": "cosine(query text, labels the image model sees in the product photo)",
-    "cos_review": "cosine(query text, mean review embedding)",
-    "cos_image": "cosine(query photo, product photo)",
-    "cos_photo_text": "cosine(labels seen in the query photo, product text)",
-    "cos_color": "similarity of the colour histograms of query photo and product photo",
-    # fusion
-    "rrf": "reciprocal-rank-fusion score of the candidate lists",
-    # structured numbers
-    "price_log": "log(1 + price)",
-    "rating": "average review rating, 0 if unrated",
-    "review_count_log": "log(1 + number of reviews)",
-    "sales_log": "log(1 + units sold)",
-    "has_image": "1 if the product has a photo",
-    # query understanding
-    "type_match": "+1 the product is of a type named in the query (pants, bag, ...), -1 of another type, 0 none",
-    "color_match": "+1 the product has a colour named in the query, -1 it has only other colours, 0 none asked",
-    "size_match": "+1 size asked and offered, -1 asked and not offered, 0 none asked",
-    "gender_match": "+1 gender asked and matches, -1 asked and conflicts, 0 none asked",
-    "price_fit": "+1 price within the limits in the query, -1 outside, 0 no limits asked",
-    # personalization: 0 without a profile, or when personalization is off for the request
-    "user_category": "share of the shopper's recent-decayed category affinity on the product's category path",
-    "user_color": "share of the shopper's colour affinity on the product's colour",
-    "user_gender": "share of the shopper's gender affinity on the product's gender",
-    "user_price": "share of the shopper's price-band affinity on the product's band (half for a neighbour band)",
-    "user_text": "cosine(shopper's recent-item text embedding, product text)",
-    "user_image": "cosine(shopper's recent-item photo embedding, product photo)",
-    "cf_score": "collaborative filtering score of the product given the shopper's recent items",
-}
-PERSONAL_FEATURES: tuple[str, ...] = ("user_category", "user_color", "user_gender", "user_price", "user_text",
-                                      "user_image", "cf_score")
-FEATURE_NAMES: list[str] = list(FEATURES)
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from shoprank.modalities import MODALITIES, dense_routes
+
+if TYPE_CHECKING:
+    from shoprank.features.extract import FeatureContext
+
+Group = Literal["lexical", "dense", "fusion", "product", "query", "personal"]
+Compute = Callable[["FeatureContext"], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    description: str
+    group: Group
+    weight: float          # default weight in the linear ranker
+    compute: Compute
+    scaled: bool = False   # min-max scaled within the query before the linear ranker (scores whose scale varies)
+
+
+def _bm25(field: str) -> Compute:
+    return lambda c: c.bm25(field)
+
+
+def _cosine(modality: str, query_key: str, joint_only: bool) -> Compute:
+    return lambda c: c.cosine(modality, query_key, joint_only)
+
+
+def _static(name: str) -> Compute:
+    return lambda c: c.static(name)
+
+
+def _personal(name: str) -> Compute:
+    return lambda c: c.personal(name)
+
+
+_LEXICAL = [
+    Feature("bm25_title", "BM25 of the query in the title", "lexical", 1.0, _bm25("title"), True),
+    Feature("bm25_description", "BM25 in the description", "lexical", 0.3, _bm25("description"), True),
+    Feature("bm25_category", "BM25 in the category path", "lexical", 0.8, _bm25("category"), True),
+    Feature("bm25_attributes", "BM25 in attribute names and values", "lexical", 0.4, _bm25("attributes"), True),
+    Feature("bm25_reviews", "BM25 in review text", "lexical", 0.1, _bm25("reviews"), True),
+    # The next four are for learned rankers: hand weights found no use for them.
+    Feature("title_coverage", "share of the query's terms found in the title (stemmed)", "lexical", 0.0,
+            lambda c: c.coverage("title")),
+    Feature("description_coverage", "share of the query's terms found in the description (stemmed)", "lexical",
+            0.0, lambda c: c.coverage("description")),
+    Feature("title_phrase", "1 if the whole query appears verbatim in the title", "lexical", 0.0,
+            lambda c: c.title_phrase()),
+    Feature("query_terms", "number of terms in the query (lets a learned ranker treat short and long queries apart)",
+            "lexical", 0.0, lambda c: c.query_terms()),
+]
+_DENSE = [Feature(r.feature, r.description, "dense", r.linear_weight, _cosine(m.name, m.query_key(r), r.joint_only),
+                  True)
+          for m, r in dense_routes(MODALITIES)]
+_FUSION = [Feature("rrf", "fused score of the candidate lists (reciprocal-rank or normalised linear fusion)",
+                   "fusion", 1.0, lambda c: c.fused_score(), True)]
+_PRODUCT = [
+    Feature("price_log", "log(1 + price)", "product", 0.0, _static("price_log")),
+    Feature("rating", "average review rating, 0 if unrated", "product", 0.05, _static("rating")),
+    Feature("review_count_log", "log(1 + number of reviews)", "product", 0.05, _static("review_count_log")),
+    Feature("sales_log", "log(1 + units sold)", "product", 0.05, _static("sales_log")),
+    Feature("has_image", "1 if the product has a photo", "product", 0.1, _static("has_image")),
+]
+_QUERY = [
+    Feature("type_match", "+1 the product is of a type named in the query (pants, bag, ...), -1 of another type, "
+            "0 none", "query", 1.5, lambda c: c.match("types")),
+    Feature("color_match", "+1 the product has a colour named in the query, -1 it has only other colours, "
+            "0 none asked", "query", 0.8, lambda c: c.match("colors")),
+    Feature("size_match", "+1 size asked and offered, -1 asked and not offered, 0 none asked", "query", 0.3,
+            lambda c: c.match("sizes")),
+    Feature("gender_match", "+1 gender asked and matches, -1 asked and conflicts, 0 none asked", "query", 0.8,
+            lambda c: c.match("genders")),
+    Feature("price_fit", "+1 price within the limits in the query, -1 outside, 0 no limits asked", "query", 1.0,
+            lambda c: c.price_fit()),
+]
+# Personalization: 0 without a profile, or when personalization is off for the request.
+_PERSONAL = [
+    Feature("user_category", "share of the shopper's recent-decayed category affinity on the product's category "
+            "path", "personal", 1.0, _personal("user_category")),
+    Feature("user_color", "share of the shopper's colour affinity on the product's colour", "personal", 0.8,
+            _personal("user_color")),
+    Feature("user_gender", "share of the shopper's gender affinity on the product's gender", "personal", 0.8,
+            _personal("user_gender")),
+    Feature("user_price", "share of the shopper's price-band affinity on the product's band (half for a neighbour "
+            "band)", "personal", 0.5, _personal("user_price")),
+    *[Feature(f"user_{m.name}", f"cosine(shopper's recent-item {m.name} embedding, product {m.name})", "personal",
+              m.taste_weight, _personal(f"user_{m.name}"), True)
+      for m in MODALITIES if m.taste_weight is not None],
+    Feature("cf_score", "collaborative filtering score of the product given the shopper's recent items", "personal",
+            0.5, _personal("cf_score"), True),
+]
+
+FEATURES: tuple[Feature, ...] = (*_LEXICAL, *_DENSE, *_FUSION, *_PRODUCT, *_QUERY, *_PERSONAL)
+FEATURE_NAMES: list[str] = [f.name for f in FEATURES]
+BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
+PERSONAL_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.group == "personal")
+if len(BY_NAME) != len(FEATURES):
+    raise RuntimeError("two features share a name")

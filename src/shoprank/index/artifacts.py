@@ -2,10 +2,10 @@
 
 Layout of an index folder::
 
-    manifest.json      encoders, counts, catalog fingerprint, build timings
+    manifest.json      encoders, backends, counts, catalog fingerprint, build timings
     catalog.jsonl      the validated products; row i is catalog position i
-    lexical/           tantivy BM25 index
-    text/ image/ label/ review/ color/   faiss index + owners.npy + vectors.npy per modality
+    lexical/           BM25 index
+    <modality>/        vector index + owners.npy + vectors.npy, one folder per modality present
 """
 from __future__ import annotations
 
@@ -17,31 +17,68 @@ from typing import Any
 import numpy as np
 
 from shoprank.catalog import Catalog
-from shoprank.index.lexical import LexicalIndex
-from shoprank.index.vector import VectorIndex
-
-MODALITIES = ("text", "image", "label", "review", "color")
+from shoprank.index.lexical import LEXICAL_INDEXES, LexicalIndex
+from shoprank.index.vector import VECTOR_INDEXES, VectorIndex
+from shoprank.modalities import MODALITIES
 
 
 @dataclass
 class Modality:
-    """Vectors of one modality, their faiss index, and which product owns each row."""
+    """Vectors of one modality, their vector index, and which product owns each row.
+
+    The rows of each owner are kept as one contiguous run of a row permutation, so the
+    per-query work on candidates touches only the candidates' rows."""
 
     vectors: np.ndarray
     index: VectorIndex
+    _order: np.ndarray = field(init=False, repr=False)   # rows sorted by owner
+    _starts: np.ndarray = field(init=False, repr=False)  # _order[_starts[p]:_starts[p + 1]]: rows of product p
+
+    def __post_init__(self) -> None:
+        owners = self.index.owners
+        self._order = np.argsort(owners, kind="stable")
+        n = int(owners.max()) + 1 if len(owners) else 0
+        self._starts = np.searchsorted(owners[self._order], np.arange(n + 1)).astype(np.int64)
 
     @property
     def owners(self) -> np.ndarray:
         return self.index.owners
 
-    def cosine_per_product(self, q: np.ndarray, n_products: int) -> np.ndarray:
-        """Best cosine between ``q`` and each product's rows (0 for products without rows)."""
-        out = np.zeros(n_products, np.float32)
-        if len(self.vectors):
-            sims = self.vectors @ q.astype(np.float32)
-            out.fill(-np.inf)
-            np.maximum.at(out, self.owners, sims)
-            out[np.isneginf(out)] = 0.0
+    def _bounds(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pos = np.asarray(positions, np.int64)
+        lo = np.zeros(len(pos), np.int64)
+        hi = np.zeros(len(pos), np.int64)
+        ok = pos < len(self._starts) - 1
+        lo[ok], hi[ok] = self._starts[pos[ok]], self._starts[pos[ok] + 1]
+        return lo, hi
+
+    def rows_of(self, pos: int) -> np.ndarray:
+        """The rows (e.g. photos) of the product at ``pos``, in row order."""
+        lo, hi = self._bounds(np.array([pos]))
+        return self._order[lo[0]:hi[0]]
+
+    def first_rows(self, positions: np.ndarray) -> np.ndarray:
+        """Each product's first row (its main photo, its text), -1 for a product without rows."""
+        lo, hi = self._bounds(positions)
+        out = np.full(len(lo), -1, np.int64)
+        has = hi > lo
+        out[has] = self._order[lo[has]]
+        return out
+
+    def cosine_for(self, q: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Best cosine between ``q`` and each given product's rows (0 for products without rows)."""
+        lo, hi = self._bounds(positions)
+        counts = hi - lo
+        out = np.zeros(len(lo), np.float32)
+        total = int(counts.sum())
+        if total == 0:
+            return out
+        has = counts > 0
+        # Row indexes of every candidate's run, concatenated.
+        seg_start = np.repeat(np.cumsum(counts) - counts, counts)
+        rows = self._order[np.repeat(lo, counts) + np.arange(total) - seg_start]
+        sims = self.vectors[rows] @ np.asarray(q, np.float32)
+        out[has] = np.maximum.reduceat(sims, (np.cumsum(counts) - counts)[has])
         return out
 
     def save(self, path: Path) -> None:
@@ -49,8 +86,8 @@ class Modality:
         np.save(path / "vectors.npy", self.vectors)
 
     @classmethod
-    def load(cls, path: Path) -> "Modality":
-        return cls(np.load(path / "vectors.npy"), VectorIndex.load(path))
+    def load(cls, path: Path, backend: str = "faiss") -> "Modality":
+        return cls(np.load(path / "vectors.npy"), VECTOR_INDEXES.get_class(backend).load(path))
 
 
 @dataclass
@@ -67,7 +104,7 @@ class IndexArtifacts:
         img = self.modalities.get("image")
         if img is None or not self.image_labels:
             return []
-        return [self.image_labels[r] for r in np.flatnonzero(img.owners == pos)]
+        return [self.image_labels[r] for r in img.rows_of(pos)]
 
     def save(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
@@ -82,8 +119,10 @@ class IndexArtifacts:
         if not (path / "manifest.json").is_file():
             raise FileNotFoundError(f"no shoprank index at {path} (run `shoprank index` first)")
         manifest = json.loads((path / "manifest.json").read_text())
-        mods = {m: Modality.load(path / m) for m in MODALITIES if (path / m / "faiss.index").is_file()}
+        backend = manifest.get("vector_backend", "faiss")
+        mods = {m.name: Modality.load(path / m.name, backend) for m in MODALITIES
+                if (path / m.name / "owners.npy").is_file()}
         labels_file = path / "image_labels.json"
         labels = [[(a, float(b)) for a, b in row] for row in json.loads(labels_file.read_text())] \
             if labels_file.is_file() else []
-        return cls(Catalog.load(path / "catalog.jsonl"), LexicalIndex.open(path / "lexical"), mods, manifest, labels)
+        return cls(Catalog.load(path / "catalog.jsonl"), LEXICAL_INDEXES.get_class(manifest.get("lexical_backend", "tantivy")).open(path / "lexical"), mods, manifest, labels)

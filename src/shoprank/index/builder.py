@@ -1,27 +1,35 @@
-"""Build an index from a catalog: encode every modality (cached), then index it."""
+"""Build an index from a catalog: encode every modality (cached), then index it.
+
+The builder loops over :data:`shoprank.modalities.MODALITIES`; each spec's source says
+what it reads from a product, and its encoder (from the :class:`EncoderSet`) makes the
+vectors. Photos are decoded once for all the photo modalities.
+"""
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+from tqdm.auto import tqdm
 
 from shoprank.catalog import Catalog
-from shoprank.encoders.base import ImageEncoder, TextEncoder, l2_normalize
+from shoprank.encoders.base import EncoderSet, ImageEncoder, TextEncoder, l2_normalize
 from shoprank.encoders.cache import EmbeddingCache, cached_encode, content_key
-from shoprank.encoders.color import DIM as COLOR_DIM
-from shoprank.encoders.color import NAME as COLOR_NAME
-from shoprank.encoders.color import color_histograms
 from shoprank.index.artifacts import IndexArtifacts, Modality
-from shoprank.index.lexical import LexicalIndex
-from shoprank.index.vector import VectorIndex
+from shoprank.index.lexical import LEXICAL_INDEXES
+from shoprank.index.vector import VECTOR_INDEXES
+from shoprank.modalities import MODALITIES, ModalitySpec, SourceKind
 from shoprank.types import Product
 
 log = logging.getLogger(__name__)
 
 _DESC_CHARS = 600  # enough for what an item is; long spec lists add noise and cost
+_PHOTO_BATCH = 16
 
 
 def dense_text(p: Product) -> str:
@@ -35,117 +43,176 @@ def dense_text(p: Product) -> str:
     return " | ".join(s for s in (title, leaf, attrs, p.description[:_DESC_CHARS]) if s)
 
 
-def _encode_texts(enc: TextEncoder, cache: EmbeddingCache | None, texts: list[str], desc: str) -> np.ndarray:
+def labels_to_text(labels: list[tuple[str, float]], min_prob: float = 0.02) -> str:
+    """The text bridge: what the image model sees, as a phrase a text encoder can embed."""
+    kept = [name for name, p in labels if p >= min_prob] or [labels[0][0]]
+    return "a product photo of " + ", ".join(kept)
+
+
+def encode_texts(enc: TextEncoder, cache: EmbeddingCache | None, texts: list[str], desc: str) -> np.ndarray:
     keys = [content_key("passage", t) for t in texts]
     vecs, _ = cached_encode(cache, enc.name, keys, lambda idx: (enc.encode_passages([texts[i] for i in idx]), None),
                             enc.dim, desc=desc)
     return vecs
 
 
-def _load_images(paths: list[str]) -> list[Image.Image]:
-    imgs = []
-    for path in paths:
-        try:
-            with Image.open(path) as im:
-                imgs.append(im.convert("RGB"))
-        except (OSError, UnidentifiedImageError):
-            log.warning("unreadable image %s", path)
-            imgs.append(Image.new("RGB", (8, 8), "white"))
-    return imgs
+def load_image(path: str) -> Image.Image:
+    """A photo as RGB; an unreadable one becomes a blank placeholder (and is logged)."""
+    try:
+        with Image.open(path) as im:
+            return im.convert("RGB")
+    except (OSError, UnidentifiedImageError):
+        log.warning("unreadable image %s", path)
+        return Image.new("RGB", (8, 8), "white")
 
 
-def _encode_images(enc: ImageEncoder, cache: EmbeddingCache | None, paths: list[str]):
-    """Model features + labels, and colour histograms, for each photo (one decode per photo)."""
-    keys = []
-    for p in paths:
-        try:
-            keys.append(content_key(Path(p).read_bytes()))
-        except OSError:
-            keys.append(content_key("missing", p))
+Rows = tuple[np.ndarray, np.ndarray]  # (vectors, owner position per row)
 
-    def compute(idx: list[int]):
-        imgs = _load_images([paths[i] for i in idx])
-        vecs, labels = enc.encode(imgs)
-        return vecs, [{"labels": lab, "color": c.tolist()} for lab, c in zip(labels, color_histograms(imgs))]
 
-    vecs, metas = cached_encode(cache, f"{enc.name}+{COLOR_NAME}", keys, compute, enc.dim, batch_size=16,
-                                desc="images")
-    labels = [[(a, float(b)) for a, b in m["labels"]] for m in metas]
-    colors = np.array([m["color"] for m in metas], np.float32).reshape(len(paths), COLOR_DIM)
-    return vecs, labels, colors
+@dataclass
+class _Build:
+    """What the specs of one build share: the catalog, encoders, cache, and photo results."""
+
+    catalog: Catalog
+    encoders: EncoderSet
+    cache: EmbeddingCache | None
+    photo_paths: list[str] = field(default_factory=list)
+    photo_owners: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    photo_rows: dict[str, tuple[np.ndarray, list[Any]]] = field(default_factory=dict)  # modality -> (vecs, labels)
+    image_labels: list[list[tuple[str, float]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        owners = []
+        for pos, p in enumerate(self.catalog):
+            for path in p.images:
+                self.photo_paths.append(path)
+                owners.append(pos)
+        self.photo_owners = np.array(owners, np.int64)
+
+    def encode_photos(self, specs: list[tuple[ModalitySpec, ImageEncoder]]) -> None:
+        """Every photo through every photo modality's encoder, decoding each missing photo once."""
+        paths = self.photo_paths
+        keys = []
+        for path in paths:
+            try:
+                keys.append(content_key(Path(path).read_bytes()))
+            except OSError:
+                keys.append(content_key("missing", path))
+        state = {}
+        for spec, enc in specs:
+            hits = self.cache.get_many(enc.name, keys) if self.cache else {}
+            state[spec.name] = (enc, hits, np.zeros((len(paths), enc.dim), np.float32), [None] * len(paths))
+        todo = sorted({i for _, hits, _, _ in state.values() for i, k in enumerate(keys) if k not in hits})
+        with tqdm(total=len(todo), desc="photos", disable=not todo, unit="photo") as bar:
+            for s in range(0, len(todo), _PHOTO_BATCH):
+                batch = todo[s:s + _PHOTO_BATCH]
+                images = {i: load_image(paths[i]) for i in batch}
+                for enc, hits, vecs, metas in state.values():
+                    need = [i for i in batch if keys[i] not in hits]
+                    if not need:
+                        continue
+                    v, labels = enc.encode([images[i] for i in need])
+                    rows = []
+                    for j, i in enumerate(need):
+                        hits[keys[i]] = (v[j], {"labels": labels[j]})
+                        rows.append((keys[i], v[j], {"labels": labels[j]}))
+                    if self.cache:
+                        self.cache.put_many(enc.name, rows)
+                bar.update(len(batch))
+        for name, (_, hits, vecs, metas) in state.items():
+            for i, k in enumerate(keys):
+                vecs[i], meta = hits[k]
+                metas[i] = [(a, float(b)) for a, b in (meta or {}).get("labels", [])]
+            self.photo_rows[name] = (vecs, metas)
+
+
+def _product_text(b: _Build, spec: ModalitySpec, enc: Any) -> Rows:
+    return encode_texts(enc, b.cache, [dense_text(p) for p in b.catalog], spec.name), np.arange(len(b.catalog))
+
+
+def _reviews(b: _Build, spec: ModalitySpec, enc: Any) -> Rows:
+    # One vector per review, averaged per model: variants share their parent's reviews.
+    texts, owner = [], []
+    for pos, p in enumerate(b.catalog):
+        for r in p.reviews:
+            texts.append(f"{r.title}. {r.text}".strip(". "))
+            owner.append(pos)
+    rows = encode_texts(enc, b.cache, texts, spec.name)
+    by_group: dict[str, list[int]] = {}
+    for i, pos in enumerate(owner):
+        by_group.setdefault(b.catalog.products[pos].group_id, []).append(i)
+    owners, vecs = [], []
+    for pos, p in enumerate(b.catalog):
+        mine = by_group.get(p.group_id)
+        if mine:
+            owners.append(pos)
+            vecs.append(rows[mine].mean(axis=0))
+    out = l2_normalize(np.array(vecs)) if vecs else np.zeros((0, enc.dim), np.float32)
+    return out, np.array(owners, np.int64)
+
+
+def _photos(b: _Build, spec: ModalitySpec, enc: Any) -> Rows:
+    vecs, labels = b.photo_rows[spec.name]
+    if spec.encoder == "image":
+        b.image_labels = labels
+    return vecs, b.photo_owners
+
+
+def _photo_labels(b: _Build, spec: ModalitySpec, enc: Any) -> Rows:
+    # The text bridge: what the image model saw, embedded as text, so text queries reach photos.
+    keep = [i for i, lab in enumerate(b.image_labels) if lab]
+    texts = [labels_to_text(b.image_labels[i]) for i in keep]
+    return encode_texts(enc, b.cache, texts, spec.name), b.photo_owners[keep]
+
+
+_SOURCES: dict[SourceKind, Callable[[_Build, ModalitySpec, Any], Rows]] = {
+    "product_text": _product_text, "reviews": _reviews, "photos": _photos, "photo_labels": _photo_labels,
+}
 
 
 def build_index(
     catalog: Catalog,
     out_dir: Path,
-    text_encoder: TextEncoder,
-    image_encoder: ImageEncoder | None,
+    encoders: EncoderSet,
     cache: EmbeddingCache | None = None,
     exact_limit: int = 100_000,
+    vector_backend: str = "faiss",
+    lexical_backend: str = "tantivy",
 ) -> IndexArtifacts:
     """Encode and index ``catalog`` into ``out_dir``; returns the loaded artifacts."""
-    from shoprank.encoders.image import labels_to_text
-
     timings: dict[str, float] = {}
-    n = len(catalog)
-    t0 = time.perf_counter()
-    text_vecs = _encode_texts(text_encoder, cache, [dense_text(p) for p in catalog], "text")
-    timings["text_s"] = time.perf_counter() - t0
-    mods = {"text": Modality(text_vecs, VectorIndex.build(text_vecs, exact_limit=exact_limit))}
-
-    # Reviews: one vector per review, averaged per product; variants share their parent's.
-    t0 = time.perf_counter()
-    rev_texts, rev_owner = [], []
-    for pos, p in enumerate(catalog):
-        for r in p.reviews:
-            rev_texts.append(f"{r.title}. {r.text}".strip(". "))
-            rev_owner.append(pos)
-    rev_rows = _encode_texts(text_encoder, cache, rev_texts, "reviews")
-    by_group: dict[str, list[int]] = {}
-    for i, pos in enumerate(rev_owner):
-        by_group.setdefault(catalog.products[pos].group_id, []).append(i)
-    owners, vecs = [], []
-    for pos, p in enumerate(catalog):
-        rows = by_group.get(p.group_id)
-        if rows:
-            owners.append(pos)
-            vecs.append(rev_rows[rows].mean(axis=0))
-    rv = l2_normalize(np.array(vecs)) if vecs else np.zeros((0, text_encoder.dim), np.float32)
-    mods["review"] = Modality(rv, VectorIndex.build(rv, np.array(owners, np.int64), exact_limit))
-    timings["review_s"] = time.perf_counter() - t0
-
-    image_labels: list[list[tuple[str, float]]] = []
-    if image_encoder is not None:
+    vector_index = VECTOR_INDEXES.get_class(vector_backend)
+    b = _Build(catalog, encoders, cache)
+    active = [(spec, enc) for spec in MODALITIES if (enc := encoders.for_modality(spec)) is not None]
+    photo_specs = [(s, e) for s, e in active if s.source == "photos" and isinstance(e, ImageEncoder)]
+    if photo_specs:
         t0 = time.perf_counter()
-        img_paths, img_owner = [], []
-        for pos, p in enumerate(catalog):
-            for path in p.images:
-                img_paths.append(path)
-                img_owner.append(pos)
-        img_vecs, image_labels, colors = _encode_images(image_encoder, cache, img_paths)
-        own = np.array(img_owner, np.int64)
-        mods["image"] = Modality(img_vecs, VectorIndex.build(img_vecs, own, exact_limit))
-        mods["color"] = Modality(colors, VectorIndex.build(colors, own, exact_limit))
-        timings["image_s"] = time.perf_counter() - t0
-        # Text bridge: what the image model saw, embedded as text, so text queries reach photos.
+        b.encode_photos(photo_specs)
+        timings["photos_s"] = time.perf_counter() - t0
+    mods: dict[str, Modality] = {}
+    for spec, enc in active:
         t0 = time.perf_counter()
-        label_vecs = _encode_texts(text_encoder, cache, [labels_to_text(m) for m in image_labels], "image labels")
-        mods["label"] = Modality(label_vecs, VectorIndex.build(label_vecs, own, exact_limit))
-        timings["label_s"] = time.perf_counter() - t0
+        vecs, owners = _SOURCES[spec.source](b, spec, enc)
+        mods[spec.name] = Modality(vecs, vector_index.build(vecs, owners, exact_limit))
+        timings[f"{spec.name}_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    lexical = LexicalIndex.build(catalog, out_dir / "lexical")
+    lexical = LEXICAL_INDEXES.get_class(lexical_backend).build(catalog, out_dir / "lexical")
     timings["lexical_s"] = time.perf_counter() - t0
     manifest = {
-        "products": n,
-        "images": len({path for p in catalog for path in p.images}) if image_encoder else 0,
-        "reviews": len(rev_texts),
-        "text_encoder": text_encoder.name,
-        "image_encoder": image_encoder.name if image_encoder else None,
+        "products": len(catalog),
+        "images": len(set(b.photo_paths)) if encoders.image else 0,
+        "reviews": sum(len(p.reviews) for p in catalog),
+        "text_encoder": encoders.text.name,
+        "image_encoder": encoders.image.name if encoders.image else None,
+        "joint_text_image": encoders.joint,
+        "modalities": sorted(mods),
+        "vector_backend": vector_backend,
+        "lexical_backend": lexical_backend,
         "catalog_fingerprint": catalog.fingerprint(),
         "timings": {k: round(v, 3) for k, v in timings.items()},
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    art = IndexArtifacts(catalog, lexical, mods, manifest, image_labels)
+    art = IndexArtifacts(catalog, lexical, mods, manifest, b.image_labels)
     art.save(out_dir)
     return art

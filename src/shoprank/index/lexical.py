@@ -1,14 +1,15 @@
-"""BM25 over product fields with tantivy."""
+"""Field-aware BM25: the :class:`LexicalIndex` interface and its tantivy backend."""
 from __future__ import annotations
 
 import shutil
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-
-import tantivy
+from typing import Any
 
 from shoprank.index.analysis import analyze, query_terms
+from shoprank.registry import Registry
 from shoprank.types import Product
 
 FIELDS: tuple[str, ...] = ("title", "description", "category", "attributes", "reviews")
@@ -27,7 +28,34 @@ def product_fields(p: Product) -> dict[str, str]:
     }
 
 
-def _schema() -> tantivy.Schema:
+class LexicalIndex(ABC):
+    """BM25 over :data:`FIELDS`. Document ``pos`` is the product's row in the catalog."""
+
+    backend: str
+
+    @classmethod
+    @abstractmethod
+    def build(cls, products: Iterable[Product], path: Path) -> "LexicalIndex": ...
+
+    @classmethod
+    @abstractmethod
+    def open(cls, path: Path) -> "LexicalIndex": ...
+
+    @abstractmethod
+    def search(self, text: str, limit: int = 100, fields: Sequence[str] = FIELDS) -> list[tuple[int, float]]:
+        """Top ``limit`` (catalog position, BM25 score) for a free-text query."""
+
+    @abstractmethod
+    def field_scores(self, text: str, positions: Sequence[int]) -> dict[str, dict[int, float]]:
+        """BM25 of ``text`` in each field, for the given candidates only."""
+
+
+LEXICAL_INDEXES: Registry[LexicalIndex] = Registry("lexical index backend")
+
+
+def _schema() -> Any:
+    import tantivy
+
     sb = tantivy.SchemaBuilder()
     sb.add_integer_field("pos", stored=True, indexed=True, fast=True)
     for f in FIELDS:
@@ -35,17 +63,21 @@ def _schema() -> tantivy.Schema:
     return sb.build()
 
 
-class LexicalIndex:
-    """Field-aware BM25. Document ``pos`` is the product's row in the catalog."""
+class TantivyLexicalIndex(LexicalIndex):
+    """tantivy with its English stemmer over pre-analysed text (CJK as character bigrams)."""
 
-    def __init__(self, index: tantivy.Index):
+    backend = "tantivy"
+
+    def __init__(self, index: Any):
         self._index = index
         self._searcher = index.searcher()
         self._pos: dict[tuple[int, int], int] = {}
         self._lock = threading.Lock()
 
     @classmethod
-    def build(cls, products: Iterable[Product], path: Path) -> "LexicalIndex":
+    def build(cls, products: Iterable[Product], path: Path) -> "TantivyLexicalIndex":
+        import tantivy
+
         if path.exists():
             shutil.rmtree(path)
         path.mkdir(parents=True)
@@ -60,10 +92,12 @@ class LexicalIndex:
         return cls(index)
 
     @classmethod
-    def open(cls, path: Path) -> "LexicalIndex":
+    def open(cls, path: Path) -> "TantivyLexicalIndex":
+        import tantivy
+
         return cls(tantivy.Index.open(str(path)))
 
-    def _position(self, addr: tantivy.DocAddress) -> int:
+    def _position(self, addr: Any) -> int:
         key = (addr.segment_ord, addr.doc)
         pos = self._pos.get(key)
         if pos is None:
@@ -72,11 +106,10 @@ class LexicalIndex:
                 self._pos[key] = pos
         return pos
 
-    def _query(self, terms: Sequence[str], fields: Sequence[str]) -> tantivy.Query:
+    def _query(self, terms: Sequence[str], fields: Sequence[str]) -> Any:
         return self._index.parse_query(" ".join(terms), list(fields), field_boosts={f: BOOSTS[f] for f in fields})
 
     def search(self, text: str, limit: int = 100, fields: Sequence[str] = FIELDS) -> list[tuple[int, float]]:
-        """Top ``limit`` (catalog position, BM25 score) for a free-text query."""
         terms = query_terms(text)
         if not terms:
             return []
@@ -84,7 +117,8 @@ class LexicalIndex:
         return [(self._position(addr), float(score)) for score, addr in res.hits]
 
     def field_scores(self, text: str, positions: Sequence[int]) -> dict[str, dict[int, float]]:
-        """BM25 of ``text`` in each field, for the given candidates only."""
+        import tantivy
+
         terms = query_terms(text)
         out: dict[str, dict[int, float]] = {f: {} for f in FIELDS}
         if not terms or not positions:
@@ -98,3 +132,6 @@ class LexicalIndex:
             res = self._searcher.search(q, len(positions), count=False)
             out[f] = {self._position(addr): float(score) for score, addr in res.hits}
         return out
+
+
+LEXICAL_INDEXES.register("tantivy", TantivyLexicalIndex)

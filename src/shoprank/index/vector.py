@@ -1,32 +1,88 @@
-"""Dense vector search with faiss: exact inner product for small sets, HNSW for large ones."""
+"""Dense vector search: the :class:`VectorIndex` interface and its faiss backend.
+
+Backends register in :data:`VECTOR_INDEXES` by name; an index folder records which one
+wrote it.
+"""
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
 
-import faiss
 import numpy as np
 
+from shoprank.registry import Registry
 
-class VectorIndex:
+
+class VectorIndex(ABC):
     """Inner-product search over L2-normalised rows (so scores are cosines).
 
     ``owners[i]`` is the catalog position that row ``i`` belongs to: a product may own
     several rows (one per photo), and results keep each product's best row.
     """
 
-    def __init__(self, index: faiss.Index, owners: np.ndarray):
-        self._index = index
-        self.owners = owners.astype(np.int64)
+    backend: str
+
+    def __init__(self, owners: np.ndarray):
+        self.owners = np.asarray(owners).astype(np.int64)
         n_owners = len(np.unique(self.owners)) or 1
         self._fanout = -(-len(self.owners) // n_owners)  # rows per owner, rounded up
 
     @classmethod
+    @abstractmethod
+    def build(cls, vectors: np.ndarray, owners: np.ndarray | None = None,
+              exact_limit: int = 100_000) -> "VectorIndex": ...
+
+    @classmethod
+    @abstractmethod
+    def load(cls, path: Path) -> "VectorIndex": ...
+
+    @abstractmethod
+    def save(self, path: Path) -> None: ...
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+    @abstractmethod
+    def _search_rows(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``n`` (scores, rows) for one query; row -1 pads a short result."""
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Top ``k`` (owner position, cosine), one entry per owner."""
+        if len(self) == 0 or k <= 0:
+            return []
+        # Over-fetch rows so that k distinct owners survive de-duplication.
+        scores, rows = self._search_rows(np.ascontiguousarray(query, np.float32), min(len(self), k * self._fanout))
+        best: dict[int, float] = {}
+        for s, r in zip(scores, rows):
+            if r < 0:
+                continue
+            o = int(self.owners[r])
+            if o not in best:
+                best[o] = float(s)
+        return sorted(best.items(), key=lambda t: -t[1])[:k]
+
+
+VECTOR_INDEXES: Registry[VectorIndex] = Registry("vector index backend")
+
+
+class FaissVectorIndex(VectorIndex):
+    """faiss: exact inner product up to ``exact_limit`` rows, HNSW above it."""
+
+    backend = "faiss"
+
+    def __init__(self, index: object, owners: np.ndarray):
+        super().__init__(owners)
+        self._index = index
+
+    @classmethod
     def build(cls, vectors: np.ndarray, owners: np.ndarray | None = None, exact_limit: int = 100_000,
-              hnsw_m: int = 32) -> "VectorIndex":
+              hnsw_m: int = 32) -> "FaissVectorIndex":
+        import faiss
+
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         n, d = vectors.shape
         if n <= exact_limit:
-            index: faiss.Index = faiss.IndexFlatIP(d)
+            index = faiss.IndexFlatIP(d)
         else:
             index = faiss.IndexHNSWFlat(d, hnsw_m, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = 200
@@ -36,34 +92,30 @@ class VectorIndex:
         return cls(index, np.arange(n) if owners is None else np.asarray(owners))
 
     def __len__(self) -> int:
-        return int(self._index.ntotal)
+        return int(self._index.ntotal)  # type: ignore[attr-defined]
 
     @property
     def exact(self) -> bool:
+        import faiss
+
         return isinstance(self._index, faiss.IndexFlat)
 
-    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Top ``k`` (owner position, cosine), one entry per owner."""
-        if len(self) == 0:
-            return []
-        q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        # Over-fetch rows so that k distinct owners survive de-duplication.
-        fetch = min(len(self), k * self._fanout)
-        scores, rows = self._index.search(q, fetch)
-        best: dict[int, float] = {}
-        for s, r in zip(scores[0], rows[0]):
-            if r < 0:
-                continue
-            o = int(self.owners[r])
-            if o not in best:
-                best[o] = float(s)
-        return sorted(best.items(), key=lambda t: -t[1])[:k]
+    def _search_rows(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        scores, rows = self._index.search(query.reshape(1, -1), n)  # type: ignore[attr-defined]
+        return scores[0], rows[0]
 
     def save(self, path: Path) -> None:
+        import faiss
+
         path.mkdir(parents=True, exist_ok=True)
         faiss.write_index(self._index, str(path / "faiss.index"))
         np.save(path / "owners.npy", self.owners)
 
     @classmethod
-    def load(cls, path: Path) -> "VectorIndex":
+    def load(cls, path: Path) -> "FaissVectorIndex":
+        import faiss
+
         return cls(faiss.read_index(str(path / "faiss.index")), np.load(path / "owners.npy"))
+
+
+VECTOR_INDEXES.register("faiss", FaissVectorIndex)

@@ -127,13 +127,14 @@ class Personalizer:
 
     # -- collaborative filtering --------------------------------------------------------------
     def train(self, kind: str = "itemitem", logged: Sequence[StoredEvent] | None = None) -> int:
-        """Fit "for you" (``kind``: itemitem | als) and "bought together" models on the log
-        (or on ``logged``, when the caller already read it)."""
-        from shoprank.personalization.collaborative import ALSRecommender, ItemItemCF
+        """Fit "for you" (``kind``: a collaborative model's name, e.g. itemitem | als) and
+        "bought together" models on the log (or on ``logged``, when the caller already read it)."""
+        from shoprank.personalization.backends import COLLABORATIVE_MODELS
 
+        model = COLLABORATIVE_MODELS.create(kind)  # an unknown name fails here, listing the choices
         events = list(self.events.scan()) if logged is None else logged
-        self.recommender = self._fit(ALSRecommender() if kind == "als" else ItemItemCF(), events)
-        self._related = self._fit(ItemItemCF(event_types={"cart", "purchase"}), events)
+        self.recommender = self._fit(model, events)
+        self._related = self._fit(COLLABORATIVE_MODELS.create("itemitem", event_types={"cart", "purchase"}), events)
         return len(events)
 
     @staticmethod

@@ -15,6 +15,7 @@ import numpy as np
 
 from shoprank.catalog.vocabulary import product_colors, product_genders, product_types
 from shoprank.index.artifacts import IndexArtifacts
+from shoprank.modalities import MODALITIES
 from shoprank.personalization.profile import Profile
 from shoprank.types import Product
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from shoprank.personalization.collaborative import Recommender
 
 # Modalities whose item embeddings make up a profile's taste vectors.
-PROFILE_MODALITIES = ("text", "image")
+PROFILE_MODALITIES: tuple[str, ...] = tuple(m.name for m in MODALITIES if m.taste_weight is not None)
 PRICE_BANDS = 5
 _FACET_ATTRIBUTES = ("material", "pattern", "activity")
 
@@ -64,12 +65,8 @@ class ItemSignals:
         self._rows: dict[str, np.ndarray] = {}
         for mod in PROFILE_MODALITIES:
             m = artifacts.modalities.get(mod)
-            if m is None or not len(m.vectors):
-                continue
-            rows = np.full(self.n, -1, np.int64)
-            owners, first = np.unique(m.owners, return_index=True)
-            rows[owners] = first
-            self._rows[mod] = rows
+            if m is not None and len(m.vectors):
+                self._rows[mod] = m.first_rows(np.arange(self.n))
 
     @staticmethod
     def _category_keys(p: Product) -> list[list[str]]:
@@ -114,7 +111,7 @@ class ItemSignals:
                 cats.setdefault(k.count("/"), {})[k] = v
         for d, fam in cats.items():
             total = sum(fam.values())
-            cats[d] = {k: v / total for k, v in fam.items()}
+            cats[d] = {k: v / total for k, v in fam.items()} if total > 0 else {}
 
         def category_score(pos: int) -> float:
             best = 0.0
@@ -134,8 +131,8 @@ class ItemSignals:
             [0.0 if b < 0 else prices.get(f"price:{b}", 0.0) + 0.5 * (prices.get(f"price:{b - 1}", 0.0)
                                                                      + prices.get(f"price:{b + 1}", 0.0))
              for b in band], np.float32)
-        for mod, name in (("text", "user_text"), ("image", "user_image")):
-            cols[name] = self._taste_cosine(profile, mod, cands)
+        for mod in PROFILE_MODALITIES:
+            cols[f"user_{mod}"] = self._taste_cosine(profile, mod, cands)
         if recommender is not None and profile.recent:
             cols["cf_score"] = np.asarray(recommender.score(profile.history(), [self.ids[int(c)] for c in cands]),
                                           np.float32)

@@ -1,6 +1,8 @@
-"""Rankers score candidate feature rows; the pipeline runs retrieve → rank → collapse."""
-from shoprank.ranking.base import Ranker
+"""Rankers score one query's candidate batch; chosen by name from :data:`RANKERS`."""
+from shoprank.ranking.base import RANKERS, CandidateBatch, Ranker, load_ranker
 from shoprank.ranking.linear import DEFAULT_WEIGHTS, LinearRanker
-from shoprank.ranking.pipeline import Budgets, SearchPipeline, SearchResult
 
-__all__ = ["DEFAULT_WEIGHTS", "Budgets", "LinearRanker", "Ranker", "SearchPipeline", "SearchResult"]
+RANKERS.register("linear", LinearRanker)
+RANKERS.register("lambdamart", "shoprank.ranking.lgbm:LambdaMARTRanker", extra="ltr")
+
+__all__ = ["DEFAULT_WEIGHTS", "RANKERS", "CandidateBatch", "LinearRanker", "Ranker", "load_ranker"]

@@ -5,7 +5,6 @@ Explanations are LightGBM's exact TreeSHAP contributions (Lundberg et al., 2020)
 """
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 
 from shoprank.features.registry import FEATURE_NAMES
-from shoprank.ranking.base import Ranker
+from shoprank.ranking.base import CandidateBatch, Ranker
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +84,11 @@ class LambdaMARTRanker(Ranker):
         opts.intra_op_num_threads = 1  # requests run in parallel threads already
         return ort.InferenceSession(onx.SerializeToString(), opts, providers=["CPUExecutionProvider"])
 
-    def score(self, X: np.ndarray) -> np.ndarray:
+    def score(self, batch: CandidateBatch) -> np.ndarray:
+        return self.score_matrix(batch.X)
+
+    def score_matrix(self, X: np.ndarray) -> np.ndarray:
+        """Scores of feature rows (trees score each row on its own, so rows of many queries may mix)."""
         X = np.asarray(X, np.float32)
         if len(X) == 0:
             return np.zeros(0, np.float32)
@@ -93,9 +96,10 @@ class LambdaMARTRanker(Ranker):
             return self._onnx.run(None, {"input": X})[0].ravel()
         return self.booster.predict(X)
 
-    def explain(self, X: np.ndarray, rows: Sequence[int] | None = None) -> np.ndarray:
+    def explain(self, batch: CandidateBatch, rows: Sequence[int] | None = None) -> np.ndarray:
         # Trees score rows independently, so only the asked rows are explained (TreeSHAP is costly).
-        X = np.asarray(X, np.float32) if rows is None else np.asarray(X, np.float32)[list(rows)]
+        X = np.asarray(batch.X, np.float32)
+        X = X if rows is None else X[list(rows)]
         if len(X) == 0:
             return np.zeros((0, len(self.feature_names)), np.float32)
         return self.booster.predict(X, pred_contrib=True)[:, :-1]  # last column: base_score()
@@ -110,15 +114,11 @@ class LambdaMARTRanker(Ranker):
         gains = self.booster.feature_importance(importance_type="gain")
         return dict(sorted(zip(self.feature_names, map(float, gains)), key=lambda t: -t[1]))
 
-    def save(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True)
+    def _save(self, path: Path) -> dict[str, Any]:
         self.booster.save_model(str(path / "model.txt"))
-        (path / "ranker.json").write_text(json.dumps({"type": self.name, "features": self.feature_names}))
+        return {"model": "model.txt"}
 
     @classmethod
-    def load(cls, path: Path, backend: Literal["onnx", "lightgbm"] = "onnx") -> "LambdaMARTRanker":
+    def _load(cls, path: Path, meta: dict[str, Any]) -> "LambdaMARTRanker":
         lgb = _lightgbm()
-        meta = json.loads((path / "ranker.json").read_text())
-        if meta["features"] != FEATURE_NAMES:
-            raise ValueError(f"{path}: model was trained on other features than this version computes")
-        return cls(lgb.Booster(model_file=str(path / "model.txt")), meta["features"], backend)
+        return cls(lgb.Booster(model_file=str(path / meta.get("model", "model.txt"))), meta["features"])

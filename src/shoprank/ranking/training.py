@@ -9,7 +9,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from shoprank.features.registry import FEATURE_NAMES
-from shoprank.ranking.pipeline import Candidates
+from shoprank.search import Candidates
 from shoprank.types import Query
 
 

@@ -1,5 +1,6 @@
 """Candidate generation: per-modality retrievers fused into one list."""
 from shoprank.retrieval.fusion import linear_fuse, rrf_fuse
-from shoprank.retrieval.hybrid import HybridRetriever, QueryEncoding
+from shoprank.retrieval.fusion import FUSION_METHODS
+from shoprank.retrieval.hybrid import RETRIEVERS, HybridRetriever
 
-__all__ = ["HybridRetriever", "QueryEncoding", "linear_fuse", "rrf_fuse"]
+__all__ = ["FUSION_METHODS", "RETRIEVERS", "HybridRetriever", "linear_fuse", "rrf_fuse"]

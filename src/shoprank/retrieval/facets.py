@@ -26,9 +26,11 @@ def _price_label(lo: float, hi: float | None) -> str:
     return f"{lo:g}+" if hi is None else f"{lo:g}-{hi:g}"
 
 
-def count_facets(products: Sequence[Product], collapse_variants: bool = True) -> dict[str, list[FacetValue]]:
+def count_facets(products: Sequence[Product], collapse_variants: bool = True,
+                 colors: Sequence[set[str]] | None = None) -> dict[str, list[FacetValue]]:
     """Count ``products`` per facet value. With ``collapse_variants`` a model with ten
-    colour/size variants counts once per value, as the results page shows it once."""
+    colour/size variants counts once per value, as the results page shows it once.
+    ``colors[i]`` are product ``i``'s canonical colours when already known."""
     seen: dict[str, set[tuple[str, str]]] = {"category": set(), "color": set(), "price": set(), "rating": set()}
     counts: dict[str, Counter[str]] = {name: Counter() for name in seen}
 
@@ -38,10 +40,10 @@ def count_facets(products: Sequence[Product], collapse_variants: bool = True) ->
             seen[facet].add(key)
             counts[facet][value] += 1
 
-    for p in products:
+    for i, p in enumerate(products):
         if p.category:
             add("category", p.category, p)
-        for c in product_colors(p):
+        for c in product_colors(p) if colors is None else colors[i]:
             add("color", c, p)
         if p.price is not None:
             for lo, hi in PRICE_BUCKETS:

@@ -1,15 +1,18 @@
-"""Late fusion of ranked lists.
+"""Late fusion of ranked lists, by name from :data:`FUSION_METHODS`.
 
 Runs map a retriever name to ``[(item, score), ...]`` sorted best first.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+
+from shoprank.registry import Registry
 
 Run = Sequence[tuple[int, float]]
+Fused = list[tuple[int, float]]
 
 
-def rrf_fuse(runs: Mapping[str, Run], k: int = 60, weights: Mapping[str, float] | None = None) -> list[tuple[int, float]]:
+def rrf_fuse(runs: Mapping[str, Run], k: int = 60, weights: Mapping[str, float] | None = None) -> Fused:
     """Reciprocal rank fusion: ``sum_r w_r / (k + rank_r(d))``.
 
     Cormack, Clarke & Buettcher, "Reciprocal Rank Fusion outperforms Condorcet and
@@ -35,7 +38,7 @@ def min_max(run: Run) -> dict[int, float]:
     return {item: (s - lo) / span if span > 0 else 1.0 for item, s in run}
 
 
-def linear_fuse(runs: Mapping[str, Run], weights: Mapping[str, float] | None = None) -> list[tuple[int, float]]:
+def linear_fuse(runs: Mapping[str, Run], weights: Mapping[str, float] | None = None) -> Fused:
     """Weighted sum of min-max normalised scores (CombSUM with normalisation; an item absent
     from a run scores 0 there). Fox & Shaw, "Combination of multiple searches", TREC-2 1994;
     normalisation as in Lee, SIGIR 1997."""
@@ -47,3 +50,10 @@ def linear_fuse(runs: Mapping[str, Run], weights: Mapping[str, float] | None = N
         for item, s in min_max(run).items():
             fused[item] = fused.get(item, 0.0) + w * s
     return sorted(fused.items(), key=lambda t: (-t[1], t[0]))
+
+
+FusionFn = Callable[[Mapping[str, Run], Mapping[str, float], int], Fused]
+# Every fusion method takes (runs, weights, rrf_k); a method ignores what it does not use.
+FUSION_METHODS: Registry[Fused] = Registry("fusion method")
+FUSION_METHODS.register("rrf", lambda runs, weights, rrf_k=60: rrf_fuse(runs, rrf_k, weights))
+FUSION_METHODS.register("linear", lambda runs, weights, rrf_k=60: linear_fuse(runs, weights))

@@ -1,67 +1,86 @@
-"""Hybrid retrieval: BM25 plus dense retrievers per modality, fused late."""
+"""Hybrid retrieval: BM25 plus one dense retriever per modality route, fused late."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-
-import numpy as np
+from dataclasses import dataclass
 
 from shoprank.index.artifacts import IndexArtifacts
-from shoprank.retrieval.fusion import Run, linear_fuse, rrf_fuse
-from shoprank.types import FusionMethod
-
-# How much each retriever's list counts in fusion.
-DEFAULT_WEIGHTS: dict[str, float] = {
-    "bm25": 1.0,        # words in title/description/category/attributes/reviews
-    "text": 1.0,        # query text vs product text (multilingual)
-    "label": 0.5,       # query text vs what the image model sees in product photos
-    "review": 0.3,      # query text vs what reviewers wrote
-    "image": 1.5,       # query photo vs product photos
-    "photo_text": 0.5,  # what the image model sees in the query photo vs product text
-}
+from shoprank.modalities import dense_routes, retriever_weights
+from shoprank.registry import Registry
+from shoprank.retrieval.fusion import FUSION_METHODS, Fused, Run
+from shoprank.types import QueryEncoding
 
 
-@dataclass
-class QueryEncoding:
-    """A query after encoding: whatever of text and photo the shopper gave."""
+class Retriever:
+    """One candidate list for a query: ``run`` returns (catalog position, score), best first."""
 
-    text: str | None = None
-    text_vec: np.ndarray | None = None
-    photo_vec: np.ndarray | None = None
-    photo_labels: list[tuple[str, float]] = field(default_factory=list)
-    photo_label_vec: np.ndarray | None = None  # the photo's labels embedded as a text query
-    photo_color_vec: np.ndarray | None = None  # the photo's colour histogram
+    name: str
+
+    def run(self, art: IndexArtifacts, q: QueryEncoding, k: int) -> Run:
+        raise NotImplementedError
 
 
-@dataclass
-class HybridRetriever:
-    artifacts: IndexArtifacts
-    weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
-    rrf_k: int = 60
+@dataclass(frozen=True)
+class LexicalRetriever(Retriever):
+    """BM25 over the product fields."""
 
-    def _dense(self, modality: str, vec: np.ndarray | None, k: int) -> Run:
-        mod = self.artifacts.modalities.get(modality)
+    name: str = "bm25"
+
+    def run(self, art: IndexArtifacts, q: QueryEncoding, k: int) -> Run:
+        return art.lexical.search(q.text, k) if q.text else []
+
+
+@dataclass(frozen=True)
+class DenseRetriever(Retriever):
+    """The query vector ``query_key`` against the vector index of ``modality``."""
+
+    name: str
+    modality: str
+    query_key: str
+
+    def run(self, art: IndexArtifacts, q: QueryEncoding, k: int) -> Run:
+        vec = q.vectors.get(self.query_key)
+        mod = art.modalities.get(self.modality)
         if vec is None or mod is None:
             return []
         return mod.index.search(vec, k)
 
+
+RETRIEVERS: Registry[Retriever] = Registry("retriever")
+RETRIEVERS.register("lexical", LexicalRetriever)
+RETRIEVERS.register("dense", DenseRetriever)
+
+
+def retrievers_for(art: IndexArtifacts) -> list[Retriever]:
+    """BM25, then a dense retriever for every route of a modality this index holds."""
+    joint = bool(art.manifest.get("joint_text_image"))
+    out: list[Retriever] = [RETRIEVERS.create("lexical")]
+    for spec, route in dense_routes():
+        if route.retriever and spec.name in art.modalities and (joint or not route.joint_only):
+            out.append(RETRIEVERS.create("dense", route.retriever, spec.name, spec.query_key(route)))
+    return out
+
+
+def check_weights(weights: Mapping[str, float]) -> dict[str, float]:
+    """The default fusion weights with ``weights`` over them; an unknown retriever is an error."""
+    known = retriever_weights()
+    unknown = sorted(set(weights) - set(known))
+    if unknown:
+        raise ValueError(f"weights for unknown retrievers {unknown}; known: {', '.join(known)}")
+    return {**known, **weights}
+
+
+class HybridRetriever:
+    def __init__(self, artifacts: IndexArtifacts, weights: Mapping[str, float] | None = None, rrf_k: int = 60):
+        self.artifacts = artifacts
+        self.weights = check_weights(weights or {})
+        self.rrf_k = rrf_k
+        self.retrievers = retrievers_for(artifacts)
+
     def runs(self, q: QueryEncoding, k: int) -> dict[str, Run]:
-        """Each applicable retriever's top ``k`` as (catalog position, score)."""
-        runs: dict[str, Run] = {}
-        if q.text:
-            runs["bm25"] = self.artifacts.lexical.search(q.text, k)
-        if q.text_vec is not None:
-            for mod in ("text", "label", "review"):
-                runs[mod] = self._dense(mod, q.text_vec, k)
-        if q.photo_vec is not None:
-            runs["image"] = self._dense("image", q.photo_vec, k)
-        if q.photo_label_vec is not None:
-            runs["photo_text"] = self._dense("text", q.photo_label_vec, k)
+        """Each applicable retriever's top ``k`` as (catalog position, score); empty lists dropped."""
+        runs = {r.name: r.run(self.artifacts, q, k) for r in self.retrievers}
         return {name: run for name, run in runs.items() if run}
 
-    def fuse(self, runs: Mapping[str, Run], method: FusionMethod = "rrf") -> list[tuple[int, float]]:
-        if method == "rrf":
-            return rrf_fuse(runs, self.rrf_k, self.weights)
-        if method == "linear":
-            return linear_fuse(runs, self.weights)
-        raise ValueError(f"unknown fusion {method!r}; choose 'rrf' or 'linear'")
+    def fuse(self, runs: Mapping[str, Run], method: str = "rrf") -> Fused:
+        return FUSION_METHODS.create(method, runs, self.weights, self.rrf_k)

@@ -15,6 +15,8 @@ from shoprank.personalization.store.base import StoredEvent
 from shoprank.types import Event
 
 
+# Kind names that earlier versions wrote into model.json.
+_LEGACY_KINDS = {"item_item": "itemitem"}
 FORMAT = "shoprank.cf"
 FORMAT_VERSION = 1
 MODEL_FILE = "model.json"
@@ -49,13 +51,7 @@ class Recommender(ABC):
     weights are ignored. Subclasses set ``kind`` and implement the abstract methods.
     """
 
-    kind: ClassVar[str] = ""
-    _registry: ClassVar[dict[str, type["Recommender"]]] = {}
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.kind:
-            Recommender._registry[cls.kind] = cls
+    kind: ClassVar[str] = ""  # its name in shoprank.personalization.backends.COLLABORATIVE_MODELS
 
     def __init__(self, event_types: Collection[str] | None = None) -> None:
         if event_types is not None:
@@ -150,9 +146,12 @@ class Recommender(ABC):
         meta = json.loads((d / MODEL_FILE).read_text(encoding="utf-8"))
         if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
             raise ValueError(f"{d / MODEL_FILE}: not a {FORMAT} v{FORMAT_VERSION} model")
-        klass = Recommender._registry.get(meta.get("kind", ""))
-        if klass is None:
+        from shoprank.personalization.backends import COLLABORATIVE_MODELS
+
+        kind = _LEGACY_KINDS.get(meta.get("kind", ""), meta.get("kind", ""))
+        if kind not in COLLABORATIVE_MODELS:
             raise ValueError(f"{d / MODEL_FILE}: unknown recommender kind {meta.get('kind')!r}")
+        klass = COLLABORATIVE_MODELS.get_class(kind)
         if cls is not Recommender and not issubclass(klass, cls):
             raise ValueError(f"{d / MODEL_FILE} holds a {klass.__name__}, not a {cls.__name__}")
         obj = klass(event_types=meta["event_types"], **meta["params"])

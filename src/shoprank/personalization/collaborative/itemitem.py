@@ -29,7 +29,7 @@ class ItemItemCF(Recommender):
     item to the history items, so they lie in [0, 1] whatever the history's length.
     """
 
-    kind = "item_item"
+    kind = "itemitem"
 
     def __init__(self, max_neighbors: int = 100, event_types: Collection[str] | None = None,
                  shrink: float = 0.0, block_size: int = 2048) -> None:

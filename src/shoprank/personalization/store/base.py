@@ -10,9 +10,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from shoprank.personalization.profile import Profile
 from shoprank.types import Event
+
+if TYPE_CHECKING:
+    from shoprank.config import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,11 @@ class EventLog(ABC):
 
 
 class ProfileStore(ABC):
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "ProfileStore":
+        """The store as ``settings`` configure it (a backend overrides what it needs)."""
+        return cls()
+
     @abstractmethod
     def get(self, owner: str) -> Profile | None: ...
 

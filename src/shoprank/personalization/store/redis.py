@@ -10,10 +10,13 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shoprank.personalization.profile import Profile
 from shoprank.personalization.store.base import ProfileStore
+
+if TYPE_CHECKING:
+    from shoprank.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,10 @@ class RedisProfileStore(ProfileStore):
     With ``ttl_s`` a profile expires that long after its last update. Redis is not
     assumed durable: profiles can be rebuilt from the event log.
     """
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "RedisProfileStore":
+        return cls(settings.redis_url)
 
     def __init__(self, url: str, prefix: str = "shoprank:profile:", ttl_s: int | None = None):
         try:

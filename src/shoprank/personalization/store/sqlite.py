@@ -12,10 +12,14 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shoprank.personalization.profile import Profile
 from shoprank.personalization.store.base import EventLog, ProfileStore, StoredEvent
 from shoprank.types import Event
+
+if TYPE_CHECKING:
+    from shoprank.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +200,11 @@ class SQLiteProfileStore(ProfileStore):
     losing the last updates to a power cut is acceptable. ``cache_size`` bounds the
     cache (oldest-inserted entries are dropped first).
     """
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "SQLiteProfileStore":
+        ev = settings.events_path
+        return cls(ev.with_name(ev.stem + "-profiles.sqlite"))
 
     def __init__(self, path: Path, cache_size: int = 100_000):
         self.path = Path(path)

@@ -1,4 +1,9 @@
-"""Search as explicit phases with candidate budgets: retrieve → filter → features → rank → facet/sort → collapse."""
+"""The search orchestrator: explicit phases with candidate budgets.
+
+retrieve (each retriever's top ``retrieve_k``) → fuse → filter (to ``rerank_k``) →
+features → rank → facets and sort → collapse variants → ``k`` hits. Only retrieval looks
+at the whole index; every later phase touches the candidates alone.
+"""
 from __future__ import annotations
 
 import time
@@ -9,12 +14,12 @@ import numpy as np
 from shoprank.features.extract import FeatureExtractor
 from shoprank.features.query_parse import ParsedQuery
 from shoprank.index.artifacts import IndexArtifacts
-from shoprank.ranking.base import Ranker
 from shoprank.personalization.signals import PersonalContext
+from shoprank.ranking.base import CandidateBatch, Ranker
 from shoprank.retrieval.facets import FacetValue, count_facets
 from shoprank.retrieval.fusion import Run
-from shoprank.retrieval.hybrid import HybridRetriever, QueryEncoding
-from shoprank.types import FusionMethod, Hit, Product, Query
+from shoprank.retrieval.hybrid import HybridRetriever
+from shoprank.types import FusionMethod, Hit, Product, Query, QueryEncoding
 
 
 @dataclass(frozen=True)
@@ -23,17 +28,26 @@ class Budgets:
     rerank_k: int = 200    # candidates the ranker scores
     # Without a keyword match to define "what matched", facets and sorting use the top ranked.
     facet_k: int = 50
+    # A filter discards candidates after retrieval, so each retriever fetches this many times more.
+    filter_widen: int = 10
 
 
 @dataclass
 class Candidates:
     """What the ranker sees for one query: each retriever's list, and the fused, filtered
-    candidates (catalog positions) with their feature rows (the fused score is the "rrf" column)."""
+    candidates with their features (the fused score is the "rrf" column)."""
 
     runs: dict[str, Run]
-    positions: list[int]
-    X: np.ndarray
+    batch: CandidateBatch
     fusion: FusionMethod
+
+    @property
+    def positions(self) -> list[int]:
+        return [int(p) for p in self.batch.positions]
+
+    @property
+    def X(self) -> np.ndarray:
+        return self.batch.X
 
 
 @dataclass
@@ -59,22 +73,29 @@ class SearchPipeline:
         self.ranker = ranker
         self.budgets = budgets
         self.fusion = fusion
+        self._colors = extractor.signals.colors  # canonical colours per product, for filters and facets
 
     def candidates(self, query: Query, enc: QueryEncoding, parsed: ParsedQuery | None,
                    personal: PersonalContext | None = None) -> Candidates:
-        """Phases 1-2: retrieve, fuse, filter to the rerank budget, and extract features."""
+        """Retrieve, fuse, filter to the rerank budget, and extract features."""
         products = self.art.catalog.products
         fusion = query.fusion or self.fusion
-        # A filter discards candidates after retrieval, so widen the net to keep k results.
-        k_ret = self.budgets.retrieve_k if query.filters.empty else 10 * self.budgets.retrieve_k
+        k_ret = self.budgets.retrieve_k * (1 if query.filters.empty else self.budgets.filter_widen)
         runs = self.retriever.runs(enc, k_ret)
         if runs:
             fused = self.retriever.fuse(runs, fusion)
         else:  # no text and no photo: browse, e.g. a category page
             fused = [(i, 0.0) for i in range(len(products))]
-        positions = [pos for pos, _ in fused if query.filters.accepts(products[pos])][: self.budgets.rerank_k]
+        keep: list[int] = []
+        for pos, _ in fused:
+            if query.filters.empty or query.filters.accepts(products[pos], self._colors[pos]):
+                keep.append(pos)
+                if len(keep) >= self.budgets.rerank_k:
+                    break
+        positions = np.array(keep, np.int64)
         X = self.extractor.extract(enc, parsed, positions, dict(fused), personal)
-        return Candidates(runs, positions, X, fusion)
+        batch = CandidateBatch(X, positions, [products[p].id for p in keep], enc.vectors, self.art)
+        return Candidates(runs, batch, fusion)
 
     def _matching(self, c: Candidates, order: np.ndarray) -> np.ndarray:
         """Rows (in rank order) that count as matching the query, for facets and sorting.
@@ -87,11 +108,12 @@ class SearchPipeline:
             return order
         if bm25:
             matched = {pos for pos, _ in bm25}
-            return np.array([i for i in order if c.positions[i] in matched], np.int64)
+            pos = c.batch.positions
+            return np.array([i for i in order if pos[i] in matched], np.int64)
         return order[: self.budgets.facet_k]
 
     @staticmethod
-    def _sort(order: np.ndarray, products: list[Product], positions: list[int], how: str) -> np.ndarray:
+    def _sort(order: np.ndarray, products: list[Product], positions: np.ndarray, how: str) -> np.ndarray:
         if how == "relevance":
             return order
 
@@ -109,21 +131,22 @@ class SearchPipeline:
         t0 = time.perf_counter()
         c = self.candidates(query, enc, parsed, personal)
         t1 = time.perf_counter()
-        scores = self.ranker.score(c.X)
+        scores = self.ranker.score(c.batch)
         t2 = time.perf_counter()
         products = self.art.catalog.products
+        positions = c.batch.positions
         ranks = {name: {pos: r for r, (pos, _) in enumerate(run, 1)} for name, run in c.runs.items()}
-        names = self.extractor.names
         order = np.argsort(-scores, kind="stable")
         matching = self._matching(c, order)
-        facets = count_facets([products[c.positions[i]] for i in matching], query.collapse_variants)
+        facets = count_facets([products[positions[i]] for i in matching], query.collapse_variants,
+                              [self._colors[positions[i]] for i in matching])
         if query.sort != "relevance":
-            order = self._sort(matching, products, c.positions, query.sort)
+            order = self._sort(matching, products, positions, query.sort)
         hits: list[Hit] = []
         rows: list[int] = []
         seen_groups: set[str] = set()
         for i in order:
-            pos = c.positions[i]
+            pos = int(positions[i])
             p = products[pos]
             if query.collapse_variants:
                 if p.group_id in seen_groups:
@@ -135,17 +158,22 @@ class SearchPipeline:
             if len(hits) >= query.k:
                 break
         if query.explain and hits:
-            # Only the returned hits are explained: for tree models that is most of the cost.
-            contrib = self.ranker.explain(c.X, rows)
-            base = self.ranker.base_score()
-            for hit, i, row in zip(hits, rows, contrib):
-                hit.features = {n: float(v) for n, v in zip(names, c.X[i])}
-                hit.contributions = {n: float(v) for n, v in zip(names, row) if v != 0}
-                if base:
-                    hit.contributions["base"] = base
+            self._explain(hits, rows, c.batch)
         t3 = time.perf_counter()
-        timings = {"candidates": (t1 - t0) * 1000, "rank": (t2 - t1) * 1000, "collapse": (t3 - t2) * 1000}
-        return SearchResult(hits, parsed, len(c.positions), c.fusion, sorted(c.runs),
+        timings = {"encode": enc.encode_ms, "candidates": (t1 - t0) * 1000, "rank": (t2 - t1) * 1000,
+                   "collapse": (t3 - t2) * 1000, "pipeline": (t3 - t0) * 1000}
+        return SearchResult(hits, parsed, len(positions), c.fusion, sorted(c.runs),
                             {k: round(v, 3) for k, v in timings.items()}, enc.photo_labels, facets,
                             personalized=personal is not None and personal.profile.n_events > 0,
                             profile_events=personal.profile.n_events if personal is not None else 0)
+
+    def _explain(self, hits: list[Hit], rows: list[int], batch: CandidateBatch) -> None:
+        # Only the returned hits are explained: for tree models that is most of the cost.
+        names = self.extractor.names
+        contrib = self.ranker.explain(batch, rows)
+        base = self.ranker.base_score()
+        for hit, i, row in zip(hits, rows, contrib):
+            hit.features = {n: float(v) for n, v in zip(names, batch.X[i])}
+            hit.contributions = {n: float(v) for n, v in zip(names, row) if v != 0}
+            if base:
+                hit.contributions["base"] = base

@@ -1,0 +1,72 @@
+"""Components built from :class:`~shoprank.config.Settings`, each backend looked up by name."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from shoprank.config import Settings
+from shoprank.encoders import IMAGE_ENCODERS, TEXT_ENCODERS
+from shoprank.encoders.base import EncoderSet, ImageEncoder, TextEncoder
+from shoprank.features.extract import FeatureExtractor
+from shoprank.index.artifacts import IndexArtifacts
+from shoprank.ranking import RANKERS, LinearRanker, Ranker
+from shoprank.retrieval.hybrid import HybridRetriever
+from shoprank.search import Budgets, SearchPipeline
+
+if TYPE_CHECKING:
+    from shoprank.encoders.speech import SpeechRecognizer
+    from shoprank.personalization.collaborative.base import Recommender
+    from shoprank.personalization.store.base import EventLog, ProfileStore
+
+
+def text_encoder(settings: Settings) -> TextEncoder:
+    return TEXT_ENCODERS.create(settings.text_encoder)
+
+
+def image_encoder(settings: Settings) -> ImageEncoder | None:
+    return None if settings.image_encoder == "none" else IMAGE_ENCODERS.create(settings.image_encoder)
+
+
+def encoders(settings: Settings) -> EncoderSet:
+    return EncoderSet(text_encoder(settings), image_encoder(settings))
+
+
+def ranker(settings: Settings) -> Ranker:
+    """The configured ranker: a saved model when ``ranker_model`` is set, else the linear one."""
+    cls = RANKERS.get_class(settings.ranker)
+    if settings.ranker_model is not None:
+        return cls.load(settings.ranker_model)
+    if cls is LinearRanker:
+        return LinearRanker(settings.ranker_weights)
+    raise ValueError(f"SHOPRANK_RANKER={settings.ranker} needs SHOPRANK_RANKER_MODEL (a saved model folder)")
+
+
+def pipeline(artifacts: IndexArtifacts, settings: Settings, ranker_: Ranker | None = None) -> SearchPipeline:
+    retriever = HybridRetriever(artifacts, settings.retriever_weights, settings.rrf_k)
+    return SearchPipeline(artifacts, retriever, FeatureExtractor(artifacts), ranker_ or ranker(settings),
+                          Budgets(settings.retrieve_k, settings.rerank_k), settings.fusion)
+
+
+def event_log(settings: Settings) -> EventLog:
+    from shoprank.personalization.store.sqlite import SQLiteEventLog
+
+    settings.events_path.parent.mkdir(parents=True, exist_ok=True)
+    return SQLiteEventLog(settings.events_path)
+
+
+def profile_store(settings: Settings) -> ProfileStore:
+    from shoprank.personalization.backends import PROFILE_STORES
+
+    settings.events_path.parent.mkdir(parents=True, exist_ok=True)
+    return PROFILE_STORES.get_class(settings.profile_store).from_settings(settings)
+
+
+def recommender(kind: str, **kwargs: object) -> Recommender:
+    from shoprank.personalization.backends import COLLABORATIVE_MODELS
+
+    return COLLABORATIVE_MODELS.create(kind, **kwargs)
+
+
+def speech(settings: Settings) -> SpeechRecognizer:
+    from shoprank.encoders.speech import make_speech_recognizer
+
+    return make_speech_recognizer(settings.speech_backend, settings.max_audio_seconds, settings.max_upload_bytes)

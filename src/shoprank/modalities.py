@@ -1,0 +1,104 @@
+"""The modalities, declared once.
+
+A :class:`ModalitySpec` says what a modality encodes from each product (its
+:class:`Source`), which encoder makes its vectors, and how queries meet it (its
+:class:`Route` s: which query input, which retriever, which ranking feature). The index
+builder, the retrievers, the feature extractor and the personalization signals all loop
+over :data:`MODALITIES`; adding a modality is one spec here plus one encoder file.
+
+Query inputs a route can match:
+
+- ``"text"``: the query text (or a voice query's transcript), by the text encoder;
+- ``"photo"``: the query photo, by *this modality's* encoder (photo features for
+  ``image``, a colour histogram for ``color``);
+- ``"photo_labels"``: what the image encoder sees in the query photo, as a text phrase
+  embedded by the text encoder (the text bridge; no joint text-image model ships offline).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+QueryInput = Literal["text", "photo", "photo_labels"]
+SourceKind = Literal["product_text", "reviews", "photos", "photo_labels"]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One way a query meets a modality: a dense retriever and/or a cosine ranking feature."""
+
+    query: QueryInput
+    feature: str                  # ranking feature: best cosine between the query and the product's rows
+    description: str
+    linear_weight: float          # the feature's default weight in the linear ranker
+    retriever: str | None = None  # the retriever's name in fusion and explanations (None: a feature only)
+    retriever_weight: float = 0.0  # its weight in late fusion
+    # Only when the image encoder embeds photos in the text encoder's space (a CLIP-like model).
+    joint_only: bool = False
+
+
+@dataclass(frozen=True)
+class ModalitySpec:
+    """One modality: what it encodes, with which encoder, and how queries reach it."""
+
+    name: str          # folder in the index, key of its vectors everywhere
+    source: SourceKind  # product_text: one passage a product; reviews: mean of a model's reviews;
+    #                     photos: one row a photo; photo_labels: a photo's top image labels as text
+    encoder: str       # "text" / "image": the configured encoder; else a registered image encoder's name
+    routes: tuple[Route, ...]
+    # Items touched feed a profile's taste vector; feature ``user_<name>`` with this linear weight.
+    taste_weight: float | None = None
+    similar_weight: float = 0.0     # weight in "similar items" (products' own vectors compared)
+
+    @property
+    def photo_based(self) -> bool:
+        """Encoded from photos: present only when the index has an image encoder."""
+        return self.source in ("photos", "photo_labels")
+
+    def query_key(self, route: Route) -> str:
+        """Key of the query vector ``route`` needs in :attr:`QueryEncoding.vectors`."""
+        if route.query == "photo":
+            return f"photo:{self.name}"
+        return route.query
+
+
+MODALITIES: tuple[ModalitySpec, ...] = (
+    ModalitySpec(
+        "text", "product_text", "text",
+        (Route("text", "cos_text", "cosine(query text, product text), multilingual", 2.0, "text", 1.0),
+         Route("photo_labels", "cos_photo_text", "cosine(labels seen in the query photo, product text)", 0.5,
+               "photo_text", 0.5)),
+        taste_weight=0.5, similar_weight=1.0),
+    ModalitySpec(
+        "image", "photos", "image",
+        (Route("photo", "cos_image", "cosine(query photo, product photo)", 3.0, "image", 1.5),
+         Route("text", "cos_text_image", "cosine(query text, product photo) with a joint text-image encoder",
+               2.0, "text_image", 1.0, joint_only=True)),
+        taste_weight=0.3, similar_weight=1.0),
+    ModalitySpec(
+        "label", "photo_labels", "text",
+        (Route("text", "cos_label", "cosine(query text, labels the image model sees in the product photo)", 0.5,
+               "label", 0.5),)),
+    ModalitySpec(
+        "review", "reviews", "text",
+        (Route("text", "cos_review", "cosine(query text, mean review embedding)", 0.2, "review", 0.3),)),
+    ModalitySpec(
+        "color", "photos", "rgb-hist",
+        (Route("photo", "cos_color", "similarity of the colour histograms of query photo and product photo", 1.0),)),
+)
+
+BY_NAME: dict[str, ModalitySpec] = {m.name: m for m in MODALITIES}
+
+
+def dense_routes(specs: tuple[ModalitySpec, ...] = MODALITIES) -> list[tuple[ModalitySpec, Route]]:
+    """Every (modality, route), text-input routes first: the order of the dense features."""
+    order = {"text": 0, "photo_labels": 1, "photo": 1}
+    pairs = [(m, r) for m in specs for r in m.routes]
+    return sorted(pairs, key=lambda mr: order[mr[1].query])  # stable: spec order within an input
+
+
+def retriever_weights(specs: tuple[ModalitySpec, ...] = MODALITIES) -> dict[str, float]:
+    """Default late-fusion weight of every retriever: BM25 plus each route that retrieves."""
+    out = {"bm25": 1.0}  # words in title/description/category/attributes/reviews
+    out.update({r.retriever: r.retriever_weight for m in specs for r in m.routes if r.retriever})
+    return out
