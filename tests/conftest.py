@@ -1,4 +1,9 @@
-"""Shared fixtures: models and the Luma index are built once per test session."""
+"""Shared fixtures: models and the Luma index are built once per test session.
+
+Two tiers. The fast one runs on model-free encoders (``hashing`` text, ``palette``
+photos) over the small demo catalog: ``pytest -m "not slow"``. Tests that need real
+models, the data bundle, Redis, a browser or a child process are ``slow``: marked here
+when they use one of :data:`SLOW_FIXTURES`, or in their module."""
 from __future__ import annotations
 
 import os
@@ -87,3 +92,46 @@ def redis_url(tmp_path_factory):
         yield url
     finally:
         stop_redis_server(proc)
+
+
+# Fixtures that load real models or the data bundle, or start servers: a test using one is slow.
+SLOW_FIXTURES = frozenset({"text_encoder", "image_encoder", "luma_import", "luma_engine", "demo_engine",
+                           "redis_url", "whisper", "sphinx", "red_backpack"})
+
+
+def _needs_data(item) -> bool:
+    return any("SHOPRANK_DATA_DIR" in str(m.kwargs.get("reason", "")) for m in item.iter_markers("skipif"))
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())) or _needs_data(item):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def demo_catalog(tmp_path_factory):
+    """The embedded demo catalog (54 products, drawn photos, reviews, EN/ZH titles)."""
+    from shoprank.catalog import Catalog, load_catalog_file
+    from shoprank.catalog.demo import write_demo_catalog
+
+    res = load_catalog_file(write_demo_catalog(tmp_path_factory.mktemp("demo-fake")))
+    assert not res.errors
+    return Catalog(res.products)
+
+
+@pytest.fixture(scope="session")
+def fake_settings(tmp_path_factory):
+    """Settings of the fast tier: model-free encoders, in-memory profiles."""
+    from shoprank.config import Settings
+
+    return Settings(home=tmp_path_factory.mktemp("fake-home"), data_dir=DATA_DIR, text_encoder="hashing",
+                    image_encoder="palette", profile_store="memory")
+
+
+@pytest.fixture(scope="session")
+def fake_engine(demo_catalog, fake_settings):
+    """The demo catalog indexed with the model-free encoders (builds in about a second)."""
+    from shoprank.engine import ShopRank
+
+    return ShopRank.build(demo_catalog, fake_settings.index_dir("demo"), fake_settings)

@@ -5,11 +5,15 @@ import io
 import os
 import subprocess
 import sys
+
+import pytest
 from pathlib import Path
 
 from PIL import Image
 
 from shoprank.types import Query
+
+pytestmark = pytest.mark.slow  # a child process
 
 
 def test_demo_command_builds_and_searches(tmp_path):

@@ -200,6 +200,7 @@ class TestSQLiteEventLog(EventLogContract):
         assert not t.is_alive(), "append blocked behind an open scan"
         assert elog.count() == 3
 
+    @pytest.mark.slow  # child processes
     def test_acknowledged_events_survive_sigkill(self, tmp_path):
         path = tmp_path / "events.sqlite"
         child = textwrap.dedent("""
@@ -237,6 +238,7 @@ class TestSQLiteEventLog(EventLogContract):
         finally:
             log.close()
 
+    @pytest.mark.slow  # child processes
     def test_two_processes_append_concurrently(self, tmp_path):
         path = tmp_path / "events.sqlite"
         SQLiteEventLog(path).close()  # create the schema up front, as the API does at startup

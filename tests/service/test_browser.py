@@ -21,6 +21,8 @@ import uvicorn
 
 from shoprank.service import create_app
 
+pytestmark = pytest.mark.slow  # a child process
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "tests" / "e2e" / "search_page.mjs"
 ARTIFACTS = REPO / "test-artifacts"

@@ -10,6 +10,8 @@ import pytest
 from server_process import start_server, stop_server
 from shoprank.personalization.store.sqlite import SQLiteEventLog
 
+pytestmark = pytest.mark.slow  # a child process
+
 USER = "durable-dora"
 
 

@@ -1,0 +1,56 @@
+"""The feature extractor on the fake demo index: columns by declaration, candidates only."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shoprank.features.registry import FEATURE_NAMES, PERSONAL_FEATURES
+from shoprank.personalization.profile import Profile
+from shoprank.personalization.signals import PersonalContext
+from shoprank.types import Query
+
+
+def col(X, name):
+    return X[:, FEATURE_NAMES.index(name)]
+
+
+def test_columns_follow_the_declarations(fake_engine):
+    c = fake_engine.candidates(Query(text="red backpack"))
+    X, pos = c.X, c.batch.positions
+    assert X.shape == (len(pos), len(FEATURE_NAMES)) and X.dtype == np.float32
+    ids = c.batch.product_ids
+    red = ids.index("demo-backpack-red")
+    # Lexical: the title holds both words.
+    assert col(X, "bm25_title")[red] == col(X, "bm25_title").max() > 0
+    assert col(X, "title_coverage")[red] == 1.0 and col(X, "query_terms")[red] == 2
+    # Dense: the cosine of the query and the product text, as computed directly.
+    art = fake_engine.artifacts
+    q = fake_engine.text_encoder.encode_query("red backpack")
+    assert col(X, "cos_text")[red] == pytest.approx(float(art.modalities["text"].vectors[pos[red]] @ q), abs=1e-5)
+    # Query understanding: a red backpack matches colour and type; a blue one only the type.
+    blue = ids.index("demo-backpack-blue")
+    assert (col(X, "color_match")[red], col(X, "type_match")[red]) == (1.0, 1.0)
+    assert (col(X, "color_match")[blue], col(X, "type_match")[blue]) == (-1.0, 1.0)
+    # No photo in the query: photo features are 0; no profile: personal features are 0.
+    assert not col(X, "cos_image").any() and not col(X, "cos_color").any()
+    assert not X[:, [FEATURE_NAMES.index(n) for n in PERSONAL_FEATURES]].any()
+
+
+def test_personal_columns_read_the_profile(fake_engine):
+    ex = fake_engine.pipeline.extractor
+    sig = ex.signals
+    pos = fake_engine.artifacts.catalog.position("demo-backpack-red")
+    prof = Profile(owner="u")
+    prof.add(0.0, 3600.0, "click", "demo-backpack-red", sig.facets(pos), sig.vectors(pos), 1)
+    c = fake_engine.candidates(Query(text="bag"))
+    X = ex.extract(fake_engine.encode_query(Query(text="bag")), None, c.batch.positions, {}, PersonalContext(prof))
+    ids = c.batch.product_ids
+    assert col(X, "user_category")[ids.index("demo-backpack-red")] > 0
+    assert col(X, "user_text")[ids.index("demo-backpack-red")] == pytest.approx(1.0, abs=1e-5)
+    assert col(X, "user_color").max() > 0 and not col(X, "cf_score").any()
+
+
+def test_no_candidates_no_rows(fake_engine):
+    ex = fake_engine.pipeline.extractor
+    X = ex.extract(fake_engine.encode_query(Query(text="x")), None, [], {})
+    assert X.shape == (0, len(FEATURE_NAMES))

@@ -1,0 +1,70 @@
+"""Every ranker passes one contract: score, explain, save and load."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shoprank.features.registry import FEATURE_NAMES
+from shoprank.ranking import RANKERS, CandidateBatch, LinearRanker, Ranker, load_ranker
+
+
+def _batch(n=30, seed=0) -> tuple[CandidateBatch, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, len(FEATURE_NAMES))).astype(np.float32)
+    y = np.digitize(X[:, FEATURE_NAMES.index("cos_text")] + X[:, FEATURE_NAMES.index("bm25_title")], [-1, 0, 1])
+    return CandidateBatch.from_features(X), y
+
+
+class RankerContract:
+    """Subclasses supply ``make_ranker``."""
+
+    def make_ranker(self) -> Ranker:
+        raise NotImplementedError
+
+    @pytest.fixture(scope="class")
+    def ranker(self):
+        return self.make_ranker()
+
+    def test_registered_by_name(self, ranker):
+        assert ranker.name in RANKERS and isinstance(ranker, RANKERS.get_class(ranker.name))
+
+    def test_one_score_per_candidate_and_none_for_no_candidates(self, ranker):
+        b, _ = _batch()
+        s = ranker.score(b)
+        assert s.shape == (len(b),) and np.isfinite(s).all()
+        assert ranker.score(CandidateBatch.from_features(np.zeros((0, len(FEATURE_NAMES)), np.float32))).shape == (0,)
+
+    def test_contributions_add_up_to_the_score(self, ranker):
+        b, _ = _batch()
+        s = ranker.score(b)
+        contrib = ranker.explain(b)
+        assert contrib.shape == (len(b), len(FEATURE_NAMES))
+        assert contrib.sum(axis=1) + ranker.base_score() == pytest.approx(s, abs=1e-4)
+        assert ranker.explain(b, [4, 2]) == pytest.approx(contrib[[4, 2]], abs=1e-5)
+
+    def test_ranks_relevant_items_higher(self, ranker):
+        b, y = _batch(200, seed=1)
+        assert np.corrcoef(ranker.score(b), y)[0, 1] > 0.3
+
+    def test_save_and_load_give_the_same_scores(self, ranker, tmp_path):
+        ranker.save(tmp_path / "m")
+        again = load_ranker(tmp_path / "m")
+        assert type(again) is type(ranker)
+        b, _ = _batch()
+        assert again.score(b) == pytest.approx(ranker.score(b), abs=1e-4)
+
+
+class TestLinearRanker(RankerContract):
+    def make_ranker(self) -> Ranker:
+        return LinearRanker({n: 0.0 for n in FEATURE_NAMES} | {"cos_text": 1.0, "bm25_title": 1.0, "rating": 0.1})
+
+
+class TestLambdaMARTRanker(RankerContract):
+    def make_ranker(self) -> Ranker:
+        pytest.importorskip("lightgbm", reason="pip install 'shoprank[ltr]'")
+        from shoprank.ranking.lgbm import LambdaMARTRanker
+
+        rng = np.random.default_rng(3)
+        X = rng.normal(size=(600, len(FEATURE_NAMES))).astype(np.float32)
+        y = np.digitize(X[:, FEATURE_NAMES.index("cos_text")] + X[:, FEATURE_NAMES.index("bm25_title")], [-1, 0, 1])
+        return LambdaMARTRanker.fit(X, y, [20] * 30, num_rounds=30, backend="lightgbm")

@@ -1,0 +1,83 @@
+"""The HTTP API in process (FastAPI's test client) over the fake demo index: the fast tier."""
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from shoprank.service import create_app
+
+
+@pytest.fixture(scope="module")
+def client(fake_engine):
+    with TestClient(create_app(fake_engine)) as c:
+        yield c
+
+
+def test_health_page_and_text_search(client):
+    assert client.get("/health").json()["products"] == 54
+    assert 'id="photo"' in client.get("/").text
+    body = client.post("/search", json={"q": "red backpack", "k": 3, "explain": True}).json()
+    first = body["results"][0]
+    assert first["id"] == "demo-backpack-red" and first["explanation"] and "bm25" in first["retrievers"]
+    assert body["parsed"]["colors"] == ["red"] and body["timings_ms"]["pipeline"] > 0
+    img = client.get(first["image_url"])
+    assert img.status_code == 200 and img.headers["content-type"].startswith("image/")
+
+
+def test_photo_search_multipart_and_product_pages(client, fake_engine):
+    photo = open(fake_engine.artifacts.catalog.get("demo-coffee-mug-blue").images[0], "rb").read()
+    r = client.post("/search", data={"k": "3"}, files={"image": ("mug.png", photo, "image/png")})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["results"][0]["id"] == "demo-coffee-mug-blue" and body["photo_labels"][0][0] == "blue"
+    p = client.get("/products/demo-coffee-mug-blue").json()
+    assert p["photo_labels"] == [[["blue", 1.0]]]
+    sim = client.get("/similar/demo-coffee-mug-blue", params={"k": 4}).json()["results"]
+    assert len(sim) == 4 and "demo-coffee-mug-blue" not in [x["id"] for x in sim]
+    cats = {c["path"]: c["count"] for c in client.get("/categories").json()["categories"]}
+    assert cats["Bags"] == 12
+
+
+@pytest.mark.parametrize("kwargs,status,needle", [
+    ({"json": {}}, 422, "give a text query"),
+    ({"json": {"q": "bag", "k": 0}}, 422, "k"),
+    ({"json": {"q": "bag", "fusion": "magic"}}, 422, "fusion"),
+    ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 400, "JSON"),
+    ({"files": {"image": ("x.jpg", b"not an image", "image/jpeg")}}, 422, "not a readable image"),
+])
+def test_bad_requests_get_4xx_with_reason(client, kwargs, status, needle):
+    r = client.post("/search", **kwargs)
+    assert r.status_code == status, r.text
+    assert needle in r.json()["detail"]
+
+
+def test_facets_filters_sorting(client):
+    body = client.post("/search", json={"q": "bag", "k": 10}).json()
+    assert {"category", "color", "price", "rating"} <= set(body["facets"])
+    blue = client.post("/search", json={"q": "bag", "k": 10, "colors": ["blue"]}).json()["results"]
+    assert blue and all("Blue" in x["title"] for x in blue)
+    cheap = client.post("/search", json={"q": "backpack", "k": 6, "sort": "price_asc"}).json()["results"]
+    assert [x["price"] for x in cheap] == sorted(x["price"] for x in cheap)
+
+
+def test_events_personalize_the_next_search_and_forget(client):
+    user = "app-ana"
+    before = client.post("/search", json={"q": "red", "k": 5, "user_id": user}).json()
+    assert not before["personalized"]
+    r = client.post("/events", json={"events": [
+        {"user_id": user, "product_id": "demo-coffee-mug-red", "type": "purchase", "query": "red mug"},
+        {"user_id": user, "product_id": "nope", "type": "click"}]})
+    assert r.status_code == 200 and r.json()["accepted"] == 1 and r.json()["rejected"][0]["index"] == 1
+    after = client.post("/search", json={"q": "red", "k": 5, "user_id": user}).json()
+    assert after["personalized"] and after["results"][0]["id"] == "demo-coffee-mug-red"
+    assert client.get(f"/users/{user}/profile").json()["n_events"] == 1
+    assert client.delete(f"/users/{user}").json()["events_deleted"] == 1
+    assert not client.post("/search", json={"q": "red", "k": 5, "user_id": user}).json()["personalized"]
+
+
+def test_suggest_and_404s(client):
+    texts = [s["text"] for s in client.get("/suggest", params={"q": "yog"}).json()["suggestions"]]
+    assert any("Yoga" in t for t in texts)
+    assert client.get("/products/nope").status_code == 404
+    assert client.get("/similar/nope").status_code == 404
+    assert client.get("/images/demo-coffee-mug-red/9").status_code == 404
