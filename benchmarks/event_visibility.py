@@ -23,12 +23,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
-from common import percentiles, save, table  # noqa: E402
-from redis_server import start_redis_server, stop_redis_server  # noqa: E402
-from server_process import start_server, stop_server  # noqa: E402
-
-from shoprank.config import Settings  # noqa: E402
-from shoprank.index.artifacts import IndexArtifacts  # noqa: E402
+from common import percentiles, save, table
+from redis_server import start_redis_server, stop_redis_server
+from server_process import start_server, stop_server
+from shoprank.config import Settings
+from shoprank.index.artifacts import IndexArtifacts
 
 QUERIES = ["jacket", "backpack", "yoga pants", "hoodie", "shorts", "watch"]
 

@@ -10,11 +10,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import DATA_DIR, save, table  # noqa: E402
-
-from shoprank.catalog import Catalog, load_magento  # noqa: E402
-from shoprank.config import Settings  # noqa: E402
-from shoprank.engine import ShopRank  # noqa: E402
+from common import DATA_DIR, save, table
+from shoprank.catalog import Catalog, load_magento
+from shoprank.config import Settings
+from shoprank.engine import ShopRank
 
 
 def main() -> None:

@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import DATA_DIR, percentiles, save, table  # noqa: E402
-from PIL import Image  # noqa: E402
+from PIL import Image
 
-from shoprank.catalog import Catalog, load_magento  # noqa: E402
-from shoprank.config import Settings  # noqa: E402
-from shoprank.engine import ShopRank  # noqa: E402
-from shoprank.types import Query  # noqa: E402
+from common import DATA_DIR, percentiles, save, table
+from shoprank.catalog import Catalog, load_magento
+from shoprank.config import Settings
+from shoprank.engine import ShopRank
+from shoprank.types import Query
 
 ZH = ["背包", "女士瑜伽裤", "男士连帽衫", "运动手表", "红色夹克", "瑜伽垫", "短裤 50元以下", "健身包"]
 

@@ -12,10 +12,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import OUT, REPO, percentiles, save, table  # noqa: E402
-
-from shoprank.ranking.lgbm import LambdaMARTRanker  # noqa: E402
-from shoprank.ranking.training import TrainingSet  # noqa: E402
+from common import OUT, REPO, percentiles, save, table
+from shoprank.ranking.lgbm import LambdaMARTRanker
+from shoprank.ranking.training import TrainingSet
 
 
 def main(dataset: str = "crowdflower") -> None:

@@ -32,12 +32,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import DATA_DIR, REPO, percentiles, save, table  # noqa: E402
-
-from shoprank.catalog import Catalog  # noqa: E402
-from shoprank.config import Settings  # noqa: E402
-from shoprank.engine import ShopRank  # noqa: E402
-from shoprank.types import Product, Query  # noqa: E402
+from common import DATA_DIR, REPO, percentiles, save, table
+from shoprank.catalog import Catalog
+from shoprank.config import Settings
+from shoprank.engine import ShopRank
+from shoprank.types import Product, Query
 
 SEED = 0
 SIZES = ["XS", "S", "M", "L", "XL", "2-Pack", "3-Pack", "4-Pack", "6-Pack", "12-Pack"]

@@ -5,10 +5,9 @@ import io
 import os
 import subprocess
 import sys
-
-import pytest
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from shoprank.types import Query

@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from shoprank.catalog import Catalog
+from fakes import tiny_catalog
 from shoprank.config import Settings
 from shoprank.engine import ShopRank
 from shoprank.search import Budgets
 from shoprank.types import Filters, Query
-
-from fakes import tiny_catalog
 
 
 @pytest.fixture(scope="module")

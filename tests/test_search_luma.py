@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from shoprank.types import Filters, Query
-
 from conftest import LUMA, needs_luma
+from shoprank.types import Filters, Query
 
 pytestmark = needs_luma
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -46,8 +46,8 @@ def _build(res: ImportResult, name: str):
 
 @app.command()
 def index(
-    catalog: Annotated[Optional[list[Path]], typer.Argument(help="CSV / JSONL / Parquet catalog files")] = None,
-    magento: Annotated[Optional[Path], typer.Option(help="Magento sample-data folder (default: the Luma data)")] = None,
+    catalog: Annotated[list[Path] | None, typer.Argument(help="CSV / JSONL / Parquet catalog files")] = None,
+    magento: Annotated[Path | None, typer.Option(help="Magento sample-data folder (default: the Luma data)")] = None,
     name: Annotated[str, typer.Option(help="index name under SHOPRANK_HOME/indexes")] = "luma",
     verbose: bool = False,
 ) -> None:
@@ -67,11 +67,11 @@ def index(
 
 @app.command()
 def search(
-    text: Annotated[Optional[str], typer.Argument(help="query text")] = None,
-    image: Annotated[Optional[Path], typer.Option(help="query photo")] = None,
+    text: Annotated[str | None, typer.Argument(help="query text")] = None,
+    image: Annotated[Path | None, typer.Option(help="query photo")] = None,
     k: int = 10,
     name: str = "luma",
-    fusion: Optional[str] = None,
+    fusion: str | None = None,
     explain: bool = False,
 ) -> None:
     """Search a built index from the terminal."""
@@ -80,7 +80,7 @@ def search(
 
     settings = get_settings()
     engine = ShopRank.open(settings.index_dir(name), settings)
-    q = Query(text=text, image=image.read_bytes() if image else None, k=k, fusion=fusion, explain=explain)  # type: ignore[arg-type]
+    q = Query(text=text, image=image.read_bytes() if image else None, k=k, fusion=fusion, explain=explain)
     res = engine.search(q)
     if res.photo_labels:
         typer.echo("photo looks like: " + ", ".join(f"{a} {b:.0%}" for a, b in res.photo_labels))
@@ -104,7 +104,7 @@ def _serve(engine, host: str, port: int) -> None:
 
 
 @app.command()
-def serve(name: str = "luma", host: Optional[str] = None, port: Optional[int] = None) -> None:
+def serve(name: str = "luma", host: str | None = None, port: int | None = None) -> None:
     """Serve the HTTP API and search page for a built index."""
     from shoprank.engine import ShopRank
 
@@ -115,13 +115,14 @@ def serve(name: str = "luma", host: Optional[str] = None, port: Optional[int] = 
 
 @app.command("eval")
 def evaluate(
-    dataset: Annotated[Optional[list[str]], typer.Option(help="labelled set(s); default: every searchable one")] = None,
-    max_queries: Annotated[Optional[int], typer.Option(help="sample this many queries per set")] = None,
+    dataset: Annotated[list[str] | None, typer.Option(help="labelled set(s); default: every searchable one")] = None,
+    max_queries: Annotated[int | None, typer.Option(help="sample this many queries per set")] = None,
     text_encoder: Annotated[str, typer.Option(help="e5 | minilm (the sets are English)")] = "minilm",
     folds: int = 5,
     rounds: int = 300,
-    out: Annotated[Path, typer.Option(help="where tables, per-query results and plots go")] = Path("benchmarks/out/eval"),
-    save_model: Annotated[Optional[Path], typer.Option(help="save the LambdaMART trained on all queries here")] = None,
+    out: Annotated[Path, typer.Option(help="where tables, per-query results and plots go")] = Path(
+        "benchmarks/out/eval"),
+    save_model: Annotated[Path | None, typer.Option(help="save the LambdaMART trained on all queries here")] = None,
 ) -> None:
     """Score BM25, dense, RRF, linear fusion, the linear ranker and LambdaMART on labelled query sets."""
     from shoprank.engine import ShopRank
@@ -230,8 +231,8 @@ def import_events(
 
 @app.command()
 def demo(
-    host: Optional[str] = None,
-    port: Optional[int] = None,
+    host: str | None = None,
+    port: int | None = None,
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="start the web server after building")] = True,
 ) -> None:
     """Make a small demo catalog (English + Chinese, drawn photos), index it and serve it."""

@@ -53,7 +53,7 @@ class ShopRank:
         self.settings = s = settings or get_settings()
         self.artifacts = artifacts
         self._text_encoder = Lazy(lambda: factory.text_encoder(s), text_encoder)
-        self._image_encoder = Lazy(lambda: factory.image_encoder(s), image_encoder)
+        self._image_encoder: Lazy[ImageEncoder | None] = Lazy(lambda: factory.image_encoder(s), image_encoder)
         self._encoders = Lazy(lambda: EncoderSet(self.text_encoder, self.image_encoder))
         self._personalizer: Lazy[Personalizer] = Lazy(self._open_personalizer)
         self._speech: Lazy[SpeechRecognizer] = Lazy(lambda: factory.speech(s))
@@ -70,7 +70,7 @@ class ShopRank:
     # -- construction -------------------------------------------------------------------
     @classmethod
     def build(cls, catalog: Catalog, index_dir: Path, settings: Settings | None = None,
-              text_encoder: TextEncoder | None = None, image_encoder: ImageEncoder | None = None) -> "ShopRank":
+              text_encoder: TextEncoder | None = None, image_encoder: ImageEncoder | None = None) -> ShopRank:
         settings = settings or get_settings()
         text_encoder = text_encoder or factory.text_encoder(settings)
         if image_encoder is None:
@@ -84,7 +84,7 @@ class ShopRank:
         return cls(art, settings, text_encoder, image_encoder)
 
     @classmethod
-    def open(cls, index_dir: Path, settings: Settings | None = None) -> "ShopRank":
+    def open(cls, index_dir: Path, settings: Settings | None = None) -> ShopRank:
         return cls(IndexArtifacts.load(index_dir), settings)
 
     # -- components, built on first use ----------------------------------------------------

@@ -93,7 +93,7 @@ class SearchPipeline:
                 if len(keep) >= self.budgets.rerank_k:
                     break
         positions = np.array(keep, np.int64)
-        X = self.extractor.extract(enc, parsed, positions, dict(fused), personal)
+        X = self.extractor.extract(enc, parsed, keep, dict(fused), personal)
         batch = CandidateBatch(X, positions, [products[p].id for p in keep], enc.vectors, self.art)
         return Candidates(runs, batch, fusion)
 

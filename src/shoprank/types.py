@@ -133,7 +133,7 @@ class Event(BaseModel):
     ts: float | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
-    def _has_owner(self) -> "Event":
+    def _has_owner(self) -> Event:
         if self.user_id is None and self.session_id is None:
             raise ValueError("an event needs a user_id or a session_id")
         return self

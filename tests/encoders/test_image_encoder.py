@@ -4,10 +4,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from conftest import LUMA, needs_luma
 from shoprank.encoders.image import imagenet_labels, square_pad
 from shoprank.index.builder import labels_to_text
-
-from conftest import LUMA, needs_luma
 
 
 def test_labels_file_is_complete():

@@ -1,8 +1,7 @@
 from collections import Counter
 
-from shoprank.evaluation.datasets import load_dataset
-
 from conftest import DATA_DIR, needs_luma
+from shoprank.evaluation.datasets import load_dataset
 
 pytestmark = needs_luma  # the whole data bundle comes together
 

@@ -5,14 +5,13 @@ import json
 
 import pytest
 
+from conftest import DATA_DIR, needs_luma
 from shoprank.catalog import Catalog
 from shoprank.engine import ShopRank
 from shoprank.evaluation.datasets import load_dataset
 from shoprank.evaluation.harness import PIPELINES, evaluate_dataset
 from shoprank.evaluation.plots import metrics_chart
 from shoprank.types import Query
-
-from conftest import DATA_DIR, needs_luma
 
 pytestmark = needs_luma
 

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import random
 
+from conftest import needs_luma
 from shoprank.evaluation.simulator import Shopper, ShopperModel, simulate
 from shoprank.types import Product
-
-from conftest import needs_luma
 
 PRODUCTS = [
     Product(id="wj-red", title="Ava Jacket", categories=["Women/Tops/Jackets"], price=40,

@@ -4,13 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from fakes import tiny_catalog
 from shoprank.encoders.base import EncoderSet
 from shoprank.encoders.cache import EmbeddingCache
 from shoprank.encoders.fake import HashingTextEncoder, PaletteImageEncoder
 from shoprank.index.artifacts import IndexArtifacts
 from shoprank.index.builder import build_index
-
-from fakes import tiny_catalog
 
 
 class CountingText(HashingTextEncoder):

@@ -8,8 +8,14 @@ from collections import Counter
 import pytest
 
 from conftest import DATA_DIR
-from shoprank.personalization.importers import (IMPORTERS, JD_ANCHOR_TS, ImportedEvents, load_event_log,
-                                                load_jdsearch, load_otto)
+from shoprank.personalization.importers import (
+    IMPORTERS,
+    JD_ANCHOR_TS,
+    ImportedEvents,
+    load_event_log,
+    load_jdsearch,
+    load_otto,
+)
 
 BEHAVIOUR = DATA_DIR / "behaviour"
 OTTO = BEHAVIOUR / "otto_sample" / "train.jsonl"

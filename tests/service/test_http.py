@@ -9,9 +9,8 @@ import httpx
 import pytest
 import uvicorn
 
-from shoprank.service import create_app
-
 from conftest import LUMA, needs_luma
+from shoprank.service import create_app
 
 pytestmark = needs_luma
 

@@ -17,7 +17,7 @@ class ImportResult:
     products: list[Product] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
 
-    def extend(self, other: "ImportResult") -> None:
+    def extend(self, other: ImportResult) -> None:
         self.products.extend(other.products)
         self.errors.extend(other.errors)
 
@@ -66,6 +66,6 @@ class Catalog:
         tmp.replace(path)
 
     @classmethod
-    def load(cls, path: Path) -> "Catalog":
+    def load(cls, path: Path) -> Catalog:
         with path.open(encoding="utf-8") as f:
             return cls(Product.model_validate(json.loads(line)) for line in f if line.strip())

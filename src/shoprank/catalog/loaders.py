@@ -137,8 +137,7 @@ def _parquet_rows(path: Path) -> Rows:
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
-    for n, row in enumerate(table.to_pylist(), 1):  # "line" = 1-based row number
-        yield n, row
+    yield from enumerate(table.to_pylist(), 1)
 
 
 _READERS = {".csv": _csv_rows, ".jsonl": _jsonl_rows, ".ndjson": _jsonl_rows, ".parquet": _parquet_rows}

@@ -165,7 +165,8 @@ class _Builder:
                     self.rows.append((str(path), line, {
                         "id": sku,
                         "title": html.unescape(row.get("name", "")),
-                        "description": html_to_text(row.get("description")) or html_to_text(row.get("short_description")),
+                        "description": html_to_text(row.get("description"))
+                        or html_to_text(row.get("short_description")),
                         "categories": _categories(_pair_lines(row.get("category", "")), ","),
                         "price": _price(row),
                         "attributes": attrs,

@@ -12,7 +12,8 @@ from shoprank.types import Product
 COLORS: dict[str, tuple[str, ...]] = {
     "black": ("black", "黑色", "黑"), "white": ("white", "白色", "白"), "gray": ("gray", "grey", "灰色", "灰"),
     "red": ("red", "红色", "红"), "blue": ("blue", "navy", "蓝色", "蓝"), "green": ("green", "绿色", "绿"),
-    "yellow": ("yellow", "黄色", "黄"), "orange": ("orange", "橙色", "橙"), "purple": ("purple", "violet", "紫色", "紫"),
+    "yellow": ("yellow", "黄色", "黄"), "orange": ("orange", "橙色", "橙"),
+    "purple": ("purple", "violet", "紫色", "紫"),
     "pink": ("pink", "粉色", "粉红"), "brown": ("brown", "棕色", "咖啡色"), "beige": ("beige", "米色"),
     "silver": ("silver", "银色"), "gold": ("gold", "金色"), "lavender": ("lavender", "淡紫色"),
 }

@@ -45,7 +45,7 @@ class ImageEncoder(ABC):
     shares_text_space: bool = False
 
     @abstractmethod
-    def encode(self, images: Sequence["Image.Image"]) -> tuple[np.ndarray, list[list[tuple[str, float]]]]:
+    def encode(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, list[list[tuple[str, float]]]]:
         """Return ``(vectors (n, dim), labels)``; ``labels[i]`` is the top (label, probability) list,
         empty for an encoder that names nothing (the text bridge then has nothing to say)."""
 

@@ -43,7 +43,7 @@ class MiniLMTextEncoder(TextEncoder):
             raise ImportError("the MiniLM encoder needs: pip install 'shoprank[minilm]'") from e
         self._model = SentenceTransformer(str(get_model_path()), device="cpu")
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dim = int(get_dim())
+        self.dim = int(get_dim() or 0)
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         return l2_normalize(self._model.encode(list(texts), batch_size=64, convert_to_numpy=True,

@@ -35,7 +35,7 @@ from shoprank.engine import ShopRank
 from shoprank.index.analysis import stemmed_terms
 from shoprank.personalization.online import Personalizer
 from shoprank.personalization.store.sqlite import MemoryProfileStore, SQLiteEventLog
-from shoprank.types import Event, Product, Query
+from shoprank.types import Event, EventType, Product, Query
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +140,10 @@ class ShopperModel:
         idcg = float(np.dot(ideal, disc[: len(ideal)]))
         return float(np.dot(gains, disc[: len(gains)])) / idcg if idcg > 0 else 0.0
 
-    def browse(self, shopper: Shopper, query: str, ranked: list[str], rng: random.Random) -> list[str]:
+    def browse(self, shopper: Shopper, query: str, ranked: list[str],
+               rng: random.Random) -> list[tuple[str, EventType]]:
         """Event types for one results page under the position-based click model: [(pid, type)]."""
-        events = []
+        events: list[tuple[str, EventType]] = []
         for r, pid in enumerate(ranked[:10], 1):
             if rng.random() >= 1 / r ** 0.7:
                 continue

@@ -11,7 +11,7 @@ from functools import cached_property
 import numpy as np
 
 from shoprank.features.query_parse import ParsedQuery
-from shoprank.features.registry import FEATURES, FEATURE_NAMES, PERSONAL_FEATURES, Feature
+from shoprank.features.registry import FEATURE_NAMES, FEATURES, PERSONAL_FEATURES, Feature
 from shoprank.index.analysis import stemmed_terms
 from shoprank.index.artifacts import IndexArtifacts
 from shoprank.personalization.signals import ItemSignals, PersonalContext
@@ -24,7 +24,7 @@ class FeatureContext:
     Work shared by several features (BM25 per field, the personalization columns) is done
     once, on first use."""
 
-    def __init__(self, ex: "FeatureExtractor", q: QueryEncoding, parsed: ParsedQuery | None,
+    def __init__(self, ex: FeatureExtractor, q: QueryEncoding, parsed: ParsedQuery | None,
                  cands: np.ndarray, fused: Mapping[int, float], personal: PersonalContext | None):
         self.ex, self.q, self.cands, self.fused, self.context = ex, q, cands, fused, personal
         self.parsed = parsed or ParsedQuery(text="")

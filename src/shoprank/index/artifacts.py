@@ -86,7 +86,7 @@ class Modality:
         np.save(path / "vectors.npy", self.vectors)
 
     @classmethod
-    def load(cls, path: Path, backend: str = "faiss") -> "Modality":
+    def load(cls, path: Path, backend: str = "faiss") -> Modality:
         return cls(np.load(path / "vectors.npy"), VECTOR_INDEXES.get_class(backend).load(path))
 
 
@@ -115,7 +115,7 @@ class IndexArtifacts:
         (path / "manifest.json").write_text(json.dumps(self.manifest, indent=2))
 
     @classmethod
-    def load(cls, path: Path) -> "IndexArtifacts":
+    def load(cls, path: Path) -> IndexArtifacts:
         if not (path / "manifest.json").is_file():
             raise FileNotFoundError(f"no shoprank index at {path} (run `shoprank index` first)")
         manifest = json.loads((path / "manifest.json").read_text())
@@ -125,4 +125,5 @@ class IndexArtifacts:
         labels_file = path / "image_labels.json"
         labels = [[(a, float(b)) for a, b in row] for row in json.loads(labels_file.read_text())] \
             if labels_file.is_file() else []
-        return cls(Catalog.load(path / "catalog.jsonl"), LEXICAL_INDEXES.get_class(manifest.get("lexical_backend", "tantivy")).open(path / "lexical"), mods, manifest, labels)
+        lexical = LEXICAL_INDEXES.get_class(manifest.get("lexical_backend", "tantivy")).open(path / "lexical")
+        return cls(Catalog.load(path / "catalog.jsonl"), lexical, mods, manifest, labels)

@@ -98,7 +98,7 @@ class _Build:
                 keys.append(content_key(Path(path).read_bytes()))
             except OSError:
                 keys.append(content_key("missing", path))
-        state = {}
+        state: dict[str, tuple[ImageEncoder, dict[str, tuple[np.ndarray, Any]], np.ndarray, list[Any]]] = {}
         for spec, enc in specs:
             hits = self.cache.get_many(enc.name, keys) if self.cache else {}
             state[spec.name] = (enc, hits, np.zeros((len(paths), enc.dim), np.float32), [None] * len(paths))
@@ -107,7 +107,7 @@ class _Build:
             for s in range(0, len(todo), _PHOTO_BATCH):
                 batch = todo[s:s + _PHOTO_BATCH]
                 images = {i: load_image(paths[i]) for i in batch}
-                for enc, hits, vecs, metas in state.values():
+                for enc, hits, _, _ in state.values():
                     need = [i for i in batch if keys[i] not in hits]
                     if not need:
                         continue

@@ -35,11 +35,11 @@ class LexicalIndex(ABC):
 
     @classmethod
     @abstractmethod
-    def build(cls, products: Iterable[Product], path: Path) -> "LexicalIndex": ...
+    def build(cls, products: Iterable[Product], path: Path) -> LexicalIndex: ...
 
     @classmethod
     @abstractmethod
-    def open(cls, path: Path) -> "LexicalIndex": ...
+    def open(cls, path: Path) -> LexicalIndex: ...
 
     @abstractmethod
     def search(self, text: str, limit: int = 100, fields: Sequence[str] = FIELDS) -> list[tuple[int, float]]:
@@ -75,7 +75,7 @@ class TantivyLexicalIndex(LexicalIndex):
         self._lock = threading.Lock()
 
     @classmethod
-    def build(cls, products: Iterable[Product], path: Path) -> "TantivyLexicalIndex":
+    def build(cls, products: Iterable[Product], path: Path) -> TantivyLexicalIndex:
         import tantivy
 
         if path.exists():
@@ -92,7 +92,7 @@ class TantivyLexicalIndex(LexicalIndex):
         return cls(index)
 
     @classmethod
-    def open(cls, path: Path) -> "TantivyLexicalIndex":
+    def open(cls, path: Path) -> TantivyLexicalIndex:
         import tantivy
 
         return cls(tantivy.Index.open(str(path)))

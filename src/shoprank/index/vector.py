@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,11 +31,11 @@ class VectorIndex(ABC):
     @classmethod
     @abstractmethod
     def build(cls, vectors: np.ndarray, owners: np.ndarray | None = None,
-              exact_limit: int = 100_000) -> "VectorIndex": ...
+              exact_limit: int = 100_000) -> VectorIndex: ...
 
     @classmethod
     @abstractmethod
-    def load(cls, path: Path) -> "VectorIndex": ...
+    def load(cls, path: Path) -> VectorIndex: ...
 
     @abstractmethod
     def save(self, path: Path) -> None: ...
@@ -70,29 +71,31 @@ class FaissVectorIndex(VectorIndex):
 
     backend = "faiss"
 
-    def __init__(self, index: object, owners: np.ndarray):
+    def __init__(self, index: Any, owners: np.ndarray):
         super().__init__(owners)
         self._index = index
 
     @classmethod
     def build(cls, vectors: np.ndarray, owners: np.ndarray | None = None, exact_limit: int = 100_000,
-              hnsw_m: int = 32) -> "FaissVectorIndex":
+              hnsw_m: int = 32) -> FaissVectorIndex:
         import faiss
 
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         n, d = vectors.shape
+        index: faiss.Index
         if n <= exact_limit:
             index = faiss.IndexFlatIP(d)
         else:
-            index = faiss.IndexHNSWFlat(d, hnsw_m, faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efConstruction = 200
-            index.hnsw.efSearch = 128
+            hnsw = faiss.IndexHNSWFlat(d, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            hnsw.hnsw.efConstruction = 200
+            hnsw.hnsw.efSearch = 128
+            index = hnsw
         if n:
             index.add(vectors)
         return cls(index, np.arange(n) if owners is None else np.asarray(owners))
 
     def __len__(self) -> int:
-        return int(self._index.ntotal)  # type: ignore[attr-defined]
+        return int(self._index.ntotal)
 
     @property
     def exact(self) -> bool:
@@ -101,7 +104,7 @@ class FaissVectorIndex(VectorIndex):
         return isinstance(self._index, faiss.IndexFlat)
 
     def _search_rows(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        scores, rows = self._index.search(query.reshape(1, -1), n)  # type: ignore[attr-defined]
+        scores, rows = self._index.search(query.reshape(1, -1), n)
         return scores[0], rows[0]
 
     def save(self, path: Path) -> None:
@@ -112,7 +115,7 @@ class FaissVectorIndex(VectorIndex):
         np.save(path / "owners.npy", self.owners)
 
     @classmethod
-    def load(cls, path: Path) -> "FaissVectorIndex":
+    def load(cls, path: Path) -> FaissVectorIndex:
         import faiss
 
         return cls(faiss.read_index(str(path / "faiss.index")), np.load(path / "owners.npy"))

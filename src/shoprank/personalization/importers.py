@@ -23,7 +23,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -61,7 +61,7 @@ class ImportedEvents:
     events: list[Event] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
 
-    def extend(self, other: "ImportedEvents") -> None:
+    def extend(self, other: ImportedEvents) -> None:
         self.events.extend(other.events)
         self.errors.extend(other.errors)
 
@@ -301,7 +301,7 @@ def _parse_ts(v: Any) -> float:
     except ValueError:
         raise ValueError(f"ts: not Unix seconds or an ISO 8601 time: {v!r}") from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 

@@ -49,7 +49,7 @@ class Personalizer:
         self.half_life_s = half_life_s
         self._catalog = signals.art.catalog
         self.recommender: Recommender | None = None  # "for you" and the cf_score feature; set by train()
-        self._related = None
+        self._related: Recommender | None = None
         self._queries: Counter[str] = Counter()
         self.queries_version = 0  # bumped when a new past query arrives (autocomplete rebuilds)
         self._queries_lock = threading.Lock()

@@ -71,7 +71,7 @@ class Profile:
         del self.recent[:-MAX_RECENT]
         self.n_events += 1
 
-    def copy(self) -> "Profile":
+    def copy(self) -> Profile:
         """A deep copy: stores hand these out so a caller cannot change a cached profile."""
         return Profile(owner=self.owner, updated=self.updated, n_events=self.n_events, affinity=dict(self.affinity),
                        vectors={k: v.copy() for k, v in self.vectors.items()}, recent=list(self.recent),
@@ -97,7 +97,7 @@ class Profile:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Profile":
+    def from_dict(cls, d: dict[str, Any]) -> Profile:
         return cls(owner=d["owner"], updated=float(d["updated"]), n_events=int(d["n_events"]),
                    affinity={k: float(v) for k, v in d["affinity"].items()},
                    vectors={k: np.frombuffer(base64.b64decode(v), np.float32).copy() for k, v in
@@ -109,5 +109,5 @@ class Profile:
         return json.dumps(self.to_dict(), separators=(",", ":")).encode()
 
     @classmethod
-    def from_bytes(cls, raw: bytes | str) -> "Profile":
+    def from_bytes(cls, raw: bytes | str) -> Profile:
         return cls.from_dict(json.loads(raw))

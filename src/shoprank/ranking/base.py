@@ -40,7 +40,7 @@ class CandidateBatch:
         return len(self.X)
 
     @classmethod
-    def from_features(cls, X: np.ndarray) -> "CandidateBatch":
+    def from_features(cls, X: np.ndarray) -> CandidateBatch:
         """A batch of feature rows alone (training logs, offline scoring)."""
         return cls(np.asarray(X, np.float32))
 
@@ -97,7 +97,7 @@ class Ranker(ABC):
 
     @classmethod
     @abstractmethod
-    def _load(cls, path: Path, meta: dict[str, Any]) -> "Ranker": ...
+    def _load(cls, path: Path, meta: dict[str, Any]) -> Ranker: ...
 
     def save(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
@@ -105,7 +105,7 @@ class Ranker(ABC):
         (path / "ranker.json").write_text(json.dumps(meta, indent=1))
 
     @classmethod
-    def load(cls, path: Path) -> "Ranker":
+    def load(cls, path: Path) -> Ranker:
         meta = read_meta(path)
         if meta["features"] != FEATURE_NAMES:
             raise ValueError(f"{path}: model was trained on other features than this version computes")

@@ -58,7 +58,7 @@ class LambdaMARTRanker(Ranker):
     @classmethod
     def fit(cls, X: np.ndarray, y: np.ndarray, group_sizes: Sequence[int], num_rounds: int = 300,
             params: dict[str, Any] | None = None, feature_names: Sequence[str] = FEATURE_NAMES,
-            backend: Literal["onnx", "lightgbm"] = "lightgbm") -> "LambdaMARTRanker":
+            backend: Literal["onnx", "lightgbm"] = "lightgbm") -> LambdaMARTRanker:
         """Train on rows grouped by query (``group_sizes`` in row order)."""
         lgb = _lightgbm()
         p = {**DEFAULT_PARAMS, **(params or {})}
@@ -119,6 +119,6 @@ class LambdaMARTRanker(Ranker):
         return {"model": "model.txt"}
 
     @classmethod
-    def _load(cls, path: Path, meta: dict[str, Any]) -> "LambdaMARTRanker":
+    def _load(cls, path: Path, meta: dict[str, Any]) -> LambdaMARTRanker:
         lgb = _lightgbm()
         return cls(lgb.Booster(model_file=str(path / meta.get("model", "model.txt"))), meta["features"])

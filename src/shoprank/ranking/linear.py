@@ -52,5 +52,5 @@ class LinearRanker(Ranker):
         return {"weights": self.weights}
 
     @classmethod
-    def _load(cls, path: Path, meta: dict[str, Any]) -> "LinearRanker":
+    def _load(cls, path: Path, meta: dict[str, Any]) -> LinearRanker:
         return cls(meta["weights"], meta["features"])

@@ -27,7 +27,7 @@ class TrainingSet:
         _, first, counts = np.unique(self.qids, return_index=True, return_counts=True)
         return [int(c) for _, c in sorted(zip(first, counts))]
 
-    def subset(self, rows: np.ndarray) -> "TrainingSet":
+    def subset(self, rows: np.ndarray) -> TrainingSet:
         return TrainingSet(self.X[rows], self.y[rows], self.qids[rows], self.pids[rows])
 
     def to_parquet(self, path: Path) -> None:
@@ -42,7 +42,7 @@ class TrainingSet:
         df.to_parquet(path, index=False)
 
     @classmethod
-    def from_parquet(cls, path: Path) -> "TrainingSet":
+    def from_parquet(cls, path: Path) -> TrainingSet:
         import pandas as pd
 
         df = pd.read_parquet(path)
@@ -61,7 +61,10 @@ def collect_candidates(engine, queries: dict[str, str], rerank_k: int = 200) -> 
 def training_set(engine, cands: dict[str, Candidates], qrels: dict[str, dict[str, int]]) -> TrainingSet:
     """Label each candidate from the judgments (unjudged = 0)."""
     products = engine.artifacts.catalog.products
-    X, y, q, p = [], [], [], []
+    X: list[np.ndarray] = []
+    y: list[int] = []
+    q: list[str] = []
+    p: list[str] = []
     for qid, c in cands.items():
         if not len(c.positions):
             continue

@@ -33,12 +33,15 @@ class SimilarItems:
                 queries[spec.name] = (mod.vectors[rows[0]], spec.similar_weight)
         if not queries:
             return []
-        fetch = max(self.fetch, 4 * k)
-        cands = sorted({p for name, (vec, _) in queries.items() for p, _ in art.modalities[name].index.search(vec, fetch)})
+        fetch = max(self.fetch, 20 * k)  # variants of one model crowd the neighbours
+        cands = sorted({p for name, (vec, _) in queries.items()
+                        for p, _ in art.modalities[name].index.search(vec, fetch)})
         positions = np.array(cands, np.int64)
         parts = {f"cos_{name}": art.modalities[name].cosine_for(vec, positions) for name, (vec, _) in queries.items()}
         total = sum(w for _, w in queries.values())
-        score = sum(w * parts[f"cos_{name}"] for name, (_, w) in queries.items()) / total
+        score = np.zeros(len(positions), np.float64)
+        for name, (_, w) in queries.items():
+            score += w * parts[f"cos_{name}"] / total
         products = art.catalog.products
         seen = {products[pos].group_id}
         out: list[tuple[int, float, dict[str, float]]] = []

@@ -43,7 +43,7 @@ class SearchRequest(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _check_range(self) -> "SearchRequest":
+    def _check_range(self) -> SearchRequest:
         if self.price_min is not None and self.price_max is not None and self.price_min > self.price_max:
             raise ValueError("price_min must not exceed price_max")
         return self
@@ -90,7 +90,7 @@ class ResultPublic(BaseModel):
     explanation: dict[str, float] = {}
 
     @classmethod
-    def from_hit(cls, hit: Hit) -> "ResultPublic":
+    def from_hit(cls, hit: Hit) -> ResultPublic:
         p = hit.product
         return cls(id=p.id, title=p.title, price=p.price, currency=p.currency, rating=p.rating,
                    review_count=p.review_count, category=p.category,
@@ -136,7 +136,7 @@ class ProductPublic(BaseModel):
     photo_labels: list[list[tuple[str, float]]] = []  # per photo: what the image model sees (text bridge)
 
     @classmethod
-    def from_product(cls, p: Product, photo_labels: list[list[tuple[str, float]]] | None = None) -> "ProductPublic":
+    def from_product(cls, p: Product, photo_labels: list[list[tuple[str, float]]] | None = None) -> ProductPublic:
         return cls(id=p.id, title=p.title, description=p.description, price=p.price, currency=p.currency,
                    rating=p.rating, review_count=p.review_count, categories=p.categories,
                    attributes=p.attributes, parent_id=p.parent_id,

@@ -60,7 +60,7 @@ class ALSRecommender(Recommender):
         """Hu et al.'s ``c = 1 + alpha · r`` for interaction strengths ``r``."""
         return (1.0 + self.alpha * np.asarray(weights, np.float32)).astype(np.float32)
 
-    def fit(self, events: Iterable[Event | StoredEvent]) -> "ALSRecommender":
+    def fit(self, events: Iterable[Event | StoredEvent]) -> ALSRecommender:
         try:
             from implicit.cpu.als import AlternatingLeastSquares
         except ImportError:

@@ -14,7 +14,6 @@ from shoprank.personalization.profile import EVENT_WEIGHTS
 from shoprank.personalization.store.base import StoredEvent
 from shoprank.types import Event
 
-
 # Kind names that earlier versions wrote into model.json.
 _LEGACY_KINDS = {"item_item": "itemitem"}
 FORMAT = "shoprank.cf"
@@ -67,7 +66,7 @@ class Recommender(ABC):
 
     # -- the contract -------------------------------------------------------------------------
     @abstractmethod
-    def fit(self, events: Iterable[Event | StoredEvent]) -> "Recommender":
+    def fit(self, events: Iterable[Event | StoredEvent]) -> Recommender:
         """Learn from ``events`` (``Event`` or ``StoredEvent``); replaces any earlier fit."""
 
     @abstractmethod
@@ -132,7 +131,7 @@ class Recommender(ABC):
         arrays = {"popularity": self._popularity, **self._arrays()}
         # Write beside, then rename: a reader never sees half a model.
         tmp_npz = d / (ARRAYS_FILE + ".tmp.npz")
-        np.savez(tmp_npz, **arrays)
+        np.savez(tmp_npz, allow_pickle=False, **arrays)
         tmp_npz.replace(d / ARRAYS_FILE)
         tmp_json = d / (MODEL_FILE + ".tmp")
         tmp_json.write_text(json.dumps(meta, separators=(",", ":")), encoding="utf-8")
@@ -140,7 +139,7 @@ class Recommender(ABC):
         return d
 
     @classmethod
-    def load(cls, directory: str | Path) -> "Recommender":
+    def load(cls, directory: str | Path) -> Recommender:
         """Read a model written by :meth:`save`. ``Recommender.load`` returns whichever kind it is."""
         d = Path(directory)
         meta = json.loads((d / MODEL_FILE).read_text(encoding="utf-8"))

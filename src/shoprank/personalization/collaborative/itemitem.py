@@ -41,7 +41,7 @@ class ItemItemCF(Recommender):
         self.block_size = int(block_size)
         self._sim = sp.csr_matrix((0, 0), dtype=np.float32)
 
-    def fit(self, events: Iterable[Event | StoredEvent]) -> "ItemItemCF":
+    def fit(self, events: Iterable[Event | StoredEvent]) -> ItemItemCF:
         r = self._interactions(events, agg="max")  # owners × items
         rt = r.T.tocsr()  # items × owners
         norms = np.sqrt(np.asarray(rt.multiply(rt).sum(axis=1)).ravel()).astype(np.float32)

@@ -48,13 +48,13 @@ class EventLog(ABC):
     def delete_owner(self, owner: str) -> int:
         """Remove every event whose user_id or session_id is ``owner``; return how many."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: most backends hold nothing to release
         pass
 
 
 class ProfileStore(ABC):
     @classmethod
-    def from_settings(cls, settings: Settings) -> "ProfileStore":
+    def from_settings(cls, settings: Settings) -> ProfileStore:
         """The store as ``settings`` configure it (a backend overrides what it needs)."""
         return cls()
 
@@ -72,5 +72,5 @@ class ProfileStore(ABC):
     def delete(self, owner: str) -> bool:
         """Forget ``owner``'s profile; True if there was one."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: most backends hold nothing to release
         pass

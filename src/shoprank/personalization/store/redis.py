@@ -33,7 +33,7 @@ class RedisProfileStore(ProfileStore):
     """
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "RedisProfileStore":
+    def from_settings(cls, settings: Settings) -> RedisProfileStore:
         return cls(settings.redis_url)
 
     def __init__(self, url: str, prefix: str = "shoprank:profile:", ttl_s: int | None = None):

@@ -84,7 +84,7 @@ class SQLiteEventLog(EventLog):
                         "INSERT INTO events (user_id, session_id, product_id, type, query, ts, recorded)"
                         " VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (e.user_id, e.session_id, e.product_id, e.type, e.query, e.ts, now))
-                    out.append(StoredEvent(seq=int(cur.lastrowid), event=e, ts=e.ts if e.ts is not None else now))
+                    out.append(StoredEvent(seq=int(cur.lastrowid or 0), event=e, ts=e.ts if e.ts is not None else now))
                 self._conn.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:  # some errors already rolled it back
@@ -94,6 +94,7 @@ class SQLiteEventLog(EventLog):
 
     def scan(self, owner: str | None = None, after_seq: int = 0) -> Iterator[StoredEvent]:
         cols = "seq, user_id, session_id, product_id, type, query, ts, recorded"
+        args: tuple[str, ...]
         if owner is None:
             sql, args = f"SELECT {cols} FROM events WHERE seq > ? ORDER BY seq LIMIT ?", ()
         else:
@@ -202,7 +203,7 @@ class SQLiteProfileStore(ProfileStore):
     """
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "SQLiteProfileStore":
+    def from_settings(cls, settings: Settings) -> SQLiteProfileStore:
         ev = settings.events_path
         return cls(ev.with_name(ev.stem + "-profiles.sqlite"))
 

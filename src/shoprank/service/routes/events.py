@@ -8,8 +8,14 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from shoprank.service.deps import EngineDep
-from shoprank.service.schemas import (EventsAccepted, ForgetResponse, ProfilePublic, RecommendationsResponse,
-                                      RejectedEvent, ResultPublic)
+from shoprank.service.schemas import (
+    EventsAccepted,
+    ForgetResponse,
+    ProfilePublic,
+    RecommendationsResponse,
+    RejectedEvent,
+    ResultPublic,
+)
 from shoprank.types import Event, Hit, describe_error
 
 router = APIRouter(tags=["personalization"])

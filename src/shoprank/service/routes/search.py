@@ -10,8 +10,14 @@ from starlette.datastructures import UploadFile
 
 from shoprank.engine import QueryError
 from shoprank.service.deps import EngineDep
-from shoprank.service.schemas import (FacetValuePublic, ParsedQueryPublic, ResultPublic, SearchRequest,
-                                      SearchResponse, TranscriptPublic)
+from shoprank.service.schemas import (
+    FacetValuePublic,
+    ParsedQueryPublic,
+    ResultPublic,
+    SearchRequest,
+    SearchResponse,
+    TranscriptPublic,
+)
 from shoprank.types import Filters, Query, describe_error
 
 router = APIRouter(tags=["search"])
