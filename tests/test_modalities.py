@@ -40,3 +40,11 @@ def test_the_consumers_name_no_modality():
         text = (SRC / rel).read_text()
         for name in ("color", "label", "review"):
             assert not re.search(rf"[\"']{name}[\"']", text), f"{rel} names the {name!r} modality"
+
+
+def test_the_feature_reference_is_written_from_the_declarations():
+    from shoprank.features.docs import markdown
+
+    doc = (SRC.parents[1] / "docs" / "FEATURES.md").read_text(encoding="utf-8")
+    assert doc == markdown(), "docs/FEATURES.md is stale: run `shoprank features --out docs/FEATURES.md`"
+    assert all(f"`{f.name}`" in doc for f in FEATURES)

@@ -158,6 +158,22 @@ def evaluate(
 
 
 @app.command()
+def features(
+    out: Annotated[Path | None, typer.Option(help="write the markdown here (e.g. docs/FEATURES.md)")] = None,
+) -> None:
+    """The modalities and ranking features as declared: routes, weights, meanings."""
+    from shoprank.features.docs import markdown
+
+    text = markdown()
+    if out is None:
+        typer.echo(text)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        typer.echo(str(out))
+
+
+@app.command()
 def embeddings(
     name: str = "luma",
     out: Annotated[Path, typer.Option(help="PNG to write")] = Path("benchmarks/out/embeddings.png"),

@@ -46,15 +46,17 @@ def metrics_chart(reports: Sequence, path: Path, metrics: Sequence[str] = METRIC
     return path
 
 
-def embedding_maps(engine, path: Path, modalities: Sequence[str] = ("text", "image", "label", "review"),
+def embedding_maps(engine, path: Path, modalities: Sequence[str] | None = None,
                    level: int = 2, seed: int = 0) -> Path:
-    """PCA and t-SNE of each modality's product vectors, coloured by category (first ``level`` parts)."""
+    """PCA and t-SNE of each modality's product vectors (default: every modality of the index),
+    coloured by category (first ``level`` parts)."""
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
 
     plt = _plt()
     products = engine.artifacts.catalog.products
-    mods = [m for m in modalities if m in engine.artifacts.modalities and len(engine.artifacts.modalities[m].vectors)]
+    mods = [m for m in (modalities or list(engine.artifacts.modalities))
+            if m in engine.artifacts.modalities and len(engine.artifacts.modalities[m].vectors)]
     fig, axes = plt.subplots(2, len(mods), figsize=(5 * len(mods), 9.5), squeeze=False)
     cats = sorted({"/".join(p.category.split("/")[:level]) for p in products})
     cmap = plt.get_cmap("tab20")
