@@ -13,6 +13,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import OUT, REPO, percentiles, save, table
+from shoprank.ranking.base import CandidateBatch
 from shoprank.ranking.lgbm import LambdaMARTRanker
 from shoprank.ranking.training import TrainingSet
 
@@ -23,20 +24,21 @@ def main(dataset: str = "crowdflower") -> None:
     queries = [ts.X[ts.qids == q] for q in np.unique(ts.qids)][:200]
     rows = []
     for backend in ("lightgbm", "onnx"):
-        model = LambdaMARTRanker.load(model_dir, backend=backend)  # type: ignore[arg-type]
+        saved = LambdaMARTRanker.load(model_dir)
+        model = LambdaMARTRanker(saved.booster, saved.feature_names, backend)  # type: ignore[arg-type]
         for X in queries[:10]:
-            model.score(X)
+            model.score(CandidateBatch.from_features(X))
         ms = []
         for X in queries:
             t0 = time.perf_counter()
-            model.score(X)
+            model.score(CandidateBatch.from_features(X))
             ms.append((time.perf_counter() - t0) * 1000)
         rows.append({"what": f"score ({backend})", "rows_per_query": int(np.mean([len(x) for x in queries])),
                      **percentiles(ms)})
     ms = []
     for X in queries:
         t0 = time.perf_counter()
-        model.explain(X)
+        model.explain(CandidateBatch.from_features(X))
         ms.append((time.perf_counter() - t0) * 1000)
     rows.append({"what": "explain (TreeSHAP)", "rows_per_query": rows[0]["rows_per_query"], **percentiles(ms)})
     print(f"model: {model_dir} ({model.booster.num_trees()} trees)")
