@@ -8,7 +8,7 @@ from shoprank.encoders import IMAGE_ENCODERS, TEXT_ENCODERS
 from shoprank.encoders.base import EncoderSet, ImageEncoder, TextEncoder
 from shoprank.features.extract import FeatureExtractor
 from shoprank.index.artifacts import IndexArtifacts
-from shoprank.ranking import RANKERS, LinearRanker, Ranker
+from shoprank.ranking import RANKERS, LinearRanker, Ranker, load_ranker
 from shoprank.retrieval.hybrid import HybridRetriever
 from shoprank.search import Budgets, SearchPipeline
 
@@ -34,7 +34,11 @@ def ranker(settings: Settings) -> Ranker:
     """The configured ranker: a saved model when ``ranker_model`` is set, else the linear one."""
     cls = RANKERS.get_class(settings.ranker)
     if settings.ranker_model is not None:
-        return cls.load(settings.ranker_model)
+        saved = load_ranker(settings.ranker_model)
+        if not isinstance(saved, cls):
+            raise ValueError(f"SHOPRANK_RANKER_MODEL={settings.ranker_model} holds a {saved.name} ranker, "
+                             f"not {settings.ranker}")
+        return saved
     if cls is LinearRanker:
         return LinearRanker(settings.ranker_weights)
     raise ValueError(f"SHOPRANK_RANKER={settings.ranker} needs SHOPRANK_RANKER_MODEL (a saved model folder)")

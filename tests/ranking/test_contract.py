@@ -68,3 +68,17 @@ class TestLambdaMARTRanker(RankerContract):
         X = rng.normal(size=(600, len(FEATURE_NAMES))).astype(np.float32)
         y = np.digitize(X[:, FEATURE_NAMES.index("cos_text")] + X[:, FEATURE_NAMES.index("bm25_title")], [-1, 0, 1])
         return LambdaMARTRanker.fit(X, y, [20] * 30, num_rounds=30, backend="lightgbm")
+
+
+def test_settings_pick_the_ranker_and_check_a_saved_model(tmp_path):
+    from shoprank import factory
+    from shoprank.config import Settings
+
+    assert isinstance(factory.ranker(Settings()), LinearRanker)
+    with pytest.raises(ValueError, match="needs SHOPRANK_RANKER_MODEL"):
+        factory.ranker(Settings(ranker="lambdamart"))
+    LinearRanker({"rating": 3.0}).save(tmp_path / "lin")
+    served = factory.ranker(Settings(ranker="linear", ranker_model=tmp_path / "lin"))
+    assert isinstance(served, LinearRanker) and served.weights["rating"] == 3.0
+    with pytest.raises(ValueError, match="holds a linear ranker, not lambdamart"):
+        factory.ranker(Settings(ranker="lambdamart", ranker_model=tmp_path / "lin"))

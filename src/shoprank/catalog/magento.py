@@ -29,7 +29,8 @@ _SKIP_ATTRS = {"has_options", "required_options", "url_key", "visibility", "attr
 _FIELD_COLS = {"category", "name", "sku", "price", "qty", "description", "short_description",
                "meta_description", "special_price", "bundle_options", "associated_sku",
                "samples_title", "links_title", "links_purchased_separately", "url_key"}
-_FLAGS = {"eco_collection", "performance_fabric", "erin_recommends", "new", "sale"}
+# A tuple, not a set: tag order reaches the encoded text, and a set's order changes from run to run.
+_FLAGS = ("eco_collection", "performance_fabric", "erin_recommends", "new", "sale")
 
 
 def _categories(raw: str, sep: str) -> list[str]:

@@ -1,11 +1,10 @@
 """Request and response bodies of the HTTP API."""
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from shoprank.catalog.vocabulary import COLORS
+from shoprank.retrieval.fusion import FUSION_METHODS
 from shoprank.types import Event, Hit, Product, SortOrder
 
 
@@ -17,7 +16,7 @@ class SearchRequest(BaseModel):
     category: str | None = Field(default=None, max_length=300)
     price_min: float | None = Field(default=None, ge=0)
     price_max: float | None = Field(default=None, ge=0)
-    fusion: Literal["rrf", "linear"] | None = None
+    fusion: str | None = Field(default=None, description=f"late fusion: {' | '.join(FUSION_METHODS.names())}")
     explain: bool = False  # per-feature contributions of each result ("why this result")
     collapse_variants: bool = True
     sort: SortOrder = "relevance"
@@ -25,6 +24,11 @@ class SearchRequest(BaseModel):
     rating_min: float | None = Field(default=None, ge=0, le=5)
     user_id: str | None = Field(default=None, min_length=1, max_length=200)  # user or session id
     personalize: bool = True  # False: the same search without the shopper's profile, to compare
+
+    @field_validator("fusion")
+    @classmethod
+    def _known_fusion(cls, v: str | None) -> str | None:
+        return None if v is None else FUSION_METHODS.validate(v)
 
     @field_validator("colors", mode="before")
     @classmethod
