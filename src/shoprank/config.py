@@ -4,9 +4,9 @@ from __future__ import annotations
 import importlib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Setting -> (module, registry) naming its choices; "none" turns an optional component off.
@@ -33,6 +33,10 @@ class Settings(BaseSettings):
 
     # Backends are named here and validated against their registries (see _BACKENDS).
     text_encoder: str = "e5"            # e5 | minilm | hashing (model-free, for tests)
+    # How encoders run: onnx-int8 (default), onnx-fp32, or reference (the original engine, for checking).
+    encoder_runtime: Literal["onnx-int8", "onnx-fp32", "reference"] = "onnx-int8"
+    # Intra-op threads of batch encoding (indexing); 0: one per core. Queries always use one.
+    encoder_threads: int = Field(default=0, ge=0)
     image_encoder: str = "efficientnet"  # efficientnet | palette | palette-joint | none
     vector_backend: str = "faiss"
     lexical_backend: str = "tantivy"
@@ -93,6 +97,11 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"weights for unknown features {unknown}; known: {', '.join(BY_NAME)}")
         return v
+
+    @property
+    def models_dir(self) -> Path:
+        """Encoder models exported on this machine (ONNX), built once."""
+        return self.home / "models"
 
     @property
     def cache_dir(self) -> Path:

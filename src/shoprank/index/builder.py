@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -51,16 +51,28 @@ def labels_to_text(labels: list[tuple[str, float]], min_prob: float = 0.02) -> s
 
 def encode_texts(enc: TextEncoder, cache: EmbeddingCache | None, texts: list[str], desc: str) -> np.ndarray:
     keys = [content_key("passage", t) for t in texts]
+    # Large batches: the encoder sorts each by length, so less of every batch is padding.
     vecs, _ = cached_encode(cache, enc.name, keys, lambda idx: (enc.encode_passages([texts[i] for i in idx]), None),
-                            enc.dim, desc=desc)
+                            enc.dim, batch_size=256, desc=desc)
     return vecs
+
+
+# Photo encoders look at 224 px (EfficientNet) or less: JPEGs are decoded at a reduced scale
+# (DCT scaling, ``Image.draft``) no smaller than this, never at their full 12 megapixels.
+DECODE_SIDE = 448
+
+
+def open_rgb(fp: str | IO[bytes], side: int = DECODE_SIDE) -> Image.Image:
+    """A photo as RGB, decoded at reduced size where the format allows (JPEG)."""
+    with Image.open(fp) as im:
+        im.draft("RGB", (side, side))
+        return im.convert("RGB")
 
 
 def load_image(path: str) -> Image.Image:
     """A photo as RGB; an unreadable one becomes a blank placeholder (and is logged)."""
     try:
-        with Image.open(path) as im:
-            return im.convert("RGB")
+        return open_rgb(path)
     except (OSError, UnidentifiedImageError):
         log.warning("unreadable image %s", path)
         return Image.new("RGB", (8, 8), "white")
