@@ -33,8 +33,9 @@ class Settings(BaseSettings):
 
     # Backends are named here and validated against their registries (see _BACKENDS).
     text_encoder: str = "e5"            # e5 | minilm | hashing (model-free, for tests)
-    # How encoders run: onnx-int8 (default), onnx-fp32, or reference (the original engine, for checking).
-    encoder_runtime: Literal["onnx-int8", "onnx-fp32", "reference"] = "onnx-int8"
+    # How encoders run: onnx-int8, onnx-fp32, or reference (the original engine, for checking); unset:
+    # each encoder's default (minilm onnx-int8, efficientnet onnx, e5 reference until its ONNX port lands).
+    encoder_runtime: Literal["onnx-int8", "onnx-fp32", "reference"] | None = None
     # Intra-op threads of batch encoding (indexing); 0: one per core. Queries always use one.
     encoder_threads: int = Field(default=0, ge=0)
     image_encoder: str = "efficientnet"  # efficientnet | palette | palette-joint | none

