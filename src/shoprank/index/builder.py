@@ -187,7 +187,7 @@ def build_index(
     out_dir: Path,
     encoders: EncoderSet,
     cache: EmbeddingCache | None = None,
-    exact_limit: int = 100_000,
+    exact_limit: int = 20_000,
     vector_backend: str = "faiss",
     lexical_backend: str = "tantivy",
 ) -> IndexArtifacts:
