@@ -58,9 +58,22 @@ def _schema() -> Any:
 
     sb = tantivy.SchemaBuilder()
     sb.add_integer_field("pos", stored=True, indexed=True, fast=True)
+    # The position again as an untokenized string: restricting a query to the candidates is a
+    # term set over this field, about twice as fast as one over the integer field.
+    sb.add_text_field("pos_key", stored=False, tokenizer_name="raw")
     for f in FIELDS:
         sb.add_text_field(f, stored=False, tokenizer_name="en_stem")
     return sb.build()
+
+
+def _has_field(index: Any, name: str) -> bool:
+    import tantivy
+
+    try:
+        tantivy.Query.term_set_query(index.schema, name, ["0"])
+    except ValueError:
+        return False
+    return True
 
 
 class TantivyLexicalIndex(LexicalIndex):
@@ -73,6 +86,7 @@ class TantivyLexicalIndex(LexicalIndex):
         self._searcher = index.searcher()
         self._pos: dict[tuple[int, int], int] = {}
         self._lock = threading.Lock()
+        self._has_key = _has_field(index, "pos_key")  # indexes built before it existed lack it
 
     @classmethod
     def build(cls, products: Iterable[Product], path: Path) -> TantivyLexicalIndex:
@@ -84,7 +98,7 @@ class TantivyLexicalIndex(LexicalIndex):
         index = tantivy.Index(_schema(), path=str(path))
         writer = index.writer(heap_size=64_000_000, num_threads=1)
         for pos, p in enumerate(products):
-            doc = {"pos": pos, **{k: analyze(v) for k, v in product_fields(p).items()}}
+            doc = {"pos": pos, "pos_key": str(pos), **{k: analyze(v) for k, v in product_fields(p).items()}}
             writer.add_document(tantivy.Document(**doc))
         writer.commit()
         writer.wait_merging_threads()
@@ -124,6 +138,8 @@ class TantivyLexicalIndex(LexicalIndex):
         if not terms or not positions:
             return out
         only = tantivy.Query.const_score_query(
+            tantivy.Query.term_set_query(self._index.schema, "pos_key", [str(int(p)) for p in positions])
+            if self._has_key else
             tantivy.Query.term_set_query(self._index.schema, "pos", [int(p) for p in positions]), 0.0)
         for f in FIELDS:
             q = tantivy.Query.boolean_query([
