@@ -18,7 +18,7 @@ from shoprank.registry import Registry
 if TYPE_CHECKING:
     from PIL import Image
 
-    from shoprank.modalities import ModalitySpec, Route
+    from shoprank.modalities import ModalitySpec
 
 
 class TextEncoder(ABC):
@@ -86,7 +86,3 @@ class EncoderSet:
         if spec.encoder not in self._named:
             self._named[spec.encoder] = IMAGE_ENCODERS.create(spec.encoder)
         return self._named[spec.encoder]
-
-    def routes(self, spec: ModalitySpec) -> list[Route]:
-        """The routes of ``spec`` these encoders support."""
-        return [r for r in spec.routes if self.joint or not r.joint_only]

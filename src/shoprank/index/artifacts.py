@@ -99,6 +99,11 @@ class IndexArtifacts:
     # Per-image top ImageNet labels (aligned with modalities["image"] rows), for explanations.
     image_labels: list[list[tuple[str, float]]] = field(default_factory=list)
 
+    @property
+    def joint(self) -> bool:
+        """Built with a joint text-image encoder: photos live in the text space."""
+        return bool(self.manifest.get("joint_text_image"))
+
     def photo_labels(self, pos: int) -> list[list[tuple[str, float]]]:
         """What the image model saw in each photo of the product at ``pos``."""
         img = self.modalities.get("image")

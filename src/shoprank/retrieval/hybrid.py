@@ -53,10 +53,9 @@ RETRIEVERS.register("dense", DenseRetriever)
 
 def retrievers_for(art: IndexArtifacts) -> list[Retriever]:
     """BM25, then a dense retriever for every route of a modality this index holds."""
-    joint = bool(art.manifest.get("joint_text_image"))
     out: list[Retriever] = [RETRIEVERS.create("lexical")]
     for spec, route in dense_routes():
-        if route.retriever and spec.name in art.modalities and (joint or not route.joint_only):
+        if route.retriever and spec.name in art.modalities and (art.joint or not route.joint_only):
             out.append(RETRIEVERS.create("dense", route.retriever, spec.name, spec.query_key(route)))
     return out
 
