@@ -71,6 +71,10 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # Searches (and voice transcriptions) one server process runs at once; more wait their turn.
+    # 0: one per core. A search encodes its query on one thread, so this bounds the busy cores:
+    # 16 concurrent requests on 2 cores then queue instead of time-slicing 16 threads.
+    search_threads: int = Field(default=0, ge=0)
     max_upload_bytes: int = 10 * 1024 * 1024
 
     @field_validator(*_BACKENDS)

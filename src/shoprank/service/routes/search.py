@@ -4,12 +4,11 @@ from __future__ import annotations
 import json
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from shoprank.engine import QueryError
-from shoprank.service.deps import EngineDep
+from shoprank.service.deps import EngineDep, compute
 from shoprank.service.schemas import (
     FacetValuePublic,
     ParsedQueryPublic,
@@ -73,7 +72,7 @@ async def search(request: Request, engine: EngineDep) -> SearchResponse:
     text = body.q
     try:
         if audio is not None:
-            t = await run_in_threadpool(engine.transcribe, audio)
+            t = await compute(request, engine.transcribe, audio)
             if not t.text.strip():
                 raise HTTPException(422, "no speech was recognised in the audio")
             transcript = TranscriptPublic(text=t.text, language=t.language, duration_s=round(t.duration_s, 3),
@@ -85,7 +84,7 @@ async def search(request: Request, engine: EngineDep) -> SearchResponse:
             personalize=body.personalize,
             filters=Filters(category=body.category, price_min=body.price_min, price_max=body.price_max,
                             colors=body.colors, rating_min=body.rating_min))
-        res = await run_in_threadpool(engine.search, query)
+        res = await compute(request, engine.search, query)
     except QueryError as e:
         raise HTTPException(422, str(e)) from None
     parsed = None

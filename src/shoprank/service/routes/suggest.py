@@ -1,19 +1,18 @@
 """GET /suggest: autocomplete."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Query, Request
 
-from shoprank.service.deps import EngineDep
+from shoprank.service.deps import EngineDep, compute
 from shoprank.service.schemas import SuggestionPublic, SuggestResponse
 
 router = APIRouter(tags=["search"])
 
 
 @router.get("/suggest", response_model=SuggestResponse)
-async def suggest(engine: EngineDep, q: str = Query(..., max_length=100),
+async def suggest(request: Request, engine: EngineDep, q: str = Query(..., max_length=100),
                   k: int = Query(8, ge=1, le=20)) -> SuggestResponse:
     """Completions of ``q`` from past queries, category names and product titles."""
-    found = await run_in_threadpool(engine.suggest, q, k)
+    found = await compute(request, engine.suggest, q, k)
     return SuggestResponse(q=q, suggestions=[SuggestionPublic(text=s.text, kind=s.kind, product_id=s.product_id)
                                              for s in found])
