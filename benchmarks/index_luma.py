@@ -30,6 +30,7 @@ def main() -> None:
             total = time.perf_counter() - t0
             m = engine.artifacts.manifest
             rows.append({"run": run, "products": m["products"], "images": m["images"], "reviews": m["reviews"],
+                         "encoded": m.get("encoded"),
                          "total_s": round(total, 1), "products_per_s": round(m["products"] / total, 1),
                          **{k: round(v, 1) for k, v in m["timings"].items()}})
     print(f"ingest (parse + validate): {len(res.products)} products, {len(res.errors)} rows reported, {ingest_s:.2f}s")

@@ -58,6 +58,9 @@ def test_warm_rebuild_encodes_nothing(catalog, tmp_path):
     # 8 passages, 2 reviews and 3 distinct label phrases (of 7 photos): repeated text is encoded once.
     cold = enc.encoded
     assert cold == 8 + 2 + 3
-    build_index(catalog, tmp_path / "b", EncoderSet(enc, PaletteImageEncoder()), cache)
-    assert enc.encoded == cold
+    first = build_index(catalog, tmp_path / "a2", EncoderSet(CountingText(), PaletteImageEncoder()),
+                        EmbeddingCache(tmp_path / "other.sqlite"))
+    assert first.manifest["encoded"] == 13 + 7 * 2  # + 7 photos through palette and rgb-hist
+    warm = build_index(catalog, tmp_path / "b", EncoderSet(enc, PaletteImageEncoder()), cache)
+    assert enc.encoded == cold and warm.manifest["encoded"] == 0
     cache.close()

@@ -35,6 +35,7 @@ class EmbeddingCache:
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS emb (ns TEXT, key TEXT, vec BLOB, meta TEXT, PRIMARY KEY (ns, key))")
         self._lock = threading.Lock()
+        self.written = 0  # items stored by this process: what was encoded rather than found
 
     def get_many(self, ns: str, keys: Sequence[str]) -> dict[str, tuple[np.ndarray, Any]]:
         out: dict[str, tuple[np.ndarray, Any]] = {}
@@ -49,6 +50,7 @@ class EmbeddingCache:
 
     def put_many(self, ns: str, items: Sequence[tuple[str, np.ndarray, Any]]) -> None:
         with self._lock, self._db:
+            self.written += len(items)
             self._db.executemany(
                 "INSERT OR REPLACE INTO emb VALUES (?, ?, ?, ?)",
                 [(ns, k, np.asarray(v, np.float32).tobytes(), json.dumps(m) if m is not None else None)

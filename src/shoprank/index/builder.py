@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -115,10 +116,19 @@ class _Build:
             hits = self.cache.get_many(enc.name, keys) if self.cache else {}
             state[spec.name] = (enc, hits, np.zeros((len(paths), enc.dim), np.float32), [None] * len(paths))
         todo = sorted({i for _, hits, _, _ in state.values() for i, k in enumerate(keys) if k not in hits})
-        with tqdm(total=len(todo), desc="photos", disable=not todo, unit="photo") as bar:
-            for s in range(0, len(todo), _PHOTO_BATCH):
-                batch = todo[s:s + _PHOTO_BATCH]
-                images = {i: load_image(paths[i]) for i in batch}
+        batches = [todo[s:s + _PHOTO_BATCH] for s in range(0, len(todo), _PHOTO_BATCH)]
+
+        def decode(batch: list[int]) -> dict[int, Image.Image]:
+            return {i: load_image(paths[i]) for i in batch}
+
+        # The next batch decodes (PIL releases the GIL) while the encoders run on this one.
+        with tqdm(total=len(todo), desc="photos", disable=not todo, unit="photo") as bar, \
+                ThreadPoolExecutor(1, thread_name_prefix="decode") as pool:
+            ahead = pool.submit(decode, batches[0]) if batches else None
+            for n, batch in enumerate(batches):
+                assert ahead is not None
+                images = ahead.result()
+                ahead = pool.submit(decode, batches[n + 1]) if n + 1 < len(batches) else None
                 for enc, hits, _, _ in state.values():
                     need = [i for i in batch if keys[i] not in hits]
                     if not need:
@@ -193,6 +203,7 @@ def build_index(
 ) -> IndexArtifacts:
     """Encode and index ``catalog`` into ``out_dir``; returns the loaded artifacts."""
     timings: dict[str, float] = {}
+    written_before = cache.written if cache else 0
     vector_index = VECTOR_INDEXES.get_class(vector_backend)
     b = _Build(catalog, encoders, cache)
     active = [(spec, enc) for spec in MODALITIES if (enc := encoders.for_modality(spec)) is not None]
@@ -223,6 +234,8 @@ def build_index(
         "lexical_backend": lexical_backend,
         "catalog_fingerprint": catalog.fingerprint(),
         "timings": {k: round(v, 3) for k, v in timings.items()},
+        # texts and photos encoded by this build (the rest came from the embedding cache)
+        "encoded": (cache.written - written_before) if cache else None,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     art = IndexArtifacts(catalog, lexical, mods, manifest, b.image_labels)
