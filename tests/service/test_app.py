@@ -81,3 +81,41 @@ def test_suggest_and_404s(client):
     assert client.get("/products/nope").status_code == 404
     assert client.get("/similar/nope").status_code == 404
     assert client.get("/images/demo-coffee-mug-red/9").status_code == 404
+
+
+def test_search_threads_bounds_concurrent_searches(fake_engine):
+    """16 requests at once run at most ``search_threads`` searches at a time; the rest queue."""
+    import asyncio
+    import threading
+    import time
+
+    import httpx
+
+    engine = fake_engine.__class__.__new__(fake_engine.__class__)
+    engine.__dict__.update(fake_engine.__dict__)
+    engine.settings = fake_engine.settings.model_copy(update={"search_threads": 2})
+    running, peak, lock = 0, 0, threading.Lock()
+    search = fake_engine.search
+
+    def counted(query):
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.02)  # long enough that unbounded requests would overlap
+        try:
+            return search(query)
+        finally:
+            with lock:
+                running -= 1
+
+    engine.search = counted
+
+    async def burst() -> list[int]:
+        transport = httpx.ASGITransport(app=create_app(engine))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            rs = await asyncio.gather(*(c.post("/search", json={"q": "red backpack", "k": 3}) for _ in range(16)))
+        return [r.status_code for r in rs]
+
+    assert asyncio.run(burst()) == [200] * 16
+    assert peak == 2
