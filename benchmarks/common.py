@@ -20,8 +20,8 @@ def machine() -> str:
 
 def percentiles(ms: list[float]) -> dict[str, float]:
     a = np.asarray(ms)
-    return {"n": len(a), "p50_ms": round(float(np.percentile(a, 50)), 2), "p90_ms": round(float(np.percentile(a, 90)), 2),
-            "p99_ms": round(float(np.percentile(a, 99)), 2), "mean_ms": round(float(a.mean()), 2)}
+    pct = {f"p{q}_ms": round(float(np.percentile(a, q)), 2) for q in (50, 90, 99)}
+    return {"n": len(a), **pct, "mean_ms": round(float(a.mean()), 2)}
 
 
 def table(rows: list[dict], cols: list[str]) -> str:
