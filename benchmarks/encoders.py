@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import DATA_DIR, OUT, percentiles, save, table
+from common import DATA_DIR, OUT, REPO, percentiles, save, table
 
 TEXT_RUNS = [("e5", "reference"), ("e5", "onnx-fp32"), ("e5", "onnx-int8"),
              ("minilm", "reference"), ("minilm", "onnx-fp32"), ("minilm", "onnx-int8")]
@@ -152,6 +152,35 @@ def text_table() -> list[dict]:
     return rows
 
 
+def chinese_on_luma() -> dict:
+    """Chinese queries on Luma, indexed with e5 reference vs e5 onnx-int8 (same photo encoder):
+    do they return the same top results?"""
+    from shoprank.catalog import Catalog, load_magento
+    from shoprank.config import Settings
+    from shoprank.encoders import IMAGE_ENCODERS
+    from shoprank.engine import ShopRank
+    from shoprank.types import Query
+
+    catalog = Catalog(load_magento(DATA_DIR / "magento_luma").products)
+    home = REPO / "var" / "bench-home"
+    settings = Settings(home=home, encoder_runtime="onnx-fp32")
+    image = IMAGE_ENCODERS.create("efficientnet", runtime="onnx-fp32", home=REPO / "var" / "models")
+    tops: dict[str, list[list[str]]] = {}
+    queries = _chinese_queries()
+    for runtime in ("reference", "onnx-int8"):
+        text = _text_encoder("e5", runtime)
+        engine = ShopRank.build(catalog, settings.index_dir(f"luma-e5-{runtime}"), settings, text, image)
+        tops[runtime] = [[h.product.id for h in engine.search(Query(text=q, k=10)).hits] for q in queries]
+    ref, new = tops["reference"], tops["onnx-int8"]
+    overlap = [len(set(a) & set(b)) / max(len(a), 1) for a, b in zip(ref, new)]
+    for q, a, b in list(zip(queries, ref, new))[:len(ZH)]:
+        print(f"{q}: reference {a[:3]} | int8 {b[:3]}")
+    return {"queries": len(queries), "top10_overlap_mean": round(float(np.mean(overlap)), 3),
+            "same_top1": round(float(np.mean([a[:1] == b[:1] for a, b in zip(ref, new)])), 3),
+            "same_top3_order": round(float(np.mean([a[:3] == b[:3] for a, b in zip(ref, new)])), 3),
+            "zh_examples_same_top3": sum(a[:3] == b[:3] for a, b in list(zip(ref, new))[:len(ZH)])}
+
+
 # ----------------------------------------------------------------------------- photos
 
 def _luma_photos() -> list[tuple[str, str]]:
@@ -252,7 +281,9 @@ def main() -> None:
         tok = tokenization_check()
         print(f"e5 tokenization: {tok['identical_token_ids']}/{tok['texts']} texts identical to the engine's "
               f"({tok['with_chinese']} with Chinese)")
-        payload.update({"text": rows, "e5_tokenization": tok})
+        zh = chinese_on_luma()
+        print(f"Chinese queries on Luma, e5 reference vs onnx-int8: {zh}")
+        payload.update({"text": rows, "e5_tokenization": tok, "chinese_on_luma": zh})
     if args.only in (None, "photo"):
         rows = photo_table()
         print(table(rows, ["encoder", "runtime", "photos", "images_per_s", "cos_mean", "cos_min", "photo_hit@5"]))

