@@ -162,9 +162,8 @@ def chinese_on_luma() -> dict:
     from shoprank.types import Query
 
     catalog = Catalog(load_magento(DATA_DIR / "magento_luma").products)
-    home = REPO / "var" / "bench-home"
-    settings = Settings(home=home, encoder_runtime="onnx-fp32")
-    image = IMAGE_ENCODERS.create("efficientnet", runtime="onnx-fp32", home=REPO / "var" / "models")
+    settings = Settings(home=REPO / "var" / "bench-home")
+    image = IMAGE_ENCODERS.create("efficientnet", runtime="onnx-fp32", home=settings.models_dir)
     tops: dict[str, list[list[str]]] = {}
     queries = _chinese_queries()
     for runtime in ("reference", "onnx-int8"):
@@ -223,12 +222,15 @@ def _photo_hits(runtime: str) -> float:
 
     from shoprank.catalog import Catalog, load_magento
     from shoprank.config import Settings
+    from shoprank.encoders import IMAGE_ENCODERS
     from shoprank.engine import ShopRank
     from shoprank.types import Query
 
     catalog = Catalog(load_magento(DATA_DIR / "magento_luma").products)
-    settings = Settings(encoder_runtime=runtime)
-    engine = ShopRank.build(catalog, settings.index_dir(f"luma-photo-{runtime}"), settings)
+    settings = Settings(home=REPO / "var" / "bench-home")
+    image = IMAGE_ENCODERS.create("efficientnet", runtime=runtime, home=settings.models_dir)
+    text = _text_encoder("e5", "onnx-int8")  # the same text side for both photo runtimes
+    engine = ShopRank.build(catalog, settings.index_dir(f"luma-photo-{runtime}"), settings, text, image)
     hits, photos = 0, _luma_photos()[1::7]
     for pid, path in photos:
         with Image.open(path) as im:

