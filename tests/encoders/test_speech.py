@@ -200,8 +200,10 @@ def test_whisper_hears_red_backpack(whisper, red_backpack):
 
 @needs_espeak
 def test_whisper_hears_yoga_pants(whisper):
-    # tiny.en hears "Yoga pants are living": the product words survive, "for women" does not.
-    text = words(whisper.transcribe(speak("yoga pants for women")).text).split()
+    # tiny.en on espeak's synthetic voice is fragile at the start of an utterance: with
+    # espeak-ng 1.51 "yoga pants for women" comes back as "You'll go and start living", while
+    # "women's yoga pants" is heard whole.
+    text = words(whisper.transcribe(speak("women's yoga pants")).text).split()
     assert "yoga" in text and "pants" in text, text
 
 
