@@ -86,7 +86,7 @@ def agreement_set() -> tuple[list[str], list[str]]:
 def _text_encoder(name: str, runtime: str):
     from shoprank.encoders import TEXT_ENCODERS
 
-    return TEXT_ENCODERS.create(name, runtime=runtime)
+    return TEXT_ENCODERS.create(name, runtime=runtime, home=REPO / "var" / "models")
 
 
 def run_text(name: str, runtime: str) -> dict:
@@ -205,7 +205,8 @@ def run_photo(runtime: str) -> dict:
     from shoprank.index.builder import labels_to_text, load_image
 
     photos = _luma_photos()[::3]
-    enc, color = IMAGE_ENCODERS.create("efficientnet", runtime=runtime), ColorHistogramEncoder()
+    enc = IMAGE_ENCODERS.create("efficientnet", runtime=runtime, home=REPO / "var" / "models")
+    color = ColorHistogramEncoder()
     enc.encode([load_image(photos[0][1])])  # warm-up
     t0 = time.perf_counter()
     vecs = []
