@@ -60,7 +60,9 @@ def test_warm_rebuild_encodes_nothing(catalog, tmp_path):
     assert cold == 8 + 2 + 3
     first = build_index(catalog, tmp_path / "a2", EncoderSet(CountingText(), PaletteImageEncoder()),
                         EmbeddingCache(tmp_path / "other.sqlite"))
-    assert first.manifest["encoded"] == 13 + 7 * 2  # + 7 photos through palette and rgb-hist
+    # + the 3 distinct photos (of 7 rows: identical files are decoded and encoded once) through
+    # palette and rgb-hist
+    assert first.manifest["encoded"] == 13 + 3 * 2
     warm = build_index(catalog, tmp_path / "b", EncoderSet(enc, PaletteImageEncoder()), cache)
     assert enc.encoded == cold and warm.manifest["encoded"] == 0
     cache.close()

@@ -115,7 +115,9 @@ class _Build:
         for spec, enc in specs:
             hits = self.cache.get_many(enc.name, keys) if self.cache else {}
             state[spec.name] = (enc, hits, np.zeros((len(paths), enc.dim), np.float32), [None] * len(paths))
-        todo = sorted({i for _, hits, _, _ in state.values() for i, k in enumerate(keys) if k not in hits})
+        # Variants share their parent's photos: decode and encode each missing photo once.
+        first = {k: i for i, k in reversed(list(enumerate(keys)))}
+        todo = sorted({first[k] for _, hits, _, _ in state.values() for k in keys if k not in hits})
         batches = [todo[s:s + _PHOTO_BATCH] for s in range(0, len(todo), _PHOTO_BATCH)]
 
         def decode(batch: list[int]) -> dict[int, Image.Image]:
