@@ -74,15 +74,14 @@ def quantize_int8(src: Path, dst: Path) -> None:
                      per_channel=True)
 
 
-def session(path: Path | bytes, threads: int) -> Any:
-    """An inference session with ``threads`` intra-op threads (a model file, or a model's bytes)."""
+def session(path: Path, threads: int) -> Any:
+    """An inference session with ``threads`` intra-op threads."""
     ort = _ort()
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    model = path if isinstance(path, bytes) else str(path)
-    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
 Tokenize = Callable[[Sequence[str]], tuple[np.ndarray, np.ndarray]]  # texts -> (ids, attention mask), int64
