@@ -1,6 +1,7 @@
 """Helpers shared by the benchmark scripts: data location, tables, result files."""
 from __future__ import annotations
 
+import csv
 import json
 import os
 import platform
@@ -12,6 +13,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("SHOPRANK_DATA_DIR", REPO.parent / "shared" / "data")).resolve()
 OUT = REPO / "benchmarks" / "out"
+# Chinese shopper queries for the Luma catalog, beside the English WANDS ones.
+ZH = ["背包", "女士瑜伽裤", "男士连帽衫", "运动手表", "红色夹克", "瑜伽垫", "短裤 50元以下", "健身包"]
+
+
+def wands_queries() -> list[str]:
+    """The 480 real WANDS shopper queries."""
+    with open(DATA_DIR / "wands" / "query.csv", newline="") as f:
+        return [row["query"] for row in csv.DictReader(f, delimiter="\t")]
 
 
 def machine() -> str:

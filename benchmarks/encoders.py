@@ -22,7 +22,6 @@ nDCG@10 per runtime comes from ``shoprank eval`` (see RESULTS.md).
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import itertools
 import json
@@ -37,12 +36,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import DATA_DIR, OUT, REPO, percentiles, save, table
+from common import DATA_DIR, OUT, REPO, ZH, percentiles, save, table, wands_queries
 
 TEXT_RUNS = [("e5", "reference"), ("e5", "onnx-fp32"), ("e5", "onnx-int8"),
              ("minilm", "reference"), ("minilm", "onnx-fp32"), ("minilm", "onnx-int8")]
 PHOTO_RUNS = ["reference", "onnx-fp32"]
-ZH = ["背包", "女士瑜伽裤", "男士连帽衫", "运动手表", "红色夹克", "瑜伽垫", "短裤 50元以下", "健身包"]
 WORK = OUT / "encoders"
 
 
@@ -51,11 +49,6 @@ def _luma_passages() -> list[str]:
     from shoprank.index.builder import dense_text
 
     return sorted({dense_text(p) for p in load_magento(DATA_DIR / "magento_luma").products})
-
-
-def _wands() -> list[str]:
-    with open(DATA_DIR / "wands" / "query.csv", newline="") as f:
-        return [row["query"] for row in csv.DictReader(f, delimiter="\t")]
 
 
 def _chinese_queries(n: int = 200) -> list[str]:
@@ -80,7 +73,7 @@ def agreement_set() -> tuple[list[str], list[str]]:
     with tempfile.TemporaryDirectory() as d:
         demo = [dense_text(p) for p in load_catalog_file(write_demo_catalog(d, 9)).products]
     cf = pd.read_csv(DATA_DIR / "relevance" / "crowdflower" / "train.csv")["query"].unique().tolist()
-    return _luma_passages() + demo, _wands() + sorted(cf) + _chinese_queries()
+    return _luma_passages() + demo, wands_queries() + sorted(cf) + _chinese_queries()
 
 
 def _text_encoder(name: str, runtime: str):
@@ -100,7 +93,7 @@ def run_text(name: str, runtime: str) -> dict:
     for i in range(0, len(passages), 32):
         enc.encode_passages(passages[i:i + 32])
     rate = len(passages) / (time.perf_counter() - t0)
-    queries = _wands() + ZH
+    queries = wands_queries() + ZH
     for q in queries[:20]:
         enc.encode_queries([q])
     lat = []

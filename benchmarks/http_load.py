@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import json
 import os
 import random
@@ -24,10 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
-from common import DATA_DIR, percentiles, save, table
+from common import DATA_DIR, ZH, percentiles, save, table, wands_queries
 from server_process import start_server, stop_server
 
-ZH = ["背包", "女士瑜伽裤", "男士连帽衫", "运动手表", "红色夹克", "瑜伽垫", "短裤 50元以下", "健身包"]
 REQUEST_TIMEOUT_S = 30.0
 
 
@@ -37,8 +35,7 @@ def _queries() -> list[str]:
     so no request is a cache hit: every search encodes its query."""
     import pandas as pd
 
-    with open(DATA_DIR / "wands" / "query.csv", newline="") as f:
-        queries = [row["query"] for row in csv.DictReader(f, delimiter="\t")] + ZH
+    queries = wands_queries() + ZH
     rel = DATA_DIR / "relevance"
     queries += pd.read_csv(rel / "crowdflower" / "train.csv")["query"].tolist()
     queries += pd.read_csv(rel / "homedepot" / "train.csv", encoding="utf-8")["search_term"].tolist()

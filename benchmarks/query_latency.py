@@ -5,7 +5,6 @@ queries), and photo queries (catalog photos, re-encoded as JPEG).
 """
 from __future__ import annotations
 
-import csv
 import io
 import sys
 import time
@@ -14,13 +13,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from PIL import Image
 
-from common import DATA_DIR, percentiles, save, table
+from common import DATA_DIR, ZH, percentiles, save, table, wands_queries
 from shoprank.catalog import Catalog, load_magento
 from shoprank.config import Settings
 from shoprank.engine import ShopRank
 from shoprank.types import Query
-
-ZH = ["背包", "女士瑜伽裤", "男士连帽衫", "运动手表", "红色夹克", "瑜伽垫", "短裤 50元以下", "健身包"]
 
 
 def _engine() -> ShopRank:
@@ -43,9 +40,7 @@ def _time(engine: ShopRank, queries: list[Query]) -> tuple[list[float], list[flo
 
 def main() -> None:
     engine = _engine()
-    with open(DATA_DIR / "wands" / "query.csv", newline="") as f:
-        wands = [row["query"] for row in csv.DictReader(f, delimiter="\t")]
-    text = [Query(text=t, k=10) for t in wands + ZH]
+    text = [Query(text=t, k=10) for t in wands_queries() + ZH]
     photos = []
     for p in engine.artifacts.catalog.products[::40]:
         if p.images:
