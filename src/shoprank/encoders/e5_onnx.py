@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from shoprank.encoders.base import TextEncoder, l2_normalize
-from shoprank.encoders.onnx_runtime import build_once, default_threads, model_path, session
+from shoprank.encoders.onnx_runtime import DEFAULT_MODELS, build_once, default_threads, model_path, session
 
 QK = 32  # weights per 4-bit block
 BLOCK_BYTES = 2 + QK // 2
@@ -297,13 +297,13 @@ def build_graph(w: E5Weights, runtime: str) -> Any:
                                        const("two", np.array([2], np.int64))], [x + ".bt"]),
         ])
 
-    def linear(x: str, wname: str, bias: np.ndarray | None, out: str) -> str:
+    def linear(x: str, wname: str, bias: np.ndarray | None, out: str, shift: float = 0.0) -> str:
+        """``x @ W.T + bias``; ``shift``: ``x >= -shift`` is known (int8 then uses the full range)."""
         wf = dequantize(w.tensors[wname])  # (out, in)
         if runtime == "onnx-int8":
             n_out, k = wf.shape
             scale = np.abs(wf).max(axis=1) / 127.0  # one scale per output channel
             wq = np.clip(np.rint(wf / scale[:, None]), -127, 127).astype(np.int8).T
-            shift = GELU_MIN if x.endswith("gelu") else 0.0
             quantize_rows(x, k, shift)
             if shift:  # (x + shift) W = x W + shift * column sums of W: take that back out of the bias
                 bias = (bias if bias is not None else 0.0) - shift * (wq.astype(np.float32).sum(axis=0) * scale)
@@ -351,7 +351,7 @@ def build_graph(w: E5Weights, runtime: str) -> Any:
         mid = linear(p + "x1", p + "fi.w", None, p + "fi")
         nodes.append(helper.make_node("BiasGelu", [mid, const(p + "fi.b", t[p + "fi.b"])], [p + "gelu"],
                                       domain="com.microsoft"))
-        fo = linear(p + "gelu", p + "fo.w", None, p + "fo")
+        fo = linear(p + "gelu", p + "fo.w", None, p + "fo", shift=GELU_MIN)
         x = p + "x2" if layer < w.layers - 1 else "states"
         nodes.append(helper.make_node("SkipLayerNormalization",
                                       [fo, p + "x1", const(p + "oln.w", t[p + "oln.w"]),
@@ -388,7 +388,6 @@ class OnnxE5Encoder(TextEncoder):
         self._w = read_e5(model_file)
         self.dim = self._w.hidden
         self.tokenizer = E5Tokenizer(self._w)
-        home = home or Path("var") / "models"
         self._word = self._w.tensors["emb.word"]
         self._pos = np.asarray(self._w.tensors["emb.pos"]).reshape(-1, self.dim)
         self._type = np.asarray(self._w.tensors["emb.type"]).reshape(-1, self.dim)[0]
@@ -400,7 +399,7 @@ class OnnxE5Encoder(TextEncoder):
 
         # A different model file (tests) gets its own cache entry.
         model = "multilingual-e5-small" if model_file is None else f"e5-{model_file.stem}"
-        path = build_once(model_path(home, f"{model}-g{GRAPH_VERSION}", runtime), export)
+        path = build_once(model_path(home or DEFAULT_MODELS, f"{model}-g{GRAPH_VERSION}", runtime), export)
         self._batch = session(path, threads or default_threads())
         self._query = session(path, 1)
 

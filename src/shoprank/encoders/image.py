@@ -10,7 +10,14 @@ import numpy as np
 from PIL import Image
 
 from shoprank.encoders.base import ImageEncoder, l2_normalize
-from shoprank.encoders.onnx_runtime import build_once, check_runtime, default_threads, model_path, session
+from shoprank.encoders.onnx_runtime import (
+    DEFAULT_MODELS,
+    build_once,
+    check_runtime,
+    default_threads,
+    model_path,
+    session,
+)
 
 _SIZE = 224
 
@@ -138,6 +145,6 @@ def efficientnet(runtime: str = "onnx-int8", threads: int | None = None, home: P
     check_runtime(runtime)
     if runtime == "reference":
         return EfficientNetImageEncoder()
-    path = build_once(model_path(home or Path("var") / "models", "efficientnet-lite0", "onnx-fp32"),
+    path = build_once(model_path(home or DEFAULT_MODELS, "efficientnet-lite0", "onnx-fp32"),
                       _export_efficientnet)
     return OnnxEfficientNetImageEncoder(path, threads)

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 RUNTIMES: tuple[str, ...] = ("onnx-int8", "onnx-fp32", "reference")
 ONNX_HINT = "pip install 'shoprank[minilm]' (onnxruntime)"
+DEFAULT_MODELS = Path("var") / "models"  # Settings.models_dir with the default home
 
 
 def check_runtime(runtime: str) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 
 from shoprank.encoders.base import TextEncoder, l2_normalize
 from shoprank.encoders.onnx_runtime import (
+    DEFAULT_MODELS,
     OnnxTextEncoder,
     build_once,
     check_runtime,
@@ -23,7 +24,6 @@ from shoprank.encoders.onnx_runtime import (
     quantize_int8,
 )
 
-DEFAULT_HOME = Path("var") / "models"
 MINILM_MAX_TOKENS = 256  # as sentence-transformers' all-MiniLM-L6-v2 config
 
 
@@ -115,7 +115,7 @@ def minilm(runtime: str = "onnx-int8", threads: int | None = None, home: Path | 
     check_runtime(runtime)
     if runtime == "reference":
         return MiniLMReference(threads)
-    home = home or DEFAULT_HOME
+    home = home or DEFAULT_MODELS
     fp32 = build_once(model_path(home, "all-MiniLM-L6-v2", "onnx-fp32"), _export_minilm)
     path = fp32 if runtime == "onnx-fp32" else build_once(
         model_path(home, "all-MiniLM-L6-v2", runtime), lambda out: quantize_int8(fp32, out))
@@ -131,4 +131,4 @@ def e5(runtime: str = "onnx-int8", threads: int | None = None, home: Path | None
         return E5TextEncoder(threads)
     from shoprank.encoders.e5_onnx import OnnxE5Encoder
 
-    return OnnxE5Encoder(runtime, threads, home or DEFAULT_HOME)
+    return OnnxE5Encoder(runtime, threads, home or DEFAULT_MODELS)

@@ -28,5 +28,5 @@ async def compute(request: Request, fn: Callable[..., T], *args: Any) -> T:
     limiter = getattr(state, "compute_limiter", None)
     if limiter is None:  # made on the event loop, on first use (no await in between: no race)
         limiter = state.compute_limiter = anyio.CapacityLimiter(
-            request.app.state.engine.settings.search_threads or default_threads())
+            state.engine.settings.search_threads or default_threads())
     return await anyio.to_thread.run_sync(partial(fn, *args), limiter=limiter)
