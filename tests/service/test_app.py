@@ -86,13 +86,13 @@ def test_suggest_and_404s(client):
 def test_search_threads_bounds_concurrent_searches(fake_engine):
     """16 requests at once run at most ``search_threads`` searches at a time; the rest queue."""
     import asyncio
+    import copy
     import threading
     import time
 
     import httpx
 
-    engine = fake_engine.__class__.__new__(fake_engine.__class__)
-    engine.__dict__.update(fake_engine.__dict__)
+    engine = copy.copy(fake_engine)  # shares the index; its own settings and search below
     engine.settings = fake_engine.settings.model_copy(update={"search_threads": 2})
     running, peak, lock = 0, 0, threading.Lock()
     search = fake_engine.search
