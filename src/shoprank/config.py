@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Setting -> (module, registry) naming its choices; "none" turns an optional component off.
@@ -75,7 +75,33 @@ class Settings(BaseSettings):
     # 0: one per core. A search encodes its query on one thread, so this bounds the busy cores:
     # 16 concurrent requests on 2 cores then queue instead of time-slicing 16 threads.
     search_threads: int = Field(default=0, ge=0)
-    max_upload_bytes: int = 10 * 1024 * 1024
+    # Bounds on what one request may send: a photo/voice upload, any other body, a photo's pixels
+    # (checked from its header before decoding; JPEGs count at their reduced decode size).
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_image_pixels: int = Field(default=16_000_000, ge=1)
+
+    # Exposure (README "Running it on the internet"). prod: refuses to start without an admin key,
+    # /docs off. dev (default): with no key set every scope is open, and start-up says so.
+    env: Literal["dev", "prod"] = "dev"
+    # X-API-Key values: admin (everything), events (events + search), search (search only).
+    admin_key: SecretStr | None = None
+    events_key: SecretStr | None = None
+    search_key: SecretStr | None = None
+    # Scopes granted without a key once keys are in force; add "events" to let the page send clicks.
+    public_scopes: list[Literal["search", "events"]] = ["search"]
+    # Signs per-shopper tokens (X-User-Token) for their own profile, recommendations and forgetting;
+    # default: the admin key.
+    user_token_secret: SecretStr | None = None
+    # Requests per second per client (its API key, else its IP); bursts of 2 s worth; 0: unlimited.
+    rate_search_per_s: float = Field(default=30.0, ge=0)
+    rate_events_per_s: float = Field(default=50.0, ge=0)
+    # Take the client IP from X-Forwarded-For (only behind a proxy that sets it).
+    trust_forwarded_for: bool = False
+    # Origins allowed to call the API from a browser; default: same origin only.
+    cors_origins: list[str] = []
+    # /docs and /redoc pages; default: on in dev, off in prod (/openapi.json stays).
+    docs: bool | None = None
 
     @field_validator(*_BACKENDS)
     @classmethod

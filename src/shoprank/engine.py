@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import UnidentifiedImageError
 
 from shoprank import factory
 from shoprank.catalog import Catalog
@@ -23,7 +22,7 @@ from shoprank.encoders.base import EncoderSet, ImageEncoder, TextEncoder
 from shoprank.encoders.cache import EmbeddingCache
 from shoprank.features.query_parse import ParsedQuery, parse_query
 from shoprank.index.artifacts import IndexArtifacts
-from shoprank.index.builder import build_index, labels_to_text, open_rgb
+from shoprank.index.builder import ImageTooLarge, build_index, labels_to_text, open_rgb
 from shoprank.lazy import Lazy
 from shoprank.modalities import MODALITIES
 from shoprank.personalization.online import Personalizer
@@ -42,6 +41,10 @@ log = logging.getLogger(__name__)
 
 class QueryError(ValueError):
     """The query cannot be served as given (an unreadable photo, nothing to search for)."""
+
+
+class QueryTooLarge(QueryError):
+    """A query input (a photo) larger than this server decodes."""
 
 
 class ShopRank:
@@ -184,8 +187,10 @@ class ShopRank:
 
     def _encode_photo(self, data: bytes, enc: QueryEncoding) -> None:
         try:
-            img = open_rgb(io.BytesIO(data))
-        except (UnidentifiedImageError, OSError) as e:
+            img = open_rgb(io.BytesIO(data), max_pixels=self.settings.max_image_pixels)
+        except ImageTooLarge as e:
+            raise QueryTooLarge(str(e)) from None
+        except Exception as e:  # decoders of hostile files raise OSError, SyntaxError, EOFError, struct.error...
             raise QueryError(f"the uploaded file is not a readable image: {e}") from None
         if self.image_encoder is None:
             raise QueryError("this index was built without an image encoder; photo search is unavailable")

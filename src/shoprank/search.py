@@ -162,6 +162,7 @@ class SearchPipeline:
         t3 = time.perf_counter()
         timings = {"encode": enc.encode_ms, "candidates": (t1 - t0) * 1000, "rank": (t2 - t1) * 1000,
                    "collapse": (t3 - t2) * 1000, "pipeline": (t3 - t0) * 1000}
+        timings["total"] = timings["encode"] + timings["pipeline"]
         return SearchResult(hits, parsed, len(positions), c.fusion, sorted(c.runs),
                             {k: round(v, 3) for k, v in timings.items()}, enc.photo_labels, facets,
                             personalized=personal is not None and personal.profile.n_events > 0,

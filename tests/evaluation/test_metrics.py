@@ -1,5 +1,7 @@
 import pytest
 
+pytest.importorskip("ranx", reason="pip install 'shoprank[eval]'")
+
 from shoprank.evaluation.metrics import evaluate_run
 
 

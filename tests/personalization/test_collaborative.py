@@ -157,6 +157,7 @@ class TestItemItemCF(RecommenderContract):
 
 class TestALSRecommender(RecommenderContract):
     def _model(self, **kwargs) -> Recommender:
+        pytest.importorskip("implicit", reason="pip install 'shoprank[cf]'")
         kwargs.setdefault("factors", 8)
         return ALSRecommender(**kwargs)
 
@@ -175,6 +176,7 @@ class TestALSRecommender(RecommenderContract):
         np.testing.assert_allclose(model.user_factor(hist), expected, rtol=1e-3, atol=1e-4)
 
     def test_fit_emits_no_threadpool_warning(self, monkeypatch):
+        implicit = pytest.importorskip("implicit", reason="pip install 'shoprank[cf]'")
         import implicit.utils
 
         monkeypatch.setattr(implicit.utils, "_checked_blas_config", False)  # implicit checks once a process

@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 
+pytest.importorskip("lightgbm", reason="pip install 'shoprank[ltr]'")
+
 from shoprank.features.registry import FEATURE_NAMES
 from shoprank.ranking import CandidateBatch, load_ranker
 from shoprank.ranking.lgbm import LambdaMARTRanker

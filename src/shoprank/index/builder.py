@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -63,10 +64,27 @@ def encode_texts(enc: TextEncoder, cache: EmbeddingCache | None, texts: list[str
 DECODE_SIDE = 448
 
 
-def open_rgb(fp: str | IO[bytes], side: int = DECODE_SIDE) -> Image.Image:
-    """A photo as RGB, decoded at reduced size where the format allows (JPEG)."""
-    with Image.open(fp) as im:
+# Pillow warns from 89 MP on; open_rgb's own bound (max_pixels) applies long before that.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
+class ImageTooLarge(ValueError):
+    """A photo with more pixels to decode than allowed (a decompression bomb, or just too big)."""
+
+
+def open_rgb(fp: str | IO[bytes], side: int = DECODE_SIDE, max_pixels: int | None = None) -> Image.Image:
+    """A photo as RGB, decoded at reduced size where the format allows (JPEG).
+
+    ``max_pixels`` bounds the pixels decoded, checked from the header before any decoding."""
+    try:
+        im = Image.open(fp)
+    except Image.DecompressionBombError as e:
+        raise ImageTooLarge(str(e)) from None
+    with im:
         im.draft("RGB", (side, side))
+        w, h = im.size
+        if max_pixels is not None and w * h > max_pixels:
+            raise ImageTooLarge(f"the photo is {w}x{h} pixels; at most {max_pixels:,} are decoded")
         return im.convert("RGB")
 
 

@@ -1,34 +1,58 @@
 """The FastAPI application factory."""
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse
 
 from shoprank.engine import ShopRank
+from shoprank.service.guard import PAGE_CSP, RequestGuard, install_error_handlers
+from shoprank.service.openapi import install_openapi
 from shoprank.service.routes import events, health, products, search, suggest
+from shoprank.service.security import Access, check_production, startup_warning
+
+log = logging.getLogger("shoprank")
 
 
 def create_app(engine: ShopRank) -> FastAPI:
     """An app serving ``engine``: the JSON API and the search page at ``/``."""
+    settings = engine.settings
+    check_production(settings)
+    access = Access(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if (warning := startup_warning(access)) is not None:
+            log.warning(warning)
         # Open the event log and profiles (catching up after a crash) before the first request.
         await run_in_threadpool(lambda: engine.personalizer)
         yield
 
-    app = FastAPI(title="shoprank", version="0.1.0", summary="Multimodal product search", lifespan=lifespan)
+    docs = settings.docs if settings.docs is not None else settings.env == "dev"
+    app = FastAPI(title="shoprank", version="0.1.0", summary="Multimodal product search", lifespan=lifespan,
+                  docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None)
     app.state.engine = engine
+    app.state.access = access
     for module in (search, suggest, products, events, health):
         app.include_router(module.router)
+    install_error_handlers(app)
+    install_openapi(app)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type", "X-API-Key", "X-User-Token"], max_age=600)
+    # Room for a photo and a voice clip in one form, plus its text fields.
+    app.add_middleware(RequestGuard, max_body=settings.max_body_bytes,
+                       max_multipart=2 * settings.max_upload_bytes + 64 * 1024)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def page() -> str:
-        return resources.files("shoprank.service").joinpath("static/index.html").read_text(encoding="utf-8")
+    def page() -> HTMLResponse:
+        html = resources.files("shoprank.service").joinpath("static/index.html").read_text(encoding="utf-8")
+        return HTMLResponse(html, headers={"Content-Security-Policy": PAGE_CSP})
 
     return app

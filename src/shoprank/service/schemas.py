@@ -25,6 +25,12 @@ class SearchRequest(BaseModel):
     user_id: str | None = Field(default=None, min_length=1, max_length=200)  # user or session id
     personalize: bool = True  # False: the same search without the shopper's profile, to compare
 
+    @field_validator("q", "category", "user_id", mode="before")
+    @classmethod
+    def _blank_is_absent(cls, v: object) -> object:
+        # "" or "  " asks for nothing: a blank category must not browse the whole catalog.
+        return None if isinstance(v, str) and not v.strip() else v
+
     @field_validator("fusion")
     @classmethod
     def _known_fusion(cls, v: str | None) -> str | None:

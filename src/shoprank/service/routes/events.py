@@ -1,13 +1,13 @@
 """Shopper events and what they build: POST /events, profiles, "for you", forgetting a user."""
 from __future__ import annotations
 
-import json
-
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from shoprank.service.deps import EngineDep
+from shoprank.service.guard import AUTH_RESPONSES, ERROR_RESPONSES, parse_json
+from shoprank.service.openapi import EVENTS_BODY
 from shoprank.service.schemas import (
     EventsAccepted,
     ForgetResponse,
@@ -16,17 +16,17 @@ from shoprank.service.schemas import (
     RejectedEvent,
     ResultPublic,
 )
+from shoprank.service.security import require, require_user_or_admin
 from shoprank.types import Event, Hit, describe_error
 
-router = APIRouter(tags=["personalization"])
+router = APIRouter(tags=["personalization"], responses={**ERROR_RESPONSES, **AUTH_RESPONSES})
+# A shopper's own data: the admin key, or that shopper's X-User-Token.
+_OWNER = [Depends(require_user_or_admin)]
 MAX_BATCH = 1000
 
 
 def _parse_events(raw: bytes) -> tuple[list[Event], list[int], list[RejectedEvent]]:
-    try:
-        data = json.loads(raw or b"null")
-    except json.JSONDecodeError as e:
-        raise HTTPException(400, f"body is not valid JSON: {e.msg}") from None
+    data = parse_json(raw)
     if isinstance(data, dict) and "events" in data:
         data = data["events"]
     items = data if isinstance(data, list) else [data]
@@ -44,7 +44,7 @@ def _parse_events(raw: bytes) -> tuple[list[Event], list[int], list[RejectedEven
     return events, index, rejected
 
 
-@router.post("/events", response_model=EventsAccepted)
+@router.post("/events", response_model=EventsAccepted, dependencies=[require("events")], openapi_extra=EVENTS_BODY)
 async def post_events(request: Request, engine: EngineDep) -> EventsAccepted:
     """Record click/cart/purchase/view events. When this returns, the events are on disk and
     the shoppers' next searches use them. Bad events are rejected one by one, with a reason."""
@@ -61,14 +61,14 @@ async def post_events(request: Request, engine: EngineDep) -> EventsAccepted:
                           rejected=sorted(rejected, key=lambda r: r.index))
 
 
-@router.delete("/users/{user_id}", response_model=ForgetResponse)
+@router.delete("/users/{user_id}", response_model=ForgetResponse, dependencies=_OWNER)
 async def forget_user(user_id: str, engine: EngineDep) -> ForgetResponse:
     """Forget a shopper: their events and profiles (and their sessions') leave every store."""
     gone = await run_in_threadpool(engine.personalizer.forget, user_id)
     return ForgetResponse(user_id=user_id, events_deleted=gone.events, profiles_deleted=gone.profiles)
 
 
-@router.get("/users/{user_id}/profile", response_model=ProfilePublic)
+@router.get("/users/{user_id}/profile", response_model=ProfilePublic, dependencies=_OWNER)
 async def profile(user_id: str, engine: EngineDep, top: int = Query(8, ge=1, le=50)) -> ProfilePublic:
     p = await run_in_threadpool(engine.personalizer.profile, user_id)
     if p is None:  # cold start: an empty profile, not an error
@@ -82,7 +82,7 @@ async def profile(user_id: str, engine: EngineDep, top: int = Query(8, ge=1, le=
                          recent=p.recent[-top:])
 
 
-@router.get("/users/{user_id}/recommendations", response_model=RecommendationsResponse)
+@router.get("/users/{user_id}/recommendations", response_model=RecommendationsResponse, dependencies=_OWNER)
 async def for_you(user_id: str, engine: EngineDep, k: int = Query(10, ge=1, le=100)) -> RecommendationsResponse:
     """"For you": collaborative filtering from the shopper's recent items (empty at cold start)."""
     p = engine.personalizer
@@ -91,7 +91,8 @@ async def for_you(user_id: str, engine: EngineDep, k: int = Query(10, ge=1, le=1
     return RecommendationsResponse(id=user_id, source=source, results=_results(engine, recs))
 
 
-@router.get("/products/{product_id}/bought-together", response_model=RecommendationsResponse)
+@router.get("/products/{product_id}/bought-together", response_model=RecommendationsResponse,
+            dependencies=[require("search")])
 async def bought_together(product_id: str, engine: EngineDep,
                           k: int = Query(10, ge=1, le=100)) -> RecommendationsResponse:
     if engine.product(product_id) is None:

@@ -1,14 +1,15 @@
 """POST /search: text, photo, voice, or a combination; JSON or multipart."""
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import ValidationError
+from python_multipart.multipart import parse_options_header
 from starlette.datastructures import UploadFile
 
-from shoprank.engine import QueryError
+from shoprank.engine import QueryError, QueryTooLarge
 from shoprank.service.deps import EngineDep, compute
+from shoprank.service.guard import AUTH_RESPONSES, ERROR_RESPONSES, parse_json
+from shoprank.service.openapi import SEARCH_BODY
 from shoprank.service.schemas import (
     FacetValuePublic,
     ParsedQueryPublic,
@@ -17,9 +18,11 @@ from shoprank.service.schemas import (
     SearchResponse,
     TranscriptPublic,
 )
+from shoprank.service.security import require
 from shoprank.types import Filters, Query, describe_error
 
-router = APIRouter(tags=["search"])
+router = APIRouter(tags=["search"], dependencies=[require("search")],
+                   responses={**ERROR_RESPONSES, **AUTH_RESPONSES})
 
 _FORM_FIELDS = set(SearchRequest.model_fields)
 
@@ -34,25 +37,34 @@ async def _upload(form, name: str, max_bytes: int) -> bytes | None:
     return data or None
 
 
+def _check_multipart_complete(raw: bytes, ctype: str) -> None:
+    # The form parser keeps the fields it saw before a body is cut short: refuse such a body instead.
+    _, params = parse_options_header(ctype)
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise HTTPException(400, "multipart body without a boundary in its Content-Type")
+    if not raw.rstrip().endswith(b"--" + boundary + b"--"):
+        raise HTTPException(400, "multipart body is incomplete: its closing boundary is missing")
+
+
 async def _read_request(request: Request, max_bytes: int) -> tuple[SearchRequest, bytes | None, bytes | None]:
     ctype = request.headers.get("content-type", "")
     image: bytes | None = None
     audio: bytes | None = None
     try:
         if ctype.startswith("multipart/form-data") or ctype.startswith("application/x-www-form-urlencoded"):
+            if ctype.startswith("multipart/"):
+                # Read whole first (bounded by the request guard); the form parser then reuses it.
+                _check_multipart_complete(await request.body(), ctype)
             form = await request.form()
             fields = {k: v for k, v in form.items() if k in _FORM_FIELDS and isinstance(v, str) and v.strip() != ""}
             image = await _upload(form, "image", max_bytes)
             audio = await _upload(form, "audio", max_bytes)
             body = SearchRequest.model_validate(fields)
         else:
-            raw = await request.body()
-            try:
-                data = json.loads(raw or b"{}")
-            except json.JSONDecodeError as e:
-                raise HTTPException(400, f"body is not valid JSON: {e.msg}") from None
+            data = parse_json(await request.body())
             if not isinstance(data, dict):
-                raise HTTPException(400, "body must be a JSON object")
+                raise HTTPException(422, "body must be a JSON object")
             body = SearchRequest.model_validate(data)
     except ValidationError as e:
         raise HTTPException(422, describe_error(e)) from None
@@ -62,7 +74,7 @@ async def _read_request(request: Request, max_bytes: int) -> tuple[SearchRequest
     return body, image, audio
 
 
-@router.post("/search", response_model=SearchResponse)
+@router.post("/search", response_model=SearchResponse, openapi_extra=SEARCH_BODY)
 async def search(request: Request, engine: EngineDep) -> SearchResponse:
     """Search by text, photo (``image``), voice (``audio``: wav/webm/ogg), or a combination.
 
@@ -85,6 +97,8 @@ async def search(request: Request, engine: EngineDep) -> SearchResponse:
             filters=Filters(category=body.category, price_min=body.price_min, price_max=body.price_max,
                             colors=body.colors, rating_min=body.rating_min))
         res = await compute(request, engine.search, query)
+    except QueryTooLarge as e:
+        raise HTTPException(413, str(e)) from None
     except QueryError as e:
         raise HTTPException(422, str(e)) from None
     parsed = None

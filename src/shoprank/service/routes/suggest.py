@@ -4,9 +4,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 
 from shoprank.service.deps import EngineDep, compute
+from shoprank.service.guard import AUTH_RESPONSES, ERROR_RESPONSES
 from shoprank.service.schemas import SuggestionPublic, SuggestResponse
+from shoprank.service.security import require
 
-router = APIRouter(tags=["search"])
+router = APIRouter(tags=["search"], dependencies=[require("search")],
+                   responses={**ERROR_RESPONSES, **AUTH_RESPONSES})
 
 
 @router.get("/suggest", response_model=SuggestResponse)

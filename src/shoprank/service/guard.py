@@ -1,0 +1,161 @@
+"""What every request passes through: a body-size bound enforced while reading, strict JSON
+parsing, security headers, and 4xx/503 answers instead of 500s for bad input."""
+from __future__ import annotations
+
+import json
+import logging
+import math
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "same-origin",
+}
+# The search page is one self-contained file: its own inline script and style, photos from this
+# origin, the microphone's recording as a blob.
+PAGE_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx and 503: one sentence saying what was wrong."""
+
+    detail: str
+
+
+# For the OpenAPI spec: the answers any route may give besides its own.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "Malformed body (not UTF-8, not JSON, nested too deeply)"},
+    413: {"model": ErrorResponse, "description": "Body, upload or photo larger than allowed"},
+    422: {"model": ErrorResponse, "description": "Well-formed but invalid request"},
+    429: {"model": ErrorResponse, "description": "Rate limit exceeded (see Retry-After)"},
+}
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "Missing or unknown API key"},
+    403: {"model": ErrorResponse, "description": "The key lacks this scope"},
+}
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body larger than {limit} bytes")
+
+
+class RequestGuard:
+    """ASGI middleware: refuse a body over its limit before reading it (by Content-Length) or as
+    soon as the limit is crossed (chunked bodies), and add security headers to every response."""
+
+    def __init__(self, app: ASGIApp, max_body: int, max_multipart: int) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.max_multipart = max_multipart
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        multipart = headers.get("content-type", "").lower().startswith("multipart/")
+        limit = self.max_multipart if multipart else self.max_body
+        declared = headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await _plain_error(send, 400, "Content-Length is not a number")
+                return
+            if int(declared) > limit:
+                await _plain_error(send, 413, f"request body larger than {limit} bytes")
+                return
+        seen = 0
+
+        async def bounded_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                h = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in h:
+                        h[name] = value
+            await send(message)
+
+        await self.app(scope, bounded_receive, send_with_headers)
+
+
+async def _plain_error(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    # The unread body would otherwise be taken for the next request on this connection.
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+               (b"connection", b"close"), *((k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json(raw: bytes) -> Any:
+    """A request body as JSON, or a 400 saying why not. Bodies are UTF-8 (a BOM is allowed);
+    NaN, Infinity and numbers beyond float range are refused, as is nesting deeper than Python's
+    parser takes."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise HTTPException(400, f"body is not UTF-8 (invalid byte at offset {e.start})") from None
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text, parse_float=_finite, parse_constant=_no_constant)
+    except json.JSONDecodeError as e:
+        raise HTTPException(400, f"body is not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})") from None
+    except RecursionError:
+        raise HTTPException(400, "body is not valid JSON: nested too deeply") from None
+    except ValueError as e:  # NaN/Infinity, 1e400, integers of more than 4300 digits
+        raise HTTPException(400, f"body is not valid JSON: {e}") from None
+
+
+def _validation_reason(err: RequestValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
+        parts.append(f"{loc}: {e.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """One error shape (``{"detail": "..."}``) for every 4xx; a missing optional extra is a 503
+    naming what to install; anything unforeseen is logged and answered 500 without internals."""
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _validation_reason(exc)}, status_code=422)
+
+    @app.exception_handler(ImportError)
+    async def _missing_extra(_: Request, exc: ImportError) -> JSONResponse:
+        log.warning("optional dependency missing: %s", exc)
+        return JSONResponse(jsonable_encoder({"detail": f"unavailable on this server: {exc}"}), status_code=503)
