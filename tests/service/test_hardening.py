@@ -264,6 +264,8 @@ def test_openapi_declares_bodies_errors_and_keys(client):
     assert set(search["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
     assert {"400", "401", "403", "413", "422", "429"} <= set(search["responses"])
     assert "requestBody" in spec["paths"]["/events"]["post"]
-    assert {"apiKey", "userToken"} <= set(spec["components"]["securitySchemes"])
+    assert {"searchKey", "eventsKey", "adminKey", "userToken"} <= set(spec["components"]["securitySchemes"])
+    assert search["security"][0] == {}  # search is public here: a key is optional
+    assert {} not in spec["paths"]["/events"]["post"]["security"]
     for name in ("SearchRequest", "SearchForm", "Event", "EventBatch", "ErrorResponse"):
         assert name in spec["components"]["schemas"]

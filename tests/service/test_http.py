@@ -167,7 +167,7 @@ def test_events_change_the_next_search_and_forget(client):
     ({"events": [{"product_id": "24-MB02", "type": "click"}]}, 422, "user_id or a session_id"),
     ({"events": [{"user_id": "u", "product_id": "nope", "type": "click"}]}, 422, "unknown product"),
     ({"events": []}, 422, "event object"),
-    ({"events": [{"user_id": "u", "product_id": "24-MB02", "type": "click"}] * 1001}, 413, "at most 1000"),
+    ({"events": [{"user_id": "u", "product_id": "24-MB02", "type": "click"}] * 1001}, 422, "at most 1000"),
 ])
 def test_bad_events_get_4xx_with_reason(client, body, status, needle):
     r = client.post("/events", json=body)

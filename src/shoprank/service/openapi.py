@@ -61,6 +61,13 @@ def install_openapi(app: FastAPI) -> None:
             schemas.update(js.pop("$defs", {}))
             schemas[model.__name__] = js
         schemas["SearchForm"] = _form_schema()
+        # Operations of a public scope take a key but do not need one: {} is "no security".
+        public = {f"{scope}Key" for scope in app.state.access.public}
+        for ops in spec.get("paths", {}).values():
+            for op in ops.values():
+                security = op.get("security") or []
+                if any(set(req) <= public for req in security):
+                    op["security"] = [{}, *security]
         app.openapi_schema = spec
         return spec
 

@@ -177,6 +177,12 @@ class ForgetResponse(BaseModel):
     profiles_deleted: int
 
 
+class RecentEvent(BaseModel):
+    product_id: str
+    type: str
+    ts: float
+
+
 class ProfilePublic(BaseModel):
     """A shopper's profile as the ranker sees it (``n_events`` 0: a cold-start shopper)."""
 
@@ -184,7 +190,7 @@ class ProfilePublic(BaseModel):
     n_events: int
     updated: float
     affinities: dict[str, dict[str, float]]  # facet family -> value -> share of that family
-    recent: list[tuple[str, str, float]]  # (product_id, event type, ts), newest last
+    recent: list[RecentEvent]  # newest last
 
 
 class RecommendationsResponse(BaseModel):

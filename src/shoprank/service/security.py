@@ -32,8 +32,11 @@ _KEY_SCOPES: dict[str, frozenset[str]] = {
 # Clients whose rate-limit buckets are remembered at once; the least recently seen are dropped.
 MAX_CLIENTS = 100_000
 
-api_key = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="apiKey",
-                       description="admin, events or search key (SHOPRANK_ADMIN_KEY, _EVENTS_KEY, _SEARCH_KEY)")
+# One OpenAPI security scheme per scope (all the X-API-Key header), so the spec says which
+# key each operation needs and which take none (public scopes).
+API_KEYS = {scope: APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name=f"{scope}Key",
+                                description=f"a key with the {scope!r} scope")
+            for scope in ("search", "events", "admin")}
 user_token_header = APIKeyHeader(name="X-User-Token", auto_error=False, scheme_name="userToken",
                                  description="per-shopper token: hex HMAC-SHA256 of the user id")
 
@@ -138,14 +141,14 @@ def get_access(request: Request) -> Access:
 def require(scope: Scope) -> params.Depends:
     """A route (or router) dependency: the request's key must grant ``scope``; counts its rate."""
 
-    async def check(request: Request, key: str | None = Security(api_key)) -> None:
+    async def check(request: Request, key: str | None = Security(API_KEYS[scope])) -> None:
         get_access(request).check(request, scope, key)
 
     dep: params.Depends = Depends(check)
     return dep
 
 
-async def require_user_or_admin(request: Request, user_id: str, key: str | None = Security(api_key),
+async def require_user_or_admin(request: Request, user_id: str, key: str | None = Security(API_KEYS["admin"]),
                                 token: str | None = Security(user_token_header)) -> None:
     """A shopper's own data: the admin scope, or that shopper's token."""
     access = get_access(request)
@@ -169,3 +172,4 @@ def check_production(settings: Settings) -> None:
     if settings.env == "prod" and _secret(settings.admin_key) is None:
         raise RuntimeError("SHOPRANK_ENV=prod needs SHOPRANK_ADMIN_KEY (and, for shop back-ends that send "
                            "events, SHOPRANK_EVENTS_KEY); refusing to start an open server")
+

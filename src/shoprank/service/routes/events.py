@@ -6,12 +6,13 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from shoprank.service.deps import EngineDep
-from shoprank.service.guard import AUTH_RESPONSES, ERROR_RESPONSES, parse_json
+from shoprank.service.guard import AUTH_RESPONSES, ERROR_RESPONSES, NOT_FOUND, parse_json
 from shoprank.service.openapi import EVENTS_BODY
 from shoprank.service.schemas import (
     EventsAccepted,
     ForgetResponse,
     ProfilePublic,
+    RecentEvent,
     RecommendationsResponse,
     RejectedEvent,
     ResultPublic,
@@ -33,7 +34,7 @@ def _parse_events(raw: bytes) -> tuple[list[Event], list[int], list[RejectedEven
     if not items or not all(isinstance(x, dict) for x in items):
         raise HTTPException(422, "body must be an event object, a list of them, or {\"events\": [...]}")
     if len(items) > MAX_BATCH:
-        raise HTTPException(413, f"at most {MAX_BATCH} events per request, got {len(items)}")
+        raise HTTPException(422, f"at most {MAX_BATCH} events per request, got {len(items)}")
     events, index, rejected = [], [], []
     for i, item in enumerate(items):
         try:
@@ -79,7 +80,7 @@ async def profile(user_id: str, engine: EngineDep, top: int = Query(8, ge=1, le=
         best = sorted(shares.items(), key=lambda kv: -kv[1])[:top]
         families[fam] = {k.split(":", 1)[1]: round(v, 4) for k, v in best}
     return ProfilePublic(user_id=user_id, n_events=p.n_events, updated=p.updated, affinities=families,
-                         recent=p.recent[-top:])
+                         recent=[RecentEvent(product_id=pid, type=kind, ts=ts) for pid, kind, ts in p.recent[-top:]])
 
 
 @router.get("/users/{user_id}/recommendations", response_model=RecommendationsResponse, dependencies=_OWNER)
@@ -92,7 +93,7 @@ async def for_you(user_id: str, engine: EngineDep, k: int = Query(10, ge=1, le=1
 
 
 @router.get("/products/{product_id}/bought-together", response_model=RecommendationsResponse,
-            dependencies=[require("search")])
+            dependencies=[require("search")], responses=NOT_FOUND)
 async def bought_together(product_id: str, engine: EngineDep,
                           k: int = Query(10, ge=1, le=100)) -> RecommendationsResponse:
     if engine.product(product_id) is None:

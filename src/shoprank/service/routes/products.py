@@ -8,12 +8,12 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse
 
 from shoprank.service.deps import EngineDep
-from shoprank.service.guard import AUTH_RESPONSES, ERROR_RESPONSES
+from shoprank.service.guard import AUTH_RESPONSES, ERROR_RESPONSES, NOT_FOUND
 from shoprank.service.schemas import ProductPublic, ResultPublic, SimilarResponse
 from shoprank.service.security import require
 
 router = APIRouter(tags=["products"], dependencies=[require("search")],
-                   responses={**ERROR_RESPONSES, **AUTH_RESPONSES})
+                   responses={**ERROR_RESPONSES, **AUTH_RESPONSES, **NOT_FOUND})
 
 
 def _product_or_404(engine: EngineDep, pid: str):
