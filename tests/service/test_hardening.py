@@ -258,8 +258,8 @@ def test_security_headers(client):
     assert client.post("/search", json={}).headers["x-content-type-options"] == "nosniff"
 
 
-def test_openapi_declares_bodies_errors_and_keys(client):
-    spec = client.get("/openapi.json").json()
+def test_openapi_declares_bodies_errors_and_keys(keyed):
+    spec = keyed.get("/openapi.json").json()
     search = spec["paths"]["/search"]["post"]
     assert set(search["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
     assert {"400", "401", "403", "413", "422", "429"} <= set(search["responses"])

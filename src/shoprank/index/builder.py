@@ -68,6 +68,9 @@ DECODE_SIDE = 448
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
+_REDUCIBLE = frozenset({"RGB", "RGBA", "RGBX", "L", "LA", "CMYK", "I", "F"})
+
+
 class ImageTooLarge(ValueError):
     """A photo with more pixels to decode than allowed (a decompression bomb, or just too big)."""
 
@@ -85,6 +88,11 @@ def open_rgb(fp: str | IO[bytes], side: int = DECODE_SIDE, max_pixels: int | Non
         w, h = im.size
         if max_pixels is not None and w * h > max_pixels:
             raise ImageTooLarge(f"the photo is {w}x{h} pixels; at most {max_pixels:,} are decoded")
+        factor = min(w, h) // side
+        if factor >= 2 and im.mode in _REDUCIBLE:
+            # Formats without DCT scaling (PNG, WebP...): box-reduce right after decoding, so the
+            # full-size image is held once, not again as its RGB copy.
+            return im.reduce(factor).convert("RGB")
         return im.convert("RGB")
 
 
