@@ -99,8 +99,27 @@ def _serve(engine, host: str, port: int) -> None:
 
     from shoprank.service import create_app
 
+    try:
+        app = create_app(engine)
+    except RuntimeError as e:  # e.g. prod without an admin key: one line, not a traceback
+        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"shoprank is serving on http://{host}:{port}/  (Ctrl+C to stop)")
-    uvicorn.run(create_app(engine), host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@app.command("user-token")
+def user_token_cmd(user_id: str) -> None:
+    """Print the X-User-Token that opens one shopper's own profile (signed with the user-token
+    secret, else the admin key)."""
+    from shoprank.service.security import user_token
+
+    s = get_settings()
+    secret = s.user_token_secret or s.admin_key
+    if secret is None or not secret.get_secret_value():
+        typer.secho("error: set SHOPRANK_USER_TOKEN_SECRET or SHOPRANK_ADMIN_KEY", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    typer.echo(user_token(secret.get_secret_value(), user_id))
 
 
 @app.command()
@@ -110,7 +129,12 @@ def serve(name: str = "luma", host: str | None = None, port: int | None = None) 
 
     _setup_logging(False)
     settings = get_settings()
-    _serve(ShopRank.open(settings.index_dir(name), settings), host or settings.host, port or settings.port)
+    try:
+        engine = ShopRank.open(settings.index_dir(name), settings)
+    except FileNotFoundError as e:
+        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    _serve(engine, host or settings.host, port or settings.port)
 
 
 @app.command("eval")

@@ -269,3 +269,28 @@ def test_openapi_declares_bodies_errors_and_keys(keyed):
     assert {} not in spec["paths"]["/events"]["post"]["security"]
     for name in ("SearchRequest", "SearchForm", "Event", "EventBatch", "ErrorResponse"):
         assert name in spec["components"]["schemas"]
+
+
+def test_cli_user_token_and_prod_refusal(fake_engine, fake_settings, monkeypatch):
+    from typer.testing import CliRunner
+
+    from shoprank.cli import app
+    from shoprank.config import get_settings
+
+    monkeypatch.setenv("SHOPRANK_HOME", str(fake_settings.home))
+    monkeypatch.setenv("SHOPRANK_TEXT_ENCODER", "hashing")
+    monkeypatch.setenv("SHOPRANK_IMAGE_ENCODER", "palette")
+    monkeypatch.setenv("SHOPRANK_ADMIN_KEY", ADMIN)
+    get_settings.cache_clear()
+    try:
+        r = CliRunner().invoke(app, ["user-token", "alice"])
+        assert r.exit_code == 0 and r.stdout.strip() == user_token(ADMIN, "alice")
+        monkeypatch.delenv("SHOPRANK_ADMIN_KEY")
+        monkeypatch.setenv("SHOPRANK_ENV", "prod")
+        get_settings.cache_clear()
+        r = CliRunner().invoke(app, ["serve", "--name", "demo"])
+        assert r.exit_code == 2 and "SHOPRANK_ADMIN_KEY" in r.output and "Traceback" not in r.output
+        r = CliRunner().invoke(app, ["serve", "--name", "no-such-index"])
+        assert r.exit_code == 2 and "no shoprank index" in r.output and "Traceback" not in r.output
+    finally:
+        get_settings.cache_clear()
