@@ -71,6 +71,18 @@ def test_parquet(tmp_path):
     assert res.errors[0].line == 2 and "price" in res.errors[0].message
 
 
+def test_parquet_decimal_prices_are_numbers(tmp_path):
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    f = tmp_path / "cat.parquet"
+    pq.write_table(pa.table({"id": ["a"], "title": ["Alpha"],
+                             "price": pa.array([decimal.Decimal("9.99")], pa.decimal128(10, 2))}), f)
+    assert load_catalog_file(f).products[0].price == 9.99
+
+
 def test_unknown_format(tmp_path):
     with pytest.raises(ValueError, match="unsupported"):
         load_catalog_file(tmp_path / "cat.xml")
@@ -87,3 +99,13 @@ def test_catalog_roundtrip_and_upsert(tmp_path):
     p = cat.get("p1").model_copy(update={"price": 1.0})
     merged = Catalog([*cat, p])
     assert len(merged) == 3 and merged.get("p1").price == 1.0 and merged.position("p1") == 0
+
+
+def test_numbers_ids_and_attributes_are_parsed_strictly_not_coerced(tmp_path):
+    f = tmp_path / "cat.jsonl"
+    f.write_text(json.dumps({"id": 1234, "parent_id": 12.0, "title": "Mug &amp; Lid", "review_count": "12.0",
+                             "sales": 7, "price": "9.5", "attributes": {"size": ["S", 2]}, "attr_color": "Red|Blue"}))
+    (p,) = load_catalog_file(f).products
+    assert (p.id, p.parent_id, p.title) == ("1234", "12", "Mug & Lid")
+    assert (p.review_count, p.sales, p.price) == (12, 7, 9.5)
+    assert p.attributes == {"size": ["S", "2"], "color": ["Red", "Blue"]}
