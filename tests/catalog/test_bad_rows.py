@@ -58,6 +58,7 @@ CSV_CASES = [
 def _check(res, f, line: int, reason: str) -> None:
     assert [p.id for p in res.products] == ["g1", "g2"]
     assert res.products[0].title == GOOD[0]["title"]
+    assert not res.file_errors
     assert len(res.errors) == 1, [str(e) for e in res.errors]
     err = res.errors[0]
     assert (err.source, err.line) == (str(f), line)

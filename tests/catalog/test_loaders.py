@@ -3,7 +3,7 @@ import json
 import pandas as pd
 import pytest
 
-from shoprank.catalog import Catalog, load_catalog_file
+from shoprank.catalog import Catalog, ImportResult, load_catalog_file
 
 CSV = '''id,title,description,categories,price,rating,images,attr_color
 p1,Red Backpack,"<p>A roomy <b>pack</b></p>",Bags > Backpacks,49.5,4.5,img/p1.png,Red
@@ -99,6 +99,63 @@ def test_catalog_roundtrip_and_upsert(tmp_path):
     p = cat.get("p1").model_copy(update={"price": 1.0})
     merged = Catalog([*cat, p])
     assert len(merged) == 3 and merged.get("p1").price == 1.0 and merged.position("p1") == 0
+
+
+def test_corrupt_or_missing_file_is_a_file_error_and_other_files_still_import(tmp_path):
+    good, corrupt, missing, folder = (tmp_path / n for n in ("good.csv", "bad.parquet", "gone.jsonl", "dir.csv"))
+    good.write_text("id,title\np1,Alpha\n")
+    corrupt.write_bytes(b"PAR1 not really parquet")
+    folder.mkdir()
+    res = ImportResult()
+    for f in (corrupt, missing, folder, good):
+        res.extend(load_catalog_file(f))
+    assert [p.id for p in res.products] == ["p1"] and not res.errors
+    by_file = {e.source: e.message for e in res.file_errors}
+    assert list(by_file) == [str(corrupt), str(missing), str(folder)]
+    assert "Parquet" in by_file[str(corrupt)] and "\n" not in by_file[str(corrupt)]
+    assert "No such file" in by_file[str(missing)] and "Is a directory" in by_file[str(folder)]
+    assert str(res.file_errors[0]).startswith(f"{corrupt}: cannot read (ArrowInvalid): ")
+
+
+def test_latin1_csv_is_read_as_cp1252_with_one_warning(tmp_path):
+    f = tmp_path / "latin1.csv"
+    f.write_bytes("id,title,description\np1,Café,naïve – ok\np2,Plain,ascii\np3,Crème,brûlée\n".encode("cp1252"))
+    res = load_catalog_file(f)
+    assert [p.title for p in res.products] == ["Café", "Plain", "Crème"] and not res.errors
+    assert res.products[0].description == "naïve – ok"
+    assert [(w.source, w.line) for w in res.warnings] == [(str(f), 2)]
+    assert "not valid UTF-8: 2 line(s)" in res.warnings[0].message and "cp1252" in res.warnings[0].message
+
+
+def test_a_stray_byte_leaves_the_utf8_lines_of_the_file_intact(tmp_path):
+    f = tmp_path / "mixed.jsonl"
+    f.write_bytes('{"id": "p1", "title": "日本の傘"}\n'.encode() + b'{"id": "p2", "title": "Caf\xe9"}\n')
+    res = load_catalog_file(f)
+    assert [p.title for p in res.products] == ["日本の傘", "Café"]
+    assert [w.line for w in res.warnings] == [2]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_byte_order_mark_is_accepted(tmp_path, suffix):
+    f = tmp_path / f"bom{suffix}"
+    text = "id,title\np1,Alpha\n" if suffix == ".csv" else json.dumps({"id": "p1", "title": "Alpha"}) + "\n"
+    f.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    res = load_catalog_file(f)
+    assert [p.id for p in res.products] == ["p1"] and not res.errors and not res.warnings
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_10_mb_description_is_accepted(tmp_path, suffix):
+    desc = "word " * 2_000_000
+    f = tmp_path / f"big{suffix}"
+    rows = [{"id": "p1", "title": "Big", "description": desc}, {"id": "p2", "title": "Small", "description": "x"}]
+    if suffix == ".csv":
+        f.write_text("id,title,description\n" + "".join(f"{r['id']},{r['title']},{r['description']}\n" for r in rows))
+    else:
+        f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = load_catalog_file(f)
+    assert not res.errors and [p.id for p in res.products] == ["p1", "p2"]
+    assert len(res.products[0].description) == len(desc.strip())
 
 
 def test_numbers_ids_and_attributes_are_parsed_strictly_not_coerced(tmp_path):

@@ -10,16 +10,36 @@ from pathlib import Path
 from shoprank.types import Product, RowError
 
 
+@dataclass(slots=True)
+class FileError:
+    """A catalog file, or the rest of one, that could not be read at all."""
+
+    source: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.message}"
+
+
 @dataclass
 class ImportResult:
-    """Products that passed validation, and the rows that did not (with file and line)."""
+    """What an import kept and what it reported, each report with its file and line.
+
+    ``errors`` are rows left out; ``warnings`` are rows kept with something dropped or
+    guessed (an unusable image, a line that is not UTF-8); ``file_errors`` are files that
+    could not be read.
+    """
 
     products: list[Product] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    warnings: list[RowError] = field(default_factory=list)
+    file_errors: list[FileError] = field(default_factory=list)
 
     def extend(self, other: ImportResult) -> None:
         self.products.extend(other.products)
         self.errors.extend(other.errors)
+        self.warnings.extend(other.warnings)
+        self.file_errors.extend(other.file_errors)
 
 
 class Catalog:

@@ -1,20 +1,24 @@
 """Generic catalog importers: CSV, JSONL and Parquet files with flexible column names.
 
 Every row is validated on its own; a bad row becomes a :class:`RowError` with its file
-and line, and the remaining rows are still ingested.
+and line, and the remaining rows are still ingested. A file that cannot be read at all
+becomes a :class:`FileError`, so the other files of an import still go in.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from shoprank.catalog.catalog import ImportResult
+from shoprank.catalog.catalog import FileError, ImportResult
 from shoprank.catalog.fields import row_to_product
-from shoprank.rows import Rows, csv_rows, jsonl_rows
+from shoprank.rows import FALLBACK_ENCODING, Rows, TextLines, csv_rows, jsonl_rows
 from shoprank.types import RowError, describe_error
 
 __all__ = ["load_catalog_file", "row_to_product"]
+
+Warn = Callable[[int, str], None]  # (line, message) of a row kept with a caveat
 
 
 def _row_problem(err: Exception) -> str:
@@ -24,8 +28,35 @@ def _row_problem(err: Exception) -> str:
     return f"{type(err).__name__}: {err}"
 
 
-def _ingest(rows: Rows, source: str, image_root: Path | None) -> ImportResult:
-    res = ImportResult()
+def _text_lines(path: Path, warn: Warn) -> Iterator[str]:
+    with path.open("rb") as f:
+        lines = TextLines(f)
+        yield from lines
+    if lines.fallback_lines:
+        bad = lines.fallback_lines
+        warn(bad[0], f"not valid UTF-8: {len(bad)} line(s), the first here, read as {FALLBACK_ENCODING}")
+
+
+def _csv_rows(path: Path, warn: Warn) -> Rows:
+    return csv_rows(_text_lines(path, warn))
+
+
+def _jsonl_rows(path: Path, warn: Warn) -> Rows:
+    return jsonl_rows(_text_lines(path, warn))
+
+
+def _parquet_rows(path: Path, warn: Warn) -> Rows:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    yield from enumerate(table.to_pylist(), 1)
+
+
+_READERS: dict[str, Callable[[Path, Warn], Rows]] = {
+    ".csv": _csv_rows, ".jsonl": _jsonl_rows, ".ndjson": _jsonl_rows, ".parquet": _parquet_rows}
+
+
+def _ingest(rows: Rows, source: str, image_root: Path, res: ImportResult) -> None:
     for line, row in rows:
         if isinstance(row, Exception):
             res.errors.append(RowError(source, line, describe_error(row)))
@@ -35,41 +66,27 @@ def _ingest(rows: Rows, source: str, image_root: Path | None) -> ImportResult:
         except Exception as e:  # a row is data: nothing in it may abort the import
             res.errors.append(RowError(source, line, _row_problem(e)))
             continue
-        if image_root is not None:
-            images = [i if Path(i).is_absolute() else str(image_root / i.lstrip("/")) for i in product.images]
-            product = product.model_copy(update={"images": images})
-        res.products.append(product)
-    return res
-
-
-def _csv_rows(path: Path) -> Rows:
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        yield from csv_rows(f)
-
-
-def _jsonl_rows(path: Path) -> Rows:
-    with path.open(encoding="utf-8") as f:
-        yield from jsonl_rows(f)
-
-
-def _parquet_rows(path: Path) -> Rows:
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(path)
-    yield from enumerate(table.to_pylist(), 1)
-
-
-_READERS = {".csv": _csv_rows, ".jsonl": _jsonl_rows, ".ndjson": _jsonl_rows, ".parquet": _parquet_rows}
+        images = [i if Path(i).is_absolute() else str(image_root / i.lstrip("/")) for i in product.images]
+        res.products.append(product.model_copy(update={"images": images}))
 
 
 def load_catalog_file(path: str | Path, image_root: str | Path | None = None) -> ImportResult:
     """Import products from a ``.csv``, ``.jsonl``/``.ndjson`` or ``.parquet`` file.
 
-    Relative image paths resolve against ``image_root`` (default: the file's folder).
+    Relative image paths resolve against ``image_root`` (default: the file's folder). Text
+    is UTF-8; a line that is not is read as cp1252, with a warning. Only an unsupported
+    extension raises (ValueError); a file that cannot be read is reported in ``file_errors``.
     """
     path = Path(path)
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
         raise ValueError(f"unsupported catalog format {path.suffix!r}; use one of {sorted(_READERS)}")
+    source = str(path)
+    res = ImportResult()
     root = Path(image_root) if image_root is not None else path.parent
-    return _ingest(reader(path), str(path), root)
+    try:
+        _ingest(reader(path, lambda line, msg: res.warnings.append(RowError(source, line, msg))), source, root, res)
+    except Exception as e:  # the file itself (missing, unreadable, corrupt): rows read so far are kept
+        why = e.strerror if isinstance(e, OSError) and e.strerror else (str(e).splitlines() or [""])[0]
+        res.file_errors.append(FileError(source, f"cannot read ({type(e).__name__}): {why}"))
+    return res

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from shoprank.catalog.catalog import ImportResult
 from shoprank.catalog.loaders import _csv_rows
 from shoprank.catalog.normalize import html_to_text, split_multi
+from shoprank.rows import Rows
 from shoprank.types import Product, Review, RowError, describe_error
 
 log = logging.getLogger(__name__)
@@ -106,11 +107,17 @@ class _Builder:
     def error(self, source: Path, line: int, msg: str) -> None:
         self.result.errors.append(RowError(str(source), line, msg))
 
+    def warn(self, source: Path, line: int, msg: str) -> None:
+        self.result.warnings.append(RowError(str(source), line, msg))
+
+    def csv(self, path: Path) -> Rows:
+        return _csv_rows(path, lambda line, msg: self.warn(path, line, msg))
+
     def read_configurable(self) -> None:
         path = self.fixtures / "ConfigurableSampleData" / "products.csv"
         parents: dict[str, str] = {}
         staged = []
-        for line, row in _csv_rows(path):
+        for line, row in self.csv(path):
             if isinstance(row, Exception):
                 self.error(path, line, str(row))
                 continue
@@ -149,7 +156,7 @@ class _Builder:
                 continue
             if name in ("products_reviews.csv", "products_msrp.csv"):
                 continue
-            for line, row in _csv_rows(path):
+            for line, row in self.csv(path):
                 if isinstance(row, Exception):
                     self.error(path, line, str(row))
                     continue
@@ -178,7 +185,7 @@ class _Builder:
 
     def read_image_tables(self) -> None:
         for path in sorted(self.fixtures.glob("**/images*.csv")):
-            for line, row in _csv_rows(path):
+            for line, row in self.csv(path):
                 if isinstance(row, Exception):
                     self.error(path, line, str(row))
                 elif row.get("sku") and row.get("image"):
@@ -189,7 +196,7 @@ class _Builder:
         out: dict[str, list[tuple[int, Review]]] = defaultdict(list)
         if not path.is_file():
             return out
-        for line, row in _csv_rows(path):
+        for line, row in self.csv(path):
             try:
                 if isinstance(row, Exception):
                     raise row
