@@ -2,6 +2,7 @@ import json
 
 import pandas as pd
 import pytest
+from PIL import Image
 
 from shoprank.catalog import Catalog, ImportResult, load_catalog_file
 
@@ -35,6 +36,8 @@ def test_bad_csv_rows_are_reported_with_line_and_rest_ingested(tmp_path):
 def test_csv_fields_are_normalised(tmp_path):
     f = tmp_path / "cat.csv"
     f.write_text(CSV)
+    (tmp_path / "img").mkdir()
+    Image.new("RGB", (4, 4), "red").save(tmp_path / "img/p1.png")
     p1, p3, p7 = load_catalog_file(f).products
     assert p1.description == "A roomy pack"
     assert p1.categories == ["Bags/Backpacks"]

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from shoprank.catalog.catalog import FileError, ImportResult
 from shoprank.catalog.fields import row_to_product
+from shoprank.catalog.images import ImageRoot
 from shoprank.rows import FALLBACK_ENCODING, Rows, TextLines, csv_rows, jsonl_rows
 from shoprank.types import RowError, describe_error
 
@@ -56,7 +57,7 @@ _READERS: dict[str, Callable[[Path, Warn], Rows]] = {
     ".csv": _csv_rows, ".jsonl": _jsonl_rows, ".ndjson": _jsonl_rows, ".parquet": _parquet_rows}
 
 
-def _ingest(rows: Rows, source: str, image_root: Path, res: ImportResult) -> None:
+def _ingest(rows: Rows, source: str, images: ImageRoot, res: ImportResult) -> None:
     for line, row in rows:
         if isinstance(row, Exception):
             res.errors.append(RowError(source, line, describe_error(row)))
@@ -66,16 +67,26 @@ def _ingest(rows: Rows, source: str, image_root: Path, res: ImportResult) -> Non
         except Exception as e:  # a row is data: nothing in it may abort the import
             res.errors.append(RowError(source, line, _row_problem(e)))
             continue
-        images = [i if Path(i).is_absolute() else str(image_root / i.lstrip("/")) for i in product.images]
-        res.products.append(product.model_copy(update={"images": images}))
+        kept: list[str] = []
+        for raw in product.images:
+            try:
+                path = images.resolve(raw)
+            except ValueError as e:  # the product stays findable by its text
+                res.warnings.append(RowError(source, line, f"{e}; image left out"))
+                continue
+            if path not in kept:
+                kept.append(path)
+        res.products.append(product.model_copy(update={"images": kept}))
 
 
 def load_catalog_file(path: str | Path, image_root: str | Path | None = None) -> ImportResult:
     """Import products from a ``.csv``, ``.jsonl``/``.ndjson`` or ``.parquet`` file.
 
-    Relative image paths resolve against ``image_root`` (default: the file's folder). Text
-    is UTF-8; a line that is not is read as cp1252, with a warning. Only an unsupported
-    extension raises (ValueError); a file that cannot be read is reported in ``file_errors``.
+    Image paths are stored absolute; relative ones start at ``image_root`` (default: the
+    file's folder), and every image must resolve inside it and be a readable image, else it
+    is left out with a warning. Text is UTF-8; a line that is not is read as cp1252, with a
+    warning. Only an unsupported extension raises (ValueError); a file that cannot be read
+    is reported in ``file_errors``.
     """
     path = Path(path)
     reader = _READERS.get(path.suffix.lower())
@@ -83,9 +94,9 @@ def load_catalog_file(path: str | Path, image_root: str | Path | None = None) ->
         raise ValueError(f"unsupported catalog format {path.suffix!r}; use one of {sorted(_READERS)}")
     source = str(path)
     res = ImportResult()
-    root = Path(image_root) if image_root is not None else path.parent
+    images = ImageRoot(image_root if image_root is not None else path.parent)
     try:
-        _ingest(reader(path, lambda line, msg: res.warnings.append(RowError(source, line, msg))), source, root, res)
+        _ingest(reader(path, lambda line, msg: res.warnings.append(RowError(source, line, msg))), source, images, res)
     except Exception as e:  # the file itself (missing, unreadable, corrupt): rows read so far are kept
         why = e.strerror if isinstance(e, OSError) and e.strerror else (str(e).splitlines() or [""])[0]
         res.file_errors.append(FileError(source, f"cannot read ({type(e).__name__}): {why}"))

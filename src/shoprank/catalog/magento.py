@@ -3,7 +3,8 @@
 Reads ``fixtures/ConfigurableSampleData/products.csv`` (configurable parents and their
 size/colour variants), the simple/bundle/grouped/downloadable product CSVs, their
 ``images*.csv`` files and ``ReviewSampleData/products_reviews.csv``. Image paths are
-resolved under ``images/product``.
+resolved under ``images/product`` and must stay there (see :mod:`shoprank.catalog.images`);
+one that does not, or is missing, is left out with a warning.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from shoprank.catalog.catalog import ImportResult
+from shoprank.catalog.images import ImageRoot
 from shoprank.catalog.loaders import _csv_rows
 from shoprank.catalog.normalize import html_to_text, split_multi
 from shoprank.rows import Rows
@@ -84,24 +86,21 @@ class _Builder:
     def __init__(self, root: Path):
         self.root = root
         self.fixtures = root / "fixtures"
-        self.image_dir = root / "images" / "product"
+        self.images_root = ImageRoot(root / "images" / "product")
         self.result = ImportResult()
         self.images: dict[str, list[str]] = defaultdict(list)
         self.rows: list[tuple[str, int, dict[str, Any]]] = []  # (source, line, data for Product)
         self.links: dict[str, list[str]] = {}  # bundle/grouped sku -> member skus
         self.review_path = self.fixtures / "ReviewSampleData" / "products_reviews.csv"
 
-    def image(self, rel: str) -> str | None:
-        rel = rel.strip()
-        if not rel:
-            return None
-        p = self.image_dir / rel.lstrip("/")
-        return str(p) if p.is_file() else None
-
-    def add_images(self, sku: str, rels: list[str]) -> None:
-        for rel in rels:
-            p = self.image(rel)
-            if p and p not in self.images[sku]:
+    def add_images(self, sku: str, rels: list[str], source: Path, line: int) -> None:
+        for rel in filter(None, (r.strip() for r in rels)):
+            try:
+                p = self.images_root.resolve(rel.lstrip("/"))  # "/m/b/mb01.jpg" is under images/product
+            except ValueError as e:
+                self.warn(source, line, f"{e}; image left out")
+                continue
+            if p not in self.images[sku]:
                 self.images[sku].append(p)
 
     def error(self, source: Path, line: int, msg: str) -> None:
@@ -132,7 +131,8 @@ class _Builder:
                 sku = row["sku"].strip()
                 attrs = _magento_attrs(row.get("additional_attributes", ""))
                 _flag_collections(attrs)
-                self.add_images(sku, [row.get("base_image") or ""] + (row.get("additional_images") or "").split(","))
+                self.add_images(sku, [row.get("base_image") or ""] + (row.get("additional_images") or "").split(","),
+                                path, line)
                 self.rows.append((str(path), line, {
                     "id": sku,
                     "title": html.unescape(row.get("name", "")),
@@ -189,7 +189,7 @@ class _Builder:
                 if isinstance(row, Exception):
                     self.error(path, line, str(row))
                 elif row.get("sku") and row.get("image"):
-                    self.add_images(row["sku"].strip(), [row["image"]])
+                    self.add_images(row["sku"].strip(), [row["image"]], path, line)
 
     def read_reviews(self) -> dict[str, list[tuple[int, Review]]]:
         path = self.review_path
