@@ -44,6 +44,7 @@ JSONL_CASES = [
     ("attributes-bad-json", _row(attributes="{oops"), "attributes: invalid JSON"),
     ("invalid-json", "not json {", "invalid JSON"),
     ("not-an-object", "[1, 2]", "row is not a JSON object"),
+    ("duplicate-id", json.dumps({"id": "g1", "title": "Again"}), "duplicate id 'g1': first at {file}:1"),
 ]
 
 CSV_HEADER = "id,title,price,review_count,categories"
@@ -52,6 +53,7 @@ CSV_CASES = [
     ("csv-price-text", "x,Bad Row,$5,1,Misc", "price: not a number: '$5'"),
     ("csv-review-count-inf", "x,Bad Row,5,inf,Misc", "review_count: not a finite number"),
     ("csv-price-overflows", "x,Bad Row,1e400,1,Misc", "price: not a finite number"),
+    ("csv-duplicate-id", "g1,Again,5,1,Misc", "duplicate id 'g1': first at {file}:2"),
 ]
 
 
@@ -63,7 +65,7 @@ def _check(res, f, line: int, reason: str) -> None:
     err = res.errors[0]
     assert (err.source, err.line) == (str(f), line)
     assert str(err).startswith(f"{f}:{line}: ")
-    assert reason in err.message
+    assert reason.format(file=f) in err.message
 
 
 @pytest.mark.parametrize(("bad", "reason"), [c[1:] for c in JSONL_CASES], ids=[c[0] for c in JSONL_CASES])

@@ -104,6 +104,18 @@ def test_catalog_roundtrip_and_upsert(tmp_path):
     assert len(merged) == 3 and merged.get("p1").price == 1.0 and merged.position("p1") == 0
 
 
+def test_duplicate_ids_first_wins_and_each_later_one_names_both_places(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.jsonl"
+    a.write_text("id,title\np1,First\np2,Other\np1,Second\n")
+    b.write_text(json.dumps({"id": "p1", "title": "Third"}) + "\n" + json.dumps({"id": "p3", "title": "New"}) + "\n")
+    res = load_catalog_file(a)
+    res.extend(load_catalog_file(b))  # what `shoprank index a.csv b.jsonl` does
+    assert [(p.id, p.title) for p in res.products] == [("p1", "First"), ("p2", "Other"), ("p3", "New")]
+    assert [str(e) for e in res.errors] == [
+        f"{a}:4: duplicate id 'p1': first at {a}:2, which is kept",
+        f"{b}:1: duplicate id 'p1': first at {a}:2, which is kept"]
+
+
 def test_corrupt_or_missing_file_is_a_file_error_and_other_files_still_import(tmp_path):
     good, corrupt, missing, folder = (tmp_path / n for n in ("good.csv", "bad.parquet", "gone.jsonl", "dir.csv"))
     good.write_text("id,title\np1,Alpha\n")

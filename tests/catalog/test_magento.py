@@ -38,7 +38,7 @@ def test_luma_variants_reviews_and_categories(luma_import):
 
 
 def test_magento_rows_follow_the_import_rules(tmp_path):
-    """A tiny Magento tree: images stay under images/product, bad values are reported."""
+    """A tiny Magento tree: images stay under images/product, duplicate skus are reported."""
     products = tmp_path / "fixtures" / "ConfigurableSampleData" / "products.csv"
     products.parent.mkdir(parents=True)
     (tmp_path / "images" / "product" / "m").mkdir(parents=True)
@@ -47,11 +47,13 @@ def test_magento_rows_follow_the_import_rules(tmp_path):
     products.write_text("sku,name,price,base_image,additional_images\n"
                         "A1,Alpha,5,/m/a.jpg,../../secret.jpg\n"
                         "A2,Beta,inf,/m/a.jpg,\n"
-                        "A3,Gamma,7,/m/missing.jpg,\n")
+                        "A3,Gamma,7,/m/missing.jpg,\n"
+                        "A1,Alpha again,6,,\n")
     res = load_magento(tmp_path)
     assert [(p.id, p.title) for p in res.products] == [("A1", "Alpha"), ("A3", "Gamma")]
     assert res.products[0].images == [str(tmp_path / "images" / "product" / "m" / "a.jpg")]
     assert res.products[1].images == []
-    assert [(e.line, e.message.split(":")[0]) for e in res.errors] == [(3, "price")]
+    assert [(e.line, e.message.split(":")[0]) for e in res.errors] == [(3, "price"), (5, "duplicate id 'A1'")]
+    assert f"first at {products}:2" in res.errors[1].message
     assert [(w.source, w.line) for w in res.warnings] == [(str(products), 2), (str(products), 4)]
     assert "outside the image folder" in res.warnings[0].message and "no such file" in res.warnings[1].message

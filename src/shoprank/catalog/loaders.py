@@ -76,7 +76,7 @@ def _ingest(rows: Rows, source: str, images: ImageRoot, res: ImportResult) -> No
                 continue
             if path not in kept:
                 kept.append(path)
-        res.products.append(product.model_copy(update={"images": kept}))
+        res.add(product.model_copy(update={"images": kept}), source, line)
 
 
 def load_catalog_file(path: str | Path, image_root: str | Path | None = None) -> ImportResult:

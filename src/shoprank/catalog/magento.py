@@ -229,11 +229,12 @@ class _Builder:
                 member_prices = [prices[s] for s in self.links[sku] if s in prices]
                 d["price"] = min(member_prices) if member_prices else None
             try:
-                self.result.products.append(Product(
-                    **d, images=self.images.get(sku, []), reviews=revs,
-                    rating=round(fmean(rated), 3) if rated else None, review_count=len(group_revs)))
+                product = Product(**d, images=self.images.get(sku, []), reviews=revs,
+                                  rating=round(fmean(rated), 3) if rated else None, review_count=len(group_revs))
             except ValidationError as e:
                 self.error(Path(source), line, describe_error(e))
+                continue
+            self.result.add(product, source, line)  # a repeated sku is reported, the first kept
         return self.result
 
 
