@@ -17,7 +17,7 @@ from shoprank.catalog.images import ImageRoot
 from shoprank.rows import FALLBACK_ENCODING, Rows, TextLines, csv_rows, jsonl_rows
 from shoprank.types import RowError, describe_error
 
-__all__ = ["load_catalog_file", "row_to_product"]
+__all__ = ["CATALOG_FORMATS", "load_catalog_file", "row_to_product"]
 
 Warn = Callable[[int, str], None]  # (line, message) of a row kept with a caveat
 
@@ -55,6 +55,7 @@ def _parquet_rows(path: Path, warn: Warn) -> Rows:
 
 _READERS: dict[str, Callable[[Path, Warn], Rows]] = {
     ".csv": _csv_rows, ".jsonl": _jsonl_rows, ".ndjson": _jsonl_rows, ".parquet": _parquet_rows}
+CATALOG_FORMATS = tuple(sorted(_READERS))
 
 
 def _ingest(rows: Rows, source: str, images: ImageRoot, res: ImportResult) -> None:
@@ -91,7 +92,7 @@ def load_catalog_file(path: str | Path, image_root: str | Path | None = None) ->
     path = Path(path)
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
-        raise ValueError(f"unsupported catalog format {path.suffix!r}; use one of {sorted(_READERS)}")
+        raise ValueError(f"unsupported catalog format {path.suffix!r}; use one of {list(CATALOG_FORMATS)}")
     source = str(path)
     res = ImportResult()
     images = ImageRoot(image_root if image_root is not None else path.parent)
