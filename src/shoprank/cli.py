@@ -4,11 +4,11 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
-from shoprank.catalog import Catalog, ImportResult, load_catalog_file, load_magento
+from shoprank.catalog import CATALOG_FORMATS, Catalog, ImportResult, load_catalog_file, load_magento
 from shoprank.config import get_settings
 
 app = typer.Typer(add_completion=False, help="Multimodal product search and ranking.")
@@ -19,14 +19,34 @@ def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 
+def _fail(message: str, code: int = 2) -> NoReturn:
+    """One line on stderr and a non-zero exit: a usage mistake needs no traceback."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
 def _import(magento: Path | None, files: list[Path]) -> ImportResult:
+    # Mistyped names fail before anything is read; a file that turns out unreadable is
+    # reported below and the others are still imported.
+    for f in files:
+        if f.suffix.lower() not in CATALOG_FORMATS:
+            _fail(f"{f}: unsupported catalog format {f.suffix or '(none)'!r}; use one of {', '.join(CATALOG_FORMATS)}")
+        if not f.is_file():
+            _fail(f"{f}: no such catalog file")
     res = ImportResult()
     if magento:
-        res.extend(load_magento(magento))
+        try:
+            res.extend(load_magento(magento))
+        except OSError as e:  # no such folder, or not a Magento tree
+            _fail(str(e))
     for f in files:
         res.extend(load_catalog_file(f))
+    for ferr in res.file_errors:
+        typer.secho(f"skipped file {ferr}", fg=typer.colors.RED, err=True)
     for err in res.errors:
         typer.secho(f"skipped row {err}", fg=typer.colors.YELLOW, err=True)
+    for warning in res.warnings:
+        typer.secho(f"warning {warning}", fg=typer.colors.YELLOW, err=True)
     return res
 
 
@@ -39,7 +59,8 @@ def _build(res: ImportResult, name: str):
     dt = time.perf_counter() - t0
     m = engine.artifacts.manifest
     typer.echo(f"indexed {m['products']} products, {m['images']} images, {m['reviews']} reviews "
-               f"in {dt:.1f}s ({m['products'] / dt:.1f} products/s); {len(res.errors)} rows skipped")
+               f"in {dt:.1f}s ({m['products'] / dt:.1f} products/s); {len(res.errors)} rows skipped, "
+               f"{len(res.warnings)} warnings, {len(res.file_errors)} files unreadable")
     typer.echo(f"index: {settings.index_dir(name)}")
     return engine
 
@@ -57,7 +78,7 @@ def index(
     if not files and magento is None:
         magento = get_settings().data_dir / "magento_luma"
         if not magento.is_dir():
-            raise typer.BadParameter(f"no catalog given and {magento} not found (set SHOPRANK_DATA_DIR)")
+            _fail(f"no catalog given and {magento} not found (set SHOPRANK_DATA_DIR)")
     res = _import(magento, files)
     if not res.products:
         typer.secho("no valid products to index", fg=typer.colors.RED, err=True)

@@ -7,14 +7,60 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
-from typing import Any, TextIO
+import re
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
 
 Rows = Iterator[tuple[int, dict[str, Any] | Exception]]
 
+# Far above any real cell (csv's default of 128 KiB rejects long product descriptions),
+# still a bound on what one unclosed quote can swallow.
+CSV_FIELD_LIMIT = 256 * 1024 * 1024
+FALLBACK_ENCODING = "cp1252"
+_LONE_CR = re.compile(r"(?<=\r)(?!\n)")
 
-def csv_rows(f: TextIO, lower_header: bool = False) -> Rows:
-    """Rows of a CSV stream with a header line (opened with ``newline=""``); blank rows are skipped."""
+
+class TextLines:
+    """The lines of a binary stream as text, line ends kept (what ``newline=""`` gives).
+
+    Lines are UTF-8, a leading byte-order mark dropped. A line that is not UTF-8 is read as
+    cp1252 (Windows Latin-1; latin-1 for its five unmapped bytes) and its number kept in
+    ``fallback_lines``, so a spreadsheet export costs neither the file nor its rows, and the
+    UTF-8 lines of a mixed file stay intact. Splitting bytes at ``\n`` is safe: no UTF-8
+    sequence contains that byte.
+    """
+
+    def __init__(self, f: IO[bytes]):
+        self._f = f
+        self.fallback_lines: list[int] = []
+
+    def __iter__(self) -> Iterator[str]:
+        n = 0
+        for i, raw in enumerate(self._f):
+            if i == 0 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                text = raw.decode("utf-8")
+                fallback = False
+            except UnicodeDecodeError:
+                try:
+                    text = raw.decode(FALLBACK_ENCODING)
+                except UnicodeDecodeError:
+                    text = raw.decode("latin-1")
+                fallback = True
+            for part in _LONE_CR.split(text):  # old Mac line ends
+                if part:
+                    n += 1
+                    if fallback:
+                        self.fallback_lines.append(n)
+                    yield part
+
+
+def csv_rows(f: Iterable[str], lower_header: bool = False) -> Rows:
+    """Rows of CSV text with a header line (a file opened with ``newline=""``, or :class:`TextLines`);
+    blank rows are skipped."""
+    if csv.field_size_limit() < CSV_FIELD_LIMIT:
+        csv.field_size_limit(CSV_FIELD_LIMIT)
     reader = csv.reader(f)
     try:
         header = [h.strip().lower() if lower_header else h.strip() for h in next(reader)]
@@ -37,7 +83,7 @@ def csv_rows(f: TextIO, lower_header: bool = False) -> Rows:
         yield start, dict(zip(header, cells))
 
 
-def jsonl_rows(f: TextIO) -> Rows:
+def jsonl_rows(f: Iterable[str]) -> Rows:
     """One JSON object per line; blank lines are skipped."""
     for n, line in enumerate(f, 1):
         if not line.strip():

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 FusionMethod = str  # a name in shoprank.retrieval.fusion.FUSION_METHODS ("rrf", "linear")
 SortOrder = Literal["relevance", "price_asc", "price_desc", "rating"]
 EventType = Literal["view", "click", "cart", "purchase"]
+# Review and sales counts above this are garbage, not popularity: left in, one would outrank every product.
+MAX_COUNT = 10**9
 
 
 class Review(BaseModel):
@@ -17,7 +19,7 @@ class Review(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    rating: float | None = Field(default=None, ge=0, le=5)
+    rating: float | None = Field(default=None, ge=0, le=5, allow_inf_nan=False)
     title: str = ""
     text: str = ""
     author: str | None = None
@@ -36,11 +38,12 @@ class Product(BaseModel):
     description: str = ""
     attributes: dict[str, list[str]] = Field(default_factory=dict)
     categories: list[str] = Field(default_factory=list)
-    price: float | None = Field(default=None, ge=0)
+    # Not finite would be stored as JSON null, i.e. silently "no price".
+    price: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     currency: str = "USD"
-    rating: float | None = Field(default=None, ge=0, le=5)
-    review_count: int = Field(default=0, ge=0)
-    sales: int = Field(default=0, ge=0)
+    rating: float | None = Field(default=None, ge=0, le=5, allow_inf_nan=False)
+    review_count: int = Field(default=0, ge=0, le=MAX_COUNT)
+    sales: int = Field(default=0, ge=0, le=MAX_COUNT)
     reviews: list[Review] = Field(default_factory=list)
     images: list[str] = Field(default_factory=list)
     parent_id: str | None = None

@@ -1,6 +1,10 @@
 from collections import Counter
 from pathlib import Path
 
+from PIL import Image
+
+from shoprank.catalog import load_magento
+
 
 def test_luma_catalog_is_fully_ingested(luma_import):
     res = luma_import
@@ -31,3 +35,25 @@ def test_luma_variants_reviews_and_categories(luma_import):
     assert set(kinds) == {"Men", "Women", "Gear", "Training"}
     # Bundles and grouped products get a "from" price from their members.
     assert by_id["24-WG080"].price is not None
+
+
+def test_magento_rows_follow_the_import_rules(tmp_path):
+    """A tiny Magento tree: images stay under images/product, duplicate skus are reported."""
+    products = tmp_path / "fixtures" / "ConfigurableSampleData" / "products.csv"
+    products.parent.mkdir(parents=True)
+    (tmp_path / "images" / "product" / "m").mkdir(parents=True)
+    Image.new("RGB", (4, 4), "red").save(tmp_path / "images" / "product" / "m" / "a.jpg")
+    Image.new("RGB", (4, 4), "red").save(tmp_path / "secret.jpg")
+    products.write_text("sku,name,price,base_image,additional_images\n"
+                        "A1,Alpha,5,/m/a.jpg,../../secret.jpg\n"
+                        "A2,Beta,inf,/m/a.jpg,\n"
+                        "A3,Gamma,7,/m/missing.jpg,\n"
+                        "A1,Alpha again,6,,\n")
+    res = load_magento(tmp_path)
+    assert [(p.id, p.title) for p in res.products] == [("A1", "Alpha"), ("A3", "Gamma")]
+    assert res.products[0].images == [str(tmp_path / "images" / "product" / "m" / "a.jpg")]
+    assert res.products[1].images == []
+    assert [(e.line, e.message.split(":")[0]) for e in res.errors] == [(3, "price"), (5, "duplicate id 'A1'")]
+    assert f"first at {products}:2" in res.errors[1].message
+    assert [(w.source, w.line) for w in res.warnings] == [(str(products), 2), (str(products), 4)]
+    assert "outside the image folder" in res.warnings[0].message and "no such file" in res.warnings[1].message

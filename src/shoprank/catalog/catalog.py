@@ -10,16 +10,51 @@ from pathlib import Path
 from shoprank.types import Product, RowError
 
 
+@dataclass(slots=True)
+class FileError:
+    """A catalog file, or the rest of one, that could not be read at all."""
+
+    source: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.message}"
+
+
 @dataclass
 class ImportResult:
-    """Products that passed validation, and the rows that did not (with file and line)."""
+    """What an import kept and what it reported, each report with its file and line.
+
+    ``errors`` are rows left out; ``warnings`` are rows kept with something dropped or
+    guessed (an unusable image, a line that is not UTF-8); ``file_errors`` are files that
+    could not be read. Product ids are unique: the first row with an id wins and every
+    later one is an error naming where the first was.
+    """
 
     products: list[Product] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    warnings: list[RowError] = field(default_factory=list)
+    file_errors: list[FileError] = field(default_factory=list)
+    origins: dict[str, tuple[str, int]] = field(default_factory=dict, repr=False)  # id -> (source, line)
+
+    def add(self, product: Product, source: str, line: int) -> bool:
+        """Keep ``product`` read at ``source:line`` unless its id was already imported."""
+        first = self.origins.get(product.id)
+        if first is not None:
+            self.errors.append(RowError(source, line, f"duplicate id {product.id!r}: first at {first[0]}:{first[1]},"
+                                                      " which is kept"))
+            return False
+        self.origins[product.id] = (source, line)
+        self.products.append(product)
+        return True
 
     def extend(self, other: ImportResult) -> None:
-        self.products.extend(other.products)
+        """Merge another import into this one (ids already here win over the other's)."""
+        for p in other.products:
+            self.add(p, *other.origins.get(p.id, ("<unknown>", 0)))
         self.errors.extend(other.errors)
+        self.warnings.extend(other.warnings)
+        self.file_errors.extend(other.file_errors)
 
 
 class Catalog:

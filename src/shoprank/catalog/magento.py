@@ -3,7 +3,8 @@
 Reads ``fixtures/ConfigurableSampleData/products.csv`` (configurable parents and their
 size/colour variants), the simple/bundle/grouped/downloadable product CSVs, their
 ``images*.csv`` files and ``ReviewSampleData/products_reviews.csv``. Image paths are
-resolved under ``images/product``.
+resolved under ``images/product`` and must stay there (see :mod:`shoprank.catalog.images`);
+one that does not, or is missing, is left out with a warning.
 """
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from shoprank.catalog.catalog import ImportResult
+from shoprank.catalog.images import ImageRoot
 from shoprank.catalog.loaders import _csv_rows
 from shoprank.catalog.normalize import html_to_text, split_multi
+from shoprank.rows import Rows
 from shoprank.types import Product, Review, RowError, describe_error
 
 log = logging.getLogger(__name__)
@@ -83,34 +86,37 @@ class _Builder:
     def __init__(self, root: Path):
         self.root = root
         self.fixtures = root / "fixtures"
-        self.image_dir = root / "images" / "product"
+        self.images_root = ImageRoot(root / "images" / "product")
         self.result = ImportResult()
         self.images: dict[str, list[str]] = defaultdict(list)
         self.rows: list[tuple[str, int, dict[str, Any]]] = []  # (source, line, data for Product)
         self.links: dict[str, list[str]] = {}  # bundle/grouped sku -> member skus
         self.review_path = self.fixtures / "ReviewSampleData" / "products_reviews.csv"
 
-    def image(self, rel: str) -> str | None:
-        rel = rel.strip()
-        if not rel:
-            return None
-        p = self.image_dir / rel.lstrip("/")
-        return str(p) if p.is_file() else None
-
-    def add_images(self, sku: str, rels: list[str]) -> None:
-        for rel in rels:
-            p = self.image(rel)
-            if p and p not in self.images[sku]:
+    def add_images(self, sku: str, rels: list[str], source: Path, line: int) -> None:
+        for rel in filter(None, (r.strip() for r in rels)):
+            try:
+                p = self.images_root.resolve(rel.lstrip("/"))  # "/m/b/mb01.jpg" is under images/product
+            except ValueError as e:
+                self.warn(source, line, f"{e}; image left out")
+                continue
+            if p not in self.images[sku]:
                 self.images[sku].append(p)
 
     def error(self, source: Path, line: int, msg: str) -> None:
         self.result.errors.append(RowError(str(source), line, msg))
 
+    def warn(self, source: Path, line: int, msg: str) -> None:
+        self.result.warnings.append(RowError(str(source), line, msg))
+
+    def csv(self, path: Path) -> Rows:
+        return _csv_rows(path, lambda line, msg: self.warn(path, line, msg))
+
     def read_configurable(self) -> None:
         path = self.fixtures / "ConfigurableSampleData" / "products.csv"
         parents: dict[str, str] = {}
         staged = []
-        for line, row in _csv_rows(path):
+        for line, row in self.csv(path):
             if isinstance(row, Exception):
                 self.error(path, line, str(row))
                 continue
@@ -125,7 +131,8 @@ class _Builder:
                 sku = row["sku"].strip()
                 attrs = _magento_attrs(row.get("additional_attributes", ""))
                 _flag_collections(attrs)
-                self.add_images(sku, [row.get("base_image") or ""] + (row.get("additional_images") or "").split(","))
+                self.add_images(sku, [row.get("base_image") or ""] + (row.get("additional_images") or "").split(","),
+                                path, line)
                 self.rows.append((str(path), line, {
                     "id": sku,
                     "title": html.unescape(row.get("name", "")),
@@ -149,7 +156,7 @@ class _Builder:
                 continue
             if name in ("products_reviews.csv", "products_msrp.csv"):
                 continue
-            for line, row in _csv_rows(path):
+            for line, row in self.csv(path):
                 if isinstance(row, Exception):
                     self.error(path, line, str(row))
                     continue
@@ -178,18 +185,18 @@ class _Builder:
 
     def read_image_tables(self) -> None:
         for path in sorted(self.fixtures.glob("**/images*.csv")):
-            for line, row in _csv_rows(path):
+            for line, row in self.csv(path):
                 if isinstance(row, Exception):
                     self.error(path, line, str(row))
                 elif row.get("sku") and row.get("image"):
-                    self.add_images(row["sku"].strip(), [row["image"]])
+                    self.add_images(row["sku"].strip(), [row["image"]], path, line)
 
     def read_reviews(self) -> dict[str, list[tuple[int, Review]]]:
         path = self.review_path
         out: dict[str, list[tuple[int, Review]]] = defaultdict(list)
         if not path.is_file():
             return out
-        for line, row in _csv_rows(path):
+        for line, row in self.csv(path):
             try:
                 if isinstance(row, Exception):
                     raise row
@@ -222,11 +229,12 @@ class _Builder:
                 member_prices = [prices[s] for s in self.links[sku] if s in prices]
                 d["price"] = min(member_prices) if member_prices else None
             try:
-                self.result.products.append(Product(
-                    **d, images=self.images.get(sku, []), reviews=revs,
-                    rating=round(fmean(rated), 3) if rated else None, review_count=len(group_revs)))
+                product = Product(**d, images=self.images.get(sku, []), reviews=revs,
+                                  rating=round(fmean(rated), 3) if rated else None, review_count=len(group_revs))
             except ValidationError as e:
                 self.error(Path(source), line, describe_error(e))
+                continue
+            self.result.add(product, source, line)  # a repeated sku is reported, the first kept
         return self.result
 
 
