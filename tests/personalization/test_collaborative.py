@@ -176,10 +176,8 @@ class TestALSRecommender(RecommenderContract):
         np.testing.assert_allclose(model.user_factor(hist), expected, rtol=1e-3, atol=1e-4)
 
     def test_fit_emits_no_threadpool_warning(self, monkeypatch):
-        implicit = pytest.importorskip("implicit", reason="pip install 'shoprank[cf]'")
-        import implicit.utils
-
-        monkeypatch.setattr(implicit.utils, "_checked_blas_config", False)  # implicit checks once a process
+        implicit_utils = pytest.importorskip("implicit.utils", reason="pip install 'shoprank[cf]'")
+        monkeypatch.setattr(implicit_utils, "_checked_blas_config", False)  # implicit checks once a process
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             ALSRecommender(factors=4, iterations=2).fit(EVENTS)

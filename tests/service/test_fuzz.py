@@ -13,7 +13,6 @@ from pydantic import SecretStr
 
 schemathesis = pytest.importorskip("schemathesis", reason="pip install 'shoprank[dev]' (schemathesis)")
 from hypothesis import HealthCheck, settings  # noqa: E402  (installed with schemathesis)
-
 from schemathesis.checks import positive_data_acceptance  # noqa: E402
 
 from shoprank.service import create_app  # noqa: E402

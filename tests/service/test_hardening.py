@@ -294,3 +294,17 @@ def test_cli_user_token_and_prod_refusal(fake_engine, fake_settings, monkeypatch
         assert r.exit_code == 2 and "no shoprank index" in r.output and "Traceback" not in r.output
     finally:
         get_settings.cache_clear()
+
+
+def test_an_image_path_that_is_not_an_image_is_never_served(fake_engine, tmp_path):
+    # An index built before importers confined photos may name any file: it is not sent.
+    secret = tmp_path / "passwd"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    engine = _engine(fake_engine)
+    product = fake_engine.artifacts.catalog.get("demo-backpack-red")
+    poisoned = product.model_copy(update={"images": [str(secret), *product.images]})
+    engine.product = lambda pid: poisoned if pid == product.id else fake_engine.product(pid)  # type: ignore
+    with TestClient(create_app(engine)) as c:
+        assert c.get(f"/images/{product.id}/0").status_code == 404
+        ok = c.get(f"/images/{product.id}/1")
+        assert ok.status_code == 200 and ok.headers["content-type"].startswith("image/")

@@ -11,9 +11,9 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
+from test_hardening import png_header_bomb
 
 from server_process import start_server, stop_server
-from test_hardening import png_header_bomb
 
 pytestmark = pytest.mark.slow  # a child process
 

@@ -41,7 +41,27 @@ def product_image(pid: str, n: int, engine: EngineDep) -> FileResponse:
     p = _product_or_404(engine, pid)
     if not 0 <= n < len(p.images) or not Path(p.images[n]).is_file():
         raise HTTPException(404, f"product {pid!r} has no image {n}")
-    return FileResponse(p.images[n], headers={"Cache-Control": "public, max-age=86400"})
+    # Importers keep photos inside the catalog's image folder; an index built before that rule
+    # may still name any file, so only a file whose header is an image's is ever sent.
+    media = _image_type(p.images[n])
+    if media is None:
+        raise HTTPException(404, f"product {pid!r} has no image {n}")
+    return FileResponse(p.images[n], media_type=media, headers={"Cache-Control": "public, max-age=86400"})
+
+
+_SIGNATURES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"), (b"GIF8", "image/gif"),
+               (b"BM", "image/bmp"))
+
+
+def _image_type(path: str) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return None
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return next((media for sig, media in _SIGNATURES if head.startswith(sig)), None)
 
 
 @router.get("/categories")
