@@ -40,7 +40,7 @@ def _build(res: ImportResult, name: str):
     m = engine.artifacts.manifest
     typer.echo(f"indexed {m['products']} products, {m['images']} images, {m['reviews']} reviews "
                f"in {dt:.1f}s ({m['products'] / dt:.1f} products/s); {len(res.errors)} rows skipped")
-    typer.echo(f"index: {settings.index_dir(name)}")
+    typer.echo(f"index: {settings.index_dir(name)}, generation {engine.generation} (current)")
     return engine
 
 
