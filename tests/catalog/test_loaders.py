@@ -46,7 +46,8 @@ def test_csv_fields_are_normalised(tmp_path):
 
 def test_jsonl_reports_bad_json_and_bad_rows(tmp_path):
     rows = [
-        {"id": "a", "title": "Alpha", "price": 3, "attributes": {"size": "M"}, "reviews": [{"rating": 5, "text": "great"}]},
+        {"id": "a", "title": "Alpha", "price": 3, "attributes": {"size": "M"},
+         "reviews": [{"rating": 5, "text": "great"}]},
         "not json {",
         {"id": "b", "title": "", "price": 1},
         {"sku": "c", "name": "Gamma", "category": "X/Y"},
@@ -63,7 +64,8 @@ def test_jsonl_reports_bad_json_and_bad_rows(tmp_path):
 
 def test_parquet(tmp_path):
     f = tmp_path / "cat.parquet"
-    pd.DataFrame([{"id": "a", "title": "Alpha", "price": 2.0}, {"id": "b", "title": "Beta", "price": -1.0}]).to_parquet(f)
+    rows = [{"id": "a", "title": "Alpha", "price": 2.0}, {"id": "b", "title": "Beta", "price": -1.0}]
+    pd.DataFrame(rows).to_parquet(f)
     res = load_catalog_file(f)
     assert [p.id for p in res.products] == ["a"]
     assert res.errors[0].line == 2 and "price" in res.errors[0].message

@@ -101,7 +101,8 @@ def _voice_wav(base_url: str, tmp_path: Path) -> tuple[Path | None, str | None]:
     except httpx.HTTPError as e:
         return None, f"voice search probe failed: {e!r}"
     if r.status_code != 200 or not (r.json().get("transcript") or {}).get("text"):
-        return None, f"voice search unavailable on this server: POST /search with audio -> {r.status_code} {r.text[:200]}"
+        return None, ("voice search unavailable on this server: POST /search with audio -> "
+                      f"{r.status_code} {r.text[:200]}")
     return wav, None
 
 
