@@ -27,7 +27,7 @@ from common import percentiles, save, table
 from redis_server import start_redis_server, stop_redis_server
 from server_process import start_server, stop_server
 from shoprank.config import Settings
-from shoprank.index.artifacts import IndexArtifacts
+from shoprank.index.generations import IndexHome
 
 QUERIES = ["jacket", "backpack", "yoga pants", "hoodie", "shorts", "watch"]
 
@@ -71,7 +71,7 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=20)
     args = ap.parse_args()
     settings = Settings()
-    products = [p.id for p in IndexArtifacts.load(settings.index_dir(args.index)).catalog]
+    products = [p.id for p in IndexHome(settings.index_dir(args.index)).open()[1].catalog]
     rows, raw = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -101,9 +101,10 @@ def _ensure_index() -> None:
     from shoprank.catalog import Catalog, load_magento
     from shoprank.config import Settings
     from shoprank.engine import ShopRank
+    from shoprank.index.generations import IndexHome
 
     settings = Settings()
-    if not (settings.index_dir("luma") / "manifest.json").is_file():
+    if IndexHome(settings.index_dir("luma")).current() is None:
         ShopRank.build(Catalog(load_magento(DATA_DIR / "magento_luma").products), settings.index_dir("luma"),
                        settings)
 

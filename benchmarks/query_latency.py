@@ -17,13 +17,14 @@ from common import DATA_DIR, ZH, percentiles, save, table, wands_queries
 from shoprank.catalog import Catalog, load_magento
 from shoprank.config import Settings
 from shoprank.engine import ShopRank
+from shoprank.index.generations import IndexHome
 from shoprank.types import Query
 
 
 def _engine() -> ShopRank:
     settings = Settings()
     path = settings.index_dir("luma")
-    if (path / "manifest.json").is_file():
+    if IndexHome(path).current() is not None:
         return ShopRank.open(path, settings)
     return ShopRank.build(Catalog(load_magento(DATA_DIR / "magento_luma").products), path, settings)
 

@@ -39,6 +39,7 @@ from common import DATA_DIR, REPO, percentiles, save, table
 from shoprank.catalog import Catalog
 from shoprank.config import Settings
 from shoprank.engine import ShopRank
+from shoprank.index.generations import IndexHome
 from shoprank.types import Product, Query
 
 SEED = 0
@@ -139,9 +140,10 @@ def build(size: int, products: list[Product], home: Path, rebuild: bool) -> tupl
     """Build (or reuse an identical) index for ``size``; returns (build seconds or None if reused, manifest)."""
     s, catalog = settings(home), Catalog(products)
     path = s.index_dir(f"scaling-{size}")
-    manifest = path / "manifest.json"
-    if not rebuild and manifest.is_file():
-        m = json.loads(manifest.read_text())
+    home = IndexHome(path)
+    served = home.current()
+    if not rebuild and served is not None:
+        m = json.loads((home.path(served) / "manifest.json").read_text())
         if m.get("catalog_fingerprint") == catalog.fingerprint() and m.get("text_encoder") == "all-MiniLM-L6-v2":
             return None, m
     t0 = time.perf_counter()

@@ -21,7 +21,8 @@ def test_demo_command_builds_and_searches(tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     assert "indexed 54 products, 54 images" in out.stdout
-    assert (tmp_path / "indexes" / "demo" / "manifest.json").is_file()
+    assert (tmp_path / "indexes" / "demo" / "CURRENT").read_text().strip() == "gen-000001"
+    assert (tmp_path / "indexes" / "demo" / "gen-000001" / "manifest.json").is_file()
     line = next(ln for ln in out.stdout.splitlines() if "'red backpack'" in ln)
     assert line.split(": ", 1)[1].startswith("Red ") and "Backpack" in line
 

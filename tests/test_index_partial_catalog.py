@@ -26,4 +26,4 @@ def test_malformed_row_is_reported_and_the_rest_is_searchable(tmp_path, settings
     assert engine.search("hat", k=1).hits[0].product.id == "b3"
     reopened = ShopRank.open(tmp_path / "idx", s)
     assert reopened.search("beanie", k=1).hits[0].product.id == "b3"
-    assert json.loads((tmp_path / "idx" / "manifest.json").read_text())["image_encoder"] is None
+    assert json.loads((tmp_path / "idx" / "gen-000001" / "manifest.json").read_text())["image_encoder"] is None

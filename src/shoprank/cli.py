@@ -61,7 +61,7 @@ def _build(res: ImportResult, name: str):
     typer.echo(f"indexed {m['products']} products, {m['images']} images, {m['reviews']} reviews "
                f"in {dt:.1f}s ({m['products'] / dt:.1f} products/s); {len(res.errors)} rows skipped, "
                f"{len(res.warnings)} warnings, {len(res.file_errors)} files unreadable")
-    typer.echo(f"index: {settings.index_dir(name)}")
+    typer.echo(f"index: {settings.index_dir(name)}, generation {engine.generation} (current)")
     return engine
 
 

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # 0: one per core. A search encodes its query on one thread, so this bounds the busy cores:
     # 16 concurrent requests on 2 cores then queue instead of time-slicing 16 threads.
     search_threads: int = Field(default=0, ge=0)
+    # How often a server checks its index for a newly published generation and switches to it;
+    # 0: never (POST /admin/reload still does).
+    index_watch_s: float = Field(default=0.0, ge=0)
     # Bounds on what one request may send: a photo/voice upload, any other body, a photo's pixels
     # (checked from its header before decoding; JPEGs count at their reduced decode size).
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)

@@ -2,6 +2,11 @@
 
 The engine wires components that :mod:`shoprank.factory` builds from settings; each
 lazily built resource (encoders, personalizer, speech, autocomplete) has its own lock.
+
+Everything built over one index generation (artifacts, pipeline, similar items,
+autocomplete) is one :class:`_Served` value, which :meth:`ShopRank.reload` replaces in a
+single assignment: each call reads it once, so a search that started on the old
+generation finishes on it while the next one runs on the new.
 """
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import io
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,14 +29,16 @@ from shoprank.encoders.cache import EmbeddingCache
 from shoprank.features.query_parse import ParsedQuery, parse_query
 from shoprank.index.artifacts import IndexArtifacts
 from shoprank.index.builder import ImageTooLarge, build_index, labels_to_text, open_rgb
+from shoprank.index.generations import Generation, IndexHome
 from shoprank.lazy import Lazy
 from shoprank.modalities import MODALITIES
 from shoprank.personalization.online import Personalizer
 from shoprank.personalization.signals import PersonalContext
 from shoprank.ranking.base import Ranker
+from shoprank.retrieval.hybrid import HybridRetriever
 from shoprank.retrieval.similar import SimilarItems
 from shoprank.retrieval.suggest import Suggester, Suggestion
-from shoprank.search import Candidates, SearchResult
+from shoprank.search import Candidates, SearchPipeline, SearchResult
 from shoprank.types import Hit, Product, Query, QueryEncoding
 
 if TYPE_CHECKING:
@@ -47,48 +55,138 @@ class QueryTooLarge(QueryError):
     """A query input (a photo) larger than this server decodes."""
 
 
+class ReloadError(RuntimeError):
+    """The index's current generation cannot replace the served one; the served one stays."""
+
+
+def _encoding(manifest: dict[str, object]) -> dict[str, object]:
+    """What a reloaded generation must share with the served one: the engine keeps its encoders."""
+    return {"text_encoder": manifest.get("text_encoder"), "image_encoder": manifest.get("image_encoder"),
+            "joint_text_image": bool(manifest.get("joint_text_image"))}  # absent from older manifests
+
+
+@dataclass(frozen=True)
+class _Served:
+    """One index generation and what is built over it, replaced as a whole on reload."""
+
+    artifacts: IndexArtifacts
+    pipeline: SearchPipeline
+    similar_items: SimilarItems
+    suggester: Lazy[Suggester]
+    generation: Generation | None
+
+
 class ShopRank:
     """Multimodal product search over one built index."""
 
     def __init__(self, artifacts: IndexArtifacts, settings: Settings | None = None,
                  text_encoder: TextEncoder | None = None, image_encoder: ImageEncoder | None = None,
-                 ranker: Ranker | None = None):
+                 ranker: Ranker | None = None, *, home: IndexHome | None = None,
+                 generation: Generation | None = None):
         self.settings = s = settings or get_settings()
-        self.artifacts = artifacts
+        self.home = home  # where reload() looks for new generations; None: serve ``artifacts`` only
         self._text_encoder = Lazy(lambda: factory.text_encoder(s), text_encoder)
         self._image_encoder: Lazy[ImageEncoder | None] = Lazy(lambda: factory.image_encoder(s), image_encoder)
         self._encoders = Lazy(lambda: EncoderSet(self.text_encoder, self.image_encoder))
         self._personalizer: Lazy[Personalizer] = Lazy(self._open_personalizer)
         self._speech: Lazy[SpeechRecognizer] = Lazy(lambda: factory.speech(s))
-        self._suggester = Lazy(lambda: Suggester(artifacts.catalog))
         self._suggest_lock = threading.Lock()
         self._suggest_built = 0.0
         self._suggest_version = -1
+        self._suggested: Suggester | None = None  # the autocomplete that has those past queries
         # Popular queries repeat: keep their embeddings (the encoder is most of a text query's time).
         self._encode_text = functools.lru_cache(maxsize=4096)(self._encode_text_uncached)
-        self.pipeline = factory.pipeline(artifacts, s, ranker)
-        self.retriever = self.pipeline.retriever
-        self.similar_items = SimilarItems(artifacts)
+        self._reload_lock = threading.Lock()
+        self._served = self._serve(artifacts, generation, ranker)
+
+    def _serve(self, artifacts: IndexArtifacts, generation: Generation | None, ranker: Ranker | None) -> _Served:
+        return _Served(artifacts, factory.pipeline(artifacts, self.settings, ranker), SimilarItems(artifacts),
+                       Lazy(lambda: Suggester(artifacts.catalog)), generation)
 
     # -- construction -------------------------------------------------------------------
     @classmethod
     def build(cls, catalog: Catalog, index_dir: Path, settings: Settings | None = None,
               text_encoder: TextEncoder | None = None, image_encoder: ImageEncoder | None = None) -> ShopRank:
+        """Index ``catalog`` as a new generation of ``index_dir`` and serve it: the generation
+        being served stays intact until the new one is complete (see :mod:`shoprank.index.generations`)."""
         settings = settings or get_settings()
         text_encoder = text_encoder or factory.text_encoder(settings)
         if image_encoder is None:
             image_encoder = factory.image_encoder(settings)
+        encoders = EncoderSet(text_encoder, image_encoder)
         cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite")
+        home = IndexHome(index_dir)
         try:
-            art = build_index(catalog, index_dir, EncoderSet(text_encoder, image_encoder), cache,
-                              settings.exact_vector_limit, settings.vector_backend, settings.lexical_backend)
+            gen, art = home.build(lambda path: build_index(
+                catalog, path, encoders, cache, settings.exact_vector_limit, settings.vector_backend,
+                settings.lexical_backend))
         finally:
             cache.close()
-        return cls(art, settings, text_encoder, image_encoder)
+        return cls(art, settings, text_encoder, image_encoder, home=home, generation=gen)
 
     @classmethod
     def open(cls, index_dir: Path, settings: Settings | None = None) -> ShopRank:
-        return cls(IndexArtifacts.load(index_dir), settings)
+        """Serve the current generation of the index at ``index_dir`` (or a flat index folder)."""
+        home = IndexHome(index_dir)
+        gen, art = home.open()
+        return cls(art, settings, home=home, generation=gen)
+
+    # -- the served generation ----------------------------------------------------------------
+    @property
+    def artifacts(self) -> IndexArtifacts:
+        return self._served.artifacts
+
+    @property
+    def pipeline(self) -> SearchPipeline:
+        return self._served.pipeline
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        return self._served.pipeline.retriever
+
+    @property
+    def similar_items(self) -> SimilarItems:
+        return self._served.similar_items
+
+    @property
+    def generation(self) -> str | None:
+        """The name of the generation served ("gen-000007"; "flat" for an index from before
+        generations), or None for artifacts that were handed over rather than opened."""
+        gen = self._served.generation
+        return gen.name if gen is not None else None
+
+    def reload(self) -> bool:
+        """Serve the index's current generation, if it is not the one served. Returns whether
+        it changed. Searches in flight finish on the generation they started with; events,
+        profiles and collaborative models carry over. Raises :class:`ReloadError` (and keeps
+        serving) when the new generation cannot be served by this engine."""
+        if self.home is None:
+            raise ReloadError("this engine serves artifacts it was handed, not an index folder")
+        with self._reload_lock:
+            old = self._served
+            try:
+                if old.generation is not None and self.home.current() == old.generation.name:
+                    return False
+                gen, art = self.home.open()
+            except Exception as e:  # whatever is wrong with the new generation, the served one stays
+                raise ReloadError(f"cannot open the current generation of {self.home.root}: {e}") from e
+            if old.generation is not None and gen.name == old.generation.name:
+                return False
+            served_encoding = _encoding(old.artifacts.manifest)
+            changed = [k for k, v in _encoding(art.manifest).items() if v != served_encoding[k]]
+            if changed:
+                raise ReloadError(f"{gen.name} was encoded differently ({', '.join(changed)}); restart the server "
+                                  "with settings for it")
+            new = self._serve(art, gen, old.pipeline.ranker)
+            self._served = new
+
+            def follow(p: Personalizer) -> None:
+                p.signals = new.pipeline.extractor.signals  # events on new products fold in with their facets
+
+            # A personalizer being opened right now read the old signals: the lazy value's lock waits for it.
+            self._personalizer.if_built(follow)
+        log.info("serving %s (was %s)", gen.name, old.generation.name if old.generation else "handed-over artifacts")
+        return True
 
     # -- components, built on first use ----------------------------------------------------
     @property
@@ -136,15 +234,17 @@ class ShopRank:
 
     def suggest(self, prefix: str, k: int = 8) -> list[Suggestion]:
         """Autocomplete from past queries, category names and titles."""
-        suggester = self._suggester.get()
+        suggester = self._served.suggester.get()
         p = self._personalizer.peek()
         # New past queries arrive with events; re-sort the keys at most once a second.
-        if p is not None and p.queries_version != self._suggest_version:
+        # A new generation's autocomplete gets them at once.
+        if p is not None and (p.queries_version != self._suggest_version or self._suggested is not suggester):
             with self._suggest_lock:
                 now = time.monotonic()
-                if p.queries_version != self._suggest_version and now - self._suggest_built > 1.0:
+                if self._suggested is not suggester or (p.queries_version != self._suggest_version
+                                                        and now - self._suggest_built > 1.0):
                     suggester.update_queries(p.past_queries())
-                    self._suggest_built, self._suggest_version = now, p.queries_version
+                    self._suggest_built, self._suggest_version, self._suggested = now, p.queries_version, suggester
         return suggester.suggest(prefix, k)
 
     @property
@@ -176,16 +276,19 @@ class ShopRank:
 
     def encode_query(self, query: Query) -> QueryEncoding:
         """The query's vector for every input a modality route of this index can take."""
+        return self._encode(query, self._served)
+
+    def _encode(self, query: Query, served: _Served) -> QueryEncoding:
         t0 = time.perf_counter()
         enc = QueryEncoding(text=(query.text or "").strip() or None)
         if enc.text:
             enc.vectors["text"] = self._encode_text(enc.text)
         if query.image is not None:
-            self._encode_photo(query.image, enc)
+            self._encode_photo(query.image, enc, served)
         enc.encode_ms = (time.perf_counter() - t0) * 1000
         return enc
 
-    def _encode_photo(self, data: bytes, enc: QueryEncoding) -> None:
+    def _encode_photo(self, data: bytes, enc: QueryEncoding, served: _Served) -> None:
         try:
             img = open_rgb(io.BytesIO(data), max_pixels=self.settings.max_image_pixels)
         except ImageTooLarge as e:
@@ -196,7 +299,7 @@ class ShopRank:
             raise QueryError("this index was built without an image encoder; photo search is unavailable")
         encoders = self._encoders.get()
         for spec in MODALITIES:
-            if spec.source != "photos" or spec.name not in self.artifacts.modalities:
+            if spec.source != "photos" or spec.name not in served.artifacts.modalities:
                 continue
             encoder = encoders.for_modality(spec)
             if not isinstance(encoder, ImageEncoder):
@@ -207,8 +310,8 @@ class ShopRank:
                 enc.photo_labels = labels[0]
                 enc.vectors["photo_labels"] = self._encode_text(labels_to_text(labels[0]))
 
-    def _understand(self, query: Query) -> tuple[QueryEncoding, ParsedQuery | None]:
-        enc = self.encode_query(query)
+    def _understand(self, query: Query, served: _Served) -> tuple[QueryEncoding, ParsedQuery | None]:
+        enc = self._encode(query, served)
         return enc, parse_query(enc.text) if enc.text else None
 
     def search(self, query: Query | str, **kwargs: object) -> SearchResult:
@@ -217,19 +320,22 @@ class ShopRank:
             query = Query(text=query, **kwargs)  # type: ignore[arg-type]
         if query.k < 1:
             raise QueryError("k must be at least 1")
-        return self.pipeline.run(query, *self._understand(query), self._personal_for(query))
+        served = self._served
+        return served.pipeline.run(query, *self._understand(query, served), self._personal_for(query))
 
     def candidates(self, query: Query) -> Candidates:
         """Retrieval, fusion and features for ``query`` without ranking: what a ranker is trained on."""
-        return self.pipeline.candidates(query, *self._understand(query), self._personal_for(query))
+        served = self._served
+        return served.pipeline.candidates(query, *self._understand(query, served), self._personal_for(query))
 
     def product(self, pid: str) -> Product | None:
-        return self.artifacts.catalog.get(pid)
+        return self._served.artifacts.catalog.get(pid)
 
     def similar(self, pid: str, k: int = 10) -> list[Hit]:
         """Items like ``pid`` by text and photo, other variants of the same model left out."""
-        cat = self.artifacts.catalog
+        served = self._served
+        cat = served.artifacts.catalog
         if pid not in cat:
             raise KeyError(pid)
         return [Hit(product=cat.products[pos], score=score, features=parts)
-                for pos, score, parts in self.similar_items.run(cat.position(pid), k)]
+                for pos, score, parts in served.similar_items.run(cat.position(pid), k)]

@@ -36,3 +36,9 @@ class Lazy(Generic[T]):
         with self._lock:
             previous, self._value = self._value, value
         return previous
+
+    def if_built(self, fn: Callable[[T], object]) -> None:
+        """Call ``fn`` on the value if it is built; a build in progress is waited for first."""
+        with self._lock:
+            if self._value is not None:
+                fn(self._value)

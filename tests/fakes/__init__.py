@@ -1,6 +1,8 @@
 """Tiny in-memory catalogs for the fast tier: hand-made products with drawn photos."""
 from __future__ import annotations
 
+import json
+import random
 from pathlib import Path
 
 from PIL import Image
@@ -45,3 +47,31 @@ def tiny_catalog(folder: Path) -> Catalog:
                          Review(rating=4, title="Nice", text="Looks good on the wrist")]),
     ]
     return Catalog(ps)
+
+
+_COLORS = ["red", "blue", "green", "black", "white", "grey", "yellow", "purple"]
+_MATERIALS = ["cotton", "wool", "steel", "oak", "leather", "glass", "linen", "bamboo"]
+_ITEMS = ["shirt", "mug", "chair", "bag", "lamp", "scarf", "bowl", "desk", "jacket", "vase"]
+MARKER = "zorblat"  # the one word in one product's title per shop catalog
+
+
+def shop_rows(version: str, n: int = 300, marker_at: int = 0) -> list[dict]:
+    """``n`` catalog rows with ids ``<version>-0000``..., titles shuffled per version, and one
+    product, at ``marker_at``, titled "Zorblat Lamp" (in Home/Lighting): the product BM25 finds for "zorblat" says
+    which catalog answered, and whether its hits map to the right products."""
+    rng = random.Random(version)
+    titles = [f"{c.title()} {m.title()} {i.title()}" for c in _COLORS for m in _MATERIALS for i in _ITEMS]
+    rng.shuffle(titles)
+    rows = [{"id": f"{version}-{k:04d}", "title": titles[k % len(titles)], "description": "Plain and useful.",
+             "categories": "Home/Things", "price": 10 + k % 50} for k in range(n)]
+    rows[marker_at].update(title=f"{MARKER.title()} Lamp", categories="Home/Lighting")
+    return rows
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def shop_catalog(version: str, n: int = 300, marker_at: int = 0) -> Catalog:
+    return Catalog([Product(**{**r, "categories": [r["categories"]]}) for r in shop_rows(version, n, marker_at)])

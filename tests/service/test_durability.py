@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from server_process import start_server, stop_server
+from shoprank.index.generations import IndexHome
 from shoprank.personalization.store.sqlite import SQLiteEventLog
 
 pytestmark = pytest.mark.slow  # a child process
@@ -18,7 +19,7 @@ USER = "durable-dora"
 @pytest.fixture
 def server_env(demo_engine, settings, tmp_path):
     # The child serves the demo index the session fixture built; events go to a fresh file.
-    assert (settings.index_dir("demo") / "manifest.json").is_file()
+    assert IndexHome(settings.index_dir("demo")).current() is not None
     return {"SHOPRANK_HOME": str(settings.home), "SHOPRANK_EVENTS_DB": str(tmp_path / "events.sqlite"),
             "SHOPRANK_PROFILE_STORE": "sqlite", "SHOPRANK_DATA_DIR": str(settings.data_dir)}
 

@@ -191,6 +191,7 @@ def test_prod_refuses_to_start_without_admin_key(fake_engine):
     ("get", "/users/u9/profile", None, 401, 403, 200),
     ("get", "/users/u9/recommendations", None, 401, 403, 200),
     ("delete", "/users/u9", None, 401, 403, 200),
+    ("post", "/admin/reload", None, 401, 403, 200),
 ])
 def test_scopes(keyed, method, path, body, public, events, admin):
     def call(key):

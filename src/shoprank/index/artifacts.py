@@ -6,6 +6,10 @@ Layout of an index folder::
     catalog.jsonl      the validated products; row i is catalog position i
     lexical/           BM25 index
     <modality>/        vector index + owners.npy + vectors.npy, one folder per modality present
+    image_labels.json  per-photo ImageNet labels
+
+``shoprank index`` writes each build into a new folder of this layout and switches to it
+atomically (see :mod:`shoprank.index.generations`).
 """
 from __future__ import annotations
 
@@ -17,9 +21,14 @@ from typing import Any
 import numpy as np
 
 from shoprank.catalog import Catalog
+from shoprank.index.crashpoints import crash_point
 from shoprank.index.lexical import LEXICAL_INDEXES, LexicalIndex
 from shoprank.index.vector import VECTOR_INDEXES, VectorIndex
 from shoprank.modalities import MODALITIES
+
+# Every name an index folder may hold (without the manifest the folder is no index).
+LAYOUT: tuple[str, ...] = ("manifest.json", "catalog.jsonl", "image_labels.json", "lexical",
+                           *(m.name for m in MODALITIES))
 
 
 @dataclass
@@ -117,6 +126,7 @@ class IndexArtifacts:
         for name, mod in self.modalities.items():
             mod.save(path / name)
         (path / "image_labels.json").write_text(json.dumps(self.image_labels))
+        crash_point("saving")
         (path / "manifest.json").write_text(json.dumps(self.manifest, indent=2))
 
     @classmethod

@@ -23,6 +23,7 @@ from shoprank.catalog import Catalog
 from shoprank.encoders.base import EncoderSet, ImageEncoder, TextEncoder, l2_normalize
 from shoprank.encoders.cache import EmbeddingCache, cached_encode, content_key
 from shoprank.index.artifacts import IndexArtifacts, Modality
+from shoprank.index.crashpoints import crash_point
 from shoprank.index.lexical import LEXICAL_INDEXES
 from shoprank.index.vector import VECTOR_INDEXES
 from shoprank.modalities import MODALITIES, ModalitySpec, SourceKind
@@ -246,10 +247,12 @@ def build_index(
         vecs, owners = _SOURCES[spec.source](b, spec, enc)
         mods[spec.name] = Modality(vecs, vector_index.build(vecs, owners, exact_limit))
         timings[f"{spec.name}_s"] = time.perf_counter() - t0
+    crash_point("encoded")
 
     t0 = time.perf_counter()
     lexical = LEXICAL_INDEXES.get_class(lexical_backend).build(catalog, out_dir / "lexical")
     timings["lexical_s"] = time.perf_counter() - t0
+    crash_point("lexical")
     manifest = {
         "products": len(catalog),
         "images": len(set(b.photo_paths)) if encoders.image else 0,

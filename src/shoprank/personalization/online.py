@@ -39,7 +39,8 @@ def _queries_of(events: Iterable[StoredEvent]) -> list[str]:
 
 
 class Personalizer:
-    """Events in, profiles out, over one catalog's :class:`ItemSignals`."""
+    """Events in, profiles out, over one catalog's :class:`ItemSignals` (``signals`` may be
+    replaced while serving, when the engine moves to a new index generation)."""
 
     def __init__(self, signals: ItemSignals, events: EventLog, profiles: ProfileStore,
                  half_life_s: float = 3 * 24 * 3600.0):
@@ -47,7 +48,6 @@ class Personalizer:
         self.events = events
         self.profiles = profiles
         self.half_life_s = half_life_s
-        self._catalog = signals.art.catalog
         self.recommender: Recommender | None = None  # "for you" and the cf_score feature; set by train()
         self._related: Recommender | None = None
         self._queries: Counter[str] = Counter()
@@ -57,7 +57,8 @@ class Personalizer:
     # -- events -------------------------------------------------------------------------------
     def unknown_products(self, events: Sequence[Event]) -> list[int]:
         """Indexes of events whose product is not in the catalog."""
-        return [i for i, e in enumerate(events) if e.product_id not in self._catalog]
+        catalog = self.signals.art.catalog
+        return [i for i, e in enumerate(events) if e.product_id not in catalog]
 
     def record(self, events: Sequence[Event], now: float | None = None) -> list[StoredEvent]:
         """Store ``events`` durably, then update their owners' profiles. Returns once both are done."""
@@ -74,9 +75,11 @@ class Personalizer:
 
     def _apply(self, se: StoredEvent) -> Profile:
         e = se.event
-        pos = self._catalog.position(e.product_id) if e.product_id in self._catalog else None
-        facets = self.signals.facets(pos) if pos is not None else []
-        vectors = self.signals.vectors(pos) if pos is not None else {}
+        signals = self.signals  # read once: positions and facets of one catalog
+        catalog = signals.art.catalog
+        pos = catalog.position(e.product_id) if e.product_id in catalog else None
+        facets = signals.facets(pos) if pos is not None else []
+        vectors = signals.vectors(pos) if pos is not None else {}
 
         def fold(current: Profile | None) -> Profile:
             p = current or Profile(owner=e.owner)

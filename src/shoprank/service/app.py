@@ -14,8 +14,9 @@ from fastapi.responses import HTMLResponse
 from shoprank.engine import ShopRank
 from shoprank.service.guard import PAGE_CSP, RequestGuard, install_error_handlers
 from shoprank.service.openapi import install_openapi
-from shoprank.service.routes import events, health, products, search, suggest
+from shoprank.service.routes import admin, events, health, products, search, suggest
 from shoprank.service.security import Access, check_production, startup_warning
+from shoprank.service.watcher import watch_index
 
 log = logging.getLogger("shoprank")
 
@@ -32,14 +33,15 @@ def create_app(engine: ShopRank) -> FastAPI:
             log.warning(warning)
         # Open the event log and profiles (catching up after a crash) before the first request.
         await run_in_threadpool(lambda: engine.personalizer)
-        yield
+        with watch_index(engine):  # new generations of the index, when settings.index_watch_s is set
+            yield
 
     docs = settings.docs if settings.docs is not None else settings.env == "dev"
     app = FastAPI(title="shoprank", version="0.1.0", summary="Multimodal product search", lifespan=lifespan,
                   docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None)
     app.state.engine = engine
     app.state.access = access
-    for module in (search, suggest, products, events, health):
+    for module in (search, suggest, products, events, health, admin):
         app.include_router(module.router)
     install_error_handlers(app)
     install_openapi(app)

@@ -1,4 +1,4 @@
-"""Liveness and what the index holds."""
+"""Liveness, what the index holds, and which generation of it is served."""
 from __future__ import annotations
 
 from fastapi import APIRouter
@@ -11,5 +11,6 @@ router = APIRouter(tags=["health"])
 @router.get("/health")
 def health(engine: EngineDep) -> dict[str, object]:
     m = engine.artifacts.manifest
-    return {"status": "ok", "products": m.get("products"), "images": m.get("images"),
-            "text_encoder": m.get("text_encoder"), "image_encoder": m.get("image_encoder")}
+    return {"status": "ok", "generation": engine.generation, "products": m.get("products"), "images": m.get("images"),
+            "text_encoder": m.get("text_encoder"), "image_encoder": m.get("image_encoder"),
+            "built_at": m.get("built_at")}

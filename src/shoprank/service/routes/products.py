@@ -25,14 +25,20 @@ def _product_or_404(engine: EngineDep, pid: str):
 
 @router.get("/products/{pid}", response_model=ProductPublic)
 def get_product(pid: str, engine: EngineDep) -> ProductPublic:
-    p = _product_or_404(engine, pid)
-    return ProductPublic.from_product(p, engine.artifacts.photo_labels(engine.artifacts.catalog.position(pid)))
+    art = engine.artifacts  # one generation for the product and its photo labels, even during a reload
+    p = art.catalog.get(pid)
+    if p is None:
+        raise HTTPException(404, f"no product with id {pid!r}")
+    return ProductPublic.from_product(p, art.photo_labels(art.catalog.position(pid)))
 
 
 @router.get("/similar/{pid}", response_model=SimilarResponse)
 def similar(pid: str, engine: EngineDep, k: int = Query(10, ge=1, le=100)) -> SimilarResponse:
-    _product_or_404(engine, pid)
-    return SimilarResponse(id=pid, results=[ResultPublic.from_hit(h) for h in engine.similar(pid, k)])
+    try:
+        hits = engine.similar(pid, k)
+    except KeyError:  # not in the catalog (of the generation served when the search ran)
+        raise HTTPException(404, f"no product with id {pid!r}") from None
+    return SimilarResponse(id=pid, results=[ResultPublic.from_hit(h) for h in hits])
 
 
 @router.get("/images/{pid}/{n}")

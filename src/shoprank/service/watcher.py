@@ -1,0 +1,55 @@
+"""Follow an index's pointer: a thread that switches the engine to each newly published generation."""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from shoprank.engine import ReloadError, ShopRank
+
+log = logging.getLogger(__name__)
+
+
+class IndexWatcher:
+    """Every ``interval_s``, :meth:`ShopRank.reload` (a no-op while the pointer is unchanged:
+    one small file read). A generation that cannot be served is logged once and skipped."""
+
+    def __init__(self, engine: ShopRank, interval_s: float):
+        self.engine = engine
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="index-watcher", daemon=True)
+        self._failed: str | None = None  # the last error logged, not repeated every poll
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.engine.reload()
+                self._failed = None
+            except ReloadError as e:
+                if str(e) != self._failed:
+                    log.error("index watcher: %s", e)
+                    self._failed = str(e)
+
+
+@contextmanager
+def watch_index(engine: ShopRank) -> Iterator[IndexWatcher | None]:
+    """Watch while inside, when ``settings.index_watch_s`` is set and the engine serves an index folder."""
+    interval = engine.settings.index_watch_s
+    if interval <= 0 or engine.home is None:
+        yield None
+        return
+    watcher = IndexWatcher(engine, interval)
+    watcher.start()
+    try:
+        yield watcher
+    finally:
+        watcher.stop()
