@@ -17,6 +17,7 @@ from shoprank.index.crashpoints import CRASH_ENV, CRASH_STAGES
 from shoprank.index.generations import IndexHome
 
 SRC = Path(__file__).resolve().parents[2] / "src"
+pytestmark = pytest.mark.slow  # child processes (about 1.5 s each)
 OLD, NEW = "A-0137", "B-0042"  # the marker product of the served catalog and of the one being indexed
 
 
