@@ -14,7 +14,9 @@ from shoprank.types import Event, Query
 
 @pytest.fixture
 def settings(tmp_path):
-    return Settings(home=tmp_path, text_encoder="hashing", image_encoder="none", profile_store="memory")
+    # suggest_min_users=1: one shopper's query is suggested, so the test can follow it across a reload.
+    return Settings(home=tmp_path, text_encoder="hashing", image_encoder="none", profile_store="memory",
+                    suggest_min_users=1)
 
 
 def top(engine: ShopRank, text: str = MARKER) -> str:

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     profile_store: str = "sqlite"  # sqlite | memory | redis
     redis_url: str = "redis://127.0.0.1:6379/0"
     profile_half_life_s: float = 3 * 24 * 3600.0
+    # Autocomplete offers a past query once this many distinct shoppers used it, and never one
+    # containing a blocked term (case-insensitive substring), e.g. SHOPRANK_SUGGEST_BLOCKLIST='["badword"]'.
+    suggest_min_users: int = Field(default=3, ge=1)
+    suggest_blocklist: list[str] = []
     # Collaborative model fitted on the event log when the engine opens (if there are events).
     cf_model: str = "itemitem"  # itemitem | als | none
 

@@ -216,7 +216,8 @@ class ShopRank:
     def _open_personalizer(self) -> Personalizer:
         s = self.settings
         events = factory.event_log(s)
-        p = Personalizer(self.pipeline.extractor.signals, events, factory.profile_store(s), s.profile_half_life_s)
+        p = Personalizer(self.pipeline.extractor.signals, events, factory.profile_store(s), s.profile_half_life_s,
+                         s.suggest_min_users, s.suggest_blocklist)
         if events.count():
             logged = list(events.scan())  # read once for the three start-up passes below
             caught_up = p.catch_up(logged)  # events logged but not yet in a profile (a crash, a fresh store)

@@ -123,7 +123,9 @@ class Filters(BaseModel):
 class Event(BaseModel):
     """One shopper interaction. ``user_id`` or ``session_id`` (or both) says whose it is.
 
-    ``ts`` is Unix seconds; left out, the time the event is recorded is used.
+    ``ts`` is Unix seconds; left out, the time the event is recorded is used. The service
+    also bounds it to the plausible (:func:`event_time_problem`); imports and simulations
+    may use any finite time.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -133,7 +135,7 @@ class Event(BaseModel):
     product_id: str = Field(min_length=1, max_length=200)
     type: EventType
     query: str | None = Field(default=None, max_length=500)
-    ts: float | None = Field(default=None, ge=0)
+    ts: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _has_owner(self) -> Event:
@@ -145,6 +147,23 @@ class Event(BaseModel):
     def owner(self) -> str:
         """Whose profile the event updates: the user when known, else the session."""
         return self.user_id or self.session_id  # type: ignore[return-value]
+
+
+EARLIEST_EVENT_TS = 946_684_800.0  # 2000-01-01: anything older is a unit or clock mistake
+MAX_EVENT_FUTURE_S = 24 * 3600.0  # clock skew a client may have
+
+
+def event_time_problem(ts: float, now: float) -> str | None:
+    """Why ``ts`` (Unix seconds) cannot be a live shopper's event time at ``now``, or None.
+
+    Milliseconds are refused, not converted: a client that sends them has other clocks wrong too."""
+    if ts > 1e11:  # Unix seconds reach 1e11 in the year 5138; milliseconds passed it in 1973
+        return f"ts: {ts:.0f} looks like milliseconds; send Unix seconds"
+    if ts < EARLIEST_EVENT_TS:
+        return f"ts: {ts:g} is before 2000-01-01; send Unix seconds"
+    if ts > now + MAX_EVENT_FUTURE_S:
+        return f"ts: {ts:.0f} is more than a day in the future"
+    return None
 
 
 @dataclass(slots=True)

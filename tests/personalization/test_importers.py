@@ -173,9 +173,12 @@ def test_event_log_jsonl(tmp_path):
     f.write_text('{"user_id": 7, "product_id": 12, "type": "cart", "ts": 5}\n'
                  "not json\n\n"
                  '{"session_id": "s", "product_id": "p", "type": "view"}\n'
-                 '{"session_id": "s", "product_id": "p", "type": "view", "ts": -1}\n')
+                 '{"session_id": "s", "product_id": "p", "type": "view", "ts": -1}\n'
+                 '{"session_id": "s", "product_id": "p", "type": "view", "ts": 1795345459457}\n'
+                 '{"session_id": "s", "product_id": "p", "type": "view", "ts": "NaN"}\n')
     res = load_event_log(f)
     assert [(e.owner, e.product_id, e.type) for e in res.events] == [("7", "12", "cart"), ("s", "p", "view")]
-    assert [e.line for e in res.errors] == [2, 5]
+    assert [e.line for e in res.errors] == [2, 5, 6, 7]
+    assert "looks like milliseconds" in res.errors[2].message
     with pytest.raises(ValueError, match="unsupported"):
         load_event_log(tmp_path / "events.xml")

@@ -6,6 +6,7 @@ import copy
 import io
 import struct
 import sys
+import time
 import zlib
 
 import pytest
@@ -112,6 +113,32 @@ def test_multipart_without_closing_boundary_is_400(client):
     r = client.post("/search", content=body + b"\r\n--XyZ--\r\n",
                     headers={"content-type": "multipart/form-data; boundary=XyZ"})
     assert r.status_code == 200 and r.json()["results"][0]["title"].startswith("Red")
+
+
+# -- events -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("ts,needle", [
+    (1795345459457, "looks like milliseconds"),
+    (0, "before 2000-01-01"),
+    (-5, "greater than or equal to 0"),
+    (4_000_000_000, "in the future"),
+    (1e300, "looks like milliseconds"),
+])
+def test_implausible_event_times_are_rejected_with_a_reason(client, fake_engine, ts, needle):
+    pid = next(iter(fake_engine.artifacts.catalog)).id
+    body = [{"user_id": "timely", "product_id": pid, "type": "click", "ts": ts},
+            {"user_id": "timely", "product_id": pid, "type": "click"}]
+    r = client.post("/events", json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 1 and needle in r.json()["rejected"][0]["reason"]
+    only = client.post("/events", json=body[:1])
+    assert only.status_code == 422 and needle in only.json()["detail"]
+    assert client.post("/search", json={"q": "backpack", "user_id": "timely"}).status_code == 200
+
+
+def test_event_time_in_seconds_is_accepted(client, fake_engine):
+    pid = next(iter(fake_engine.artifacts.catalog)).id
+    r = client.post("/events", json={"user_id": "on-time", "product_id": pid, "type": "cart", "ts": time.time() - 60})
+    assert r.status_code == 200 and r.json()["accepted"] == 1
 
 
 # -- photos -------------------------------------------------------------------------------------

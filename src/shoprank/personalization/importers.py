@@ -286,16 +286,23 @@ def _blank(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())
 
 
+def _seconds(x: float) -> float:
+    if x > 1e11:  # see shoprank.types.event_time_problem: milliseconds are refused, never guessed
+        raise ValueError(f"ts: {x:.0f} looks like milliseconds; give Unix seconds")
+    return x
+
+
 def _parse_ts(v: Any) -> float:
     if isinstance(v, bool):
         raise ValueError(f"ts: not a time: {v!r}")
     if isinstance(v, (int, float)):
-        return float(v)
+        return _seconds(float(v))
     s = str(v).strip()
     try:
-        return float(s)
-    except ValueError:
-        pass
+        return _seconds(float(s))
+    except ValueError as e:
+        if "milliseconds" in str(e):
+            raise
     try:  # ISO 8601 ("2024-03-01T12:00:00Z"); a time without zone is taken as UTC
         dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
     except ValueError:

@@ -8,7 +8,6 @@ in-memory or Redis store, or one behind a crashed process, catches up.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shoprank.personalization.profile import Profile
+from shoprank.personalization.queries import PastQueries
 from shoprank.personalization.signals import ItemSignals
 from shoprank.personalization.store.base import EventLog, ProfileStore, StoredEvent
 from shoprank.types import Event
@@ -34,8 +34,9 @@ class Forgotten:
     profiles: int
 
 
-def _queries_of(events: Iterable[StoredEvent]) -> list[str]:
-    return [q.strip() for q in (se.event.query for se in events) if q and q.strip()]
+def _queries_of(events: Iterable[StoredEvent]) -> list[tuple[str, str]]:
+    """``(query, owner)`` of the events that came from a search."""
+    return [(se.event.query, se.event.owner) for se in events if se.event.query and se.event.query.strip()]
 
 
 class Personalizer:
@@ -43,16 +44,20 @@ class Personalizer:
     replaced while serving, when the engine moves to a new index generation)."""
 
     def __init__(self, signals: ItemSignals, events: EventLog, profiles: ProfileStore,
-                 half_life_s: float = 3 * 24 * 3600.0):
+                 half_life_s: float = 3 * 24 * 3600.0, suggest_min_users: int = 3,
+                 suggest_blocklist: Iterable[str] = ()):
         self.signals = signals
         self.events = events
         self.profiles = profiles
         self.half_life_s = half_life_s
         self.recommender: Recommender | None = None  # "for you" and the cf_score feature; set by train()
         self._related: Recommender | None = None
-        self._queries: Counter[str] = Counter()
-        self.queries_version = 0  # bumped when a new past query arrives (autocomplete rebuilds)
-        self._queries_lock = threading.Lock()
+        self.queries = PastQueries(suggest_min_users, suggest_blocklist)
+
+    @property
+    def queries_version(self) -> int:
+        """Changes when the suggestible past queries change (autocomplete rebuilds)."""
+        return self.queries.version
 
     # -- events -------------------------------------------------------------------------------
     def unknown_products(self, events: Sequence[Event]) -> list[int]:
@@ -63,48 +68,64 @@ class Personalizer:
     def record(self, events: Sequence[Event], now: float | None = None) -> list[StoredEvent]:
         """Store ``events`` durably, then update their owners' profiles. Returns once both are done."""
         stored = self.events.append(events, time.time() if now is None else now)
+        newest: dict[str, int] = {}
         for se in stored:
-            self._apply(se)
-        queries = _queries_of(stored)
-        if queries:
-            with self._queries_lock:
-                if any(q not in self._queries for q in queries):
-                    self.queries_version += 1
-                self._queries.update(queries)
+            newest[se.event.owner] = max(newest.get(se.event.owner, 0), se.seq)
+        for owner, seq in newest.items():
+            self._fold_through(owner, seq)
+        self.queries.add(_queries_of(stored))
         return stored
 
-    def _apply(self, se: StoredEvent) -> Profile:
-        e = se.event
+    def _fold_through(self, owner: str, seq: int) -> int:
+        """Fold every logged event of ``owner`` up to ``seq`` that the profile lacks, in sequence
+        order, in one atomic profile update. Returns how many were folded.
+
+        ``Profile.last_seq`` is a watermark: every event of the owner at or below it is in the
+        profile. Folding reads the gap from the log instead of trusting the caller's events,
+        so each event is folded exactly once whichever thread or process gets there first,
+        and one whose writer died before folding it is picked up by the owner's next event."""
         signals = self.signals  # read once: positions and facets of one catalog
+        folded = 0
+
+        def fold(current: Profile | None) -> Profile:
+            nonlocal folded
+            p = current or Profile(owner=owner)
+            folded = 0
+            if p.last_seq >= seq:
+                return p
+            for se in self.events.scan(owner, after_seq=p.last_seq, until_seq=seq):
+                if se.event.owner == owner:  # not an event of a user seen in this session
+                    self._fold_one(p, se, signals)
+                    folded += 1
+            p.last_seq = seq
+            return p
+
+        self.profiles.update(owner, fold)
+        return folded
+
+    def _fold_one(self, p: Profile, se: StoredEvent, signals: ItemSignals) -> None:
+        e = se.event
         catalog = signals.art.catalog
         pos = catalog.position(e.product_id) if e.product_id in catalog else None
         facets = signals.facets(pos) if pos is not None else []
         vectors = signals.vectors(pos) if pos is not None else {}
-
-        def fold(current: Profile | None) -> Profile:
-            p = current or Profile(owner=e.owner)
-            p.add(se.ts, self.half_life_s, e.type, e.product_id, facets, vectors, se.seq)
-            return p
-
-        return self.profiles.update(e.owner, fold)
+        p.add(se.ts, self.half_life_s, e.type, e.product_id, facets, vectors, se.seq)
 
     def profile(self, owner: str) -> Profile | None:
         return self.profiles.get(owner)
 
     def catch_up(self, logged: Iterable[StoredEvent] | None = None) -> int:
-        """Fold in logged events that no profile has seen yet, e.g. when the process died
-        between writing an event and updating its profile. Returns events applied.
-
-        A profile remembers the newest sequence number folded in, so a replay skips what it
-        holds. The one gap: with several processes, an event whose writer died before folding
-        it is skipped if another process has since folded a newer event of the same owner.
-        ``logged`` saves a scan when the caller already read the log."""
-        n = 0
+        """Fold in logged events that no profile has yet, e.g. when a process died between
+        writing an event and updating its profile, or the profile store is new. Returns the
+        events folded. ``logged`` saves a scan when the caller already read the log."""
+        newest: dict[str, int] = {}
         for se in self.events.scan() if logged is None else logged:
-            p = self.profiles.get(se.event.owner)
-            if p is None or p.last_seq < se.seq:
-                self._apply(se)
-                n += 1
+            newest[se.event.owner] = se.seq  # the log is in sequence order
+        n = 0
+        for owner, seq in newest.items():
+            p = self.profiles.get(owner)
+            if p is None or p.last_seq < seq:
+                n += self._fold_through(owner, seq)
         return n
 
     def forget(self, user_id: str) -> Forgotten:
@@ -119,14 +140,12 @@ class Personalizer:
     # -- past queries, for autocomplete --------------------------------------------------------
     def load_queries(self, logged: Iterable[StoredEvent] | None = None) -> None:
         """Count the queries that led to events (good suggestions: they found something)."""
-        counts = Counter(_queries_of(self.events.scan() if logged is None else logged))
-        with self._queries_lock:
-            self._queries = counts
-            self.queries_version += 1
+        self.queries.reset()
+        self.queries.add(_queries_of(self.events.scan() if logged is None else logged))
 
     def past_queries(self) -> Counter[str]:
-        with self._queries_lock:
-            return Counter(self._queries)
+        """``{query: times used}`` of the past queries autocomplete may offer."""
+        return self.queries.suggestible()
 
     # -- collaborative filtering --------------------------------------------------------------
     def train(self, kind: str = "itemitem", logged: Sequence[StoredEvent] | None = None) -> int:

@@ -20,6 +20,13 @@ MAX_RECENT = 50
 MAX_AFFINITIES = 300
 
 
+def shares(weights: dict[str, float]) -> dict[str, float]:
+    """Each weight's share of the total; empty when nothing positive and finite is left."""
+    ok = {k: v for k, v in weights.items() if v > 0 and math.isfinite(v)}
+    total = math.fsum(ok.values())
+    return {k: v / total for k, v in ok.items()} if total > 0 and math.isfinite(total) else {}
+
+
 @dataclass
 class Profile:
     """Recency-decayed affinities and per-modality taste vectors of one user or session.
@@ -46,7 +53,8 @@ class Profile:
         if self.n_events:
             f = math.pow(0.5, (ts - self.updated) / half_life_s)
             self.affinity = {k: v * f for k, v in self.affinity.items() if v * f > 1e-4}
-            self.vectors = {k: v * np.float32(f) for k, v in self.vectors.items()}
+            # Vectors whose weight decayed to nothing go too (a float32 would underflow).
+            self.vectors = {k: v * np.float32(f) for k, v in self.vectors.items() if f > 1e-12}
         self.updated = ts
 
     def add(self, ts: float, half_life_s: float, event_type: str, product_id: str, facets: list[str],
@@ -58,14 +66,18 @@ class Profile:
             self.decay_to(ts, half_life_s)
         else:  # a late event counts as much as it would have when it happened
             w *= math.pow(0.5, (self.updated - ts) / half_life_s)
-        for key in facets:
-            self.affinity[key] = self.affinity.get(key, 0.0) + w
-        if len(self.affinity) > MAX_AFFINITIES:
-            keep = sorted(self.affinity.items(), key=lambda kv: -kv[1])[:MAX_AFFINITIES]
-            self.affinity = dict(keep)
-        for mod, v in vectors.items():
-            v = np.asarray(v, np.float32) * np.float32(w)
-            self.vectors[mod] = self.vectors[mod] + v if mod in self.vectors else v
+        # An event so old it has decayed to nothing changes no weight: no zero entries,
+        # whose family total of 0 would leave nothing to share out.
+        if w > 1e-4:
+            for key in facets:
+                self.affinity[key] = self.affinity.get(key, 0.0) + w
+            if len(self.affinity) > MAX_AFFINITIES:
+                keep = sorted(self.affinity.items(), key=lambda kv: -kv[1])[:MAX_AFFINITIES]
+                self.affinity = dict(keep)
+            for mod, v in vectors.items():
+                v = np.asarray(v, np.float32) * np.float32(w)
+                if np.isfinite(v).all():
+                    self.vectors[mod] = self.vectors[mod] + v if mod in self.vectors else v
         self.recent.append((product_id, event_type, ts))
         self.recent.sort(key=lambda r: r[2])
         del self.recent[:-MAX_RECENT]
@@ -83,9 +95,7 @@ class Profile:
 
     def affinity_share(self, prefix: str) -> dict[str, float]:
         """Affinities of one facet family (``"color:"``) as shares of that family's total."""
-        fam = {k: v for k, v in self.affinity.items() if k.startswith(prefix)}
-        total = sum(fam.values())
-        return {k: v / total for k, v in fam.items()} if total > 0 else {}
+        return shares({k: v for k, v in self.affinity.items() if k.startswith(prefix)})
 
     # -- serialisation: JSON with vectors as base64 float32, for every store backend ----------
     def to_dict(self) -> dict[str, Any]:

@@ -7,6 +7,7 @@ a click on red women's pants lifts red items, women's items and pants in the nex
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -16,7 +17,7 @@ import numpy as np
 from shoprank.catalog.vocabulary import product_colors, product_genders, product_types
 from shoprank.index.artifacts import IndexArtifacts
 from shoprank.modalities import MODALITIES
-from shoprank.personalization.profile import Profile
+from shoprank.personalization.profile import Profile, shares
 from shoprank.types import Product
 
 if TYPE_CHECKING:
@@ -110,8 +111,7 @@ class ItemSignals:
             if k.startswith("category:"):
                 cats.setdefault(k.count("/"), {})[k] = v
         for d, fam in cats.items():
-            total = sum(fam.values())
-            cats[d] = {k: v / total for k, v in fam.items()} if total > 0 else {}
+            cats[d] = shares(fam)
 
         def category_score(pos: int) -> float:
             best = 0.0
@@ -146,10 +146,11 @@ class ItemSignals:
         out = np.zeros(len(cands), np.float32)
         if taste is None or rows is None:
             return out
+        taste = np.asarray(taste, np.float64)
         norm = float(np.linalg.norm(taste))
-        if norm == 0:
+        if not (norm > 1e-12 and math.isfinite(norm)):  # nothing left of the taste, or a broken one
             return out
         r = rows[cands]
         ok = r >= 0
         out[ok] = self.art.modalities[mod].vectors[r[ok]] @ (taste / norm).astype(np.float32)
-        return out
+        return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)

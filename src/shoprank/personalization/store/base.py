@@ -34,8 +34,13 @@ class EventLog(ABC):
         """Store ``events`` durably (events without ``ts`` get ``now``); return them as stored."""
 
     @abstractmethod
-    def scan(self, owner: str | None = None, after_seq: int = 0) -> Iterator[StoredEvent]:
-        """Events in sequence order; only one owner's (user or session id) when given."""
+    def scan(self, owner: str | None = None, after_seq: int = 0,
+             until_seq: int | None = None) -> Iterator[StoredEvent]:
+        """Events with ``after_seq < seq <= until_seq`` in sequence order; only those naming
+        ``owner`` (as user or session id) when given.
+
+        Sequence numbers are handed out in commit order: once ``append`` has returned seq
+        ``n``, every event with a lower seq is committed too (the folding relies on it)."""
 
     @abstractmethod
     def count(self, owner: str | None = None) -> int: ...

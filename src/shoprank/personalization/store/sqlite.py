@@ -92,20 +92,23 @@ class SQLiteEventLog(EventLog):
                 raise
         return out
 
-    def scan(self, owner: str | None = None, after_seq: int = 0) -> Iterator[StoredEvent]:
+    def scan(self, owner: str | None = None, after_seq: int = 0,
+             until_seq: int | None = None) -> Iterator[StoredEvent]:
         cols = "seq, user_id, session_id, product_id, type, query, ts, recorded"
+        # One writer at a time (BEGIN IMMEDIATE) and AUTOINCREMENT: seqs are committed in order.
+        until = (1 << 63) - 1 if until_seq is None else until_seq
         args: tuple[str, ...]
         if owner is None:
-            sql, args = f"SELECT {cols} FROM events WHERE seq > ? ORDER BY seq LIMIT ?", ()
+            sql, args = f"SELECT {cols} FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?", ()
         else:
-            sql = (f"SELECT {cols} FROM events WHERE (user_id = ? OR session_id = ?) AND seq > ?"
+            sql = (f"SELECT {cols} FROM events WHERE (user_id = ? OR session_id = ?) AND seq > ? AND seq <= ?"
                    " ORDER BY seq LIMIT ?")
             args = (owner, owner)
         last = after_seq
         while True:
             # Fetch a page under the lock, hand it out without: a slow consumer blocks nobody.
             with self._lock:
-                rows = self._conn.execute(sql, (*args, last, SCAN_PAGE)).fetchall()
+                rows = self._conn.execute(sql, (*args, last, until, SCAN_PAGE)).fetchall()
             for seq, user_id, session_id, product_id, etype, query, ts, recorded in rows:
                 # Rows were validated on the way in; skipping validation makes full rebuilds cheap.
                 ev = Event.model_construct(user_id=user_id, session_id=session_id, product_id=product_id,

@@ -1,6 +1,8 @@
 """Shopper events and what they build: POST /events, profiles, "for you", forgetting a user."""
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
@@ -18,7 +20,7 @@ from shoprank.service.schemas import (
     ResultPublic,
 )
 from shoprank.service.security import require, require_user_or_admin
-from shoprank.types import Event, Hit, describe_error
+from shoprank.types import Event, Hit, describe_error, event_time_problem
 
 router = APIRouter(tags=["personalization"], responses={**ERROR_RESPONSES, **AUTH_RESPONSES})
 # A shopper's own data: the admin key, or that shopper's X-User-Token.
@@ -36,12 +38,21 @@ def _parse_events(raw: bytes) -> tuple[list[Event], list[int], list[RejectedEven
     if len(items) > MAX_BATCH:
         raise HTTPException(422, f"at most {MAX_BATCH} events per request, got {len(items)}")
     events, index, rejected = [], [], []
+    now = time.time()
     for i, item in enumerate(items):
         try:
-            events.append(Event.model_validate(item))
-            index.append(i)
-        except ValidationError as e:
-            rejected.append(RejectedEvent(index=i, reason=describe_error(e)))
+            e = Event.model_validate(item)
+        except ValidationError as err:
+            rejected.append(RejectedEvent(index=i, reason=describe_error(err)))
+            continue
+        # A time far off (milliseconds, 0, next year) would outweigh or silence the shopper's
+        # every other event in the decayed profile.
+        problem = event_time_problem(e.ts, now) if e.ts is not None else None
+        if problem is not None:
+            rejected.append(RejectedEvent(index=i, reason=problem))
+            continue
+        events.append(e)
+        index.append(i)
     return events, index, rejected
 
 
