@@ -19,9 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
-from common import DATA_DIR, save, table  # noqa: E402
-from http_load import _ensure_index  # noqa: E402
-from server_process import start_server, stop_server  # noqa: E402
+from common import DATA_DIR, save, table
+from http_load import _ensure_index
+from server_process import start_server, stop_server
 
 ADMIN = "fuzz-admin-key"
 
@@ -61,7 +61,8 @@ def main() -> None:
     t0 = time.perf_counter()
     try:
         run = subprocess.run(
-            ["st", "run", f"{url}/openapi.json", "-H", f"X-API-Key: {ADMIN}", "--max-examples",
+            ["st", "--config-file", str(Path(__file__).with_name("schemathesis.toml")), "run",
+             f"{url}/openapi.json", "-H", f"X-API-Key: {ADMIN}", "--max-examples",
              str(args.max_examples), "--seed", str(args.seed), "--exclude-checks", "positive_data_acceptance",
              "--report", "ndjson", "--report-ndjson-path", str(report), "--workers", "1",
              "--request-timeout", "60", "--continue-on-failure"],

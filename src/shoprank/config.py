@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     # How often a server checks its index for a newly published generation and switches to it;
     # 0: never (POST /admin/reload still does).
     index_watch_s: float = Field(default=0.0, ge=0)
+    # How often a server applies catalog writes other processes logged (PUT/PATCH/DELETE
+    # /products, `shoprank index --update`); its own are applied before they are acknowledged.
+    catalog_poll_s: float = Field(default=0.5, ge=0)
+    # The folder photos named in catalog writes over HTTP must be in (None: such writes name no photo).
+    image_root: Path | None = None
+    max_bulk_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     # Bounds on what one request may send: a photo/voice upload, any other body, a photo's pixels
     # (checked from its header before decoding; JPEGs count at their reduced decode size).
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)

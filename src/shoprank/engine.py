@@ -15,6 +15,7 @@ import io
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,8 +29,9 @@ from shoprank.encoders.base import EncoderSet, ImageEncoder, TextEncoder
 from shoprank.encoders.cache import EmbeddingCache
 from shoprank.features.query_parse import ParsedQuery, parse_query
 from shoprank.index.artifacts import IndexArtifacts
-from shoprank.index.builder import ImageTooLarge, build_index, labels_to_text, open_rgb
+from shoprank.index.builder import ImageTooLarge, build_index, encode_products, labels_to_text, open_rgb
 from shoprank.index.generations import Generation, IndexHome
+from shoprank.index.live import WRITE_LOG, CatalogLog, CatalogWrite, apply_writes, content_changed
 from shoprank.lazy import Lazy
 from shoprank.modalities import MODALITIES
 from shoprank.personalization.online import Personalizer
@@ -59,10 +61,28 @@ class ReloadError(RuntimeError):
     """The index's current generation cannot replace the served one; the served one stays."""
 
 
+def _last_write(home: IndexHome) -> int:
+    if not (home.root / WRITE_LOG).is_file():
+        return 0
+    log_ = CatalogLog(home.root / WRITE_LOG)
+    try:
+        return log_.last_seq()
+    finally:
+        log_.close()
+
+
 def _encoding(manifest: dict[str, object]) -> dict[str, object]:
     """What a reloaded generation must share with the served one: the engine keeps its encoders."""
     return {"text_encoder": manifest.get("text_encoder"), "image_encoder": manifest.get("image_encoder"),
             "joint_text_image": bool(manifest.get("joint_text_image"))}  # absent from older manifests
+
+
+@dataclass
+class _Writes:
+    """How far the catalog write log is applied to one served generation."""
+
+    seq: int = 0  # the last write applied
+    version: int = 0  # bumped by every applied run of writes (autocomplete rebuilds)
 
 
 @dataclass(frozen=True)
@@ -74,6 +94,7 @@ class _Served:
     similar_items: SimilarItems
     suggester: Lazy[Suggester]
     generation: Generation | None
+    writes: _Writes
 
 
 class ShopRank:
@@ -96,19 +117,32 @@ class ShopRank:
         self._suggested: Suggester | None = None  # the autocomplete that has those past queries
         # Popular queries repeat: keep their embeddings (the encoder is most of a text query's time).
         self._encode_text = functools.lru_cache(maxsize=4096)(self._encode_text_uncached)
+        # Serialises what changes the served index: reloads and catalog writes.
         self._reload_lock = threading.Lock()
+        self._write_log: Lazy[CatalogLog] = Lazy(self._open_write_log)
+        self._write_cache: Lazy[EmbeddingCache] = Lazy(
+            lambda: EmbeddingCache(self.settings.cache_dir / "embeddings.sqlite"))
+        self._suggest_writes = -1  # the served writes version the autocomplete was built at
         self._served = self._serve(artifacts, generation, ranker)
+        if self.home is not None and (self.home.root / WRITE_LOG).is_file():
+            with self._reload_lock:
+                self._apply_logged(self._served)  # writes made since the generation was built
 
     def _serve(self, artifacts: IndexArtifacts, generation: Generation | None, ranker: Ranker | None) -> _Served:
         return _Served(artifacts, factory.pipeline(artifacts, self.settings, ranker), SimilarItems(artifacts),
-                       Lazy(lambda: Suggester(artifacts.catalog)), generation)
+                       Lazy(lambda: Suggester(artifacts.catalog)), generation,
+                       _Writes(seq=int(artifacts.manifest.get("catalog_seq") or 0)))
 
     # -- construction -------------------------------------------------------------------
     @classmethod
     def build(cls, catalog: Catalog, index_dir: Path, settings: Settings | None = None,
-              text_encoder: TextEncoder | None = None, image_encoder: ImageEncoder | None = None) -> ShopRank:
+              text_encoder: TextEncoder | None = None, image_encoder: ImageEncoder | None = None,
+              catalog_seq: int | None = None) -> ShopRank:
         """Index ``catalog`` as a new generation of ``index_dir`` and serve it: the generation
-        being served stays intact until the new one is complete (see :mod:`shoprank.index.generations`)."""
+        being served stays intact until the new one is complete (see :mod:`shoprank.index.generations`).
+
+        ``catalog_seq``: the last catalog write ``catalog`` already holds (default: every write
+        logged so far, i.e. the catalog replaces them); later ones are applied on top."""
         settings = settings or get_settings()
         text_encoder = text_encoder or factory.text_encoder(settings)
         if image_encoder is None:
@@ -116,10 +150,12 @@ class ShopRank:
         encoders = EncoderSet(text_encoder, image_encoder)
         cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite")
         home = IndexHome(index_dir)
+        # The catalog given is the truth as of now: catalog writes logged before are not applied on top.
+        seq = _last_write(home) if catalog_seq is None else catalog_seq
         try:
             gen, art = home.build(lambda path: build_index(
                 catalog, path, encoders, cache, settings.exact_vector_limit, settings.vector_backend,
-                settings.lexical_backend))
+                settings.lexical_backend, seq))
         finally:
             cache.close()
         return cls(art, settings, text_encoder, image_encoder, home=home, generation=gen)
@@ -178,6 +214,7 @@ class ShopRank:
                 raise ReloadError(f"{gen.name} was encoded differently ({', '.join(changed)}); restart the server "
                                   "with settings for it")
             new = self._serve(art, gen, old.pipeline.ranker)
+            self._apply_logged(new)  # catalog writes made after the generation was built
             self._served = new
 
             def follow(p: Personalizer) -> None:
@@ -187,6 +224,62 @@ class ShopRank:
             self._personalizer.if_built(follow)
         log.info("serving %s (was %s)", gen.name, old.generation.name if old.generation else "handed-over artifacts")
         return True
+
+    # -- catalog writes while serving (see shoprank.index.live) ----------------------------------
+    def _open_write_log(self) -> CatalogLog:
+        if self.home is None:
+            raise RuntimeError("catalog writes need an index folder; this engine serves artifacts it was handed")
+        return CatalogLog(self.home.root / WRITE_LOG)
+
+    def write(self, writes: Sequence[CatalogWrite]) -> list[int]:
+        """Log ``writes`` durably and apply them (with any other process's before them) to the
+        index served. Returns their sequence numbers; when it returns they are searchable."""
+        if not writes:
+            return []
+        log_ = self._write_log.get()
+        self._encode_ahead(writes)  # the slow part, outside the lock: later encodes are cache hits
+        with self._reload_lock:
+            seqs = log_.append(writes)
+            self._apply_logged(self._served, seqs[-1])
+        return seqs
+
+    def sync_writes(self) -> int:
+        """Apply writes other processes logged; returns how many. Cheap when there are none."""
+        if self.home is None or not (self.home.root / WRITE_LOG).is_file():
+            return 0
+        log_ = self._write_log.get()
+        if log_.last_seq() <= self._served.writes.seq:
+            return 0
+        with self._reload_lock:
+            return self._apply_logged(self._served)
+
+    @property
+    def catalog_seq(self) -> int:
+        """The last catalog write the served index holds."""
+        return self._served.writes.seq
+
+    def _encode_ahead(self, writes: Sequence[CatalogWrite]) -> None:
+        catalog = self._served.artifacts.catalog
+        fresh = {}
+        for w in writes:
+            if w.product is not None:
+                cur = catalog.get(w.id)
+                if cur is None or content_changed(cur, w.product):
+                    fresh[w.id] = w.product
+        if fresh:
+            encode_products(Catalog(fresh.values()), self._encoders.get(), self._write_cache.get())
+
+    def _apply_logged(self, served: _Served, until: int | None = None) -> int:
+        """Apply logged writes after ``served``'s to it. Call with the reload lock held."""
+        batch = list(self._write_log.get().scan(served.writes.seq, until))
+        if not batch:
+            return 0
+        done = apply_writes(served.artifacts, served.pipeline.extractor, [w for _, w in batch],
+                            self._encoders.get(), self._write_cache.get())
+        served.writes.seq = batch[-1][0]
+        served.writes.version += 1
+        log.debug("applied catalog writes up to %d: %s", served.writes.seq, done)
+        return len(batch)
 
     # -- components, built on first use ----------------------------------------------------
     @property
@@ -235,7 +328,16 @@ class ShopRank:
 
     def suggest(self, prefix: str, k: int = 8) -> list[Suggestion]:
         """Autocomplete from past queries, category names and titles."""
-        suggester = self._served.suggester.get()
+        served = self._served
+        if served.writes.version != self._suggest_writes:
+            # The catalog changed: new titles and categories, at most once a second.
+            with self._suggest_lock:
+                now = time.monotonic()
+                if served.writes.version != self._suggest_writes and now - self._suggest_built > 1.0:
+                    self._suggest_writes = served.writes.version
+                    served.suggester.swap(Suggester(served.artifacts.catalog))
+                    self._suggested = None  # past queries go into the new one too
+        suggester = served.suggester.get()
         p = self._personalizer.peek()
         # New past queries arrive with events; re-sort the keys at most once a second.
         # A new generation's autocomplete gets them at once.
@@ -246,7 +348,9 @@ class ShopRank:
                                                         and now - self._suggest_built > 1.0):
                     suggester.update_queries(p.past_queries())
                     self._suggest_built, self._suggest_version, self._suggested = now, p.queries_version, suggester
-        return suggester.suggest(prefix, k)
+        catalog = served.artifacts.catalog
+        # A product deleted since the autocomplete was built is never offered.
+        return [s for s in suggester.suggest(prefix, k) if s.product_id is None or s.product_id in catalog]
 
     @property
     def speech(self) -> SpeechRecognizer:

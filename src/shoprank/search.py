@@ -87,7 +87,10 @@ class SearchPipeline:
         else:  # no text and no photo: browse, e.g. a category page
             fused = [(i, 0.0) for i in range(len(products))]
         keep: list[int] = []
+        catalog = self.art.catalog
         for pos, _ in fused:
+            if not catalog.is_live(pos):  # deleted, or replaced by a newer version at another position
+                continue
             if query.filters.empty or query.filters.accepts(products[pos], self._colors[pos]):
                 keep.append(pos)
                 if len(keep) >= self.budgets.rerank_k:
@@ -142,6 +145,9 @@ class SearchPipeline:
                               [self._colors[positions[i]] for i in matching])
         if query.sort != "relevance":
             order = self._sort(matching, products, positions, query.sort)
+        if query.out_of_stock_last:
+            buyable = np.array([products[positions[i]].in_stock for i in order], bool)
+            order = np.concatenate([order[buyable], order[~buyable]])  # stable: each part keeps its order
         hits: list[Hit] = []
         rows: list[int] = []
         seen_groups: set[str] = set()

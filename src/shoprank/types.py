@@ -48,6 +48,9 @@ class Product(BaseModel):
     images: list[str] = Field(default_factory=list)
     parent_id: str | None = None
     url: str | None = None
+    # Units on hand (None: not tracked) and whether the shop sells it now; see ``in_stock``.
+    stock: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    available: bool = True
 
     @field_validator("id", "title")
     @classmethod
@@ -76,6 +79,11 @@ class Product(BaseModel):
         return self.categories[0] if self.categories else ""
 
     @property
+    def in_stock(self) -> bool:
+        """Can be bought now: available, and units on hand where stock is tracked."""
+        return self.available and (self.stock is None or self.stock > 0)
+
+    @property
     def group_id(self) -> str:
         return self.parent_id or self.id
 
@@ -91,6 +99,7 @@ class Filters(BaseModel):
     price_max: float | None = Field(default=None, ge=0)
     colors: list[str] = Field(default_factory=list)  # canonical colour names ("red"); any of them
     rating_min: float | None = Field(default=None, ge=0, le=5)
+    in_stock: bool = False  # True: only products that can be bought now
 
     def accepts(self, p: Product, colors: set[str] | None = None) -> bool:
         """Whether ``p`` passes; ``colors`` are its canonical colours when already known."""
@@ -105,6 +114,8 @@ class Filters(BaseModel):
             return False
         if self.rating_min is not None and (p.rating is None or p.rating < self.rating_min):
             return False
+        if self.in_stock and not p.in_stock:
+            return False
         if self.colors:
             if colors is None:
                 from shoprank.catalog.vocabulary import product_colors  # the vocabulary imports Product
@@ -117,7 +128,7 @@ class Filters(BaseModel):
     @property
     def empty(self) -> bool:
         return (self.category is None and self.price_min is None and self.price_max is None and not self.colors
-                and self.rating_min is None)
+                and self.rating_min is None and not self.in_stock)
 
 
 class Event(BaseModel):
@@ -178,6 +189,7 @@ class Query:
     collapse_variants: bool = True
     explain: bool = False
     sort: SortOrder = "relevance"
+    out_of_stock_last: bool = True  # products that cannot be bought now after the rest, each in rank order
     user_id: str | None = None      # whose profile personalizes the ranking (user or session id)
     personalize: bool = True        # False: the non-personalized ranking, e.g. to compare
 

@@ -58,7 +58,13 @@ class ImportResult:
 
 
 class Catalog:
-    """Ordered, id-addressable products. Row ``i`` of every index refers to ``products[i]``."""
+    """Ordered, id-addressable products. Row ``i`` of every index refers to ``products[i]``.
+
+    Live updates only ever append or replace in place: a changed product's new content goes
+    to a new position and a deleted one leaves the id map, so the positions every index
+    holds stay valid. A position is live while the id map points at it (:meth:`is_live`);
+    ``len`` and iteration cover every position, live or not, as the per-position arrays do.
+    """
 
     def __init__(self, products: Iterable[Product]):
         self.products: list[Product] = []
@@ -85,6 +91,38 @@ class Catalog:
 
     def position(self, pid: str) -> int:
         return self._pos[pid]
+
+    # -- live updates (the caller serialises writes) ----------------------------------------------
+    def is_live(self, pos: int) -> bool:
+        """Whether ``pos`` holds the current version of a product that was not deleted."""
+        return self._pos.get(self.products[pos].id) == pos
+
+    def live(self) -> Iterator[Product]:
+        """The current products, in position order."""
+        return (self.products[i] for i in sorted(self._pos.values()))
+
+    @property
+    def n_live(self) -> int:
+        return len(self._pos)
+
+    def stage(self, p: Product) -> int:
+        """Give ``p`` a new position, not live yet (:meth:`publish` makes it so)."""
+        self.products.append(p)
+        return len(self.products) - 1
+
+    def publish(self, pid: str, pos: int) -> None:
+        """Make ``pos`` the live position of ``pid`` (its old one, if any, stops being live)."""
+        assert self.products[pos].id == pid
+        self._pos[pid] = pos
+
+    def replace(self, pos: int, p: Product) -> None:
+        """Swap the product at ``pos`` for ``p``, same id and same indexed content."""
+        assert self.products[pos].id == p.id
+        self.products[pos] = p
+
+    def remove(self, pid: str) -> int | None:
+        """Delete ``pid``; returns the position it had, None if it was not there."""
+        return self._pos.pop(pid, None)
 
     def fingerprint(self) -> str:
         h = hashlib.sha1()

@@ -49,6 +49,20 @@ def _count(name: str, v: Any) -> int:
     return int(x)
 
 
+_TRUE = frozenset({"1", "true", "yes", "y", "in stock", "in_stock", "instock", "available"})
+_FALSE = frozenset({"0", "false", "no", "n", "out of stock", "out_of_stock", "outofstock", "unavailable"})
+
+
+def _flag(name: str, v: Any) -> bool:
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and v in (0, 1):
+        return bool(v)
+    if isinstance(v, str) and v.strip().lower() in _TRUE | _FALSE:
+        return v.strip().lower() in _TRUE
+    raise ValueError(f"{name}: not yes/no: {v!r}")
+
+
 def _identifier(name: str, v: Any) -> str:
     if isinstance(v, str):
         return v
@@ -118,6 +132,8 @@ FIELDS: dict[str, _Field] = {
     "parent_id": _Field(("parent_id", "parent_sku", "group_id"), _identifier),
     "url": _Field(("url", "product_url"), _text),
     "reviews": _Field(("reviews",), _reviews),
+    "stock": _Field(("stock", "qty", "quantity", "inventory"), _count),
+    "available": _Field(("available", "is_in_stock", "in_stock", "availability"), _flag),
 }
 
 

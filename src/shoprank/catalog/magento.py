@@ -74,6 +74,21 @@ def _flag_collections(attrs: dict[str, list[str]]) -> None:
             attrs.setdefault("tags", []).append(flag.replace("_", " "))
 
 
+def _stock(row: dict[str, Any]) -> dict[str, Any]:
+    """``stock`` from ``qty`` and ``available`` from ``is_in_stock``, where the row has them."""
+    out: dict[str, Any] = {}
+    qty = (row.get("qty") or "").strip()
+    if qty:
+        q = float(qty)  # "100.0000" in some exports
+        if not (q >= 0 and q.is_integer()):
+            raise ValueError(f"qty: not a whole number >= 0: {qty!r}")
+        out["stock"] = int(q)
+    flag = (row.get("is_in_stock") or "").strip()
+    if flag in ("0", "1"):
+        out["available"] = flag == "1"
+    return out
+
+
 def _price(row: dict[str, Any]) -> float | None:
     for col in ("special_price", "price"):
         v = (row.get(col) or "").strip()
@@ -142,6 +157,8 @@ class _Builder:
                     "attributes": attrs,
                     "parent_id": parents.get(sku),
                     "url": row.get("url_key") or None,
+                    **_stock(row),
+                    "_configurable": row.get("product_type") == "configurable",
                 }))
             except (ValueError, KeyError) as e:
                 self.error(path, line, f"{type(e).__name__}: {e}")
@@ -179,6 +196,7 @@ class _Builder:
                         "price": _price(row),
                         "attributes": attrs,
                         "url": row.get("url_key") or None,
+                        **_stock(row),
                     }))
                 except (ValueError, KeyError) as e:
                     self.error(path, line, f"{type(e).__name__}: {e}")
@@ -220,7 +238,16 @@ class _Builder:
                 for line, _ in rows:
                     self.error(self.review_path, line, f"review for unknown product sku {sku!r}")
         prices = {d["id"]: d["price"] for _, _, d in self.rows if d.get("price") is not None}
+        # A configurable product holds no stock of its own (qty 0): it has what its variants have.
+        variant_stock: dict[str, int] = defaultdict(int)
+        for _, _, d in self.rows:
+            if d.get("parent_id") and d.get("stock") is not None and d.get("available", True):
+                variant_stock[d["parent_id"]] += d["stock"]
         for source, line, d in self.rows:
+            if d.pop("_configurable", False):
+                d["stock"] = variant_stock.get(d["id"], 0)
+            elif d["id"] in self.links:  # bundle/grouped: stock is the members'
+                d.pop("stock", None)
             sku = d["id"]
             revs = reviews.get(sku, [])
             group_revs = revs or reviews.get(d.get("parent_id") or "", [])

@@ -5,7 +5,7 @@ dense cosines read just the candidates' vectors.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 
 import numpy as np
@@ -15,7 +15,7 @@ from shoprank.features.registry import FEATURE_NAMES, FEATURES, PERSONAL_FEATURE
 from shoprank.index.analysis import stemmed_terms
 from shoprank.index.artifacts import IndexArtifacts
 from shoprank.personalization.signals import ItemSignals, PersonalContext
-from shoprank.types import QueryEncoding
+from shoprank.types import Product, QueryEncoding
 
 
 class FeatureContext:
@@ -108,6 +108,17 @@ class FeatureContext:
         return np.zeros(len(self.cands), np.float32) if col is None else col
 
 
+# Per-product numbers the ranker reads as they are.
+_STATIC: dict[str, Callable[[Product], float]] = {
+    # log1p in float32, as the columns are stored: the same numbers as when built in one array
+    "price_log": lambda p: float(np.log1p(np.float32(p.price or 0.0))),
+    "rating": lambda p: p.rating or 0.0,
+    "review_count_log": lambda p: float(np.log1p(np.float32(p.review_count))),
+    "sales_log": lambda p: float(np.log1p(np.float32(p.sales))),
+    "has_image": lambda p: 1.0 if p.images else 0.0,
+}
+
+
 class FeatureExtractor:
     """Builds rows in :data:`FEATURE_NAMES` order. Per-product columns are precomputed once."""
 
@@ -117,19 +128,36 @@ class FeatureExtractor:
     def __init__(self, artifacts: IndexArtifacts, signals: ItemSignals | None = None):
         self.art = artifacts
         self.signals = signals or ItemSignals(artifacts)
-        products = artifacts.catalog.products
-        self.static = {
-            "price_log": np.log1p(np.array([p.price or 0.0 for p in products], np.float32)),
-            "rating": np.array([p.rating or 0.0 for p in products], np.float32),
-            "review_count_log": np.log1p(np.array([p.review_count for p in products], np.float32)),
-            "sales_log": np.log1p(np.array([p.sales for p in products], np.float32)),
-            "has_image": np.array([1.0 if p.images else 0.0 for p in products], np.float32),
-        }
-        self.title_terms = [set(stemmed_terms(p.title)) for p in products]
-        self.desc_terms = [set(stemmed_terms(p.description[:2000])) for p in products]
-        self.titles = [p.title.lower() for p in products]
-        self.sizes = [{s.upper() for s in p.attr("size")} for p in products]
-        self.prices = np.array([np.nan if p.price is None else p.price for p in products], np.float64)
+        self.n = 0
+        self.static: dict[str, np.ndarray] = {name: np.zeros(0, np.float32) for name in _STATIC}
+        self.title_terms: list[set[str]] = []
+        self.desc_terms: list[set[str]] = []
+        self.titles: list[str] = []
+        self.sizes: list[set[str]] = []
+        self.prices = np.zeros(0, np.float64)
+        self.extend()
+
+    def extend(self) -> None:
+        """Take in the positions the catalog gained since (see :meth:`ItemSignals.extend`)."""
+        if self.signals.n < len(self.art.catalog.products):
+            self.signals.extend()
+        products = self.art.catalog.products[self.n:]
+        self.static = {name: np.concatenate([self.static[name], np.array([f(p) for p in products], np.float32)])
+                       for name, f in _STATIC.items()}
+        self.title_terms += [set(stemmed_terms(p.title)) for p in products]
+        self.desc_terms += [set(stemmed_terms(p.description[:2000])) for p in products]
+        self.titles += [p.title.lower() for p in products]
+        self.sizes += [{s.upper() for s in p.attr("size")} for p in products]
+        self.prices = np.concatenate([self.prices, [np.nan if p.price is None else p.price for p in products]])
+        self.n = len(self.titles)
+
+    def refresh(self, pos: int) -> None:
+        """The product at ``pos`` changed price, rating, sales or stock (its indexed content is the same)."""
+        p = self.art.catalog.products[pos]
+        for name, f in _STATIC.items():
+            self.static[name][pos] = f(p)
+        self.prices[pos] = np.nan if p.price is None else p.price
+        self.signals.refresh(pos)
 
     def extract(self, q: QueryEncoding, parsed: ParsedQuery | None, candidates: Sequence[int],
                 fused: Mapping[int, float], personal: PersonalContext | None = None) -> np.ndarray:

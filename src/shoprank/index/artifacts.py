@@ -23,7 +23,7 @@ import numpy as np
 from shoprank.catalog import Catalog
 from shoprank.index.crashpoints import crash_point
 from shoprank.index.lexical import LEXICAL_INDEXES, LexicalIndex
-from shoprank.index.vector import VECTOR_INDEXES, VectorIndex
+from shoprank.index.vector import VECTOR_INDEXES, LayeredVectorIndex, VectorIndex
 from shoprank.modalities import MODALITIES
 
 # Every name an index folder may hold (without the manifest the folder is no index).
@@ -89,6 +89,15 @@ class Modality:
         sims = self.vectors[rows] @ np.asarray(q, np.float32)
         out[has] = np.maximum.reduceat(sims, (np.cumsum(counts) - counts)[has])
         return out
+
+    def extended(self, vectors: np.ndarray, owners: np.ndarray) -> Modality:
+        """This modality with rows added for new positions (``owners`` beyond every current one)."""
+        vectors = np.asarray(vectors, np.float32).reshape(-1, self.vectors.shape[1])
+        owners = np.asarray(owners, np.int64)
+        index = self.index
+        layered = index.extended(vectors, owners) if isinstance(index, LayeredVectorIndex) else \
+            LayeredVectorIndex(index, vectors, owners)
+        return Modality(np.concatenate([self.vectors, vectors]), layered)
 
     def save(self, path: Path) -> None:
         self.index.save(path)

@@ -221,6 +221,36 @@ _SOURCES: dict[SourceKind, Callable[[_Build, ModalitySpec, Any], Rows]] = {
 }
 
 
+@dataclass
+class Encoded:
+    """Every modality's rows for a list of products (owners are positions in that list), and
+    the ImageNet labels of each photo row."""
+
+    rows: dict[str, Rows]
+    image_labels: list[list[tuple[str, float]]]
+    photos: int  # distinct photo files
+    timings: dict[str, float]
+
+
+def encode_products(catalog: Catalog, encoders: EncoderSet, cache: EmbeddingCache | None = None) -> Encoded:
+    """Encode every modality of ``catalog`` (through the cache): what a build indexes, and what
+    a live update adds for new or changed products."""
+    timings: dict[str, float] = {}
+    b = _Build(catalog, encoders, cache)
+    active = [(spec, enc) for spec in MODALITIES if (enc := encoders.for_modality(spec)) is not None]
+    photo_specs = [(s, e) for s, e in active if s.source == "photos" and isinstance(e, ImageEncoder)]
+    if photo_specs:
+        t0 = time.perf_counter()
+        b.encode_photos(photo_specs)
+        timings["photos_s"] = time.perf_counter() - t0
+    rows: dict[str, Rows] = {}
+    for spec, enc in active:
+        t0 = time.perf_counter()
+        rows[spec.name] = _SOURCES[spec.source](b, spec, enc)
+        timings[f"{spec.name}_s"] = time.perf_counter() - t0
+    return Encoded(rows, b.image_labels, len(set(b.photo_paths)) if encoders.image else 0, timings)
+
+
 def build_index(
     catalog: Catalog,
     out_dir: Path,
@@ -229,24 +259,21 @@ def build_index(
     exact_limit: int = 20_000,
     vector_backend: str = "faiss",
     lexical_backend: str = "tantivy",
+    catalog_seq: int = 0,
 ) -> IndexArtifacts:
-    """Encode and index ``catalog`` into ``out_dir``; returns the loaded artifacts."""
-    timings: dict[str, float] = {}
+    """Encode and index ``catalog`` into ``out_dir``; returns the loaded artifacts.
+
+    ``catalog_seq`` is the last catalog write (see :mod:`shoprank.index.live`) the catalog
+    already holds: opening the index applies only the writes after it."""
     written_before = cache.written if cache else 0
     vector_index = VECTOR_INDEXES.get_class(vector_backend)
-    b = _Build(catalog, encoders, cache)
-    active = [(spec, enc) for spec in MODALITIES if (enc := encoders.for_modality(spec)) is not None]
-    photo_specs = [(s, e) for s, e in active if s.source == "photos" and isinstance(e, ImageEncoder)]
-    if photo_specs:
-        t0 = time.perf_counter()
-        b.encode_photos(photo_specs)
-        timings["photos_s"] = time.perf_counter() - t0
+    enc = encode_products(catalog, encoders, cache)
+    timings = dict(enc.timings)
     mods: dict[str, Modality] = {}
-    for spec, enc in active:
+    for name, (vecs, owners) in enc.rows.items():
         t0 = time.perf_counter()
-        vecs, owners = _SOURCES[spec.source](b, spec, enc)
-        mods[spec.name] = Modality(vecs, vector_index.build(vecs, owners, exact_limit))
-        timings[f"{spec.name}_s"] = time.perf_counter() - t0
+        mods[name] = Modality(vecs, vector_index.build(vecs, owners, exact_limit))
+        timings[f"{name}_s"] = timings.get(f"{name}_s", 0.0) + time.perf_counter() - t0
     crash_point("encoded")
 
     t0 = time.perf_counter()
@@ -255,7 +282,7 @@ def build_index(
     crash_point("lexical")
     manifest = {
         "products": len(catalog),
-        "images": len(set(b.photo_paths)) if encoders.image else 0,
+        "images": enc.photos,
         "reviews": sum(len(p.reviews) for p in catalog),
         "text_encoder": encoders.text.name,
         "image_encoder": encoders.image.name if encoders.image else None,
@@ -268,7 +295,8 @@ def build_index(
         # texts and photos encoded by this build (the rest came from the embedding cache)
         "encoded": (cache.written - written_before) if cache else None,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "catalog_seq": catalog_seq,
     }
-    art = IndexArtifacts(catalog, lexical, mods, manifest, b.image_labels)
+    art = IndexArtifacts(catalog, lexical, mods, manifest, enc.image_labels)
     art.save(out_dir)
     return art

@@ -49,6 +49,53 @@ class LexicalIndex(ABC):
     def field_scores(self, text: str, positions: Sequence[int]) -> dict[str, dict[int, float]]:
         """BM25 of ``text`` in each field, for the given candidates only."""
 
+    @classmethod
+    def in_memory(cls) -> LexicalIndex:
+        """An empty index held in memory, for documents added while serving."""
+        raise NotImplementedError(f"the {cls.backend} backend cannot add documents while serving")
+
+    def add(self, docs: Sequence[tuple[int, Product]]) -> None:
+        """Index ``(position, product)`` pairs; searchable when this returns."""
+        raise NotImplementedError(f"the {self.backend} backend cannot add documents while serving")
+
+
+class LayeredLexicalIndex(LexicalIndex):
+    """A built index plus an in-memory one for products added or changed while serving.
+
+    Each half scores BM25 with its own statistics, so an added product's scores are on a
+    slightly different scale until a rebuild folds it into the built index. Positions of
+    deleted or replaced products still match; the search pipeline drops them."""
+
+    def __init__(self, base: LexicalIndex, first_added: int):
+        self.base = base
+        self.backend = base.backend
+        self.first_added = first_added  # positions from here on are in the added half
+        self.added = LEXICAL_INDEXES.get_class(base.backend).in_memory()
+
+    @classmethod
+    def build(cls, products: Iterable[Product], path: Path) -> LexicalIndex:
+        raise NotImplementedError("a layered index is made by adding to a built one")
+
+    @classmethod
+    def open(cls, path: Path) -> LexicalIndex:
+        raise NotImplementedError("added documents live in the catalog write log, not in an index folder")
+
+    def add(self, docs: Sequence[tuple[int, Product]]) -> None:
+        self.added.add(docs)
+
+    def search(self, text: str, limit: int = 100, fields: Sequence[str] = FIELDS) -> list[tuple[int, float]]:
+        hits = self.base.search(text, limit, fields) + self.added.search(text, limit, fields)
+        return sorted(hits, key=lambda h: -h[1])[:limit]
+
+    def field_scores(self, text: str, positions: Sequence[int]) -> dict[str, dict[int, float]]:
+        old = [p for p in positions if p < self.first_added]
+        new = [p for p in positions if p >= self.first_added]
+        out = self.base.field_scores(text, old)
+        if new:
+            for f, scores in self.added.field_scores(text, new).items():
+                out.setdefault(f, {}).update(scores)
+        return out
+
 
 LEXICAL_INDEXES: Registry[LexicalIndex] = Registry("lexical index backend")
 
@@ -83,10 +130,33 @@ class TantivyLexicalIndex(LexicalIndex):
 
     def __init__(self, index: Any):
         self._index = index
-        self._searcher = index.searcher()
-        self._pos: dict[tuple[int, int], int] = {}
+        # The searcher and the positions of its documents, replaced together when documents are added.
+        self._state: tuple[Any, dict[tuple[int, int], int]] = (index.searcher(), {})
         self._lock = threading.Lock()
+        self._writer: Any = None
         self._has_key = _has_field(index, "pos_key")  # indexes built before it existed lack it
+
+    @staticmethod
+    def _document(pos: int, p: Product) -> Any:
+        import tantivy
+
+        return tantivy.Document(pos=pos, pos_key=str(pos), **{k: analyze(v) for k, v in product_fields(p).items()})
+
+    @classmethod
+    def in_memory(cls) -> TantivyLexicalIndex:
+        import tantivy
+
+        return cls(tantivy.Index(_schema()))
+
+    def add(self, docs: Sequence[tuple[int, Product]]) -> None:
+        with self._lock:
+            if self._writer is None:
+                self._writer = self._index.writer(heap_size=15_000_000, num_threads=1)
+            for pos, p in docs:
+                self._writer.add_document(self._document(pos, p))
+            self._writer.commit()
+            self._index.reload()
+            self._state = (self._index.searcher(), {})
 
     @classmethod
     def build(cls, products: Iterable[Product], path: Path) -> TantivyLexicalIndex:
@@ -98,8 +168,7 @@ class TantivyLexicalIndex(LexicalIndex):
         index = tantivy.Index(_schema(), path=str(path))
         writer = index.writer(heap_size=64_000_000, num_threads=1)
         for pos, p in enumerate(products):
-            doc = {"pos": pos, "pos_key": str(pos), **{k: analyze(v) for k, v in product_fields(p).items()}}
-            writer.add_document(tantivy.Document(**doc))
+            writer.add_document(cls._document(pos, p))
         writer.commit()
         writer.wait_merging_threads()
         index.reload()
@@ -111,13 +180,12 @@ class TantivyLexicalIndex(LexicalIndex):
 
         return cls(tantivy.Index.open(str(path)))
 
-    def _position(self, addr: Any) -> int:
+    @staticmethod
+    def _position(searcher: Any, cache: dict[tuple[int, int], int], addr: Any) -> int:
         key = (addr.segment_ord, addr.doc)
-        pos = self._pos.get(key)
+        pos = cache.get(key)
         if pos is None:
-            pos = int(self._searcher.doc(addr)["pos"][0])
-            with self._lock:
-                self._pos[key] = pos
+            pos = cache[key] = int(searcher.doc(addr)["pos"][0])
         return pos
 
     def _query(self, terms: Sequence[str], fields: Sequence[str]) -> Any:
@@ -127,8 +195,9 @@ class TantivyLexicalIndex(LexicalIndex):
         terms = query_terms(text)
         if not terms:
             return []
-        res = self._searcher.search(self._query(terms, fields), limit, count=False)
-        return [(self._position(addr), float(score)) for score, addr in res.hits]
+        searcher, cache = self._state  # one snapshot: addresses are only valid in their searcher
+        res = searcher.search(self._query(terms, fields), limit, count=False)
+        return [(self._position(searcher, cache, addr), float(score)) for score, addr in res.hits]
 
     def field_scores(self, text: str, positions: Sequence[int]) -> dict[str, dict[int, float]]:
         import tantivy
@@ -141,12 +210,13 @@ class TantivyLexicalIndex(LexicalIndex):
             tantivy.Query.term_set_query(self._index.schema, "pos_key", [str(int(p)) for p in positions])
             if self._has_key else
             tantivy.Query.term_set_query(self._index.schema, "pos", [int(p) for p in positions]), 0.0)
+        searcher, cache = self._state
         for f in FIELDS:
             q = tantivy.Query.boolean_query([
                 (tantivy.Occur.Must, self._index.parse_query(" ".join(terms), [f])),
                 (tantivy.Occur.Must, only)])
-            res = self._searcher.search(q, len(positions), count=False)
-            out[f] = {self._position(addr): float(score) for score, addr in res.hits}
+            res = searcher.search(q, len(positions), count=False)
+            out[f] = {self._position(searcher, cache, addr): float(score) for score, addr in res.hits}
         return out
 
 

@@ -64,6 +64,52 @@ class VectorIndex(ABC):
         return sorted(best.items(), key=lambda t: -t[1])[:k]
 
 
+class LayeredVectorIndex(VectorIndex):
+    """A built index plus rows added while serving, searched exactly (a brute-force product:
+    until the next rebuild folds them in, the added rows are few). Rows keep their numbers:
+    the base's first, then the added ones."""
+
+    backend = "layered"
+
+    def __init__(self, base: VectorIndex, extra: np.ndarray, extra_owners: np.ndarray):
+        self.base = base
+        self.extra = np.ascontiguousarray(extra, np.float32)
+        super().__init__(np.concatenate([base.owners, np.asarray(extra_owners, np.int64)]))
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, owners: np.ndarray | None = None,
+              exact_limit: int = 20_000) -> VectorIndex:
+        raise NotImplementedError("a layered index is made by adding rows to a built one")
+
+    @classmethod
+    def load(cls, path: Path) -> VectorIndex:
+        raise NotImplementedError("added rows live in the catalog write log, not in an index folder")
+
+    def save(self, path: Path) -> None:
+        raise NotImplementedError("added rows live in the catalog write log, not in an index folder")
+
+    def __len__(self) -> int:
+        return len(self.base) + len(self.extra)
+
+    def _search_rows(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        n_base = len(self.base)
+        scores, rows = self.base._search_rows(query, min(n, n_base)) if n_base else (np.zeros(0), np.zeros(0))
+        keep = rows >= 0
+        scores, rows = np.asarray(scores[keep], np.float32), np.asarray(rows[keep], np.int64)
+        if len(self.extra):
+            s = self.extra @ query
+            top = np.argsort(-s, kind="stable")[:n]
+            scores = np.concatenate([scores, s[top]])
+            rows = np.concatenate([rows, top + n_base])
+        order = np.argsort(-scores, kind="stable")[:n]
+        return scores[order], rows[order]
+
+    def extended(self, vectors: np.ndarray, owners: np.ndarray) -> LayeredVectorIndex:
+        """A new index with more added rows (this one is left as it is, for searches in flight)."""
+        extra = np.concatenate([self.extra, np.asarray(vectors, np.float32)]) if len(self.extra) else vectors
+        return LayeredVectorIndex(self.base, extra, np.concatenate([self.owners[len(self.base):], owners]))
+
+
 VECTOR_INDEXES: Registry[VectorIndex] = Registry("vector index backend")
 
 

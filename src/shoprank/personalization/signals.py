@@ -50,24 +50,45 @@ class ItemSignals:
     def __init__(self, artifacts: IndexArtifacts):
         self.art = artifacts
         products = artifacts.catalog.products
-        self.n = len(products)
-        self.ids = [p.id for p in products]
-        self.price_edges = _price_edges(products)
-        self.price_band = np.array([-1 if p.price is None else int(np.searchsorted(self.price_edges, p.price,
-                                                                                     side="right"))
-                                    for p in products], np.int64)
-        self._categories = [self._category_keys(p) for p in products]
+        self.n = 0
+        self.ids: list[str] = []
+        self.price_edges = _price_edges(products)  # bands stay as built until the next rebuild
+        self.price_band = np.zeros(0, np.int64)
+        self._categories: list[list[list[str]]] = []
         # Per product, read once: the feature extractor's query-match features use them too.
-        self.colors = [product_colors(p) for p in products]
-        self.genders = [product_genders(p) for p in products]
-        self.types = [product_types(p) for p in products]
-        self._attrs = [[f"{a}:{v.lower()}" for a in _FACET_ATTRIBUTES for v in p.attr(a)] for p in products]
-        # First row of each modality per product: the item's main photo / its text.
+        self.colors: list[set[str]] = []
+        self.genders: list[set[str]] = []
+        self.types: list[set[str]] = []
+        self._attrs: list[list[str]] = []
         self._rows: dict[str, np.ndarray] = {}
+        self.extend()
+
+    def _band(self, p: Product) -> int:
+        return -1 if p.price is None else int(np.searchsorted(self.price_edges, p.price, side="right"))
+
+    def extend(self) -> None:
+        """Take in the positions the catalog gained since (appended lists, new arrays: a search
+        in flight keeps reading what it has)."""
+        products = self.art.catalog.products[self.n:]
+        self.ids += [p.id for p in products]
+        self._categories += [self._category_keys(p) for p in products]
+        self.colors += [product_colors(p) for p in products]
+        self.genders += [product_genders(p) for p in products]
+        self.types += [product_types(p) for p in products]
+        self._attrs += [[f"{a}:{v.lower()}" for a in _FACET_ATTRIBUTES for v in p.attr(a)] for p in products]
+        self.price_band = np.concatenate([self.price_band, np.array([self._band(p) for p in products], np.int64)])
+        self.n = len(self.ids)
+        # First row of each modality per product: the item's main photo / its text.
+        rows: dict[str, np.ndarray] = {}
         for mod in PROFILE_MODALITIES:
-            m = artifacts.modalities.get(mod)
+            m = self.art.modalities.get(mod)
             if m is not None and len(m.vectors):
-                self._rows[mod] = m.first_rows(np.arange(self.n))
+                rows[mod] = m.first_rows(np.arange(self.n))
+        self._rows = rows
+
+    def refresh(self, pos: int) -> None:
+        """The product at ``pos`` changed price (its indexed content is the same)."""
+        self.price_band[pos] = self._band(self.art.catalog.products[pos])
 
     @staticmethod
     def _category_keys(p: Product) -> list[list[str]]:

@@ -34,8 +34,9 @@ class SimilarItems:
         if not queries:
             return []
         fetch = max(self.fetch, 20 * k)  # variants of one model crowd the neighbours
+        catalog = art.catalog
         cands = sorted({p for name, (vec, _) in queries.items()
-                        for p, _ in art.modalities[name].index.search(vec, fetch)})
+                        for p, _ in art.modalities[name].index.search(vec, fetch) if catalog.is_live(p)})
         positions = np.array(cands, np.int64)
         parts = {f"cos_{name}": art.modalities[name].cosine_for(vec, positions) for name, (vec, _) in queries.items()}
         total = sum(w for _, w in queries.values())

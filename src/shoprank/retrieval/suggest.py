@@ -38,7 +38,8 @@ class Suggester:
 
     def __init__(self, catalog: Catalog):
         counts: dict[str, int] = {}
-        for p in catalog:
+        products = list(catalog.live())
+        for p in products:
             for path in p.categories:
                 leaf = path.split("/")[-1].strip()
                 top = path.split("/")[0].strip()
@@ -46,7 +47,7 @@ class Suggester:
                 counts[name] = counts.get(name, 0) + 1
         self._static: list[Suggestion] = [Suggestion(n, "category", c) for n, c in counts.items()]
         titles: dict[str, Suggestion] = {}
-        for p in catalog:
+        for p in products:
             if p.parent_id is None or p.parent_id not in catalog:  # one entry per model
                 titles.setdefault(_norm(p.title), Suggestion(p.title, "product", float(p.review_count), p.id))
         self._static += list(titles.values())

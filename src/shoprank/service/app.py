@@ -14,9 +14,9 @@ from fastapi.responses import HTMLResponse
 from shoprank.engine import ShopRank
 from shoprank.service.guard import PAGE_CSP, RequestGuard, install_error_handlers
 from shoprank.service.openapi import install_openapi
-from shoprank.service.routes import admin, events, health, products, search, suggest
+from shoprank.service.routes import admin, catalog, events, health, products, search, suggest
 from shoprank.service.security import Access, check_production, startup_warning
-from shoprank.service.watcher import watch_index
+from shoprank.service.watcher import follow_writes, watch_index
 
 log = logging.getLogger("shoprank")
 
@@ -33,7 +33,9 @@ def create_app(engine: ShopRank) -> FastAPI:
             log.warning(warning)
         # Open the event log and profiles (catching up after a crash) before the first request.
         await run_in_threadpool(lambda: engine.personalizer)
-        with watch_index(engine):  # new generations of the index, when settings.index_watch_s is set
+        # New generations of the index (settings.index_watch_s), and catalog writes other
+        # processes log (settings.catalog_poll_s).
+        with watch_index(engine), follow_writes(engine):
             yield
 
     docs = settings.docs if settings.docs is not None else settings.env == "dev"
@@ -41,16 +43,18 @@ def create_app(engine: ShopRank) -> FastAPI:
                   docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None)
     app.state.engine = engine
     app.state.access = access
-    for module in (search, suggest, products, events, health, admin):
+    for module in (search, suggest, products, catalog, events, health, admin):
         app.include_router(module.router)
     install_error_handlers(app)
     install_openapi(app)
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                            allow_headers=["Content-Type", "X-API-Key", "X-User-Token"], max_age=600)
     # Room for a photo and a voice clip in one form, plus its text fields.
     app.add_middleware(RequestGuard, max_body=settings.max_body_bytes,
-                       max_multipart=2 * settings.max_upload_bytes + 64 * 1024)
+                       max_multipart=2 * settings.max_upload_bytes + 64 * 1024,
+                       larger={"/products:bulk": settings.max_bulk_bytes})
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> HTMLResponse:

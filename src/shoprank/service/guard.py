@@ -11,6 +11,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -59,10 +60,11 @@ class RequestGuard:
     """ASGI middleware: refuse a body over its limit before reading it (by Content-Length) or as
     soon as the limit is crossed (chunked bodies), and add security headers to every response."""
 
-    def __init__(self, app: ASGIApp, max_body: int, max_multipart: int) -> None:
+    def __init__(self, app: ASGIApp, max_body: int, max_multipart: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_body = max_body
         self.max_multipart = max_multipart
+        self.larger = larger or {}  # paths that take bigger bodies (bulk writes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,7 +72,7 @@ class RequestGuard:
             return
         headers = Headers(scope=scope)
         multipart = headers.get("content-type", "").lower().startswith("multipart/")
-        limit = self.max_multipart if multipart else self.max_body
+        limit = self.max_multipart if multipart else self.larger.get(scope["path"], self.max_body)
         declared = headers.get("content-length")
         if declared is not None:
             if not declared.isdigit():
@@ -156,6 +158,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _validation_reason(exc)}, status_code=422)
+
+    @app.exception_handler(405)
+    async def _method(request: Request, exc: Exception) -> JSONResponse:
+        # Routes of one path live in several routers; Allow lists what all of them take.
+        path = request.url.path
+        allowed = sorted({m for r in app.routes if isinstance(r, APIRoute) and r.path_regex.match(path)
+                          for m in r.methods or ()})
+        return JSONResponse({"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": ", ".join(allowed)})
 
     @app.exception_handler(ImportError)
     async def _missing_extra(_: Request, exc: ImportError) -> JSONResponse:

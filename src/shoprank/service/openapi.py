@@ -24,8 +24,8 @@ def _form_schema() -> dict[str, Any]:
     props: dict[str, Any] = {}
     for name, field in SearchRequest.model_fields.items():
         kind = field.annotation
-        if kind is bool:
-            props[name] = {"type": "string", "enum": ["true", "false"]}
+        if kind is bool:  # a blank field is left out: the default
+            props[name] = {"type": "string", "enum": ["true", "false", ""]}
         elif name == "colors":
             props[name] = {"type": "string", "description": "comma-separated colours"}
         else:

@@ -1,11 +1,15 @@
 """Request and response bodies of the HTTP API."""
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from shoprank.catalog.vocabulary import COLORS
 from shoprank.retrieval.fusion import FUSION_METHODS
 from shoprank.types import Event, Hit, Product, SortOrder
+
+# Validation context of a JSON body: types as the schema says (no "red,blue" for a list, no
+# false for a number), where a form's text fields are converted.
+JSON_BODY = {"json": True}
 
 
 class SearchRequest(BaseModel):
@@ -22,6 +26,8 @@ class SearchRequest(BaseModel):
     sort: SortOrder = "relevance"
     colors: list[str] = Field(default_factory=list, max_length=20)  # facet filter, any of them
     rating_min: float | None = Field(default=None, ge=0, le=5)
+    in_stock: bool = False  # only products that can be bought now
+    out_of_stock_last: bool = True  # otherwise out-of-stock products keep their rank
     user_id: str | None = Field(default=None, min_length=1, max_length=200)  # user or session id
     personalize: bool = True  # False: the same search without the shopper's profile, to compare
 
@@ -38,8 +44,8 @@ class SearchRequest(BaseModel):
 
     @field_validator("colors", mode="before")
     @classmethod
-    def _split_colors(cls, v: object) -> object:
-        if isinstance(v, str):  # form fields send "red,blue"
+    def _split_colors(cls, v: object, info: ValidationInfo) -> object:
+        if isinstance(v, str) and info.context != JSON_BODY:  # form fields send "red,blue"
             v = [c for c in v.split(",") if c.strip()]
         return v
 
@@ -95,6 +101,8 @@ class ResultPublic(BaseModel):
     category: str
     image_url: str | None
     parent_id: str | None
+    in_stock: bool
+    stock: int | None
     score: float
     retrievers: dict[str, int] = {}
     explanation: dict[str, float] = {}
@@ -105,7 +113,7 @@ class ResultPublic(BaseModel):
         return cls(id=p.id, title=p.title, price=p.price, currency=p.currency, rating=p.rating,
                    review_count=p.review_count, category=p.category,
                    image_url=f"/images/{p.id}/0" if p.images else None, parent_id=p.parent_id,
-                   score=round(hit.score, 6), retrievers=hit.retrievers,
+                   in_stock=p.in_stock, stock=p.stock, score=round(hit.score, 6), retrievers=hit.retrievers,
                    explanation={k: round(v, 6) for k, v in hit.contributions.items()})
 
 
@@ -142,6 +150,9 @@ class ProductPublic(BaseModel):
     categories: list[str]
     attributes: dict[str, list[str]]
     parent_id: str | None
+    stock: int | None
+    available: bool
+    in_stock: bool
     image_urls: list[str]
     photo_labels: list[list[tuple[str, float]]] = []  # per photo: what the image model sees (text bridge)
 
@@ -149,8 +160,8 @@ class ProductPublic(BaseModel):
     def from_product(cls, p: Product, photo_labels: list[list[tuple[str, float]]] | None = None) -> ProductPublic:
         return cls(id=p.id, title=p.title, description=p.description, price=p.price, currency=p.currency,
                    rating=p.rating, review_count=p.review_count, categories=p.categories,
-                   attributes=p.attributes, parent_id=p.parent_id,
-                   image_urls=[f"/images/{p.id}/{i}" for i in range(len(p.images))],
+                   attributes=p.attributes, parent_id=p.parent_id, stock=p.stock, available=p.available,
+                   in_stock=p.in_stock, image_urls=[f"/images/{p.id}/{i}" for i in range(len(p.images))],
                    photo_labels=[[(a, round(b, 4)) for a, b in labels] for labels in photo_labels or []])
 
 

@@ -40,6 +40,36 @@ class IndexWatcher:
                     self._failed = str(e)
 
 
+class WriteFollower(IndexWatcher):
+    """Every ``interval_s``, apply the catalog writes other processes logged (one indexed read of
+    the write log's last sequence number when there are none)."""
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.engine.sync_writes()
+                self._failed = None
+            except Exception as e:  # keep following: the next poll retries
+                if str(e) != self._failed:
+                    log.exception("catalog writes: %s", e)
+                    self._failed = str(e)
+
+
+@contextmanager
+def follow_writes(engine: ShopRank) -> Iterator[WriteFollower | None]:
+    """Follow the catalog write log while inside, when ``settings.catalog_poll_s`` is set."""
+    interval = engine.settings.catalog_poll_s
+    if interval <= 0 or engine.home is None:
+        yield None
+        return
+    follower = WriteFollower(engine, interval)
+    follower.start()
+    try:
+        yield follower
+    finally:
+        follower.stop()
+
+
 @contextmanager
 def watch_index(engine: ShopRank) -> Iterator[IndexWatcher | None]:
     """Watch while inside, when ``settings.index_watch_s`` is set and the engine serves an index folder."""

@@ -29,7 +29,7 @@ SCAN_PAGE = 10_000
 N_LOCK_STRIPES = 64
 
 
-def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
+def connect_wal(path: Path, synchronous: str) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     # isolation_level=None: autocommit, transactions are opened explicitly (BEGIN IMMEDIATE).
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
@@ -57,7 +57,7 @@ class SQLiteEventLog(EventLog):
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self._conn = _connect(self.path, "FULL")
+        self._conn = connect_wal(self.path, "FULL")
         # One connection shared by the thread pool: the lock serialises its use.
         self._lock = threading.Lock()
         with self._lock:
@@ -212,7 +212,7 @@ class SQLiteProfileStore(ProfileStore):
 
     def __init__(self, path: Path, cache_size: int = 100_000):
         self.path = Path(path)
-        self._conn = _connect(self.path, "NORMAL")
+        self._conn = connect_wal(self.path, "NORMAL")
         self._db_lock = threading.Lock()  # guards the shared connection
         self._owner_lock = _StripedLocks()  # makes read-modify-write of one owner atomic
         self._cache: dict[str, Profile] = {}

@@ -41,7 +41,7 @@ def _parse_events(raw: bytes) -> tuple[list[Event], list[int], list[RejectedEven
     now = time.time()
     for i, item in enumerate(items):
         try:
-            e = Event.model_validate(item)
+            e = Event.model_validate(item, strict=True)  # the types the schema says: no false for a number
         except ValidationError as err:
             rejected.append(RejectedEvent(index=i, reason=describe_error(err)))
             continue

@@ -41,7 +41,12 @@ def similar(pid: str, engine: EngineDep, k: int = Query(10, ge=1, le=100)) -> Si
     return SimilarResponse(id=pid, results=[ResultPublic.from_hit(h) for h in hits])
 
 
-@router.get("/images/{pid}/{n}")
+_IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/bmp", "image/webp")
+
+
+@router.get("/images/{pid}/{n}", response_class=FileResponse, responses={200: {
+    "description": "the photo, as stored", "content": {t: {"schema": {"type": "string", "format": "binary"}}
+                                                       for t in _IMAGE_TYPES}}})
 def product_image(pid: str, n: int, engine: EngineDep) -> FileResponse:
     # Only paths recorded in the catalog are served: a request cannot name a file.
     p = _product_or_404(engine, pid)
@@ -73,7 +78,7 @@ def _image_type(path: str) -> str | None:
 @router.get("/categories")
 def categories(engine: EngineDep) -> dict[str, list[dict[str, object]]]:
     counts: Counter[str] = Counter()
-    for p in engine.artifacts.catalog:
+    for p in engine.artifacts.catalog.live():
         for c in p.categories:
             parts = c.split("/")
             for i in range(1, len(parts) + 1):

@@ -11,6 +11,7 @@ from shoprank.service.deps import EngineDep, compute
 from shoprank.service.guard import AUTH_RESPONSES, ERROR_RESPONSES, parse_json
 from shoprank.service.openapi import SEARCH_BODY
 from shoprank.service.schemas import (
+    JSON_BODY,
     FacetValuePublic,
     ParsedQueryPublic,
     ResultPublic,
@@ -65,7 +66,7 @@ async def _read_request(request: Request, max_bytes: int) -> tuple[SearchRequest
             data = parse_json(await request.body())
             if not isinstance(data, dict):
                 raise HTTPException(422, "body must be a JSON object")
-            body = SearchRequest.model_validate(data)
+            body = SearchRequest.model_validate(data, strict=True, context=JSON_BODY)
     except ValidationError as e:
         raise HTTPException(422, describe_error(e)) from None
     if not (body.q and body.q.strip()) and image is None and audio is None and body.category is None:
@@ -93,9 +94,9 @@ async def search(request: Request, engine: EngineDep) -> SearchResponse:
         query = Query(
             text=text, image=image, k=body.k, fusion=body.fusion, explain=body.explain,
             collapse_variants=body.collapse_variants, sort=body.sort, user_id=body.user_id,
-            personalize=body.personalize,
+            personalize=body.personalize, out_of_stock_last=body.out_of_stock_last,
             filters=Filters(category=body.category, price_min=body.price_min, price_max=body.price_max,
-                            colors=body.colors, rating_min=body.rating_min))
+                            colors=body.colors, rating_min=body.rating_min, in_stock=body.in_stock))
         res = await compute(request, engine.search, query)
     except QueryTooLarge as e:
         raise HTTPException(413, str(e)) from None

@@ -1,0 +1,195 @@
+"""Catalog writes while serving: a durable write log, and applying writes to a served index.
+
+Every write (a product put whole, or a delete) is first committed to the index's write log
+(``<index>/writes.sqlite``: SQLite, WAL, ``synchronous=FULL``), then applied in log order to
+what the process serves, so an acknowledged write survives SIGKILL and every process that
+serves the index applies the same writes in the same order (each polls the log).
+
+Applying a write never rebuilds anything:
+
+- a change of price, stock, rating or sales (nothing that is indexed) replaces the product
+  in place and updates its numbers for the ranker: nothing is encoded;
+- a new product, or one whose indexed content changed (title, description, attributes,
+  categories, reviews, photos, parent), is encoded (through the embedding cache) and added
+  at a new catalog position, to the lexical index's in-memory half and as exactly searched
+  rows beside each vector index; its old position stops being live;
+- a delete removes the id: its position is no longer live, and every reader drops positions
+  that are not (search, similar items, autocomplete, recommendations).
+
+A generation built later folds the log in: its manifest's ``catalog_seq`` says up to which
+write, and opening it applies only the writes after that.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from shoprank.catalog import Catalog
+from shoprank.index.lexical import LayeredLexicalIndex
+from shoprank.types import Product
+
+if TYPE_CHECKING:
+    from shoprank.encoders.base import EncoderSet
+    from shoprank.encoders.cache import EmbeddingCache
+    from shoprank.features.extract import FeatureExtractor
+    from shoprank.index.artifacts import IndexArtifacts
+
+log = logging.getLogger(__name__)
+
+WRITE_LOG = "writes.sqlite"
+# What the indexes hold of a product: a change here needs encoding and a new position.
+CONTENT_FIELDS: tuple[str, ...] = ("title", "description", "attributes", "categories", "reviews", "images",
+                                   "parent_id")
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogWrite:
+    """One catalog write: ``put`` a whole product (new or replacing), or ``delete`` an id."""
+
+    op: Literal["put", "delete"]
+    id: str
+    product: Product | None = None
+
+    @classmethod
+    def put(cls, p: Product) -> CatalogWrite:
+        return cls("put", p.id, p)
+
+    @classmethod
+    def delete(cls, pid: str) -> CatalogWrite:
+        return cls("delete", pid)
+
+
+def content_changed(old: Product, new: Product) -> bool:
+    return any(getattr(old, f) != getattr(new, f) for f in CONTENT_FIELDS)
+
+
+class CatalogLog:
+    """The durable, ordered log of catalog writes; safe for threads and for processes on one host."""
+
+    def __init__(self, path: Path):
+        from shoprank.personalization.store.sqlite import connect_wal
+
+        self.path = Path(path)
+        self._conn = connect_wal(self.path, "FULL")
+        self._lock = threading.Lock()
+        with self._lock:
+            self._conn.execute("CREATE TABLE IF NOT EXISTS writes (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+                               " op TEXT NOT NULL, id TEXT NOT NULL, product TEXT, recorded REAL NOT NULL)")
+
+    def append(self, writes: Sequence[CatalogWrite]) -> list[int]:
+        """Commit ``writes`` (fsynced) and return their sequence numbers."""
+        now = time.time()
+        seqs = []
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                for w in writes:
+                    body = w.product.model_dump_json() if w.product is not None else None
+                    cur = self._conn.execute("INSERT INTO writes (op, id, product, recorded) VALUES (?, ?, ?, ?)",
+                                             (w.op, w.id, body, now))
+                    seqs.append(int(cur.lastrowid or 0))
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+        return seqs
+
+    def scan(self, after: int = 0, until: int | None = None) -> Iterator[tuple[int, CatalogWrite]]:
+        """Writes with ``after < seq <= until``, in order (seqs are committed in order)."""
+        until = (1 << 63) - 1 if until is None else until
+        last = after
+        while True:
+            with self._lock:
+                rows = self._conn.execute("SELECT seq, op, id, product FROM writes WHERE seq > ? AND seq <= ?"
+                                          " ORDER BY seq LIMIT 1000", (last, until)).fetchall()
+            for seq, op, pid, body in rows:
+                p = Product.model_validate(json.loads(body)) if body is not None else None
+                yield seq, CatalogWrite(op, pid, p)
+            if len(rows) < 1000:
+                return
+            last = rows[-1][0]
+
+    def last_seq(self) -> int:
+        with self._lock:
+            row = self._conn.execute("SELECT MAX(seq) FROM writes").fetchone()
+        return int(row[0] or 0)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+@dataclass
+class Applied:
+    """What applying a run of writes did."""
+
+    replaced: int = 0  # changed in place, nothing encoded
+    added: int = 0  # new or changed content: encoded, new position
+    deleted: int = 0
+    missing: int = 0  # deletes of ids that were not there
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def apply_writes(art: IndexArtifacts, extractor: FeatureExtractor, writes: Sequence[CatalogWrite],
+                 encoders: EncoderSet, cache: EmbeddingCache | None) -> Applied:
+    """Apply ``writes`` in order to the served ``art`` (and the ranker's per-product columns).
+
+    The caller serialises calls. Readers run concurrently: new positions are filled in every
+    per-position structure before they become live, so a search sees a product either as it
+    was or as it is."""
+    from shoprank.index.builder import encode_products
+
+    catalog = art.catalog
+    out = Applied()
+    pending: dict[str, Product] = {}  # new content, to encode and append at the end
+    for w in writes:
+        if w.op == "delete":
+            gone = pending.pop(w.id, None) is not None
+            if catalog.remove(w.id) is not None or gone:
+                out.deleted += 1
+            else:
+                out.missing += 1
+            continue
+        p = w.product
+        assert p is not None
+        current = catalog.get(p.id)
+        if w.id in pending or current is None or content_changed(current, p):
+            pending[p.id] = p
+        else:
+            pos = catalog.position(p.id)
+            catalog.replace(pos, p)
+            extractor.refresh(pos)
+            out.replaced += 1
+    if not pending:
+        return out
+
+    t0 = time.perf_counter()
+    new = list(pending.values())
+    enc = encode_products(Catalog(new), encoders, cache)
+    t1 = time.perf_counter()
+    start = len(catalog.products)
+    positions = [catalog.stage(p) for p in new]  # positions exist, not yet live
+    extractor.extend()
+    for name, (vecs, owners) in enc.rows.items():
+        mod = art.modalities.get(name)
+        if mod is None:  # a modality this index was built without: not searched
+            continue
+        if name == "image":
+            art.image_labels.extend(enc.image_labels)  # aligned with the image rows, before they appear
+        art.modalities[name] = mod.extended(vecs, owners + start)
+    extractor.signals.extend()  # its first-row maps now see the added rows
+    if not isinstance(art.lexical, LayeredLexicalIndex):
+        art.lexical = LayeredLexicalIndex(art.lexical, start)
+    art.lexical.add(list(zip(positions, new, strict=True)))
+    for p, pos in zip(new, positions, strict=True):
+        catalog.publish(p.id, pos)
+    out.added = len(new)
+    out.seconds = {"encode": t1 - t0, "index": time.perf_counter() - t1}
+    return out

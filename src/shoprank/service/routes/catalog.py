@@ -1,0 +1,165 @@
+"""Catalog writes while serving (admin scope): put, patch and delete products, one or in bulk.
+
+Each product is validated as the importer validates a catalog row. A write is acknowledged
+once it is in the index's write log (fsynced) and applied: the next search sees it.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ValidationError
+
+from shoprank.catalog.fields import row_to_product
+from shoprank.catalog.images import ImageRoot
+from shoprank.engine import ShopRank
+from shoprank.index.live import CatalogWrite
+from shoprank.service.deps import EngineDep
+from shoprank.service.guard import AUTH_RESPONSES, ERROR_RESPONSES, NOT_FOUND, parse_json
+from shoprank.service.security import require
+from shoprank.types import Product, describe_error
+
+router = APIRouter(tags=["catalog"], dependencies=[require("admin")],
+                   responses={**ERROR_RESPONSES, **AUTH_RESPONSES})
+MAX_BULK_LINES = 10_000
+_PATCHABLE = frozenset(Product.model_fields) - {"id"}
+
+
+class WriteResult(BaseModel):
+    id: str
+    seq: int  # the write's number in the index's write log
+    catalog_seq: int  # the last write the served index holds (>= seq: it is searchable)
+
+
+class RejectedLine(BaseModel):
+    line: int
+    reason: str
+
+
+class BulkResult(BaseModel):
+    accepted: int
+    seq: list[int]
+    rejected: list[RejectedLine]
+    catalog_seq: int
+
+
+def _object(raw: bytes) -> dict[str, Any]:
+    data = parse_json(raw)
+    if not isinstance(data, dict):
+        raise HTTPException(422, "body must be a JSON object (a product)")
+    return data
+
+
+def _images(engine: ShopRank, p: Product) -> Product:
+    """Resolve photo paths inside the allowed folder; a product written over HTTP names no other file."""
+    if not p.images:
+        return p
+    root = engine.settings.image_root
+    if root is None:
+        raise ValueError("images: photo paths are refused unless SHOPRANK_IMAGE_ROOT names their folder")
+    images = ImageRoot(root)
+    return p.model_copy(update={"images": list(dict.fromkeys(images.resolve(raw) for raw in p.images))})
+
+
+def _product(engine: ShopRank, row: dict[str, Any], pid: str | None) -> Product:
+    if pid is not None:
+        given = row.get("id")
+        if given is not None and str(given) != pid:
+            raise ValueError(f"id: the body says {given!r}, the path {pid!r}")
+        row = {**row, "id": pid}
+    return _images(engine, row_to_product(row))
+
+
+async def _write(engine: ShopRank, writes: list[CatalogWrite]) -> list[int]:
+    try:
+        return await run_in_threadpool(engine.write, writes)
+    except RuntimeError as e:  # an engine serving handed-over artifacts has no write log
+        raise HTTPException(409, str(e)) from None
+
+
+@router.put("/products/{pid}", response_model=WriteResult, openapi_extra={"requestBody": {
+    "required": True, "content": {"application/json": {"schema": {"type": "object"}}}}})
+async def put_product(pid: str, request: Request, engine: EngineDep) -> WriteResult:
+    """Add or replace a product (a catalog row: the importer's field names). A change of price,
+    stock, rating or sales alone encodes nothing."""
+    try:
+        p = _product(engine, _object(await request.body()), pid)
+    except (ValueError, ValidationError) as e:
+        raise HTTPException(422, describe_error(e)) from None
+    [seq] = await _write(engine, [CatalogWrite.put(p)])
+    return WriteResult(id=pid, seq=seq, catalog_seq=engine.catalog_seq)
+
+
+@router.patch("/products/{pid}", response_model=WriteResult, responses=NOT_FOUND, openapi_extra={"requestBody": {
+    "required": True, "content": {"application/json": {"schema": {"type": "object"}}}}})
+async def patch_product(pid: str, request: Request, engine: EngineDep) -> WriteResult:
+    """Change some fields of a product (``{"price": 19.9, "stock": 0}``); null resets a field.
+    Field names are the product's own (see GET /products/{pid})."""
+    body = _object(await request.body())
+    unknown = sorted(set(body) - _PATCHABLE)
+    if unknown:
+        raise HTTPException(422, f"cannot patch {unknown}; fields: {', '.join(sorted(_PATCHABLE))}")
+    current = engine.product(pid)
+    if current is None:
+        raise HTTPException(404, f"no product with id {pid!r}")
+    try:
+        p = row_to_product({**current.model_dump(), **body})
+        if "images" in body:
+            p = _images(engine, p)
+    except (ValueError, ValidationError) as e:
+        raise HTTPException(422, describe_error(e)) from None
+    [seq] = await _write(engine, [CatalogWrite.put(p)])
+    return WriteResult(id=pid, seq=seq, catalog_seq=engine.catalog_seq)
+
+
+@router.delete("/products/{pid}", response_model=WriteResult, responses=NOT_FOUND)
+async def delete_product(pid: str, engine: EngineDep) -> WriteResult:
+    """Withdraw a product: it leaves search, similar items, autocomplete and recommendations."""
+    if engine.product(pid) is None:
+        raise HTTPException(404, f"no product with id {pid!r}")
+    [seq] = await _write(engine, [CatalogWrite.delete(pid)])
+    return WriteResult(id=pid, seq=seq, catalog_seq=engine.catalog_seq)
+
+
+# NDJSON is text: declared as text/plain, which every client can send (application/x-ndjson works too).
+@router.post("/products:bulk", response_model=BulkResult, openapi_extra={"requestBody": {
+    "required": True, "content": {"text/plain": {"schema": {"type": "string", "description": "NDJSON"}}}}})
+async def bulk(request: Request, engine: EngineDep) -> BulkResult:
+    """NDJSON, one write per line: a product (added or replaced) or ``{"delete": "<id>"}``. A bad
+    line is rejected with its number and reason; the others are applied, in order."""
+    try:
+        text = (await request.body()).decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise HTTPException(400, f"body is not UTF-8 (byte {e.start})") from None
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if not lines:
+        raise HTTPException(422, "no writes: send one JSON object per line")
+    if len(lines) > MAX_BULK_LINES:
+        raise HTTPException(413, f"at most {MAX_BULK_LINES} writes per request, got {len(lines)}")
+    writes: list[CatalogWrite] = []
+    rejected: list[RejectedLine] = []
+    for n, line in lines:
+        try:
+            row = json.loads(line, parse_constant=_no_constant)
+            if not isinstance(row, dict):
+                raise ValueError("not a JSON object")
+            if set(row) == {"delete"}:
+                if not isinstance(row["delete"], str) or not row["delete"].strip():
+                    raise ValueError("delete: give a product id")
+                writes.append(CatalogWrite.delete(row["delete"].strip()))
+            else:
+                writes.append(CatalogWrite.put(_product(engine, row, None)))
+        except RecursionError:
+            rejected.append(RejectedLine(line=n, reason="nested too deeply"))
+        except (ValueError, ValidationError) as e:
+            rejected.append(RejectedLine(line=n, reason=describe_error(e)))
+    if not writes:
+        raise HTTPException(422, "no valid line; " + "; ".join(f"line {r.line}: {r.reason}" for r in rejected[:5]))
+    seqs = await _write(engine, writes)
+    return BulkResult(accepted=len(seqs), seq=seqs, rejected=rejected, catalog_seq=engine.catalog_seq)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")

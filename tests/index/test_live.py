@@ -1,0 +1,109 @@
+"""Catalog writes while serving: puts, price changes and deletes are searchable at once,
+survive a restart, reach other processes through the write log, and follow a rebuild."""
+from __future__ import annotations
+
+import pytest
+
+from fakes import MARKER, shop_catalog
+from shoprank.catalog import Catalog
+from shoprank.config import Settings
+from shoprank.engine import ShopRank
+from shoprank.index.live import CatalogWrite
+from shoprank.types import Filters, Product, Query
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return Settings(home=tmp_path, text_encoder="hashing", image_encoder="none", profile_store="memory")
+
+
+@pytest.fixture
+def engine(settings):
+    return ShopRank.build(shop_catalog("A", marker_at=137), settings.index_dir("shop"), settings)
+
+
+def ids(engine: ShopRank, text: str, k: int = 10, **kw) -> list[str]:
+    return [h.product.id for h in engine.search(Query(text=text, k=k, collapse_variants=False, **kw)).hits]
+
+
+def lamp(pid: str = "N-1", title: str = "Quibbleton Desk Lamp", **kw) -> Product:
+    return Product(id=pid, title=title, description="A lamp for the desk.", categories=["Home/Lighting"],
+                   price=30.0, **kw)
+
+
+def test_a_new_product_is_found_by_the_next_search(engine):
+    n_before = len(engine.artifacts.catalog.products)
+    [seq] = engine.write([CatalogWrite.put(lamp())])
+    assert seq == 1 and engine.catalog_seq == 1
+    assert ids(engine, "quibbleton")[:1] == ["N-1"]
+    assert engine.product("N-1").title == "Quibbleton Desk Lamp"
+    assert engine.artifacts.catalog.position("N-1") == n_before
+    # Every retriever and the ranker's columns cover the new position.
+    hit = engine.search(Query(text="quibbleton desk lamp", k=1, explain=True)).hits[0]
+    assert hit.product.id == "N-1" and {"bm25", "text"} <= set(hit.retrievers)
+    engine.write([CatalogWrite.put(lamp("N-2", "Quibbleton Desk Lamp, large"))])
+    assert [h.product.id for h in engine.similar("N-1", 3)][:1] == ["N-2"]
+    assert any(s.product_id == "N-1" for s in engine.suggest("quibb"))
+
+
+def test_a_price_change_is_made_in_place_without_encoding(engine):
+    p = engine.product("A-0137")
+    pos = engine.artifacts.catalog.position("A-0137")
+    n = len(engine.artifacts.catalog.products)
+    engine.write([CatalogWrite.put(p.model_copy(update={"price": 999.0, "stock": 0}))])
+    assert engine.artifacts.catalog.position("A-0137") == pos and len(engine.artifacts.catalog.products) == n
+    hit = engine.search(Query(text=MARKER, k=1, out_of_stock_last=False)).hits[0]
+    assert hit.product.id == "A-0137" and hit.product.price == 999.0 and not hit.product.in_stock
+    assert engine.pipeline.extractor.prices[pos] == 999.0
+    assert ids(engine, MARKER)[0] != "A-0137"  # out of stock: after the rest
+    assert "A-0137" not in ids(engine, MARKER, filters=Filters(price_max=100.0))
+
+
+def test_a_deleted_product_never_comes_back(engine):
+    engine.write([CatalogWrite.put(lamp())])
+    assert "N-1" in ids(engine, "quibbleton") and "A-0137" in ids(engine, MARKER)
+    engine.write([CatalogWrite.delete("A-0137"), CatalogWrite.delete("N-1")])
+    assert "A-0137" not in ids(engine, MARKER) and "N-1" not in ids(engine, "quibbleton lamp", k=100)
+    assert engine.product("A-0137") is None
+    assert all(h.product.id not in ("A-0137", "N-1") for h in engine.similar("A-0003", 100))
+    assert all(s.product_id not in ("A-0137", "N-1") for s in engine.suggest("zorb") + engine.suggest("quib"))
+    # Browsing their category finds nothing; the category list no longer counts them.
+    assert engine.search(Query(k=10, filters=Filters(category="Home/Lighting"))).hits == []
+    assert "Home/Lighting" not in {p.category for p in engine.artifacts.catalog.live()}
+
+
+def test_a_content_change_moves_to_a_new_position(engine):
+    old = engine.product("A-0137")
+    engine.write([CatalogWrite.put(old.model_copy(update={"title": "Flurbish Lamp"}))])
+    assert ids(engine, "flurbish")[:1] == ["A-0137"]
+    assert "A-0137" not in ids(engine, MARKER)  # the old title no longer finds it
+    assert ids(engine, "flurbish lamp", k=300).count("A-0137") == 1
+
+
+def test_writes_survive_a_restart_and_reach_another_process(engine, settings):
+    engine.write([CatalogWrite.put(lamp()), CatalogWrite.delete("A-0137")])
+    other = ShopRank.open(settings.index_dir("shop"), settings)  # a restart, or a second server
+    assert other.catalog_seq == 2 and ids(other, "quibbleton")[:1] == ["N-1"] and other.product("A-0137") is None
+    engine.write([CatalogWrite.put(lamp("N-2", "Snorkwidget Lamp"))])
+    assert other.product("N-2") is None
+    assert other.sync_writes() == 1 and ids(other, "snorkwidget")[:1] == ["N-2"]
+    assert other.sync_writes() == 0
+
+
+def test_a_rebuild_folds_the_log_in_and_later_writes_follow(engine, settings):
+    engine.write([CatalogWrite.put(lamp())])
+    root = settings.index_dir("shop")
+    live = Catalog(engine.artifacts.catalog.live())
+    ShopRank.build(live, root, settings, catalog_seq=engine.catalog_seq)  # compaction
+    engine.write([CatalogWrite.put(lamp("N-2", "Snorkwidget Lamp"))])  # lands between build and reload
+    assert engine.reload() is True
+    assert engine.artifacts.manifest["catalog_seq"] == 1 and engine.catalog_seq == 2
+    assert ids(engine, "quibbleton")[:1] == ["N-1"] and ids(engine, "snorkwidget")[:1] == ["N-2"]
+    # The new generation holds N-1 in its built index, not as an added document.
+    assert engine.artifacts.catalog.position("N-1") < 301
+
+
+def test_a_rebuild_from_a_file_replaces_earlier_writes(engine, settings):
+    engine.write([CatalogWrite.put(lamp())])
+    ShopRank.build(shop_catalog("A", marker_at=137), settings.index_dir("shop"), settings)
+    assert engine.reload() is True and engine.product("N-1") is None

@@ -1,0 +1,119 @@
+"""PUT/PATCH/DELETE /products and bulk NDJSON over HTTP: admin only, validated like the importer,
+visible to the next request; deleted products never come back."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from fakes import MARKER, photo, shop_catalog
+from shoprank.config import Settings
+from shoprank.engine import ShopRank
+from shoprank.service import create_app
+
+ADMIN = "admin-key-catalog"
+H = {"X-API-Key": ADMIN}
+
+
+@pytest.fixture
+def client(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    photo(photos / "lamp.png", "green")
+    (photos / "notes.txt").write_text("not a photo")
+    settings = Settings(home=tmp_path, text_encoder="hashing", image_encoder="palette", profile_store="memory",
+                        admin_key=SecretStr(ADMIN), rate_search_per_s=0, rate_events_per_s=0, image_root=photos,
+                        catalog_poll_s=0)
+    engine = ShopRank.build(shop_catalog("A", marker_at=137), settings.index_dir("shop"), settings)
+    with TestClient(create_app(engine)) as c:
+        yield c
+
+
+def found(client: TestClient, q: str, k: int = 10) -> list[str]:
+    r = client.post("/search", json={"q": q, "k": k, "collapse_variants": False})
+    assert r.status_code == 200, r.text
+    return [x["id"] for x in r.json()["results"]]
+
+
+def test_put_then_search_text_and_photo(client):
+    row = {"title": "Quibbleton Desk Lamp", "description": "A green lamp.", "categories": "Home/Lighting",
+           "price": "29.90", "stock": 4, "images": "lamp.png"}
+    r = client.put("/products/N-1", json=row, headers=H)
+    assert r.status_code == 200, r.text
+    assert r.json()["catalog_seq"] >= r.json()["seq"] == 1
+    assert found(client, "quibbleton")[:1] == ["N-1"]
+    p = client.get("/products/N-1").json()
+    assert p["stock"] == 4 and p["in_stock"] and p["image_urls"] == ["/images/N-1/0"]
+    assert client.get("/images/N-1/0").status_code == 200
+    with open(client.app.state.engine.settings.image_root / "lamp.png", "rb") as f:
+        photo_hits = client.post("/search", files={"image": ("q.png", f.read(), "image/png")},
+                                 data={"k": "3"}).json()["results"]
+    assert "N-1" in [x["id"] for x in photo_hits]
+
+
+def test_patch_price_and_stock_in_place(client):
+    r = client.patch("/products/A-0137", json={"price": 5.5, "stock": 0}, headers=H)
+    assert r.status_code == 200, r.text
+    p = client.get("/products/A-0137").json()
+    assert p["price"] == 5.5 and p["stock"] == 0 and not p["in_stock"]
+    res = client.post("/search", json={"q": MARKER, "out_of_stock_last": False}).json()["results"]
+    assert res[0]["id"] == "A-0137" and res[0]["in_stock"] is False
+    assert "A-0137" not in found(client, MARKER) or found(client, MARKER)[0] != "A-0137"
+    assert "A-0137" not in [x["id"] for x in client.post("/search", json={"q": MARKER, "in_stock": True})
+                            .json()["results"]]
+
+
+def test_delete_everywhere(client):
+    assert client.delete("/products/A-0137", headers=H).status_code == 200
+    assert "A-0137" not in found(client, MARKER)
+    assert client.get("/products/A-0137").status_code == 404
+    assert client.get("/similar/A-0137").status_code == 404
+    assert all(x["id"] != "A-0137" for x in client.get("/similar/A-0003", params={"k": 100}).json()["results"])
+    assert all(s["product_id"] != "A-0137" for s in client.get("/suggest", params={"q": "zorb"}).json()["suggestions"])
+    cats = {c["path"] for c in client.get("/categories").json()["categories"]}
+    assert "Home/Lighting" not in cats
+    assert client.delete("/products/A-0137", headers=H).status_code == 404
+    assert client.post("/events", json={"user_id": "u", "product_id": "A-0137", "type": "click"},
+                       headers=H).status_code == 422
+
+
+@pytest.mark.parametrize("method,path,body,status,needle", [
+    ("put", "/products/X", {"title": ["a list"]}, 422, "title"),
+    ("put", "/products/X", {"title": "Ok", "price": "inf"}, 422, "finite"),
+    ("put", "/products/X", {"title": "Ok", "id": "Y"}, 422, "the path"),
+    ("put", "/products/X", {"title": "Ok", "images": "/etc/passwd"}, 422, "outside the image folder"),
+    ("put", "/products/X", {"title": "Ok", "images": "notes.txt"}, 422, "not a readable image"),
+    ("put", "/products/X", [1, 2], 422, "JSON object"),
+    ("patch", "/products/A-0001", {"colour": "red"}, 422, "cannot patch"),
+    ("patch", "/products/A-0001", {"stock": -1}, 422, "stock"),
+    ("patch", "/products/nope", {"price": 1}, 404, "no product"),
+])
+def test_bad_writes_are_4xx_with_a_reason(client, method, path, body, status, needle):
+    r = getattr(client, method)(path, json=body, headers=H)
+    assert r.status_code == status, r.text
+    assert needle in r.json()["detail"]
+
+
+def test_writes_need_the_admin_key(client):
+    assert client.put("/products/X", json={"title": "Ok"}).status_code == 401
+    assert client.delete("/products/A-0001", headers={"X-API-Key": "wrong"}).status_code == 401
+    assert client.get("/products/A-0001").status_code == 200  # reading stays public
+
+
+def test_bulk_applies_good_lines_and_reports_bad_ones(client):
+    lines = [json.dumps({"id": "B-1", "title": "Snorkwidget Lamp", "categories": "Home/Lighting"}),
+             "{not json",
+             json.dumps({"id": "B-2", "title": "Snorkwidget Vase", "price": -3}),
+             "",
+             json.dumps({"delete": "A-0137"}),
+             json.dumps({"id": "A-0001", "title": "Snorkwidget Chair", "stock": 2})]
+    r = client.post("/products:bulk", content="\n".join(lines).encode(), headers=H)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["accepted"] == 3 and [x["line"] for x in body["rejected"]] == [2, 3]
+    assert set(found(client, "snorkwidget")[:2]) == {"B-1", "A-0001"}
+    assert client.get("/products/A-0137").status_code == 404
+    big = "\n".join(json.dumps({"id": f"C-{i}", "title": "x"}) for i in range(10_001))
+    assert client.post("/products:bulk", content=big.encode(), headers=H).status_code == 413

@@ -1,0 +1,64 @@
+"""Stock and availability: imported from catalog rows, filtered on request, and out-of-stock
+products ranked after the rest (each part in relevance order)."""
+from __future__ import annotations
+
+import pytest
+
+from fakes import tiny_catalog
+from shoprank.catalog import Catalog
+from shoprank.catalog.fields import row_to_product
+from shoprank.config import Settings
+from shoprank.engine import ShopRank
+from shoprank.types import Filters, Product, Query
+
+
+@pytest.mark.parametrize("row,stock,available", [
+    ({"stock": "3"}, 3, True),
+    ({"qty": 0}, 0, True),
+    ({"quantity": "12", "is_in_stock": "0"}, 12, False),
+    ({"available": "yes"}, None, True),
+    ({"availability": "out of stock"}, None, False),
+    ({"in_stock": True}, None, True),
+    ({}, None, True),
+])
+def test_stock_columns(row, stock, available):
+    p = row_to_product({"id": "x", "title": "X", **row})
+    assert (p.stock, p.available) == (stock, available)
+    assert p.in_stock == (available and (stock is None or stock > 0))
+
+
+@pytest.mark.parametrize("row,needle", [
+    ({"stock": "-1"}, "stock"), ({"stock": "2.5"}, "whole number"), ({"stock": "inf"}, "finite"),
+    ({"available": "maybe"}, "yes/no"), ({"stock": [3]}, "number"),
+])
+def test_bad_stock_values_are_row_errors(row, needle):
+    with pytest.raises(ValueError, match=needle):
+        row_to_product({"id": "x", "title": "X", **row})
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("stock")
+    products = [p if p.id not in ("mug-red", "hoodie-red") else p.model_copy(update={"stock": 0})
+                for p in tiny_catalog(tmp / "photos")]
+    settings = Settings(home=tmp, text_encoder="hashing", image_encoder="palette", profile_store="memory")
+    return ShopRank.build(Catalog(products), settings.index_dir("stock"), settings)
+
+
+def ids(engine: ShopRank, **kw) -> list[str]:
+    return [h.product.id for h in engine.search(Query(k=8, collapse_variants=False, **kw)).hits]
+
+
+def test_out_of_stock_products_come_last_in_relevance_order(engine):
+    kept = ids(engine, text="red mug hoodie", out_of_stock_last=False)
+    last = ids(engine, text="red mug hoodie")
+    sold_out = [i for i in kept if i in ("mug-red", "hoodie-red")]
+    assert kept.index("mug-red") < len(kept) - 2 or kept.index("hoodie-red") < len(kept) - 2
+    assert last == [i for i in kept if i not in sold_out] + sold_out
+
+
+def test_in_stock_filter(engine):
+    got = ids(engine, text="red mug hoodie", filters=Filters(in_stock=True))
+    assert got and "mug-red" not in got and "hoodie-red" not in got
+    assert not Filters(in_stock=True).empty
+    assert not Filters(in_stock=True).accepts(Product(id="a", title="A", available=False))
