@@ -45,3 +45,20 @@ def test_an_unreadable_file_is_reported_and_the_others_are_indexed(runner, tmp_p
     assert f"skipped file {corrupt}: cannot read (ArrowInvalid)" in out.stderr
     assert f"skipped row {good}:4: duplicate id 'p1'" in out.stderr
     assert "indexed 2 products" in out.stdout and "1 rows skipped, 0 warnings, 1 files unreadable" in out.stdout
+
+
+def test_update_applies_rows_as_writes_and_compact_folds_them_in(runner, tmp_path):
+    from shoprank.config import get_settings
+    from shoprank.engine import ShopRank
+
+    base, more = tmp_path / "base.jsonl", tmp_path / "more.jsonl"
+    base.write_text('{"id": "a", "title": "Red Mug"}\n{"id": "b", "title": "Blue Bowl"}\n')
+    more.write_text('{"id": "c", "title": "Quibbleton Lamp"}\n{"id": "a", "title": "Red Mug", "price": 3}\n')
+    assert runner.invoke(app, ["index", str(base), "--name", "t"]).exit_code == 0
+    out = runner.invoke(app, ["index", str(more), "--name", "t", "--update"])
+    assert out.exit_code == 0 and "applied 2 products as catalog writes 1..2" in out.stdout
+    engine = ShopRank.open(get_settings().index_dir("t"), get_settings())
+    assert engine.search("quibbleton", k=1).hits[0].product.id == "c" and engine.product("a").price == 3
+    out = runner.invoke(app, ["index", "--name", "t", "--compact"])
+    assert out.exit_code == 0 and "compacted 3 products up to catalog write 2" in out.stdout
+    assert engine.reload() and engine.artifacts.manifest["catalog_seq"] == 2 and engine.product("c") is not None

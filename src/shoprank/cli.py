@@ -65,16 +65,53 @@ def _build(res: ImportResult, name: str):
     return engine
 
 
+def _live(name: str, files: list[Path], compact: bool) -> None:
+    from shoprank.engine import ShopRank
+    from shoprank.index.live import CatalogWrite
+
+    settings = get_settings()
+    root = settings.index_dir(name)
+    try:
+        engine = ShopRank.open(root, settings)
+    except FileNotFoundError as e:
+        _fail(str(e))
+    if compact:
+        if files:
+            _fail("--compact takes no catalog files: it rebuilds from the index's own live catalog")
+        t0 = time.perf_counter()
+        live = Catalog(engine.artifacts.catalog.live())
+        built = ShopRank.build(live, root, settings, catalog_seq=engine.catalog_seq)
+        typer.echo(f"compacted {live.n_live} products up to catalog write {engine.catalog_seq} into "
+                   f"{built.generation} in {time.perf_counter() - t0:.1f}s")
+        return
+    if not files:
+        _fail("--update needs catalog files")
+    res = _import(None, files)
+    t0 = time.perf_counter()
+    seqs = engine.write([CatalogWrite.put(p) for p in res.products])
+    typer.echo(f"applied {len(seqs)} products as catalog writes {seqs[0] if seqs else '-'}..{seqs[-1] if seqs else '-'}"
+               f" in {time.perf_counter() - t0:.1f}s; {len(res.errors)} rows skipped")
+
+
 @app.command()
 def index(
     catalog: Annotated[list[Path] | None, typer.Argument(help="CSV / JSONL / Parquet catalog files")] = None,
     magento: Annotated[Path | None, typer.Option(help="Magento sample-data folder (default: the Luma data)")] = None,
     name: Annotated[str, typer.Option(help="index name under SHOPRANK_HOME/indexes")] = "luma",
+    update: Annotated[bool, typer.Option(
+        "--update", help="apply the files' rows as catalog writes (added or replaced products) to the "
+        "served index, no rebuild; running servers pick them up")] = False,
+    compact: Annotated[bool, typer.Option(
+        "--compact", help="rebuild the index from its live catalog (built products plus every write), "
+        "folding the write log into a new generation")] = False,
     verbose: bool = False,
 ) -> None:
     """Ingest a catalog, encode every modality and build the indexes."""
     _setup_logging(verbose)
     files = list(catalog or [])
+    if update or compact:
+        _live(name, files, compact)
+        return
     if not files and magento is None:
         magento = get_settings().data_dir / "magento_luma"
         if not magento.is_dir():

@@ -107,3 +107,47 @@ def test_a_rebuild_from_a_file_replaces_earlier_writes(engine, settings):
     engine.write([CatalogWrite.put(lamp())])
     ShopRank.build(shop_catalog("A", marker_at=137), settings.index_dir("shop"), settings)
     assert engine.reload() is True and engine.product("N-1") is None
+
+
+def test_searches_during_writes_and_a_generation_switch_all_succeed(engine, settings):
+    import threading
+
+    errors: list[BaseException] = []
+    gone: set[str] = set()  # ids whose delete was acknowledged
+    seen_gone: list[str] = []
+    stop = threading.Event()
+    searches = [0]
+
+    def search() -> None:
+        while not stop.is_set():
+            try:
+                before = set(gone)
+                res = engine.search(Query(text="lamp quibbleton chair", k=20, collapse_variants=False))
+                seen_gone.extend(h.product.id for h in res.hits if h.product.id in before)
+                engine.similar("A-0003", 5)
+                engine.suggest("qui")
+                searches[0] += 1
+            except BaseException as e:  # any failure counts
+                errors.append(e)
+
+    threads = [threading.Thread(target=search) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(40):
+            engine.write([CatalogWrite.put(lamp(f"N-{i}", f"Quibbleton Lamp {i}")),
+                          CatalogWrite.put(engine.product("A-0001").model_copy(update={"price": float(i)}))])
+            if i % 3 == 2:
+                engine.write([CatalogWrite.delete(f"N-{i - 1}")])
+                gone.add(f"N-{i - 1}")
+            if i == 20:  # a rebuild lands and is switched to while searches and writes go on
+                ShopRank.build(Catalog(engine.artifacts.catalog.live()), settings.index_dir("shop"), settings,
+                               catalog_seq=engine.catalog_seq)
+                assert engine.reload()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not errors, errors[:3]
+    assert searches[0] > 20 and seen_gone == []
+    assert engine.product("A-0001").price == 39.0 and engine.artifacts.catalog.n_live == 300 + 40 - len(gone)
