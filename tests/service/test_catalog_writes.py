@@ -77,6 +77,28 @@ def test_delete_everywhere(client):
     assert client.delete("/products/A-0137", headers=H).status_code == 404
     assert client.post("/events", json={"user_id": "u", "product_id": "A-0137", "type": "click"},
                        headers=H).status_code == 422
+    facets = client.post("/search", json={"q": "lamp", "k": 50}).json()["facets"]["category"]
+    assert all("Lighting" not in f["value"] for f in facets)
+
+
+def test_a_deleted_product_leaves_recommendations(client):
+    # Shoppers who carted A-0003 bought A-0137: both models recommend it, until it is deleted.
+    events = [e for i in range(20) for e in (
+        {"user_id": f"s{i}", "product_id": "A-0003", "type": "cart", "ts": 1.7e9 + i},
+        {"user_id": f"s{i}", "product_id": "A-0137", "type": "purchase", "ts": 1.7e9 + i + 1})]
+    assert client.post("/events", json={"events": events}, headers=H).status_code == 200
+    client.app.state.engine.train_recommender("itemitem")
+    client.post("/events", json={"user_id": "fan", "product_id": "A-0003", "type": "click", "ts": 1.7e9 + 50},
+                headers=H)
+
+    def recommended() -> tuple[list[str], list[str]]:
+        mine = client.get("/users/fan/recommendations", headers=H).json()["results"]
+        together = client.get("/products/A-0003/bought-together").json()["results"]
+        return [x["id"] for x in mine], [x["id"] for x in together]
+
+    assert all("A-0137" in ids for ids in recommended())
+    assert client.delete("/products/A-0137", headers=H).status_code == 200
+    assert all("A-0137" not in ids for ids in recommended())
 
 
 @pytest.mark.parametrize("method,path,body,status,needle", [
@@ -117,3 +139,18 @@ def test_bulk_applies_good_lines_and_reports_bad_ones(client):
     assert client.get("/products/A-0137").status_code == 404
     big = "\n".join(json.dumps({"id": f"C-{i}", "title": "x"}) for i in range(10_001))
     assert client.post("/products:bulk", content=big.encode(), headers=H).status_code == 413
+
+
+def test_a_second_server_on_the_index_follows_the_write_log(client):
+    import time
+
+    engine = client.app.state.engine
+    settings = engine.settings.model_copy(update={"catalog_poll_s": 0.05})
+    other = ShopRank.open(settings.index_dir("shop"), settings)
+    with TestClient(create_app(other)) as second:
+        assert client.put("/products/N-9", json={"title": "Snorkwidget Lamp"}, headers=H).status_code == 200
+        t0 = time.monotonic()
+        while found(second, "snorkwidget")[:1] != ["N-9"]:
+            assert time.monotonic() - t0 < 5, "the second server never applied the write"
+            time.sleep(0.02)
+        assert second.get("/health").json()["catalog_seq"] == 1
