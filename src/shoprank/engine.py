@@ -275,7 +275,7 @@ class ShopRank:
         if not batch:
             return 0
         done = apply_writes(served.artifacts, served.pipeline.extractor, [w for _, w in batch],
-                            self._encoders.get(), self._write_cache.get())
+                            self._encoders.get, self._write_cache.get)
         served.writes.seq = batch[-1][0]
         served.writes.version += 1
         log.debug("applied catalog writes up to %d: %s", served.writes.seq, done)

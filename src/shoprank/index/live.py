@@ -25,7 +25,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -138,8 +138,11 @@ class Applied:
 
 
 def apply_writes(art: IndexArtifacts, extractor: FeatureExtractor, writes: Sequence[CatalogWrite],
-                 encoders: EncoderSet, cache: EmbeddingCache | None) -> Applied:
+                 encoders: Callable[[], EncoderSet], cache: Callable[[], EmbeddingCache | None]) -> Applied:
     """Apply ``writes`` in order to the served ``art`` (and the ranker's per-product columns).
+
+    ``encoders`` and ``cache`` are asked for only when something must be encoded: a price change
+    never waits for a model to load.
 
     The caller serialises calls. Readers run concurrently: new positions are filled in every
     per-position structure before they become live, so a search sees a product either as it
@@ -172,7 +175,7 @@ def apply_writes(art: IndexArtifacts, extractor: FeatureExtractor, writes: Seque
 
     t0 = time.perf_counter()
     new = list(pending.values())
-    enc = encode_products(Catalog(new), encoders, cache)
+    enc = encode_products(Catalog(new), encoders(), cache())
     t1 = time.perf_counter()
     start = len(catalog.products)
     positions = [catalog.stage(p) for p in new]  # positions exist, not yet live

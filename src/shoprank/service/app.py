@@ -33,6 +33,8 @@ def create_app(engine: ShopRank) -> FastAPI:
             log.warning(warning)
         # Open the event log and profiles (catching up after a crash) before the first request.
         await run_in_threadpool(lambda: engine.personalizer)
+        # Load the encoders now, not in the first photo search or catalog write.
+        await run_in_threadpool(lambda: (engine.text_encoder, engine.image_encoder))
         # New generations of the index (settings.index_watch_s), and catalog writes other
         # processes log (settings.catalog_poll_s).
         with watch_index(engine), follow_writes(engine):
