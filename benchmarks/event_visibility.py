@@ -75,7 +75,9 @@ def main() -> None:
     rows, raw = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        base = {"SHOPRANK_HOME": str(settings.home.resolve()), "SHOPRANK_CF_MODEL": "none"}
+        # One client sends everything: its rate limits are off, or it would measure the 429s.
+        base = {"SHOPRANK_HOME": str(settings.home.resolve()), "SHOPRANK_CF_MODEL": "none",
+                "SHOPRANK_RATE_SEARCH_PER_S": "0", "SHOPRANK_RATE_EVENTS_PER_S": "0"}
 
         env = {**base, "SHOPRANK_EVENTS_DB": str(tmp / "one.sqlite"), "SHOPRANK_PROFILE_STORE": "sqlite"}
         url, proc = start_server(args.index, env, tmp / "one.log")

@@ -19,9 +19,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
-from common import DATA_DIR, save, table
-from http_load import _ensure_index
+from common import DATA_DIR, REPO, save, table
 from server_process import start_server, stop_server
+from shoprank.catalog import Catalog, load_magento
+from shoprank.config import Settings
+from shoprank.engine import ShopRank
 
 ADMIN = "fuzz-admin-key"
 
@@ -50,8 +52,16 @@ def main() -> None:
     ap.add_argument("--max-examples", type=int, default=300, help="per operation and phase")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
-    _ensure_index()
-    env = {"SHOPRANK_DATA_DIR": str(DATA_DIR), "SHOPRANK_ADMIN_KEY": ADMIN, "SHOPRANK_EVENTS_KEY": "fuzz-events",
+    # The fuzzer writes to the catalog (PUT/PATCH/DELETE /products): serve a copy, built in a
+    # temporary home from the shared embedding cache (warm: nothing is encoded again).
+    home = Path(tempfile.mkdtemp())
+    for shared in ("cache", "models"):
+        (REPO / "var" / shared).mkdir(parents=True, exist_ok=True)
+        (home / shared).symlink_to(REPO / "var" / shared)
+    settings = Settings(home=home, data_dir=DATA_DIR)
+    ShopRank.build(Catalog(load_magento(DATA_DIR / "magento_luma").products), settings.index_dir("luma"), settings)
+    env = {"SHOPRANK_HOME": str(home), "SHOPRANK_DATA_DIR": str(DATA_DIR), "SHOPRANK_ADMIN_KEY": ADMIN,
+           "SHOPRANK_EVENTS_KEY": "fuzz-events", "SHOPRANK_IMAGE_ROOT": str(DATA_DIR / "magento_luma" / "images"),
            "SHOPRANK_RATE_SEARCH_PER_S": "0", "SHOPRANK_RATE_EVENTS_PER_S": "0",
            "SHOPRANK_EVENTS_DB": str(Path(tempfile.mkdtemp()) / "events.sqlite")}
     out = Path("benchmarks/out")

@@ -154,3 +154,16 @@ def test_a_second_server_on_the_index_follows_the_write_log(client):
             assert time.monotonic() - t0 < 5, "the second server never applied the write"
             time.sleep(0.02)
         assert second.get("/health").json()["catalog_seq"] == 1
+
+
+def test_a_patch_leaves_the_other_fields_exactly_as_they_are(client):
+    # A title that parsing would change again (an escaped entity): a price patch must not touch it.
+    assert client.put("/products/E-1", json={"title": "Case for iPhone&amp;#174; 5"}, headers=H).status_code == 200
+    engine = client.app.state.engine
+    before = engine.product("E-1")
+    pos = engine.artifacts.catalog.position("E-1")
+    assert client.patch("/products/E-1", json={"price": 9.5}, headers=H).status_code == 200
+    after = engine.product("E-1")
+    assert after.title == before.title and after.price == 9.5
+    assert engine.artifacts.catalog.position("E-1") == pos  # nothing re-encoded
+    assert client.patch("/products/E-1", json={"title": None}, headers=H).status_code == 422

@@ -105,7 +105,10 @@ async def patch_product(pid: str, request: Request, engine: EngineDep) -> WriteR
     if current is None:
         raise HTTPException(404, f"no product with id {pid!r}")
     try:
-        p = row_to_product({**current.model_dump(), **body})
+        # Only the patched fields are parsed: the others stay exactly as they are (parsing a
+        # title again would unescape it once more, and make a price change a content change).
+        parsed = row_to_product({"id": pid, "title": current.title, **body})
+        p = Product.model_validate({**current.model_dump(), **{k: getattr(parsed, k) for k in body}})
         if "images" in body:
             p = _images(engine, p)
     except (ValueError, ValidationError) as e:
