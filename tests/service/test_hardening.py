@@ -115,6 +115,21 @@ def test_multipart_without_closing_boundary_is_400(client):
     assert r.status_code == 200 and r.json()["results"][0]["title"].startswith("Red")
 
 
+@pytest.mark.parametrize("fields,needle", [
+    ({"q": "bag", "in_stock": "0"}, "in_stock: give true or false"),
+    ({"q": "bag", "explain": "yes"}, "explain: give true or false"),
+])
+def test_form_booleans_are_true_or_false(client, fields, needle):
+    r = client.post("/search", data=fields, files={"x": ("x", b"")})
+    assert r.status_code == 422 and needle in r.json()["detail"]
+    assert client.post("/search", data={**fields, list(fields)[1]: "true"}, files={"x": ("x", b"")}).status_code == 200
+
+
+def test_json_types_are_the_schemas(client):
+    for body in ({"q": "bag", "price_max": False}, {"q": "bag", "colors": "red"}, {"q": "bag", "k": "5"}):
+        assert client.post("/search", json=body).status_code == 422, body
+
+
 # -- events -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("ts,needle", [
     (1795345459457, "looks like milliseconds"),

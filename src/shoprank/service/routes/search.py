@@ -26,6 +26,7 @@ router = APIRouter(tags=["search"], dependencies=[require("search")],
                    responses={**ERROR_RESPONSES, **AUTH_RESPONSES})
 
 _FORM_FIELDS = set(SearchRequest.model_fields)
+_BOOL_FIELDS = sorted(k for k, f in SearchRequest.model_fields.items() if f.annotation is bool)
 
 
 async def _upload(form, name: str, max_bytes: int) -> bytes | None:
@@ -61,6 +62,9 @@ async def _read_request(request: Request, max_bytes: int) -> tuple[SearchRequest
             fields = {k: v for k, v in form.items() if k in _FORM_FIELDS and isinstance(v, str) and v.strip() != ""}
             image = await _upload(form, "image", max_bytes)
             audio = await _upload(form, "audio", max_bytes)
+            bad = [k for k in _BOOL_FIELDS if k in fields and fields[k] not in ("true", "false")]
+            if bad:  # as the form's schema says: no "0", "yes" or "on"
+                raise HTTPException(422, f"{bad[0]}: give true or false, not {fields[bad[0]]!r}")
             body = SearchRequest.model_validate(fields)
         else:
             data = parse_json(await request.body())
