@@ -88,8 +88,9 @@ class SearchPipeline:
             fused = [(i, 0.0) for i in range(len(products))]
         keep: list[int] = []
         catalog = self.art.catalog
+        check_live = not catalog.all_live
         for pos, _ in fused:
-            if not catalog.is_live(pos):  # deleted, or replaced by a newer version at another position
+            if check_live and not catalog.is_live(pos):  # deleted, or replaced by a newer version elsewhere
                 continue
             if query.filters.empty or query.filters.accepts(products[pos], self._colors[pos]):
                 keep.append(pos)
@@ -146,8 +147,9 @@ class SearchPipeline:
         if query.sort != "relevance":
             order = self._sort(matching, products, positions, query.sort)
         if query.out_of_stock_last:
-            buyable = np.array([products[positions[i]].in_stock for i in order], bool)
-            order = np.concatenate([order[buyable], order[~buyable]])  # stable: each part keeps its order
+            buyable = self.extractor.in_stock[positions[order]]
+            if not buyable.all():
+                order = np.concatenate([order[buyable], order[~buyable]])  # stable: each part keeps its order
         hits: list[Hit] = []
         rows: list[int] = []
         seen_groups: set[str] = set()

@@ -125,6 +125,13 @@ def test_form_booleans_are_true_or_false(client, fields, needle):
     assert client.post("/search", data={**fields, list(fields)[1]: "true"}, files={"x": ("x", b"")}).status_code == 200
 
 
+def test_an_empty_named_upload_is_422_and_an_unused_input_is_absent(client):
+    r = client.post("/search", data={"q": "bag"}, files={"audio": ("voice.webm", b"", "audio/webm")})
+    assert r.status_code == 422 and "empty" in r.json()["detail"]
+    assert client.post("/search", data={"q": "bag"}, files={"image": ("", b"", "application/octet-stream")}
+                       ).status_code == 200
+
+
 def test_json_types_are_the_schemas(client):
     for body in ({"q": "bag", "price_max": False}, {"q": "bag", "colors": "red"}, {"q": "bag", "k": "5"}):
         assert client.post("/search", json=body).status_code == 422, body

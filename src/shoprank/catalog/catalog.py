@@ -105,6 +105,11 @@ class Catalog:
     def n_live(self) -> int:
         return len(self._pos)
 
+    @property
+    def all_live(self) -> bool:
+        """No position was deleted or replaced: readers may skip :meth:`is_live`."""
+        return len(self._pos) == len(self.products)
+
     def stage(self, p: Product) -> int:
         """Give ``p`` a new position, not live yet (:meth:`publish` makes it so)."""
         self.products.append(p)

@@ -135,6 +135,7 @@ class FeatureExtractor:
         self.titles: list[str] = []
         self.sizes: list[set[str]] = []
         self.prices = np.zeros(0, np.float64)
+        self.in_stock = np.zeros(0, bool)  # can be bought now (not a feature: ordering and filters read it)
         self.extend()
 
     def extend(self) -> None:
@@ -149,6 +150,7 @@ class FeatureExtractor:
         self.titles += [p.title.lower() for p in products]
         self.sizes += [{s.upper() for s in p.attr("size")} for p in products]
         self.prices = np.concatenate([self.prices, [np.nan if p.price is None else p.price for p in products]])
+        self.in_stock = np.concatenate([self.in_stock, np.array([p.in_stock for p in products], bool)])
         self.n = len(self.titles)
 
     def refresh(self, pos: int) -> None:
@@ -157,6 +159,7 @@ class FeatureExtractor:
         for name, f in _STATIC.items():
             self.static[name][pos] = f(p)
         self.prices[pos] = np.nan if p.price is None else p.price
+        self.in_stock[pos] = p.in_stock
         self.signals.refresh(pos)
 
     def extract(self, q: QueryEncoding, parsed: ParsedQuery | None, candidates: Sequence[int],

@@ -36,6 +36,8 @@ async def _upload(form, name: str, max_bytes: int) -> bytes | None:
     data = await upload.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise HTTPException(413, f"{name} larger than {max_bytes} bytes")
+    if not data and upload.filename:  # a named file with nothing in it (a browser's unused input has no name)
+        raise HTTPException(422, f"{name}: the uploaded file {upload.filename!r} is empty")
     return data or None
 
 
