@@ -37,6 +37,15 @@ def test_luma_variants_reviews_and_categories(luma_import):
     assert by_id["24-WG080"].price is not None
 
 
+def test_luma_stock_from_qty(luma_import):
+    products = luma_import.products
+    variants = [p for p in products if p.parent_id]
+    assert variants and all(p.stock == 100 and p.available for p in variants)  # qty 100, is_in_stock 1
+    parent = next(p for p in products if p.id == variants[0].parent_id)
+    assert parent.stock == 100 * sum(1 for p in variants if p.parent_id == parent.id)  # its variants' stock
+    assert all(p.in_stock for p in products)
+
+
 def test_magento_rows_follow_the_import_rules(tmp_path):
     """A tiny Magento tree: images stay under images/product, duplicate skus are reported."""
     products = tmp_path / "fixtures" / "ConfigurableSampleData" / "products.csv"

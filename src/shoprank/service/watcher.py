@@ -4,7 +4,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from typing import TypeVar
 
 from shoprank.engine import ReloadError, ShopRank
 
@@ -55,31 +56,28 @@ class WriteFollower(IndexWatcher):
                     self._failed = str(e)
 
 
+W = TypeVar("W", bound=IndexWatcher)
+
+
 @contextmanager
-def follow_writes(engine: ShopRank) -> Iterator[WriteFollower | None]:
+def _running(engine: ShopRank, interval: float, kind: type[W]) -> Iterator[W | None]:
+    """A ``kind`` thread while inside, when ``interval`` is set and the engine serves an index folder."""
+    if interval <= 0 or engine.home is None:
+        yield None
+        return
+    poller = kind(engine, interval)
+    poller.start()
+    try:
+        yield poller
+    finally:
+        poller.stop()
+
+
+def follow_writes(engine: ShopRank) -> AbstractContextManager[WriteFollower | None]:
     """Follow the catalog write log while inside, when ``settings.catalog_poll_s`` is set."""
-    interval = engine.settings.catalog_poll_s
-    if interval <= 0 or engine.home is None:
-        yield None
-        return
-    follower = WriteFollower(engine, interval)
-    follower.start()
-    try:
-        yield follower
-    finally:
-        follower.stop()
+    return _running(engine, engine.settings.catalog_poll_s, WriteFollower)
 
 
-@contextmanager
-def watch_index(engine: ShopRank) -> Iterator[IndexWatcher | None]:
-    """Watch while inside, when ``settings.index_watch_s`` is set and the engine serves an index folder."""
-    interval = engine.settings.index_watch_s
-    if interval <= 0 or engine.home is None:
-        yield None
-        return
-    watcher = IndexWatcher(engine, interval)
-    watcher.start()
-    try:
-        yield watcher
-    finally:
-        watcher.stop()
+def watch_index(engine: ShopRank) -> AbstractContextManager[IndexWatcher | None]:
+    """Watch while inside, when ``settings.index_watch_s`` is set."""
+    return _running(engine, engine.settings.index_watch_s, IndexWatcher)
