@@ -122,7 +122,8 @@ class ShopRank:
         self._write_log: Lazy[CatalogLog] = Lazy(self._open_write_log)
         self._write_cache: Lazy[EmbeddingCache] = Lazy(
             lambda: EmbeddingCache(self.settings.cache_dir / "embeddings.sqlite"))
-        self._suggest_writes = -1  # the served writes version the autocomplete was built at
+        self._suggest_writes = 0  # the served writes version the autocomplete was built at
+        self._suggest_rebuilt = 0.0  # when a catalog change last rebuilt it
         self._served = self._serve(artifacts, generation, ranker)
         if self.home is not None and (self.home.root / WRITE_LOG).is_file():
             with self._reload_lock:
@@ -333,8 +334,8 @@ class ShopRank:
             # The catalog changed: new titles and categories, at most once a second.
             with self._suggest_lock:
                 now = time.monotonic()
-                if served.writes.version != self._suggest_writes and now - self._suggest_built > 1.0:
-                    self._suggest_writes = served.writes.version
+                if served.writes.version != self._suggest_writes and now - self._suggest_rebuilt > 1.0:
+                    self._suggest_writes, self._suggest_rebuilt = served.writes.version, now
                     served.suggester.swap(Suggester(served.artifacts.catalog))
                     self._suggested = None  # past queries go into the new one too
         suggester = served.suggester.get()
