@@ -182,7 +182,7 @@ def apply_writes(art: IndexArtifacts, extractor: FeatureExtractor, writes: Seque
     extractor.extend()
     for name, (vecs, owners) in enc.rows.items():
         mod = art.modalities.get(name)
-        if mod is None:  # a modality this index was built without: not searched
+        if mod is None or not len(vecs):  # built without it, or nothing new in it (no reviews, no photo)
             continue
         if name == "image":
             art.image_labels.extend(enc.image_labels)  # aligned with the image rows, before they appear

@@ -299,10 +299,11 @@ def _parse_ts(v: Any) -> float:
         return _seconds(float(v))
     s = str(v).strip()
     try:
-        return _seconds(float(s))
-    except ValueError as e:
-        if "milliseconds" in str(e):
-            raise
+        number = float(s)
+    except ValueError:
+        pass
+    else:
+        return _seconds(number)
     try:  # ISO 8601 ("2024-03-01T12:00:00Z"); a time without zone is taken as UTC
         dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
     except ValueError:

@@ -36,7 +36,9 @@ class PastQueries:
 
     def blocked(self, q: str) -> bool:
         """True when ``q`` contains a blocked term (substring of the case-folded query)."""
-        key = query_key(q)
+        return self._blocked_key(query_key(q))
+
+    def _blocked_key(self, key: str) -> bool:
         return any(term in key for term in self.blocklist)
 
     def add(self, pairs: Iterable[tuple[str, str]]) -> None:
@@ -53,7 +55,7 @@ class PastQueries:
                 owners.add(owner)
                 if len(owners) >= self.min_users:
                     self._counts[key], self._spelling[key] = n + 1, spelling
-                    if not self.blocked(key):
+                    if not self._blocked_key(key):
                         self.version += 1
                     continue
                 self._pending[key] = (spelling, owners, n + 1)  # (re)inserted last: most recent
@@ -70,5 +72,4 @@ class PastQueries:
     def suggestible(self) -> Counter[str]:
         """``{query: times used}`` for the queries autocomplete may offer."""
         with self._lock:
-            return Counter({self._spelling[k]: n for k, n in self._counts.items()
-                            if not any(term in k for term in self.blocklist)})
+            return Counter({self._spelling[k]: n for k, n in self._counts.items() if not self._blocked_key(k)})

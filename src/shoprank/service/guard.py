@@ -123,10 +123,21 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def loads_strict(text: str) -> Any:
+    """JSON text as Python values, or ValueError saying why not: NaN, Infinity and numbers beyond
+    float range are refused, as is nesting deeper than Python's parser takes."""
+    try:
+        return json.loads(text, parse_float=_finite, parse_constant=_no_constant)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{e.msg} (line {e.lineno}, column {e.colno})") from None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    # Other ValueErrors (NaN/Infinity, 1e400, integers of more than 4300 digits) carry their reason.
+
+
 def parse_json(raw: bytes) -> Any:
-    """A request body as JSON, or a 400 saying why not. Bodies are UTF-8 (a BOM is allowed);
-    NaN, Infinity and numbers beyond float range are refused, as is nesting deeper than Python's
-    parser takes."""
+    """A request body as JSON (:func:`loads_strict`), or a 400 saying why not. Bodies are UTF-8
+    (a BOM is allowed)."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -134,12 +145,8 @@ def parse_json(raw: bytes) -> Any:
     if not text.strip():
         return None
     try:
-        return json.loads(text, parse_float=_finite, parse_constant=_no_constant)
-    except json.JSONDecodeError as e:
-        raise HTTPException(400, f"body is not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})") from None
-    except RecursionError:
-        raise HTTPException(400, "body is not valid JSON: nested too deeply") from None
-    except ValueError as e:  # NaN/Infinity, 1e400, integers of more than 4300 digits
+        return loads_strict(text)
+    except ValueError as e:
         raise HTTPException(400, f"body is not valid JSON: {e}") from None
 
 

@@ -5,7 +5,6 @@ once it is in the index's write log (fsynced) and applied: the next search sees 
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -17,7 +16,7 @@ from shoprank.catalog.images import ImageRoot
 from shoprank.engine import ShopRank
 from shoprank.index.live import CatalogWrite
 from shoprank.service.deps import EngineDep
-from shoprank.service.guard import AUTH_RESPONSES, ERROR_RESPONSES, NOT_FOUND, parse_json
+from shoprank.service.guard import AUTH_RESPONSES, ERROR_RESPONSES, NOT_FOUND, loads_strict, parse_json
 from shoprank.service.security import require
 from shoprank.types import Product, describe_error
 
@@ -145,7 +144,7 @@ async def bulk(request: Request, engine: EngineDep) -> BulkResult:
     rejected: list[RejectedLine] = []
     for n, line in lines:
         try:
-            row = json.loads(line, parse_constant=_no_constant)
+            row = loads_strict(line)
             if not isinstance(row, dict):
                 raise ValueError("not a JSON object")
             if set(row) == {"delete"}:
@@ -154,15 +153,9 @@ async def bulk(request: Request, engine: EngineDep) -> BulkResult:
                 writes.append(CatalogWrite.delete(row["delete"].strip()))
             else:
                 writes.append(CatalogWrite.put(_product(engine, row, None)))
-        except RecursionError:
-            rejected.append(RejectedLine(line=n, reason="nested too deeply"))
         except (ValueError, ValidationError) as e:
             rejected.append(RejectedLine(line=n, reason=describe_error(e)))
     if not writes:
         raise HTTPException(422, "no valid line; " + "; ".join(f"line {r.line}: {r.reason}" for r in rejected[:5]))
     seqs = await _write(engine, writes)
     return BulkResult(accepted=len(seqs), seq=seqs, rejected=rejected, catalog_seq=engine.catalog_seq)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
