@@ -59,6 +59,15 @@ class Settings(BaseSettings):
 
     # Personalization: the durable event log, where profiles live, and how fast tastes fade.
     events_db: Path | None = None  # default: <home>/events.sqlite
+    # What each search showed (analytics, click models, experiments): <home>/impressions.sqlite.
+    log_impressions: bool = True
+    impressions_db: Path | None = None
+    # Impressions lose their user and session ids after this many days, and are deleted after the second.
+    impression_anonymize_days: float | None = Field(default=30.0, gt=0)
+    impression_retention_days: float | None = Field(default=365.0, gt=0)
+    # The running online experiment (A/B or interleaving), as JSON; default <home>/experiment.json,
+    # written by PUT /admin/experiment.
+    experiment_file: Path | None = None
     profile_store: str = "sqlite"  # sqlite | memory | redis
     redis_url: str = "redis://127.0.0.1:6379/0"
     profile_half_life_s: float = 3 * 24 * 3600.0
@@ -155,6 +164,14 @@ class Settings(BaseSettings):
     @property
     def events_path(self) -> Path:
         return self.events_db or self.home / "events.sqlite"
+
+    @property
+    def impressions_path(self) -> Path:
+        return self.impressions_db or self.home / "impressions.sqlite"
+
+    @property
+    def experiment_path(self) -> Path:
+        return self.experiment_file or self.home / "experiment.json"
 
     def index_dir(self, name: str) -> Path:
         return self.home / "indexes" / name

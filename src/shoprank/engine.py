@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from shoprank import factory
+from shoprank.analytics.experiments import Experiment
+from shoprank.analytics.impressions import ImpressionLog
 from shoprank.catalog import Catalog
 from shoprank.config import Settings, get_settings
 from shoprank.encoders.base import EncoderSet, ImageEncoder, TextEncoder
@@ -34,7 +36,7 @@ from shoprank.index.generations import Generation, IndexHome
 from shoprank.index.live import WRITE_LOG, CatalogLog, CatalogWrite, apply_writes, content_changed
 from shoprank.lazy import Lazy
 from shoprank.modalities import MODALITIES
-from shoprank.personalization.online import Personalizer
+from shoprank.personalization.online import Forgotten, Personalizer
 from shoprank.personalization.signals import PersonalContext
 from shoprank.ranking.base import Ranker
 from shoprank.retrieval.hybrid import HybridRetriever
@@ -44,6 +46,7 @@ from shoprank.search import Candidates, SearchPipeline, SearchResult
 from shoprank.types import Hit, Product, Query, QueryEncoding
 
 if TYPE_CHECKING:
+    from shoprank.analytics.experiments import Arm
     from shoprank.encoders.speech import SpeechRecognizer, Transcript
 
 log = logging.getLogger(__name__)
@@ -59,6 +62,10 @@ class QueryTooLarge(QueryError):
 
 class ReloadError(RuntimeError):
     """The index's current generation cannot replace the served one; the served one stays."""
+
+
+def _days(days: float | None) -> float | None:
+    return None if days is None else days * 86400.0
 
 
 def _last_write(home: IndexHome) -> int:
@@ -124,6 +131,13 @@ class ShopRank:
             lambda: EmbeddingCache(self.settings.cache_dir / "embeddings.sqlite"))
         self._suggest_writes = 0  # the served writes version the autocomplete was built at
         self._suggest_rebuilt = 0.0  # when a catalog change last rebuilt it
+        self._impressions: Lazy[ImpressionLog] = Lazy(lambda: ImpressionLog(
+            s.impressions_path, _days(s.impression_anonymize_days), _days(s.impression_retention_days)))
+        self._experiment: Experiment | None = None
+        self._experiment_seen: tuple[float, int] | None = None  # the experiment file's (mtime, size) read
+        self._experiment_checked = 0.0
+        self._experiment_lock = threading.Lock()
+        self._arm_rankers: dict[str, Ranker] = {}
         self._served = self._serve(artifacts, generation, ranker)
         if self.home is not None and (self.home.root / WRITE_LOG).is_file():
             with self._reload_lock:
@@ -321,6 +335,78 @@ class ShopRank:
             if s.cf_model != "none":
                 p.train(s.cf_model, logged)
         return p
+
+    def forget(self, user_id: str) -> tuple[Forgotten, int]:
+        """Forget a shopper everywhere: events and profiles (theirs and their sessions'), and
+        the impressions of their searches. Returns what the personalizer removed and the
+        number of impressions deleted."""
+        p = self.personalizer
+        owners = {user_id} | p.events.sessions_of(user_id)
+        imps = self.impressions
+        if imps is not None:
+            owners |= imps.sessions_of(user_id)
+        gone = p.forget(user_id, owners)
+        return gone, imps.forget(owners) if imps is not None else 0
+
+    # -- analytics and experiments ------------------------------------------------------------
+    @property
+    def impressions(self) -> ImpressionLog | None:
+        """What each search showed (None when ``log_impressions`` is off); opened on first use."""
+        return self._impressions.get() if self.settings.log_impressions else None
+
+    def experiment(self) -> Experiment | None:
+        """The running experiment, re-read (at most once a second) when its file changes, so
+        every process serving the index runs the same one."""
+        now = time.monotonic()
+        if now - self._experiment_checked < 1.0:
+            return self._experiment
+        with self._experiment_lock:
+            self._experiment_checked = now
+            path = self.settings.experiment_path
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                self._experiment, self._experiment_seen = None, None
+                return None
+            seen = (st.st_mtime, st.st_size)
+            if seen != self._experiment_seen:
+                try:
+                    self._experiment = Experiment.model_validate_json(path.read_bytes())
+                except (OSError, ValueError) as e:  # keep serving the last good one
+                    log.error("%s: not a valid experiment, keeping the previous one: %s", path, e)
+                self._experiment_seen = seen
+            return self._experiment
+
+    def set_experiment(self, experiment: Experiment | None) -> None:
+        """Start ``experiment`` (replacing any running one) or, with None, stop it."""
+        path = self.settings.experiment_path
+        with self._experiment_lock:
+            if experiment is None:
+                path.unlink(missing_ok=True)
+            else:
+                if experiment.control.changes_ranker or experiment.treatment.changes_ranker:
+                    self.arm_ranker(experiment.control), self.arm_ranker(experiment.treatment)  # fail now, not later
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(experiment.model_dump_json(indent=2), encoding="utf-8")
+                tmp.replace(path)
+            self._experiment = experiment
+            self._experiment_checked = 0.0  # the next read records the file's new mtime
+
+    def arm_ranker(self, arm: Arm) -> Ranker:
+        """The ranker ``arm`` configures (built once per configuration)."""
+        key = arm.model_dump_json(include={"ranker", "ranker_model", "ranker_weights"})
+        ranker = self._arm_rankers.get(key)
+        if ranker is None:
+            update: dict[str, object] = {"ranker": arm.ranker or self.settings.ranker}
+            if arm.ranker_model is not None:
+                update["ranker_model"] = arm.ranker_model
+            elif arm.ranker is not None:
+                update["ranker_model"] = None
+            if arm.ranker_weights is not None:
+                update["ranker_weights"] = arm.ranker_weights
+            ranker = self._arm_rankers[key] = factory.ranker(self.settings.model_copy(update=update))
+        return ranker
 
     def train_recommender(self, kind: str | None = None) -> int:
         """Refit the collaborative models on the event log; return the events used."""

@@ -135,7 +135,8 @@ class SearchPipeline:
         t0 = time.perf_counter()
         c = self.candidates(query, enc, parsed, personal)
         t1 = time.perf_counter()
-        scores = self.ranker.score(c.batch)
+        ranker = query.ranker or self.ranker
+        scores = ranker.score(c.batch)
         t2 = time.perf_counter()
         products = self.art.catalog.products
         positions = c.batch.positions
@@ -166,7 +167,7 @@ class SearchPipeline:
             if len(hits) >= query.k:
                 break
         if query.explain and hits:
-            self._explain(hits, rows, c.batch)
+            self._explain(hits, rows, c.batch, ranker)
         t3 = time.perf_counter()
         timings = {"encode": enc.encode_ms, "candidates": (t1 - t0) * 1000, "rank": (t2 - t1) * 1000,
                    "collapse": (t3 - t2) * 1000, "pipeline": (t3 - t0) * 1000}
@@ -176,11 +177,11 @@ class SearchPipeline:
                             personalized=personal is not None and personal.profile.n_events > 0,
                             profile_events=personal.profile.n_events if personal is not None else 0)
 
-    def _explain(self, hits: list[Hit], rows: list[int], batch: CandidateBatch) -> None:
+    def _explain(self, hits: list[Hit], rows: list[int], batch: CandidateBatch, ranker: Ranker) -> None:
         # Only the returned hits are explained: for tree models that is most of the cost.
         names = self.extractor.names
-        contrib = self.ranker.explain(batch, rows)
-        base = self.ranker.base_score()
+        contrib = ranker.explain(batch, rows)
+        base = ranker.base_score()
         for hit, i, row in zip(hits, rows, contrib):
             hit.features = {n: float(v) for n, v in zip(names, batch.X[i])}
             hit.contributions = {n: float(v) for n, v in zip(names, row) if v != 0}

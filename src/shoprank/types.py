@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+if TYPE_CHECKING:
+    from shoprank.ranking.base import Ranker
 
 FusionMethod = str  # a name in shoprank.retrieval.fusion.FUSION_METHODS ("rrf", "linear")
 SortOrder = Literal["relevance", "price_asc", "price_desc", "rating"]
@@ -147,6 +150,10 @@ class Event(BaseModel):
     type: EventType
     query: str | None = Field(default=None, max_length=500)
     ts: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    # The search whose results page the product was on (its response's ``search_id``), and
+    # where on that page (1 = first): what analytics, click models and experiments join on.
+    search_id: str | None = Field(default=None, min_length=1, max_length=64)
+    position: int | None = Field(default=None, ge=1, le=1000)
 
     @model_validator(mode="after")
     def _has_owner(self) -> Event:
@@ -192,6 +199,7 @@ class Query:
     out_of_stock_last: bool = True  # products that cannot be bought now after the rest, each in rank order
     user_id: str | None = None      # whose profile personalizes the ranking (user or session id)
     personalize: bool = True        # False: the non-personalized ranking, e.g. to compare
+    ranker: Ranker | None = None    # instead of the served ranker (an experiment's arm)
 
 
 @dataclass

@@ -9,7 +9,7 @@ import numpy as np
 from shoprank.evaluation.metrics import METRICS
 
 
-def _plt():
+def pyplot():  # matplotlib.pyplot, imported on first use (headless)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -20,7 +20,7 @@ def _plt():
 
 def metrics_chart(reports: Sequence, path: Path, metrics: Sequence[str] = METRICS) -> Path:
     """One panel per dataset: grouped bars of each metric for each pipeline."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(reports), figsize=(6.5 * len(reports), 4.2), squeeze=False)
     for ax, rep in zip(axes[0], reports):
         pipes = list(rep.means)
@@ -53,7 +53,7 @@ def embedding_maps(engine, path: Path, modalities: Sequence[str] | None = None,
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
 
-    plt = _plt()
+    plt = pyplot()
     products = engine.artifacts.catalog.products
     mods = [m for m in (modalities or list(engine.artifacts.modalities))
             if m in engine.artifacts.modalities and len(engine.artifacts.modalities[m].vectors)]

@@ -128,9 +128,10 @@ class Personalizer:
                 n += self._fold_through(owner, seq)
         return n
 
-    def forget(self, user_id: str) -> Forgotten:
-        """Remove a user's events and profiles, and those of the sessions they used."""
-        owners = {user_id} | self.events.sessions_of(user_id)
+    def forget(self, user_id: str, owners: Iterable[str] = ()) -> Forgotten:
+        """Remove a user's events and profiles, those of the sessions they used, and those of
+        ``owners`` (sessions known elsewhere, e.g. from their searches)."""
+        owners = {user_id, *owners} | self.events.sessions_of(user_id)
         n_events = sum(self.events.delete_owner(o) for o in owners)
         n_profiles = sum(1 for o in owners if self.profiles.delete(o))
         if self.recommender is not None:

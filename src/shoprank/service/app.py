@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from shoprank.engine import ShopRank
 from shoprank.service.guard import PAGE_CSP, RequestGuard, install_error_handlers
 from shoprank.service.openapi import install_openapi
-from shoprank.service.routes import admin, catalog, events, health, products, search, suggest
+from shoprank.service.routes import admin, analytics, catalog, events, health, products, search, suggest
 from shoprank.service.security import Access, check_production, startup_warning
 from shoprank.service.watcher import follow_writes, watch_index
 
@@ -45,7 +45,7 @@ def create_app(engine: ShopRank) -> FastAPI:
                   docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None)
     app.state.engine = engine
     app.state.access = access
-    for module in (search, suggest, products, catalog, events, health, admin):
+    for module in (search, suggest, products, catalog, events, health, admin, analytics):
         app.include_router(module.router)
     install_error_handlers(app)
     install_openapi(app)
@@ -58,9 +58,17 @@ def create_app(engine: ShopRank) -> FastAPI:
                        max_multipart=2 * settings.max_upload_bytes + 64 * 1024,
                        larger={"/products:bulk": settings.max_bulk_bytes})
 
+    def static_page(name: str) -> HTMLResponse:
+        html = resources.files("shoprank.service").joinpath(f"static/{name}").read_text(encoding="utf-8")
+        return HTMLResponse(html, headers={"Content-Security-Policy": PAGE_CSP})
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> HTMLResponse:
-        html = resources.files("shoprank.service").joinpath("static/index.html").read_text(encoding="utf-8")
-        return HTMLResponse(html, headers={"Content-Security-Policy": PAGE_CSP})
+        return static_page("index.html")
+
+    @app.get("/analytics", response_class=HTMLResponse, include_in_schema=False)
+    def analytics_page() -> HTMLResponse:
+        """The analytics dashboard: a page that asks /admin/analytics (with the admin key) for its data."""
+        return static_page("analytics.html")
 
     return app

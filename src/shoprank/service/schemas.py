@@ -29,9 +29,11 @@ class SearchRequest(BaseModel):
     in_stock: bool = False  # only products that can be bought now
     out_of_stock_last: bool = True  # otherwise out-of-stock products keep their rank
     user_id: str | None = Field(default=None, min_length=1, max_length=200)  # user or session id
+    # A signed-out shopper's visit: personalizes when there is no user_id, and ties searches together.
+    session_id: str | None = Field(default=None, min_length=1, max_length=200)
     personalize: bool = True  # False: the same search without the shopper's profile, to compare
 
-    @field_validator("q", "category", "user_id", mode="before")
+    @field_validator("q", "category", "user_id", "session_id", mode="before")
     @classmethod
     def _blank_is_absent(cls, v: object) -> object:
         # "" or "  " asks for nothing: a blank category must not browse the whole catalog.
@@ -118,6 +120,8 @@ class ResultPublic(BaseModel):
 
 
 class SearchResponse(BaseModel):
+    # Send it back with events from this page ("search_id" and "position"): analytics and experiments join on it.
+    search_id: str
     query: str | None
     transcript: TranscriptPublic | None = None  # voice queries: what was heard (then searched)
     parsed: ParsedQueryPublic | None
@@ -186,6 +190,7 @@ class ForgetResponse(BaseModel):
     user_id: str
     events_deleted: int
     profiles_deleted: int
+    impressions_deleted: int = 0
 
 
 class RecentEvent(BaseModel):

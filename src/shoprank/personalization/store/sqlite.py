@@ -69,6 +69,11 @@ class SQLiteEventLog(EventLog):
                 CREATE INDEX IF NOT EXISTS events_user ON events(user_id);
                 CREATE INDEX IF NOT EXISTS events_session ON events(session_id);
             """)
+            have = {r[1] for r in self._conn.execute("PRAGMA table_info(events)")}
+            for col, kind in (("search_id", "TEXT"), ("position", "INTEGER")):
+                if col not in have:  # a log written before events named their search
+                    self._conn.execute(f"ALTER TABLE events ADD COLUMN {col} {kind}")
+            self._conn.execute("CREATE INDEX IF NOT EXISTS events_search ON events(search_id)")
 
     def append(self, events: Sequence[Event], now: float) -> list[StoredEvent]:
         if not events:
@@ -81,9 +86,10 @@ class SQLiteEventLog(EventLog):
             try:
                 for e in events:
                     cur = self._conn.execute(
-                        "INSERT INTO events (user_id, session_id, product_id, type, query, ts, recorded)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (e.user_id, e.session_id, e.product_id, e.type, e.query, e.ts, now))
+                        "INSERT INTO events (user_id, session_id, product_id, type, query, ts, recorded,"
+                        " search_id, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (e.user_id, e.session_id, e.product_id, e.type, e.query, e.ts, now, e.search_id,
+                         e.position))
                     out.append(StoredEvent(seq=int(cur.lastrowid or 0), event=e, ts=e.ts if e.ts is not None else now))
                 self._conn.execute("COMMIT")
             except BaseException:
@@ -94,7 +100,7 @@ class SQLiteEventLog(EventLog):
 
     def scan(self, owner: str | None = None, after_seq: int = 0,
              until_seq: int | None = None) -> Iterator[StoredEvent]:
-        cols = "seq, user_id, session_id, product_id, type, query, ts, recorded"
+        cols = "seq, user_id, session_id, product_id, type, query, ts, recorded, search_id, position"
         # One writer at a time (BEGIN IMMEDIATE) and AUTOINCREMENT: seqs are committed in order.
         until = (1 << 63) - 1 if until_seq is None else until_seq
         args: tuple[str, ...]
@@ -109,10 +115,11 @@ class SQLiteEventLog(EventLog):
             # Fetch a page under the lock, hand it out without: a slow consumer blocks nobody.
             with self._lock:
                 rows = self._conn.execute(sql, (*args, last, until, SCAN_PAGE)).fetchall()
-            for seq, user_id, session_id, product_id, etype, query, ts, recorded in rows:
+            for seq, user_id, session_id, product_id, etype, query, ts, recorded, search_id, position in rows:
                 # Rows were validated on the way in; skipping validation makes full rebuilds cheap.
                 ev = Event.model_construct(user_id=user_id, session_id=session_id, product_id=product_id,
-                                           type=etype, query=query, ts=ts)
+                                           type=etype, query=query, ts=ts, search_id=search_id,
+                                           position=position)
                 yield StoredEvent(seq=seq, event=ev, ts=ts if ts is not None else recorded)
             if len(rows) < SCAN_PAGE:
                 return

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
+from shoprank.analytics.impressions import ImpressionLog
 from shoprank.service.deps import EngineDep
 from shoprank.service.guard import AUTH_RESPONSES, ERROR_RESPONSES, NOT_FOUND, parse_json
 from shoprank.service.openapi import EVENTS_BODY
@@ -65,6 +66,15 @@ async def post_events(request: Request, engine: EngineDep) -> EventsAccepted:
     for j in sorted(p.unknown_products(events), reverse=True):
         rejected.append(RejectedEvent(index=index[j], reason=f"product_id: unknown product {events[j].product_id!r}"))
         del events[j], index[j]
+    if engine.impressions is not None and any(e.search_id is not None or e.position is not None for e in events):
+        checked = await run_in_threadpool(_check_searches, engine.impressions, events)
+        for j in sorted(checked, reverse=True):
+            fixed, reason = checked[j]
+            if reason is not None:
+                rejected.append(RejectedEvent(index=index[j], reason=reason))
+                del events[j], index[j]
+            elif fixed is not None:
+                events[j] = fixed
     if not events:
         raise HTTPException(422, "; ".join(f"event {r.index}: {r.reason}" for r in sorted(rejected,
                                                                                           key=lambda r: r.index)))
@@ -73,11 +83,37 @@ async def post_events(request: Request, engine: EngineDep) -> EventsAccepted:
                           rejected=sorted(rejected, key=lambda r: r.index))
 
 
+def _check_searches(log: ImpressionLog, events: list[Event]) -> dict[int, tuple[Event | None, str | None]]:
+    """Events that name a search must name one that was served, with the product where it was
+    shown: ``{index: (event with its position filled in, or None; reason to reject, or None)}``."""
+    shown: dict[str, tuple[str, ...] | None] = {}
+    out: dict[int, tuple[Event | None, str | None]] = {}
+    for j, e in enumerate(events):
+        if e.search_id is None:
+            if e.position is not None:
+                out[j] = (None, "position: give the search_id of the page it refers to")
+            continue
+        if e.search_id not in shown:
+            imp = log.get(e.search_id)
+            shown[e.search_id] = imp.products if imp is not None else None
+        products = shown[e.search_id]
+        if products is None:
+            out[j] = (None, f"search_id: no search {e.search_id!r} was served")
+        elif e.position is not None:
+            if e.position > len(products) or products[e.position - 1] != e.product_id:
+                out[j] = (None, f"position: product {e.product_id!r} was not at position {e.position} "
+                                f"of search {e.search_id!r}")
+        elif e.product_id in products:
+            out[j] = (e.model_copy(update={"position": products.index(e.product_id) + 1}), None)
+    return out
+
+
 @router.delete("/users/{user_id}", response_model=ForgetResponse, dependencies=_OWNER)
 async def forget_user(user_id: str, engine: EngineDep) -> ForgetResponse:
     """Forget a shopper: their events and profiles (and their sessions') leave every store."""
-    gone = await run_in_threadpool(engine.personalizer.forget, user_id)
-    return ForgetResponse(user_id=user_id, events_deleted=gone.events, profiles_deleted=gone.profiles)
+    gone, impressions = await run_in_threadpool(engine.forget, user_id)
+    return ForgetResponse(user_id=user_id, events_deleted=gone.events, profiles_deleted=gone.profiles,
+                          impressions_deleted=impressions)
 
 
 @router.get("/users/{user_id}/profile", response_model=ProfilePublic, dependencies=_OWNER)

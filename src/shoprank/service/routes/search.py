@@ -1,12 +1,18 @@
 """POST /search: text, photo, voice, or a combination; JSON or multipart."""
 from __future__ import annotations
 
+import random
+import time
+
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import ValidationError
 from python_multipart.multipart import parse_options_header
 from starlette.datastructures import UploadFile
 
-from shoprank.engine import QueryError, QueryTooLarge
+from shoprank.analytics.experiments import serve
+from shoprank.analytics.impressions import Impression, SearchKind, new_search_id
+from shoprank.engine import QueryError, QueryTooLarge, ShopRank
+from shoprank.search import SearchResult
 from shoprank.service.deps import EngineDep, compute
 from shoprank.service.guard import AUTH_RESPONSES, ERROR_RESPONSES, parse_json
 from shoprank.service.openapi import SEARCH_BODY
@@ -81,6 +87,37 @@ async def _read_request(request: Request, max_bytes: int) -> tuple[SearchRequest
     return body, image, audio
 
 
+def _kind(text: str | None, photo: bool, voice: bool) -> SearchKind:
+    words = "voice" if voice else "text" if text and text.strip() else ""
+    if photo:
+        return f"{words}+photo" if words else "photo"  # type: ignore[return-value]
+    return words or "browse"  # type: ignore[return-value]
+
+
+def _search_logged(engine: ShopRank, query: Query, body: SearchRequest, kind: SearchKind) -> tuple[str, SearchResult]:
+    """Search as the running experiment says, and log the impression (in the same worker
+    thread, before the response: an answered search is on record)."""
+    search_id = new_search_id()
+    experiment = engine.experiment()
+    t0 = time.perf_counter()
+    served = serve(engine, query, experiment, body.user_id or body.session_id, random.Random(search_id))
+    latency_ms = (time.perf_counter() - t0) * 1000
+    log = engine.impressions
+    if log is not None:
+        f = query.filters
+        filters = {k: v for k, v in f.model_dump(exclude_defaults=True).items() if v not in (None, [], False)}
+        arm = experiment.arm(served.arm) if experiment is not None and served.arm in (
+            experiment.control.name, experiment.treatment.name) else None
+        ranker = (engine.arm_ranker(arm) if arm is not None and arm.changes_ranker else engine.ranker).name
+        log.append(Impression(
+            search_id=search_id, ts=time.time(), kind=kind, products=tuple(h.product.id for h in served.result.hits),
+            query=query.text, user_id=body.user_id, session_id=body.session_id, filters=filters, sort=query.sort,
+            ranker=ranker, experiment=experiment.name if experiment is not None else None, arm=served.arm,
+            teams=served.teams, candidates=served.result.candidates, latency_ms=round(latency_ms, 3),
+            personalized=served.result.personalized))
+    return search_id, served.result
+
+
 @router.post("/search", response_model=SearchResponse, openapi_extra=SEARCH_BODY)
 async def search(request: Request, engine: EngineDep) -> SearchResponse:
     """Search by text, photo (``image``), voice (``audio``: wav/webm/ogg), or a combination.
@@ -99,11 +136,12 @@ async def search(request: Request, engine: EngineDep) -> SearchResponse:
             text = t.text
         query = Query(
             text=text, image=image, k=body.k, fusion=body.fusion, explain=body.explain,
-            collapse_variants=body.collapse_variants, sort=body.sort, user_id=body.user_id,
+            collapse_variants=body.collapse_variants, sort=body.sort, user_id=body.user_id or body.session_id,
             personalize=body.personalize, out_of_stock_last=body.out_of_stock_last,
             filters=Filters(category=body.category, price_min=body.price_min, price_max=body.price_max,
                             colors=body.colors, rating_min=body.rating_min, in_stock=body.in_stock))
-        res = await compute(request, engine.search, query)
+        kind = _kind(text, image is not None, audio is not None)
+        search_id, res = await compute(request, _search_logged, engine, query, body, kind)
     except QueryTooLarge as e:
         raise HTTPException(413, str(e)) from None
     except QueryError as e:
@@ -114,7 +152,8 @@ async def search(request: Request, engine: EngineDep) -> SearchResponse:
         parsed = ParsedQueryPublic(types=pq.types, colors=pq.colors, sizes=pq.sizes, gender=pq.gender,
                                    price_min=pq.price_min, price_max=pq.price_max)
     return SearchResponse(
-        query=text, transcript=transcript, parsed=parsed, candidates=res.candidates, fusion=res.fusion,
+        search_id=search_id, query=text, transcript=transcript, parsed=parsed, candidates=res.candidates,
+        fusion=res.fusion,
         retrievers=res.retrievers, photo_labels=[(a, round(b, 4)) for a, b in res.photo_labels],
         timings_ms=res.timings_ms,
         facets={name: [FacetValuePublic(value=v.value, count=v.count, min=v.min, max=v.max) for v in values]

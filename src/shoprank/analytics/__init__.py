@@ -1,0 +1,1 @@
+"""Search analytics: impressions, click models, online experiments."""
