@@ -205,6 +205,9 @@ def evaluate(
     out: Annotated[Path, typer.Option(help="where tables, per-query results and plots go")] = Path(
         "benchmarks/out/eval"),
     save_model: Annotated[Path | None, typer.Option(help="save the LambdaMART trained on all queries here")] = None,
+    judgments: Annotated[list[Path] | None, typer.Option(
+        help="judgment CSVs over a served index instead of the labelled sets (`shoprank analytics`)")] = None,
+    index: Annotated[str, typer.Option(help="the index --judgments refer to")] = "luma",
 ) -> None:
     """Score BM25, dense, RRF, linear fusion, the linear ranker and LambdaMART on labelled query sets."""
     from shoprank.engine import ShopRank
@@ -214,9 +217,26 @@ def evaluate(
     from shoprank.evaluation.report import markdown_table
 
     _setup_logging(False)
-    settings = get_settings().model_copy(update={"text_encoder": text_encoder, "image_encoder": "none"})
     reports = []
-    for name in dataset or list(LOADERS):
+    if judgments:
+        from shoprank.evaluation.datasets import load_judgments
+
+        served = ShopRank.open(get_settings().index_dir(index), get_settings())
+        for path in judgments:
+            try:
+                ds = load_judgments(path, served.artifacts.catalog.products)
+            except (OSError, ValueError) as e:
+                _fail(f"{path}: {e}")
+            rep = evaluate_dataset(served, ds, n_folds=folds, num_rounds=rounds)
+            rep.save(out)
+            if save_model and rep.model is not None:
+                rep.model.save(save_model / ds.name)
+            reports.append(rep)
+            typer.echo(f"\n{ds.name}: {rep.queries} queries over index {index!r}, {folds}-fold query-grouped CV"
+                       + (f" ({ds.note})" if ds.note else "") + "\n")
+            typer.echo(markdown_table(rep))
+    settings = get_settings().model_copy(update={"text_encoder": text_encoder, "image_encoder": "none"})
+    for name in [] if judgments else dataset or list(LOADERS):
         kwargs = {"max_queries": max_queries} if max_queries and name in ("crowdflower", "homedepot") else {}
         try:
             ds = load_dataset(name, settings.data_dir, **kwargs)
@@ -294,6 +314,88 @@ def simulate(
     (out / "simulation.md").write_text(rep.markdown() + "\n")
     typer.echo(rep.markdown())
     typer.echo(f"({shoppers} shoppers, {time.perf_counter() - t0:.0f} s) plot: {lift_chart(rep, out / 'lift.png')}")
+
+
+@app.command()
+def analytics(
+    days: Annotated[float, typer.Option(help="the last this many days")] = 7.0,
+    out: Annotated[Path | None, typer.Option(help="where the report and plots go (default <home>/analytics)")] = None,
+    judgments: Annotated[Path | None, typer.Option(
+        help="fit a click model and write graded judgments here (CSV query,product_id,grade,score,impressions)")] \
+        = None,
+    click_model: Annotated[str, typer.Option(help="pbm (position-based, EM) | sdbn (simplified DBN)")] = "pbm",
+    min_impressions: Annotated[int, typer.Option(help="judge pairs shown at least this often")] = 5,
+    export: Annotated[Path | None, typer.Option(help="write impressions and events as NDJSON here")] = None,
+    retention: Annotated[bool, typer.Option(help="apply the retention settings to the impression log now")] = False,
+) -> None:
+    """Search analytics from the impression and event logs: searches over time, CTR@k, MRR of
+    clicks, conversion, zero-result and no-click queries, latency, experiment readouts; plots."""
+    import json
+
+    from shoprank.analytics.experiments import Experiment
+    from shoprank.analytics.impressions import ImpressionLog
+    from shoprank.analytics.report import join, load_report
+    from shoprank.personalization.store.sqlite import SQLiteEventLog
+
+    _setup_logging(False)
+    s = get_settings()
+    if not s.impressions_path.is_file():
+        _fail(f"no impression log at {s.impressions_path}: serve with SHOPRANK_LOG_IMPRESSIONS=true first")
+    imps = ImpressionLog.from_settings(s)
+    events = SQLiteEventLog(s.events_path)
+    try:
+        if retention:
+            anonymized, deleted = imps.enforce_retention()
+            typer.echo(f"retention: {anonymized} impressions anonymized, {deleted} deleted")
+        exp = None
+        if s.experiment_path.is_file():
+            exp = Experiment.model_validate_json(s.experiment_path.read_bytes())
+        since = time.time() - days * 86400.0
+        rep = load_report(imps, events, since=since, experiment=exp)
+        out_dir = out or s.home / "analytics"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "report.json").write_text(json.dumps(rep.to_json(), indent=1, default=str))
+        (out_dir / "report.md").write_text(rep.markdown() + "\n")
+        try:
+            from shoprank.analytics.plots import figures
+
+            for name, png in figures(rep).items():
+                (out_dir / f"{name}.png").write_bytes(png)
+        except ImportError as e:
+            typer.secho(f"no plots: pip install 'shoprank[eval]' ({e})", fg=typer.colors.YELLOW, err=True)
+        typer.echo(rep.markdown())
+        typer.echo(f"\nreport and plots: {out_dir}")
+        if judgments is not None:
+            from shoprank.analytics.clickmodel import judgments as judge
+            from shoprank.analytics.clickmodel import make_click_model, write_judgments
+
+            try:
+                model = make_click_model(click_model)
+            except ValueError as e:
+                raise typer.BadParameter(str(e)) from None
+            pages = [v.page() for v in join(imps.scan(since), events.scan()) if v.imp.query and v.imp.products]
+            n = write_judgments(judgments, judge(model.fit(pages), min_impressions=min_impressions))
+            typer.echo(f"{n} judgments from {len(pages)} result pages ({click_model}) -> {judgments}")
+        if export is not None:
+            export.parent.mkdir(parents=True, exist_ok=True)
+            with open(export, "w", encoding="utf-8") as f:
+                n_imp = n_ev = 0
+                for imp in imps.scan(since):
+                    f.write(json.dumps({"kind": "impression", **imp.to_json()}, ensure_ascii=False) + "\n")
+                    n_imp += 1
+                for se in events.scan():
+                    if se.ts >= since:
+                        ev = se.event
+                        f.write(json.dumps({"kind": "event", "seq": se.seq, "ts": se.ts, "type": ev.type,
+                                            "user_id": ev.user_id, "session_id": ev.session_id,
+                                            "product_id": ev.product_id, "query": ev.query,
+                                            "search_id": ev.search_id, "position": ev.position},
+                                           ensure_ascii=False) + "\n")
+                        n_ev += 1
+            typer.echo(f"exported {n_imp} impressions and {n_ev} events -> {export}")
+    finally:
+        imps.close()
+        events.close()
 
 
 events_app = typer.Typer(help="Shopper event logs.")

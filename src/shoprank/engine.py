@@ -64,10 +64,6 @@ class ReloadError(RuntimeError):
     """The index's current generation cannot replace the served one; the served one stays."""
 
 
-def _days(days: float | None) -> float | None:
-    return None if days is None else days * 86400.0
-
-
 def _last_write(home: IndexHome) -> int:
     if not (home.root / WRITE_LOG).is_file():
         return 0
@@ -131,8 +127,7 @@ class ShopRank:
             lambda: EmbeddingCache(self.settings.cache_dir / "embeddings.sqlite"))
         self._suggest_writes = 0  # the served writes version the autocomplete was built at
         self._suggest_rebuilt = 0.0  # when a catalog change last rebuilt it
-        self._impressions: Lazy[ImpressionLog] = Lazy(lambda: ImpressionLog(
-            s.impressions_path, _days(s.impression_anonymize_days), _days(s.impression_retention_days)))
+        self._impressions: Lazy[ImpressionLog] = Lazy(lambda: ImpressionLog.from_settings(s))
         self._experiment: Experiment | None = None
         self._experiment_seen: tuple[float, int] | None = None  # the experiment file's (mtime, size) read
         self._experiment_checked = 0.0

@@ -4,7 +4,8 @@
 //
 // Checks autocomplete, text search, facets + filter chips, sorting, photo search, shopper
 // events and personalization, optionally voice search (Chromium's fake microphone plays
-// voice_wav), then writes <out_dir>/search_page.png (full page, after a text search) and
+// voice_wav), then writes <out_dir>/search_page.png (full page, after a text search), opens the
+// analytics page (plots of the searches just made) and writes <out_dir>/analytics_page.png and
 // <out_dir>/e2e_report.json. Exits non-zero with a message on the first failed check.
 // Chromium: $CHROMIUM or /usr/bin/chromium (playwright-core downloads no browsers).
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
@@ -193,6 +194,10 @@ async function main() {
     ]);
     const evBody = await evResp.json();
     check('click posts an event', evResp.status() === 200 && evBody.accepted === 1, { status: evResp.status(), body: evBody });
+    const sent = JSON.parse(evResp.request().postData()).events[0];
+    const shownAt = (await cardIds()).indexOf(target) + 1;
+    check('the click names its search and position', sent.search_id === data.search_id && sent.position >= 1 && sent.session_id,
+      { search_id: sent.search_id, expected: data.search_id, position: sent.position, card: shownAt });
     check('search re-runs personalized', afterClick.personalized === true && afterClick.profile_events === startEvents + 1,
       { personalized: afterClick.personalized, profile_events: afterClick.profile_events });
     await page.waitForFunction(() => /Personalized for alice/.test(document.getElementById('personalized').textContent));
@@ -248,6 +253,22 @@ async function main() {
     report.screenshot = shot;
     check('screenshot written', existsSync(shot), { info: shot });
     check('no uncaught page errors', report.page_errors.length === 0, { page_errors: report.page_errors });
+
+    // ---------------------------------------------------------------- analytics page
+    log('the analytics page');
+    await page.goto(BASE + 'analytics');
+    await page.waitForFunction(() => document.querySelectorAll('#plots img[data-plot]').length >= 5);
+    await page.waitForFunction(() => Array.from(document.querySelectorAll('#plots img')).every((im) => im.complete && im.naturalWidth > 0));
+    const plots = await page.$$eval('#plots img[data-plot]', (ims) => ims.map((im) => im.getAttribute('data-plot')));
+    const kpi = (await page.textContent('#kpis')).replace(/\s+/g, ' ').trim();
+    const searches = parseInt(kpi, 10);
+    check('analytics page shows its plots and the searches made', plots.includes('searches_over_time') && plots.includes('click_positions') && searches >= 5,
+      { info: `${plots.length} plots; ${kpi.slice(0, 80)}` });
+    const ashot = path.join(outDir, 'analytics_page.png');
+    await page.screenshot({ path: ashot, fullPage: true });
+    report.analytics_screenshot = ashot;
+    check('analytics screenshot written', existsSync(ashot), { info: ashot });
+    check('no uncaught page errors on the analytics page', report.page_errors.length === 0, { page_errors: report.page_errors });
     await context.close();
   } finally {
     await browser.close();

@@ -2,7 +2,8 @@
 (playwright-core) against a live server of the demo catalog.
 
 Needs node, Chromium (/usr/bin/chromium or $CHROMIUM) and ``npm ci`` (node_modules/playwright-core);
-skipped with the reason otherwise. The screenshot is copied to test-artifacts/search_page.png.
+skipped with the reason otherwise. The screenshots are copied to test-artifacts/search_page.png
+and test-artifacts/analytics_page.png.
 """
 from __future__ import annotations
 
@@ -131,6 +132,9 @@ def test_search_page_in_chromium(base_url, isolated_engine, tmp_path):
     assert png[:8] == b"\x89PNG\r\n\x1a\n", "the screenshot is not a PNG"
     assert len(png) > 20_000, f"screenshot is only {len(png)} bytes"
     assert (out / "e2e_report.json").is_file()
+    analytics = out / "analytics_page.png"
+    assert analytics.is_file() and analytics.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", "no analytics screenshot"
     ARTIFACTS.mkdir(exist_ok=True)
     shutil.copyfile(shot, ARTIFACTS / "search_page.png")
+    shutil.copyfile(analytics, ARTIFACTS / "analytics_page.png")
     shutil.copyfile(out / "e2e_report.json", ARTIFACTS / "e2e_report.json")

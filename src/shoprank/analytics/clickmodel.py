@@ -159,7 +159,7 @@ class PositionBasedModel(ClickModel):
     M-step, so rarely shown pairs stay near ``a / (a + b)``. Ranks never shown get ``nan`` examination.
     """
 
-    def __init__(self, max_rank: int = 10, iterations: int = 100, tol: float = 1e-6,
+    def __init__(self, max_rank: int = 10, iterations: int = 300, tol: float = 1e-6,
                  prior: tuple[float, float] = (1.0, 1.0)) -> None:
         super().__init__(max_rank, prior)
         if iterations < 1:

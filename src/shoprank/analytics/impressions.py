@@ -26,9 +26,12 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from shoprank.personalization.store.sqlite import connect_wal
+
+if TYPE_CHECKING:
+    from shoprank.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +98,14 @@ class ImpressionLog:
     """Impressions in one SQLite file; safe for threads and for several processes on one host."""
 
     def __init__(self, path: Path, anonymize_after_s: float | None = 30 * 86400.0,
-                 retention_s: float | None = 365 * 86400.0):
+                 retention_s: float | None = 365 * 86400.0, auto_retention: bool = True):
         self.path = Path(path)
         self.anonymize_after_s = anonymize_after_s
         self.retention_s = retention_s
         self._conn = connect_wal(self.path, "NORMAL")
         self._lock = threading.Lock()
-        self._retention_at = 0.0
+        # Appends also enforce retention, hourly (False: only when enforce_retention is called).
+        self._retention_at = 0.0 if auto_retention else float("inf")
         with self._lock:
             self._conn.executescript("""
                 CREATE TABLE IF NOT EXISTS impressions (
@@ -113,6 +117,14 @@ class ImpressionLog:
                 CREATE INDEX IF NOT EXISTS impressions_user ON impressions(user_id);
                 CREATE INDEX IF NOT EXISTS impressions_session ON impressions(session_id);
             """)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ImpressionLog:
+        def seconds(days: float | None) -> float | None:
+            return None if days is None else days * 86400.0
+
+        return cls(settings.impressions_path, seconds(settings.impression_anonymize_days),
+                   seconds(settings.impression_retention_days))
 
     def append(self, imp: Impression) -> None:
         """Write ``imp``; when this returns it survives the process being killed."""

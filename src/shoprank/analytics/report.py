@@ -206,7 +206,7 @@ def _fmt(v: float | None) -> str:
 
 
 def _bucket(span: float) -> float:
-    for b in (60.0, 300.0, 3600.0, 6 * 3600.0, 86400.0, 7 * 86400.0):
+    for b in (10.0, 60.0, 300.0, 3600.0, 6 * 3600.0, 86400.0, 7 * 86400.0):
         if span / b <= 200:
             return b
     return 30 * 86400.0

@@ -100,6 +100,27 @@ def load_wands_queries(path: Path) -> LabelledSet:
     return LabelledSet("wands", queries, {}, [], "WANDS product.csv and label.csv are not in the data bundle")
 
 
+def load_judgments(path: Path, products: list[Product], name: str | None = None) -> LabelledSet:
+    """Graded judgments over a catalog one serves, e.g. click-derived ones
+    (`shoprank analytics --judgments`): CSV ``query,product_id,grade[,score,impressions]``.
+    Judged products no longer in ``products`` are left out."""
+    from shoprank.analytics.clickmodel import read_judgments
+
+    known = {p.id for p in products}
+    queries: dict[str, str] = {}
+    qrels: dict[str, dict[str, int]] = {}
+    missing = 0
+    for j in read_judgments(path):
+        if j.product_id not in known:
+            missing += 1
+            continue
+        qid = "j-" + _pid(j.query)
+        queries[qid] = j.query
+        qrels.setdefault(qid, {})[j.product_id] = j.grade
+    note = f"{missing} judged products are not in the catalog" if missing else ""
+    return LabelledSet(name or path.stem, queries, qrels, products, note)
+
+
 LOADERS: dict[str, tuple[str, Callable[..., LabelledSet]]] = {
     "crowdflower": ("relevance/crowdflower/train.csv", load_crowdflower),
     "homedepot": ("relevance/homedepot/train.csv", load_homedepot),

@@ -102,3 +102,29 @@ def evaluate_dataset(engine, ds: LabelledSet, n_folds: int = 5, num_rounds: int 
         report.means[pipe], report.per_query[pipe] = evaluate_run(ds.qrels, run, METRICS, pipe)
         log.info("%s %s %s", ds.name, pipe, report.means[pipe])
     return report
+
+
+def train_on_labels(engine, queries: dict[str, str], labels: dict[str, dict[str, dict[str, int]]],
+                    truth: dict[str, dict[str, int]], n_folds: int = 5, num_rounds: int = 300,
+                    rerank_k: int = 200, seed: int = 0) -> dict[str, dict[str, float]]:
+    """LambdaMART trained on each of several label sets (e.g. click-derived judgments and the
+    true grades), scored out-of-fold against ``truth`` on the same query folds; with the
+    served linear ranker as a reference. Returns ``{name: {metric: mean}}``."""
+    products = engine.artifacts.catalog.products
+    cands = collect_candidates(engine, queries, rerank_k)
+    sets = {name: training_set(engine, cands, qrels) for name, qrels in labels.items()}
+    ref = training_set(engine, cands, truth)  # every set has the same rows in the same order
+    runs: dict[str, dict[str, dict[str, float]]] = {f"lambdamart ({name})": {} for name in labels}
+    linear = LinearRanker(engine.settings.ranker_weights)
+    runs["linear_ranker"] = {qid: _top(sorted(zip(c.positions, linear.score(c.batch)), key=lambda t: -t[1]),
+                                       products) for qid, c in cands.items() if len(c.positions)}
+    for train, test in query_folds(ref.qids, n_folds, seed):
+        for name, ts in sets.items():
+            tr = ts.subset(train)
+            model = LambdaMARTRanker.fit(tr.X, tr.y, tr.group_sizes, num_rounds=num_rounds)
+            scores = model.score_matrix(ts.X[test])
+            for qid in np.unique(ts.qids[test]):
+                rows = np.flatnonzero(ts.qids[test] == qid)
+                order = rows[np.argsort(-scores[rows], kind="stable")][:DEPTH]
+                runs[f"lambdamart ({name})"][str(qid)] = {str(ts.pids[test][r]): float(scores[r]) for r in order}
+    return {name: evaluate_run(truth, run, METRICS, name)[0] for name, run in runs.items()}

@@ -22,6 +22,7 @@ class AnalyticsResponse(BaseModel):
     report: dict[str, Any]     # AnalyticsReport as JSON: metrics overall, per arm and ranker, top queries...
     markdown: str              # the same as tables
     plots: dict[str, str]      # name -> data: URL of a PNG
+    plots_unavailable: str | None = None  # why there are none (matplotlib, of the eval extra, missing)
 
 
 def _report(engine: ShopRank, days: float, top: int, plots: bool) -> AnalyticsResponse:
@@ -33,11 +34,15 @@ def _report(engine: ShopRank, days: float, top: int, plots: bool) -> AnalyticsRe
     rep = load_report(log, engine.personalizer.events, since=time.time() - days * 86400.0,
                       experiment=engine.experiment(), top_n=top)
     pngs: dict[str, str] = {}
+    why = None
     if plots:
-        from shoprank.analytics.plots import figures
+        try:
+            from shoprank.analytics.plots import figures
 
-        pngs = {k: "data:image/png;base64," + base64.b64encode(v).decode() for k, v in figures(rep).items()}
-    return AnalyticsResponse(report=rep.to_json(), markdown=rep.markdown(), plots=pngs)
+            pngs = {k: "data:image/png;base64," + base64.b64encode(v).decode() for k, v in figures(rep).items()}
+        except ImportError as e:  # the report stands without its pictures
+            why = f"plots need matplotlib: pip install 'shoprank[eval]' ({e})"
+    return AnalyticsResponse(report=rep.to_json(), markdown=rep.markdown(), plots=pngs, plots_unavailable=why)
 
 
 @router.get("/analytics", response_model=AnalyticsResponse)
