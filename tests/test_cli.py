@@ -62,3 +62,56 @@ def test_update_applies_rows_as_writes_and_compact_folds_them_in(runner, tmp_pat
     out = runner.invoke(app, ["index", "--name", "t", "--compact"])
     assert out.exit_code == 0 and "compacted 3 products up to catalog write 2" in out.stdout
     assert engine.reload() and engine.artifacts.manifest["catalog_seq"] == 2 and engine.product("c") is not None
+
+
+def test_analytics_reports_judges_exports_and_eval_scores_the_judgments(runner, tmp_path):
+    import json
+    import random
+    import time
+
+    from shoprank.analytics.impressions import Impression, ImpressionLog
+    from shoprank.personalization.store.sqlite import SQLiteEventLog
+    from shoprank.types import Event
+
+    cat = tmp_path / "shop.csv"
+    rows = [f"p{i},{'Red' if i % 2 else 'Blue'} {('Backpack', 'Mug', 'Jacket')[i % 3]} {i}" for i in range(12)]
+    cat.write_text("id,title\n" + "\n".join(rows) + "\n")
+    assert runner.invoke(app, ["index", str(cat), "--name", "t"]).exit_code == 0
+    home = tmp_path / "home"
+    imps = ImpressionLog(home / "impressions.sqlite", None, None, auto_retention=False)
+    events = SQLiteEventLog(home / "events.sqlite")
+    rng = random.Random(0)
+    now = time.time()
+    for i in range(60):
+        query = ("backpack", "mug")[i % 2]
+        shown = rng.sample([f"p{j}" for j in range(12)], 5)
+        imps.append(Impression(search_id=f"s{i}", ts=now - i, kind="text", products=tuple(shown), query=query,
+                               user_id=f"u{i % 7}", ranker="linear", latency_ms=5.0))
+        good = "p1" if query == "backpack" else "p2"
+        if good in shown and rng.random() < 0.8:
+            events.append([Event(user_id=f"u{i % 7}", product_id=good, type="click", search_id=f"s{i}",
+                                 position=shown.index(good) + 1)], now - i)
+    imps.close()
+    events.close()
+    out, judged, export = tmp_path / "an", tmp_path / "judged.csv", tmp_path / "log.ndjson"
+    res = runner.invoke(app, ["analytics", "--out", str(out), "--judgments", str(judged), "--export", str(export),
+                              "--min-impressions", "3"])
+    assert res.exit_code == 0, res.output
+    assert "| all | 60 |" in res.stdout and (out / "report.json").is_file()
+    lines = judged.read_text().splitlines()
+    assert lines[0] == "query,product_id,grade,score,impressions" and len(lines) > 5
+    best = {(r.split(",")[0], r.split(",")[1]): int(r.split(",")[2]) for r in lines[1:]}
+    assert best[("backpack", "p1")] == max(g for (q, _), g in best.items() if q == "backpack")
+    kinds = [json.loads(x)["record"] for x in export.read_text().splitlines()]
+    assert kinds.count("impression") == 60 and kinds.count("event") > 10
+    pytest.importorskip("lightgbm")
+    pytest.importorskip("ranx")
+    res = runner.invoke(app, ["eval", "--judgments", str(judged), "--index", "t", "--folds", "2", "--rounds", "10",
+                              "--out", str(tmp_path / "ev")])
+    assert res.exit_code == 0, res.output
+    assert "judged: 2 queries over index 't'" in res.stdout and "lambdamart" in res.stdout
+
+
+def test_analytics_without_a_log_says_so(runner):
+    res = runner.invoke(app, ["analytics"])
+    assert res.exit_code == 2 and "no impression log" in res.stderr

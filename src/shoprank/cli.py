@@ -381,12 +381,12 @@ def analytics(
             with open(export, "w", encoding="utf-8") as f:
                 n_imp = n_ev = 0
                 for imp in imps.scan(since):
-                    f.write(json.dumps({"kind": "impression", **imp.to_json()}, ensure_ascii=False) + "\n")
+                    f.write(json.dumps({"record": "impression", **imp.to_json()}, ensure_ascii=False) + "\n")
                     n_imp += 1
                 for se in events.scan():
                     if se.ts >= since:
                         ev = se.event
-                        f.write(json.dumps({"kind": "event", "seq": se.seq, "ts": se.ts, "type": ev.type,
+                        f.write(json.dumps({"record": "event", "seq": se.seq, "ts": se.ts, "type": ev.type,
                                             "user_id": ev.user_id, "session_id": ev.session_id,
                                             "product_id": ev.product_id, "query": ev.query,
                                             "search_id": ev.search_id, "position": ev.position},

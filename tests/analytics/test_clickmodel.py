@@ -52,7 +52,7 @@ def test_pbm_recovers_examination_and_attractiveness():
     assert est.keys() == truth.keys()
     assert max(abs(est[k] - truth[k]) for k in truth) < 0.05
     assert rank_correlation(est, truth)["spearman"] > 0.9
-    assert 1 < model.iterations_run <= 100
+    assert 1 < model.iterations_run < model.iterations  # converged before the cap
     assert np.isfinite(model.log_likelihood) and model.log_likelihood < 0
     assert model.attractiveness("q0", "never-shown") is None
 

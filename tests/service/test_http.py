@@ -156,7 +156,7 @@ def test_events_change_the_next_search_and_forget(client):
     prof = client.get(f"/users/{user}/profile").json()
     assert prof["n_events"] == 5 and next(iter(prof["affinities"]["gender"])) == "men"
     gone = client.delete(f"/users/{user}").json()
-    assert gone == {"user_id": user, "events_deleted": 5, "profiles_deleted": 1}
+    assert gone == {"user_id": user, "events_deleted": 5, "profiles_deleted": 1, "impressions_deleted": 3}
     assert client.get(f"/users/{user}/profile").json()["n_events"] == 0
     again = client.post("/search", json={"q": "jacket", "k": 5, "user_id": user}).json()
     assert not again["personalized"]

@@ -5,12 +5,15 @@ import io
 from collections import defaultdict
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from shoprank.analytics.report import CTR_AT, AnalyticsReport
 from shoprank.evaluation.plots import pyplot
 
+SIZE = (7.5, 3.2)  # every panel the same size: the page shows them side by side at one scale
 
-def _png(fig) -> bytes:
+
+def _png(fig) -> bytes:  # a matplotlib Figure
     plt = pyplot()
     buf = io.BytesIO()
     fig.tight_layout()
@@ -27,7 +30,7 @@ def searches_over_time(rep: AnalyticsReport) -> bytes:
     import datetime as dt
 
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 3.2))
+    fig, ax = plt.subplots(figsize=SIZE)
     series: dict[str, list[tuple[float, int]]] = defaultdict(list)
     for t, arm, n in rep.timeline:
         series[arm].append((t, n))
@@ -55,7 +58,7 @@ def engagement(rep: AnalyticsReport) -> bytes:
     plt = pyplot()
     groups = _groups(rep)
     metrics = [f"ctr@{k}" for k in CTR_AT] + ["mrr", "cart_rate", "conversion"]
-    fig, ax = plt.subplots(figsize=(7.5, 3.2))
+    fig, ax = plt.subplots(figsize=SIZE)
     x = np.arange(len(metrics))
     w = 0.8 / max(len(groups), 1)
     for i, (name, m) in enumerate(groups.items()):
@@ -71,9 +74,12 @@ def engagement(rep: AnalyticsReport) -> bytes:
 
 def click_positions(rep: AnalyticsReport) -> bytes:
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    pos = sorted(rep.click_positions)
-    ax.bar(pos, [rep.click_positions[p] for p in pos], color="#4a7fb5")
+    fig, ax = plt.subplots(figsize=SIZE)
+    last = max([10, *rep.click_positions])
+    pos = list(range(1, last + 1))
+    ax.bar(pos, [rep.click_positions.get(p, 0) for p in pos], color="#4a7fb5")
+    ax.set_xticks(pos)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("position on the results page")
     ax.set_ylabel("clicks")
     ax.set_title("Clicks by position (position bias)")
@@ -85,7 +91,7 @@ def latency(rep: AnalyticsReport) -> bytes:
     plt = pyplot()
     groups = _groups(rep)
     qs = ("p50", "p95", "p99")
-    fig, ax = plt.subplots(figsize=(5, 3.2))
+    fig, ax = plt.subplots(figsize=SIZE)
     x = np.arange(len(qs))
     w = 0.8 / max(len(groups), 1)
     for i, (name, m) in enumerate(groups.items()):
@@ -100,15 +106,17 @@ def latency(rep: AnalyticsReport) -> bytes:
 
 def problem_queries(rep: AnalyticsReport, top: int = 10) -> bytes:
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.4))
+    fig, axes = plt.subplots(1, 2, figsize=SIZE)
     for ax, rows, title in ((axes[0], rep.zero_result_queries[:top], "Zero-result queries"),
                             (axes[1], rep.no_click_queries[:top], "Queries nobody clicked")):
         if rows:
             labels = [q if len(q) <= 28 else q[:27] + "…" for q, _ in rows][::-1]
             ax.barh(labels, [n for _, n in rows][::-1], color="#c0504d")
             ax.set_xlabel("searches")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         else:
             ax.text(0.5, 0.5, "none", ha="center", va="center", transform=ax.transAxes)
+            ax.set_xticks([])
             ax.set_yticks([])
         ax.set_title(title)
         ax.tick_params(axis="y", labelsize=8)
@@ -119,7 +127,8 @@ def experiments(rep: AnalyticsReport) -> bytes | None:
     if not rep.experiments:
         return None
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(rep.experiments), figsize=(5 * len(rep.experiments), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(rep.experiments), figsize=(SIZE[0] * max(1, len(rep.experiments) / 1.5),
+                                                                SIZE[1]), squeeze=False)
     for ax, e in zip(axes[0], rep.experiments):
         if e.interleaving is not None:
             il = e.interleaving

@@ -8,11 +8,12 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from shoprank.analytics.experiments import Experiment
 from shoprank.service.schemas import EventBatch, SearchRequest
 from shoprank.types import Event
 
 _REF = "#/components/schemas/{model}"
-_MODELS: tuple[type[BaseModel], ...] = (SearchRequest, Event, EventBatch)
+_MODELS: tuple[type[BaseModel], ...] = (SearchRequest, Event, EventBatch, Experiment)
 
 
 def ref(name: str) -> dict[str, str]:
@@ -39,6 +40,8 @@ SEARCH_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": ref("SearchRequest")},
     "multipart/form-data": {"schema": ref("SearchForm")},
 }}}
+EXPERIMENT_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": ref("Experiment")}}}}
 EVENTS_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": {"oneOf": [
         ref("Event"),

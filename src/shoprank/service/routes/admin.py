@@ -10,6 +10,7 @@ from shoprank.analytics.experiments import Experiment
 from shoprank.engine import ReloadError
 from shoprank.service.deps import EngineDep
 from shoprank.service.guard import AUTH_RESPONSES, ERROR_RESPONSES, ErrorResponse, parse_json
+from shoprank.service.openapi import EXPERIMENT_BODY
 from shoprank.service.security import require
 from shoprank.types import describe_error
 
@@ -45,9 +46,7 @@ async def get_experiment(engine: EngineDep) -> ExperimentState:
     return ExperimentState(experiment=engine.experiment())
 
 
-@router.put("/experiment", response_model=ExperimentState, responses=ERROR_RESPONSES,
-            openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                "schema": Experiment.model_json_schema(ref_template="#/components/schemas/{model}")}}}})
+@router.put("/experiment", response_model=ExperimentState, responses=ERROR_RESPONSES, openapi_extra=EXPERIMENT_BODY)
 async def start_experiment(request: Request, engine: EngineDep) -> ExperimentState:
     """Start an A/B (``kind: ab``) or interleaving (``kind: interleave``) experiment between two
     arms, replacing any running one. Every process serving this index picks it up within a second."""
