@@ -208,15 +208,28 @@ def evaluate(
     judgments: Annotated[list[Path] | None, typer.Option(
         help="judgment CSVs over a served index instead of the labelled sets (`shoprank analytics`)")] = None,
     index: Annotated[str, typer.Option(help="the index --judgments refer to")] = "luma",
+    neural: Annotated[bool, typer.Option(
+        help="also train and score the neural fusion rankers (early, attention, transformer, late)")] = False,
+    model: Annotated[list[Path] | None, typer.Option(
+        help="saved ranker folder(s) to score as they are on every query (e.g. trained on another set)")] = None,
 ) -> None:
     """Score BM25, dense, RRF, linear fusion, the linear ranker and LambdaMART on labelled query sets."""
     from shoprank.engine import ShopRank
     from shoprank.evaluation.datasets import LOADERS, load_dataset
-    from shoprank.evaluation.harness import evaluate_dataset
+    from shoprank.evaluation.harness import NEURAL_PIPELINES, PIPELINES, evaluate_dataset
     from shoprank.evaluation.plots import metrics_chart
     from shoprank.evaluation.report import markdown_table
 
     _setup_logging(False)
+    pipelines = PIPELINES + (NEURAL_PIPELINES if neural else ())
+    saved = {}
+    for path in model or []:
+        from shoprank.ranking import load_ranker
+
+        try:
+            saved[f"saved:{path.name}"] = load_ranker(path)
+        except (OSError, ValueError, KeyError) as e:
+            _fail(f"--model {path}: {e}")
     reports = []
     if judgments:
         from shoprank.evaluation.datasets import load_judgments
@@ -227,7 +240,7 @@ def evaluate(
                 ds = load_judgments(path, served.artifacts.catalog.products)
             except (OSError, ValueError) as e:
                 _fail(f"{path}: {e}")
-            rep = evaluate_dataset(served, ds, n_folds=folds, num_rounds=rounds)
+            rep = evaluate_dataset(served, ds, n_folds=folds, num_rounds=rounds, pipelines=pipelines, models=saved)
             rep.save(out)
             if save_model and rep.model is not None:
                 rep.model.save(save_model / ds.name)
@@ -247,7 +260,7 @@ def evaluate(
             typer.secho(f"skipped {name}: {ds.note}", fg=typer.colors.YELLOW)
             continue
         engine = ShopRank.build(Catalog(ds.products), settings.index_dir(f"eval-{name}"), settings)
-        rep = evaluate_dataset(engine, ds, n_folds=folds, num_rounds=rounds,
+        rep = evaluate_dataset(engine, ds, n_folds=folds, num_rounds=rounds, pipelines=pipelines, models=saved,
                                log_features=out / name / "features.parquet")
         rep.save(out)
         if save_model and rep.model is not None:

@@ -128,8 +128,9 @@ class ShopRank:
         self._suggest_writes = 0  # the served writes version the autocomplete was built at
         self._suggest_rebuilt = 0.0  # when a catalog change last rebuilt it
         self._impressions: Lazy[ImpressionLog] = Lazy(lambda: ImpressionLog.from_settings(s))
+        self.impressions_dropped = 0  # searches answered whose impression could not be written
         self._experiment: Experiment | None = None
-        self._experiment_seen: tuple[float, int] | None = None  # the experiment file's (mtime, size) read
+        self._experiment_seen: tuple[int, int, int] | None = None  # the experiment file read: (mtime, size, inode)
         self._experiment_checked = 0.0
         self._experiment_lock = threading.Lock()
         self._arm_rankers: dict[str, Ranker] = {}
@@ -336,12 +337,11 @@ class ShopRank:
         the impressions of their searches. Returns what the personalizer removed and the
         number of impressions deleted."""
         p = self.personalizer
-        owners = {user_id} | p.events.sessions_of(user_id)
         imps = self.impressions
-        if imps is not None:
-            owners |= imps.sessions_of(user_id)
-        gone = p.forget(user_id, owners)
-        return gone, imps.forget(owners) if imps is not None else 0
+        sessions = p.events.sessions_of(user_id) | (imps.sessions_of(user_id) if imps is not None else set())
+        sessions.discard(user_id)
+        gone = p.forget(user_id, sessions)
+        return gone, imps.forget(user_id, sessions) if imps is not None else 0
 
     # -- analytics and experiments ------------------------------------------------------------
     @property
@@ -363,7 +363,7 @@ class ShopRank:
             except FileNotFoundError:
                 self._experiment, self._experiment_seen = None, None
                 return None
-            seen = (st.st_mtime, st.st_size)
+            seen = (st.st_mtime_ns, st.st_size, st.st_ino)  # a replace changes the inode
             if seen != self._experiment_seen:
                 try:
                     self._experiment = Experiment.model_validate_json(path.read_bytes())
@@ -379,8 +379,12 @@ class ShopRank:
             if experiment is None:
                 path.unlink(missing_ok=True)
             else:
-                if experiment.control.changes_ranker or experiment.treatment.changes_ranker:
-                    self.arm_ranker(experiment.control), self.arm_ranker(experiment.treatment)  # fail now, not later
+                for arm in (experiment.control, experiment.treatment):
+                    if arm.changes_ranker:
+                        try:  # fail now, not in searches
+                            self.arm_ranker(arm)
+                        except Exception as e:  # a saved model's files can be anything
+                            raise ValueError(f"arm {arm.name!r}: {e}") from e
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_suffix(".tmp")
                 tmp.write_text(experiment.model_dump_json(indent=2), encoding="utf-8")
@@ -389,7 +393,8 @@ class ShopRank:
             self._experiment_checked = 0.0  # the next read records the file's new mtime
 
     def arm_ranker(self, arm: Arm) -> Ranker:
-        """The ranker ``arm`` configures (built once per configuration)."""
+        """The ranker ``arm`` configures (built once per configuration). Raises if it cannot
+        be built (:func:`~shoprank.analytics.experiments.serve` then serves the default)."""
         key = arm.model_dump_json(include={"ranker", "ranker_model", "ranker_weights"})
         ranker = self._arm_rankers.get(key)
         if ranker is None:

@@ -32,11 +32,14 @@ def test_round_trip_and_time_ordered_paging(tmp_path, monkeypatch):
 
 def test_forget_deletes_a_shoppers_impressions_and_their_sessions(tmp_path):
     log = ImpressionLog(tmp_path / "imp.sqlite", None, None)
-    log.extend([_imp(1e9, "ann", "s-ann"), _imp(1e9, None, "s-ann"), _imp(1e9, "bob")])
-    assert log.sessions_of("ann") == {"s-ann"}
-    assert log.forget({"ann", "s-ann"}) == 2
-    assert [i.user_id for i in log.scan()] == ["bob"]
-    assert log.forget([]) == 0
+    log.extend([_imp(1e9, "ann", "s-ann"), _imp(1e9, None, "s-ann"), _imp(1e9, "bob"),
+                _imp(1e9, "mal", "bob"), _imp(1e9, "cy", "s-ann")])
+    assert log.sessions_of("ann") == {"s-ann"} and log.sessions_of("mal") == {"bob"}
+    assert log.forget("ann", {"s-ann"}) == 2  # not cy's search in a session id ann also used
+    # A session id is free text: "mal" searched as session "bob"; forgetting mal spares user bob.
+    assert log.forget("mal", {"bob"}) == 1
+    assert sorted(i.user_id for i in log.scan()) == ["bob", "cy"]
+    assert log.forget("nobody") == 0
 
 
 def test_retention_anonymizes_then_deletes(tmp_path):

@@ -67,13 +67,18 @@ def test_ab_readout_is_per_shopper_and_finds_a_real_difference():
 
 
 def test_interleaving_readout_credits_teams():
-    imps = [_imp(f"s{i}", "q", ("p1", "p2"), teams=("b", "a") if i % 2 else ("a", "b"), experiment="il",
-                 arm="interleaved") for i in range(40)]
-    events = [_ev(i + 1, f"s{i}", "p1", position=1) for i in range(40) if i % 2 or i % 4 == 0]
+    # Shoppers u0..u19 with two pages each: page 2i placed by a first, page 2i+1 by b first; clicks on
+    # position 1 of every b-first page and of every other a-first page.
+    imps = [_imp(f"s{i}", "q", ("p1", "p2"), user=f"u{i // 2}", teams=("b", "a") if i % 2 else ("a", "b"),
+                 experiment="il", arm="interleaved") for i in range(40)]
+    events = [_ev(i + 1, f"s{i}", "p1", position=1, user=f"u{i // 2}") for i in range(40) if i % 2 or i % 4 == 0]
     rep = analyze(imps, events)
     il = rep.experiments[0].interleaving
-    assert (il["wins_a"], il["wins_b"], il["ties"]) == (10, 20, 10)
-    assert il["delta"] == pytest.approx(0.25) and 0 < il["p_value"] < 0.1
+    assert (il["wins_a"], il["wins_b"], il["ties"]) == (10, 20, 10)  # pages
+    # per shopper: u even-indexed pair (i % 4 == 0 clicked) one win each -> neither; the others prefer b
+    assert (il["prefer_a"], il["prefer_b"], il["prefer_neither"]) == (0, 10, 10)
+    assert il["delta"] == pytest.approx(0.25) and il["p_value"] == pytest.approx(2 / 1024)
+    assert il["ci_lo"] > 0
 
 
 def test_power_grows_with_sessions_and_interleaving_wins_on_a_clear_signal():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -159,3 +161,33 @@ def test_analytics_needs_the_admin_key(demo_catalog, tmp_path):
         assert c.get("/admin/analytics").status_code == 401
         assert c.get("/admin/analytics", headers={"X-API-Key": "k" * 32}).status_code == 200
         assert c.put("/admin/experiment", json={}).status_code == 401
+
+
+def test_forgetting_a_shopper_spares_others_named_by_their_session_ids(client, engine):
+    bob = _search(client, q="backpack", user_id="bob")
+    client.post("/events", json={"user_id": "bob", "product_id": bob["results"][0]["id"], "type": "purchase"})
+    _search(client, q="mug", user_id="mal", session_id="bob")  # a session id is whatever the client says
+    client.post("/events", json={"user_id": "mal", "session_id": "bob", "product_id": bob["results"][0]["id"],
+                                 "type": "click"})
+    gone = client.delete("/users/mal").json()
+    assert gone["events_deleted"] == 1 and gone["impressions_deleted"] == 1 and gone["profiles_deleted"] == 1
+    assert engine.personalizer.events.count("bob") == 1 and engine.personalizer.profile("bob") is not None
+    assert engine.impressions.get(bob["search_id"]) is not None
+
+
+def test_a_broken_saved_model_is_refused_and_a_vanished_one_does_not_break_search(client, engine, tmp_path):
+    bad = tmp_path / "model"
+    bad.mkdir()
+    for meta in ("[]", "{}", '{"type": "lambdamart"}', '{"type": "nope"}', "not json"):
+        (bad / "ranker.json").write_text(meta)
+        exp = {"name": "m", "kind": "ab", "control": {"name": "a"},
+               "treatment": {"name": "b", "ranker": "lambdamart", "ranker_model": str(bad)}}
+        r = client.put("/admin/experiment", json=exp)
+        assert r.status_code == 422 and "arm 'b'" in r.json()["detail"], (meta, r.text)
+    # An experiment written by another process, naming a model this one cannot load: searches go on.
+    engine.settings.experiment_path.write_text(json.dumps(
+        {"name": "gone", "kind": "interleave", "control": {"name": "a"},
+         "treatment": {"name": "b", "ranker": "lambdamart", "ranker_model": str(tmp_path / "nowhere")}}))
+    time.sleep(1.05)  # the experiment file is looked at once a second
+    s = _search(client, q="backpack", user_id="zed")
+    assert engine.impressions.get(s["search_id"]).experiment == "gone" and s["results"]

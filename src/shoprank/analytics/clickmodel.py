@@ -67,6 +67,7 @@ class PairEstimate:
     attractiveness: float
     impressions: int
     clicks: int
+    examined: float = 0.0  # expected examinations (PBM: the sum of theta over the ranks it was shown at)
 
 
 @dataclass
@@ -116,18 +117,20 @@ class ClickModel(ABC):
         self._score = np.zeros(0)
         self._impressions = np.zeros(0, dtype=np.int64)
         self._clicks = np.zeros(0, dtype=np.int64)
+        self._examined = np.zeros(0)
 
     @abstractmethod
     def fit(self, pages: Iterable[Page]) -> Self:
         """Estimate from logged pages (replacing any earlier fit); returns self."""
 
     def _store(self, keys: list[tuple[str, str]], score: np.ndarray, impressions: np.ndarray,
-               clicks: np.ndarray) -> None:
+               clicks: np.ndarray, examined: np.ndarray | None = None) -> None:
         self._keys = keys
         self._index = {k: i for i, k in enumerate(keys)}
         self._score = score
         self._impressions = impressions.astype(np.int64)
         self._clicks = clicks.astype(np.int64)
+        self._examined = self._impressions.astype(float) if examined is None else examined
 
     def _fitted_index(self) -> dict[tuple[str, str], int]:
         if self._index is None:
@@ -142,8 +145,9 @@ class ClickModel(ABC):
     def pairs(self) -> list[PairEstimate]:
         """Every pair with evidence, in first-seen order."""
         self._fitted_index()
-        return [PairEstimate(q, d, float(s), int(n), int(c))
-                for (q, d), s, n, c in zip(self._keys, self._score, self._impressions, self._clicks)]
+        return [PairEstimate(q, d, float(s), int(n), int(c), float(e))
+                for (q, d), s, n, c, e in zip(self._keys, self._score, self._impressions, self._clicks,
+                                              self._examined)]
 
 
 class PositionBasedModel(ClickModel):
@@ -209,7 +213,8 @@ class PositionBasedModel(ClickModel):
         self.examination = theta
         p = np.clip(theta[log.rank] * alpha[log.pair], _EPS, 1 - _EPS)
         self.log_likelihood = float(np.sum(np.where(c, np.log(p), np.log1p(-p))))
-        self._store(log.keys, alpha, shown, clicked)
+        examined = np.bincount(log.pair, weights=np.nan_to_num(theta[log.rank]), minlength=n_pairs)
+        self._store(log.keys, alpha, shown, clicked, examined)
         return self
 
 
@@ -283,7 +288,8 @@ def judgments(model: ClickModel, min_impressions: int = 5,
               grades: Sequence[float] = (0.1, 0.3, 0.6)) -> list[Judgment]:
     """Graded labels from a fitted model: grade = how many of the ascending ``grades`` the score reaches.
 
-    Pairs with fewer than ``min_impressions`` are left out: their score is mostly the prior.
+    Pairs examined fewer than ``min_impressions`` times (expected examinations: a product shown
+    ten times at rank 10 was hardly looked at) are left out: their score is mostly the prior.
     Sorted by query, then best first.
     """
     cuts = np.asarray(grades, dtype=float)
@@ -291,7 +297,7 @@ def judgments(model: ClickModel, min_impressions: int = 5,
         raise ValueError(f"grades must be strictly ascending, got {tuple(grades)}")
     out = [Judgment(p.query, p.product_id, int(np.searchsorted(cuts, p.attractiveness, side="right")),
                     p.attractiveness, p.impressions)
-           for p in model.pairs() if p.impressions >= min_impressions]
+           for p in model.pairs() if p.examined >= min_impressions]
     out.sort(key=lambda j: (j.query, -j.score, j.product_id))
     return out
 

@@ -11,6 +11,8 @@ team of every position, is recorded on the search's impression.
 from __future__ import annotations
 
 import hashlib
+import logging
+import math
 import random
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from shoprank.search import SearchResult
     from shoprank.types import Query
 
+log = logging.getLogger(__name__)
 INTERLEAVED = "interleaved"  # the arm recorded on an interleaved impression
 
 
@@ -37,13 +40,26 @@ class Arm(BaseModel):
     personalize: bool = True
     fusion: str | None = None
     ranker: str | None = None             # a registered ranker name, e.g. linear | lambdamart
-    ranker_model: Path | None = None      # a saved ranker folder (`shoprank eval --save-model`)
+    ranker_model: Path | None = None      # a saved ranker folder (`shoprank eval --save-model`); made absolute
     ranker_weights: dict[str, float] | None = None  # the linear ranker's weight overrides
 
     @field_validator("fusion")
     @classmethod
     def _known_fusion(cls, v: str | None) -> str | None:
         return None if v is None else FUSION_METHODS.validate(v)
+
+    @field_validator("ranker_model")
+    @classmethod
+    def _absolute(cls, v: Path | None) -> Path | None:
+        # Every process serving the index reads the same file, from its own working directory.
+        return None if v is None else v.expanduser().resolve()
+
+    @field_validator("ranker_weights")
+    @classmethod
+    def _finite(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        if v is not None and any(not math.isfinite(w) or abs(w) > 1e6 for w in v.values()):
+            raise ValueError("weights must be finite numbers within ±1e6")
+        return v
 
     @property
     def changes_ranker(self) -> bool:
@@ -94,8 +110,14 @@ class Served:
 
 
 def _with_arm(query: Query, arm: Arm, engine: ShopRank) -> Query:
-    return replace(query, personalize=query.personalize and arm.personalize,
-                   fusion=arm.fusion or query.fusion, ranker=engine.arm_ranker(arm) if arm.changes_ranker else None)
+    ranker = None
+    if arm.changes_ranker:
+        try:
+            ranker = engine.arm_ranker(arm)
+        except Exception as e:  # e.g. the model folder vanished: serve, with the default ranker
+            log.error("experiment arm %r cannot be built here, serving the default ranker: %s", arm.name, e)
+    return replace(query, personalize=query.personalize and arm.personalize, fusion=arm.fusion or query.fusion,
+                   ranker=ranker)
 
 
 def serve(engine: ShopRank, query: Query, experiment: Experiment | None, unit: str | None,

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 SearchKind = Literal["text", "photo", "voice", "text+photo", "voice+photo", "browse"]
 SCAN_PAGE = 5_000
 RETENTION_EVERY_S = 3600.0  # how often appends also enforce retention
+RETENTION_BATCH = 1000
 
 
 def new_search_id() -> str:
@@ -136,8 +137,14 @@ class ImpressionLog:
             return 0
         sql = f"INSERT OR REPLACE INTO impressions ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
         with self._lock:
-            with self._conn:  # one transaction
+            self._conn.execute("BEGIN IMMEDIATE")  # one transaction (the connection autocommits otherwise)
+            try:
                 self._conn.executemany(sql, rows)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
         now = time.time()
         if now - self._retention_at > RETENTION_EVERY_S:
             self._retention_at = now
@@ -181,17 +188,22 @@ class ImpressionLog:
                                       "session_id IS NOT NULL", (user_id,)).fetchall()
         return {r[0] for r in rows}
 
-    def forget(self, owners: Iterable[str]) -> int:
-        """Delete the impressions of these users or sessions; returns how many."""
-        owners = list(owners)
-        if not owners:
-            return 0
-        marks = ", ".join("?" * len(owners))
+    def forget(self, user_id: str, sessions: Iterable[str] = ()) -> int:
+        """Delete the user's impressions, and those of ``sessions`` that name no other user
+        (session ids come from clients: one must not reach another shopper's searches)."""
+        sessions = sorted(set(sessions) - {user_id})
         with self._lock:
-            with self._conn:
-                n = self._conn.execute(
-                    f"DELETE FROM impressions WHERE user_id IN ({marks}) OR session_id IN ({marks})",
-                    (*owners, *owners)).rowcount
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                n = self._conn.execute("DELETE FROM impressions WHERE user_id = ?", (user_id,)).rowcount
+                for sid in sessions:
+                    n += self._conn.execute("DELETE FROM impressions WHERE session_id = ? AND user_id IS NULL",
+                                            (sid,)).rowcount
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
         return int(n)
 
     def _retention_quietly(self, now: float) -> None:
@@ -202,22 +214,31 @@ class ImpressionLog:
 
     def enforce_retention(self, now: float | None = None) -> tuple[int, int]:
         """Drop user/session ids older than ``anonymize_after_s`` and records older than
-        ``retention_s``. Returns ``(anonymized, deleted)``."""
+        ``retention_s``. Returns ``(anonymized, deleted)``. Works in batches of
+        ``RETENTION_BATCH`` rows, letting searches write between them."""
         now = time.time() if now is None else now
         self._retention_at = now
-        anonymized = deleted = 0
-        with self._lock:
-            with self._conn:
-                if self.retention_s is not None:
-                    deleted = self._conn.execute("DELETE FROM impressions WHERE ts < ?",
-                                                 (now - self.retention_s,)).rowcount
-                if self.anonymize_after_s is not None:
-                    anonymized = self._conn.execute(
-                        "UPDATE impressions SET user_id = NULL, session_id = NULL WHERE ts < ? AND "
-                        "(user_id IS NOT NULL OR session_id IS NOT NULL)", (now - self.anonymize_after_s,)).rowcount
+        deleted = anonymized = 0
+        if self.retention_s is not None:
+            deleted = self._in_batches("DELETE FROM impressions WHERE search_id IN (SELECT search_id FROM "
+                                       "impressions WHERE ts < ? LIMIT ?)", now - self.retention_s)
+        if self.anonymize_after_s is not None:
+            anonymized = self._in_batches(
+                "UPDATE impressions SET user_id = NULL, session_id = NULL WHERE search_id IN (SELECT search_id "
+                "FROM impressions WHERE ts < ? AND (user_id IS NOT NULL OR session_id IS NOT NULL) LIMIT ?)",
+                now - self.anonymize_after_s)
         if anonymized or deleted:
             log.info("impressions: %d anonymized, %d deleted by retention", anonymized, deleted)
-        return int(anonymized), int(deleted)
+        return anonymized, deleted
+
+    def _in_batches(self, sql: str, before: float) -> int:
+        total = 0
+        while True:
+            with self._lock:
+                n = self._conn.execute(sql, (before, RETENTION_BATCH)).rowcount  # autocommit: one batch
+            total += n
+            if n < RETENTION_BATCH:
+                return total
 
     def close(self) -> None:
         with self._lock:

@@ -134,7 +134,8 @@ def experiments(rep: AnalyticsReport) -> bytes | None:
             il = e.interleaving
             ax.bar([e.control, "tie", e.treatment], [il["wins_a"], il["ties"], il["wins_b"]],
                    color=["#4a7fb5", "#bbbbbb", "#9bbb59"])
-            ax.set_title(f"{e.name}: interleaving wins, p = {il['p_value']:.2g}")
+            ax.set_title(f"{e.name}: pages won (sign test over {il['prefer_a'] + il['prefer_b']:.0f} shoppers: "
+                         f"p = {il['p_value']:.2g})")
         elif e.ab:
             names = [r.metric for r in e.ab]
             d = [r.delta for r in e.ab]

@@ -18,15 +18,17 @@ from shoprank.analytics.stats import sign_test
 
 def interleaving_power(per_session: Sequence[tuple[int, int]], n: int, resamples: int = 500,
                        level: float = 0.01, seed: int = 0) -> float:
-    """``per_session``: (wins of control, wins of treatment) of each session's interleaved
-    pages; the sign test is on the wins summed over ``n`` drawn sessions."""
+    """``per_session``: (pages won by control, pages won by treatment) of each session; each
+    session prefers the arm that won more of its pages, and the sign test counts sessions
+    (a session's pages share one shopper, so they are not independent trials)."""
     wins = np.asarray(per_session, dtype=np.int64).reshape(-1, 2)
     if not len(wins):
         return 0.0
+    pref = np.sign(wins[:, 1] - wins[:, 0])
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(wins), size=(resamples, n))
-    totals = wins[draws].sum(axis=1)  # (resamples, 2)
-    return float(np.mean([sign_test(int(a), int(b)) < level for a, b in totals]))
+    draws = pref[rng.integers(0, len(pref), size=(resamples, n))]
+    a, b = (draws < 0).sum(axis=1), (draws > 0).sum(axis=1)
+    return float(np.mean([sign_test(int(x), int(y)) < level for x, y in zip(a, b)]))
 
 
 def ab_power(control: Sequence[float], treatment: Sequence[float], n: int, resamples: int = 500,

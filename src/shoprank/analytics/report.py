@@ -29,7 +29,7 @@ from shoprank.analytics.clickmodel import Page
 from shoprank.analytics.experiments import Experiment
 from shoprank.analytics.impressions import Impression, ImpressionLog
 from shoprank.analytics.interleave import InterleavingResult, credit, tally
-from shoprank.analytics.stats import Readout, welch_test
+from shoprank.analytics.stats import Readout, bootstrap_mean_ci, sign_test, welch_test
 from shoprank.personalization.store.base import EventLog, StoredEvent
 
 CTR_AT = (1, 3, 10)
@@ -116,10 +116,13 @@ def metrics(views: Sequence[PageView]) -> dict[str, float]:
 
 
 def ab_readout(views: Sequence[PageView], control: str, treatment: str, metric: str) -> Readout:
-    """Per-unit means of ``metric`` in each arm, compared by Welch's t-test (95 % interval)."""
+    """Per-unit means of ``metric`` in each arm, compared by Welch's t-test (95 % interval).
+
+    Searches without a user or session id (anonymous, or anonymized by retention) are left
+    out: they cannot be told apart from another search of the same shopper."""
     per_unit: dict[str, dict[str, list[float]]] = {control: defaultdict(list), treatment: defaultdict(list)}
     for v in views:
-        if v.imp.arm in per_unit:
+        if v.imp.arm in per_unit and (v.imp.user_id or v.imp.session_id):
             per_unit[v.imp.arm][v.unit].append(v.value(metric))
     a = np.array([np.mean(x) for x in per_unit[control].values()])
     b = np.array([np.mean(x) for x in per_unit[treatment].values()])
@@ -142,6 +145,26 @@ def interleaving_readout(views: Sequence[PageView]) -> InterleavingResult:
     return tally(credit(v.imp.teams, v.clicks) for v in views if v.imp.teams is not None)
 
 
+def session_wins(views: Sequence[PageView]) -> dict[str, tuple[int, int]]:
+    """Per shopper (user, session, else the search itself): pages won by control and by treatment."""
+    out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for v in views:
+        if v.imp.teams is None:
+            continue
+        won = credit(v.imp.teams, v.clicks)
+        if won is not None:
+            out[v.unit][won == "b"] += 1
+    return {u: (a, b) for u, (a, b) in out.items()}
+
+
+def session_preferences(wins: Sequence[tuple[int, int]]) -> tuple[int, int, int]:
+    """Shoppers preferring control, preferring treatment, and neither (more page wins decide).
+
+    A shopper's pages are not independent (one profile, one taste), so the test counts shoppers."""
+    d = np.array([b - a for a, b in wins], dtype=np.int64).reshape(-1)
+    return int((d < 0).sum()), int((d > 0).sum()), int((d == 0).sum())
+
+
 @dataclass
 class ExperimentReadout:
     name: str
@@ -151,7 +174,9 @@ class ExperimentReadout:
     searches: int
     units: int
     ab: list[Readout] = field(default_factory=list)
-    interleaving: dict[str, float] | None = None  # wins_a, wins_b, ties, delta, p_value, ci_lo, ci_hi
+    # pages won (wins_a, wins_b, ties, delta), shoppers preferring each (prefer_a, prefer_b, prefer_neither),
+    # the sign test over shoppers (p_value) and the per-shopper margin's interval (ci_lo, ci_hi)
+    interleaving: dict[str, float] | None = None
 
 
 @dataclass
@@ -186,9 +211,11 @@ class AnalyticsReport:
                           f"{e.units} shoppers"]
             if e.interleaving is not None:
                 il = e.interleaving
-                lines.append(f"- interleaving: {e.control} wins {il['wins_a']:.0f}, {e.treatment} wins "
-                             f"{il['wins_b']:.0f}, ties {il['ties']:.0f}; delta {il['delta']:+.4f} "
-                             f"[{il['ci_lo']:+.4f}, {il['ci_hi']:+.4f}], sign test p = {il['p_value']:.3g}")
+                lines.append(f"- interleaving: pages won by {e.control} {il['wins_a']:.0f}, by {e.treatment} "
+                             f"{il['wins_b']:.0f}, ties {il['ties']:.0f} (delta {il['delta']:+.4f}); shoppers "
+                             f"preferring {e.control} {il['prefer_a']:.0f}, {e.treatment} {il['prefer_b']:.0f}, "
+                             f"neither {il['prefer_neither']:.0f}: sign test over shoppers p = {il['p_value']:.3g}; "
+                             f"per-shopper margin 95 % CI [{il['ci_lo']:+.4f}, {il['ci_hi']:+.4f}]")
             for r in e.ab:
                 lines.append(f"- {r.metric}: {e.control} {r.control:.4f}, {e.treatment} {r.treatment:.4f}, "
                              f"delta {r.delta:+.4f} [{r.ci[0]:+.4f}, {r.ci[1]:+.4f}], p = {r.p_value:.3g} ({r.test})")
@@ -203,6 +230,11 @@ def _fmt(v: float | None) -> str:
     if v is None:
         return ""
     return f"{v:.0f}" if float(v).is_integer() and abs(v) >= 1 else f"{v:.4f}" if abs(v) < 10 else f"{v:.1f}"
+
+
+def _pages_per_unit(views: Sequence[PageView], wins: dict[str, tuple[int, int]]) -> list[int]:
+    n: Counter[str] = Counter(v.unit for v in views if v.imp.teams is not None)
+    return [n[u] for u in wins]
 
 
 def _bucket(span: float) -> float:
@@ -224,9 +256,14 @@ def experiment_readout(views: Sequence[PageView], name: str, kind: str, control:
                             units=len({v.unit for v in mine}))
     if kind == "interleave":
         res = interleaving_readout(mine)
-        lo, hi = res.bootstrap_ci()
+        wins = session_wins(mine)
+        pa, pb, pt = session_preferences(list(wins.values()))
+        # Interval of the per-page margin by resampling shoppers (pages of one shopper stay together).
+        margins = [(b - a) / max(1, n) for (a, b), n in zip(wins.values(), _pages_per_unit(mine, wins))]
+        _, lo, hi = bootstrap_mean_ci(margins) if margins else (0.0, 0.0, 0.0)
         out.interleaving = {"wins_a": res.wins_a, "wins_b": res.wins_b, "ties": res.ties, "delta": res.delta,
-                            "p_value": res.p_value, "ci_lo": lo, "ci_hi": hi}
+                            "prefer_a": pa, "prefer_b": pb, "prefer_neither": pt, "p_value": sign_test(pa, pb),
+                            "ci_lo": lo, "ci_hi": hi}
     else:
         out.ab = [ab_readout(mine, control, treatment, m) for m in AB_METRICS]
     return out

@@ -61,7 +61,7 @@ def load_crowdflower(path: Path, max_queries: int | None = None, seed: int = 0) 
     return LabelledSet("crowdflower", {v: k for k, v in qids.items()}, qrels, list(products.values()))
 
 
-def load_homedepot(path: Path, max_queries: int | None = 500, seed: int = 0) -> LabelledSet:
+def load_homedepot(path: Path, max_queries: int | None = None, seed: int = 0) -> LabelledSet:
     try:
         df = pd.read_csv(path, encoding="utf-8")
     except UnicodeDecodeError:

@@ -19,6 +19,7 @@ import numpy as np
 
 from shoprank.evaluation.datasets import LabelledSet
 from shoprank.evaluation.metrics import METRICS, evaluate_run
+from shoprank.ranking.base import Ranker
 from shoprank.ranking.lgbm import LambdaMARTRanker
 from shoprank.ranking.linear import LinearRanker
 from shoprank.ranking.training import collect_candidates, query_folds, training_set
@@ -26,6 +27,8 @@ from shoprank.ranking.training import collect_candidates, query_folds, training_
 log = logging.getLogger(__name__)
 
 PIPELINES: tuple[str, ...] = ("bm25", "dense_text", "rrf_hybrid", "linear_fusion", "linear_ranker", "lambdamart")
+# The neural fusion rankers, one pipeline per variant (scored out of fold on LambdaMART's folds).
+NEURAL_PIPELINES: tuple[str, ...] = ("fusion_early", "fusion_attention", "fusion_transformer", "fusion_late")
 DEPTH = 100  # results kept per query: recall@100 and MAP@100 need them
 
 
@@ -39,6 +42,7 @@ class EvalReport:
     feature_importance: dict[str, float] = field(default_factory=dict)
     folds: int = 0
     model: LambdaMARTRanker | None = field(default=None, repr=False)  # trained on every query
+    train_s: dict[str, float] = field(default_factory=dict)  # neural pipelines: training time over all folds
 
     def best_baseline(self, metric: str = "ndcg@10") -> str:
         return max((p for p in self.means if p != "lambdamart"), key=lambda p: self.means[p][metric])
@@ -49,7 +53,7 @@ class EvalReport:
         for pipe, per_q in self.per_query.items():
             (d / f"{pipe}.per_query.json").write_text(json.dumps(per_q, indent=1))
         summary = {"dataset": self.dataset, "queries": self.queries, "products": self.products, "folds": self.folds,
-                   "means": self.means, "feature_importance": self.feature_importance}
+                   "means": self.means, "feature_importance": self.feature_importance, "train_s": self.train_s}
         (d / "summary.json").write_text(json.dumps(summary, indent=2))
         return d
 
@@ -60,12 +64,17 @@ def _top(pairs, products, depth: int = DEPTH) -> dict[str, float]:
 
 def evaluate_dataset(engine, ds: LabelledSet, n_folds: int = 5, num_rounds: int = 300,
                      pipelines: tuple[str, ...] = PIPELINES, rerank_k: int = 200,
-                     log_features: Path | None = None) -> EvalReport:
-    """Score ``pipelines`` on ``ds`` with an engine built over ``ds.products``."""
+                     log_features: Path | None = None, models: dict[str, Ranker] | None = None) -> EvalReport:
+    """Score ``pipelines`` on ``ds`` with an engine built over ``ds.products``; ``models``
+    (name -> a trained ranker, e.g. saved after training on another set) are scored as they
+    are, on every query, without cross-validation."""
     products = engine.artifacts.catalog.products
     queries = {q: t for q, t in ds.queries.items() if ds.qrels.get(q)}
     cands = collect_candidates(engine, queries, rerank_k)
     runs: dict[str, dict[str, dict[str, float]]] = {p: {} for p in pipelines}
+    for name, model in (models or {}).items():
+        runs[name] = {qid: _top(sorted(zip(c.positions, model.score(c.batch)), key=lambda t: -t[1]), products)
+                      for qid, c in cands.items() if len(c.positions)}
     linear = LinearRanker(engine.settings.ranker_weights)  # v0 as this deployment configures it
     for qid, c in cands.items():
         if "bm25" in runs:
@@ -84,9 +93,10 @@ def evaluate_dataset(engine, ds: LabelledSet, n_folds: int = 5, num_rounds: int 
     ts = training_set(engine, cands, ds.qrels)
     if log_features is not None:
         ts.to_parquet(log_features)
+    folds = list(query_folds(ts.qids, n_folds)) if len(ts.y) else []
     if "lambdamart" in runs:
         oof = np.zeros(len(ts.y), np.float64)
-        for train, test in query_folds(ts.qids, n_folds):
+        for train, test in folds:
             assert not set(ts.qids[train]) & set(ts.qids[test]), "a query leaked across folds"
             tr = ts.subset(train)
             model = LambdaMARTRanker.fit(tr.X, tr.y, tr.group_sizes, num_rounds=num_rounds)
@@ -98,10 +108,42 @@ def evaluate_dataset(engine, ds: LabelledSet, n_folds: int = 5, num_rounds: int 
         full = LambdaMARTRanker.fit(ts.X, ts.y, ts.group_sizes, num_rounds=num_rounds)
         report.feature_importance = full.feature_importance()
         report.model = full
+    neural = [p for p in runs if p.startswith("fusion_")]
+    if neural:
+        _neural_runs(engine, cands, ds.qrels, [(set(ts.qids[tr]), set(ts.qids[te])) for tr, te in folds],
+                     {p: runs[p] for p in neural}, report)
     for pipe, run in runs.items():
         report.means[pipe], report.per_query[pipe] = evaluate_run(ds.qrels, run, METRICS, pipe)
         log.info("%s %s %s", ds.name, pipe, report.means[pipe])
     return report
+
+
+def _neural_runs(engine, cands, qrels, folds, runs: dict[str, dict[str, dict[str, float]]],
+                 report: EvalReport) -> None:
+    """Each neural fusion variant trained on every fold's training queries, scored on its test queries."""
+    import time
+
+    from shoprank.ranking.neural import ListInputs, NeuralFusionRanker, index_modalities
+
+    mods = index_modalities(engine.artifacts)
+    products = engine.artifacts.catalog.products
+    lists = {}
+    for qid, c in cands.items():
+        if len(c.positions):
+            judged = qrels.get(qid, {})
+            y = np.array([judged.get(products[p].id, 0) for p in c.positions], np.float32)
+            lists[qid] = ListInputs.from_batch(c.batch, mods, y)
+    for pipe, run in runs.items():
+        variant = pipe.removeprefix("fusion_")
+        t0 = time.perf_counter()
+        for train, test in folds:
+            model = NeuralFusionRanker.fit([lists[q] for q in sorted(train) if q in lists], mods, variant)  # type: ignore[arg-type]
+            for qid in sorted(test):
+                if qid in lists:
+                    s = model._forward(lists[qid])[0]
+                    run[qid] = _top(sorted(zip(cands[qid].positions, s), key=lambda t: -t[1]), products)
+        report.train_s[pipe] = time.perf_counter() - t0
+        log.info("%s: %d folds in %.0f s", pipe, len(folds), report.train_s[pipe])
 
 
 def train_on_labels(engine, queries: dict[str, str], labels: dict[str, dict[str, dict[str, int]]],

@@ -15,9 +15,18 @@ def paired_p(rep: EvalReport, a: str, b: str, metric: str = "ndcg@10") -> float:
 
 
 def markdown_table(rep: EvalReport, key: str = "ndcg@10") -> str:
-    rows = ["| pipeline | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
+    """One row per pipeline; with LambdaMART, each other pipeline's paired t-test p against it
+    on ``key``; training time of the pipelines that train per fold."""
+    vs = "lambdamart" if "lambdamart" in rep.means else None
+    extra = ([f"p vs lambdamart ({key})"] if vs else []) + (["train s (all folds)"] if rep.train_s else [])
+    rows = ["| pipeline | " + " | ".join([*METRICS, *extra]) + " |", "|---|" + "---|" * (len(METRICS) + len(extra))]
     for pipe, m in rep.means.items():
-        rows.append(f"| {pipe} | " + " | ".join(f"{m[k]:.4f}" for k in METRICS) + " |")
+        cells = [f"{m[k]:.4f}" for k in METRICS]
+        if vs:
+            cells.append("" if pipe == vs else f"{paired_p(rep, pipe, vs, key):.2g}")
+        if rep.train_s:
+            cells.append(f"{rep.train_s[pipe]:.0f}" if pipe in rep.train_s else "")
+        rows.append(f"| {pipe} | " + " | ".join(cells) + " |")
     if "lambdamart" in rep.means and len(rep.means) > 1:
         best = rep.best_baseline(key)
         gain = rep.means["lambdamart"][key] - rep.means[best][key]

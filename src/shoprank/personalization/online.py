@@ -128,12 +128,15 @@ class Personalizer:
                 n += self._fold_through(owner, seq)
         return n
 
-    def forget(self, user_id: str, owners: Iterable[str] = ()) -> Forgotten:
-        """Remove a user's events and profiles, those of the sessions they used, and those of
-        ``owners`` (sessions known elsewhere, e.g. from their searches)."""
-        owners = {user_id, *owners} | self.events.sessions_of(user_id)
-        n_events = sum(self.events.delete_owner(o) for o in owners)
-        n_profiles = sum(1 for o in owners if self.profiles.delete(o))
+    def forget(self, user_id: str, sessions: Iterable[str] = ()) -> Forgotten:
+        """Remove a user's events and profile, and those of the sessions they used (seen with
+        them in the event log, or given: e.g. from their searches). A session's events that
+        name another user, and a session id that is also someone's user id, are left alone:
+        session ids are chosen by clients."""
+        sessions = (set(sessions) | self.events.sessions_of(user_id)) - {user_id}
+        n_events = self.events.delete_user(user_id, sessions)
+        n_profiles = int(self.profiles.delete(user_id))
+        n_profiles += sum(1 for s in sessions if not self.events.has_user(s) and self.profiles.delete(s))
         if self.recommender is not None:
             log.info("forgot %s; the collaborative model keeps its aggregate until it is retrained", user_id)
         return Forgotten(n_events, n_profiles)

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -52,6 +52,15 @@ class EventLog(ABC):
     @abstractmethod
     def delete_owner(self, owner: str) -> int:
         """Remove every event whose user_id or session_id is ``owner``; return how many."""
+
+    @abstractmethod
+    def delete_user(self, user_id: str, sessions: Iterable[str] = ()) -> int:
+        """Remove the user's events, and the events of ``sessions`` that name no other user
+        (a session id is free text: it must not reach another shopper's events); return how many."""
+
+    @abstractmethod
+    def has_user(self, user_id: str) -> bool:
+        """Whether any event names ``user_id`` as its user."""
 
     def close(self) -> None:  # noqa: B027 - optional hook: most backends hold nothing to release
         pass

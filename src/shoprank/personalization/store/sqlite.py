@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -154,6 +154,28 @@ class SQLiteEventLog(EventLog):
                 raise
         log.info("deleted %d events of %s", n, owner)
         return int(n)
+
+    def delete_user(self, user_id: str, sessions: Iterable[str] = ()) -> int:
+        sessions = sorted(set(sessions))
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                n = self._conn.execute("DELETE FROM events WHERE user_id = ?", (user_id,)).rowcount
+                for sid in sessions:
+                    n += self._conn.execute("DELETE FROM events WHERE session_id = ? AND user_id IS NULL",
+                                            (sid,)).rowcount
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+        log.info("deleted %d events of %s and %d sessions", n, user_id, len(sessions))
+        return int(n)
+
+    def has_user(self, user_id: str) -> bool:
+        with self._lock:
+            return self._conn.execute("SELECT 1 FROM events WHERE user_id = ? LIMIT 1", (user_id,)).fetchone() \
+                is not None
 
     def close(self) -> None:
         with self._lock:

@@ -58,8 +58,10 @@ async def start_experiment(request: Request, engine: EngineDep) -> ExperimentSta
         await run_in_threadpool(engine.set_experiment, exp)
     except ValidationError as e:
         raise HTTPException(422, describe_error(e)) from None
-    except (ValueError, OSError) as e:  # an arm's ranker cannot be built, e.g. no such saved model
+    except ValueError as e:  # an arm's ranker cannot be built, e.g. no such saved model
         raise HTTPException(422, f"an arm cannot be served: {e}") from None
+    except OSError as e:  # the server's own disk
+        raise HTTPException(503, f"the experiment could not be stored: {e}") from None
     return ExperimentState(experiment=exp)
 
 

@@ -1,7 +1,9 @@
 """POST /search: text, photo, voice, or a combination; JSON or multipart."""
 from __future__ import annotations
 
+import logging
 import random
+import sqlite3
 import time
 
 from fastapi import APIRouter, HTTPException, Request
@@ -28,6 +30,7 @@ from shoprank.service.schemas import (
 from shoprank.service.security import require
 from shoprank.types import Filters, Query, describe_error
 
+logger = logging.getLogger(__name__)
 router = APIRouter(tags=["search"], dependencies=[require("search")],
                    responses={**ERROR_RESPONSES, **AUTH_RESPONSES})
 
@@ -109,12 +112,18 @@ def _search_logged(engine: ShopRank, query: Query, body: SearchRequest, kind: Se
         arm = experiment.arm(served.arm) if experiment is not None and served.arm in (
             experiment.control.name, experiment.treatment.name) else None
         ranker = (engine.arm_ranker(arm) if arm is not None and arm.changes_ranker else engine.ranker).name
-        log.append(Impression(
+        imp = Impression(
             search_id=search_id, ts=time.time(), kind=kind, products=tuple(h.product.id for h in served.result.hits),
             query=query.text, user_id=body.user_id, session_id=body.session_id, filters=filters, sort=query.sort,
             ranker=ranker, experiment=experiment.name if experiment is not None else None, arm=served.arm,
             teams=served.teams, candidates=served.result.candidates, latency_ms=round(latency_ms, 3),
-            personalized=served.result.personalized))
+            personalized=served.result.personalized)
+        try:
+            log.append(imp)
+        except sqlite3.Error as e:  # e.g. locked past the busy timeout: the shopper still gets results
+            engine.impressions_dropped += 1
+            logger.error("impression of search %s not logged (%d so far): %s", search_id,
+                         engine.impressions_dropped, e)
     return search_id, served.result
 
 

@@ -1,0 +1,120 @@
+"""The neural fusion rankers: the ranker contract for each variant, learning from a modality's
+vectors, masking of missing modalities, attention weights."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_contract import RankerContract
+
+from shoprank.features.registry import FEATURE_NAMES
+from shoprank.ranking import Ranker
+
+torch = pytest.importorskip("torch", reason="pip install 'shoprank[neural]'")
+
+from shoprank.ranking.neural import VARIANTS, ListInputs, NeuralFusionRanker  # noqa: E402
+
+COS, BM25 = FEATURE_NAMES.index("cos_text"), FEATURE_NAMES.index("bm25_title")
+
+
+def _feature_lists(n_lists=30, n=20, seed=3) -> list[ListInputs]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n_lists):
+        X = rng.normal(size=(n, len(FEATURE_NAMES))).astype(np.float32)
+        y = np.digitize(X[:, COS] + X[:, BM25], [-1, 0, 1]).astype(np.float32)
+        out.append(ListInputs(X, [], [], [], y))
+    return out
+
+
+def _vector_lists(n_lists=40, n=24, d=8, seed=5) -> list[ListInputs]:
+    """Relevance lives in the modality: grade = how close the candidate's vector is to the query's;
+    a third of the candidates lack the modality (and are never relevant)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n_lists):
+        q = rng.normal(size=d).astype(np.float32)
+        q /= np.linalg.norm(q)
+        V = rng.normal(size=(n, d)).astype(np.float32)
+        V /= np.linalg.norm(V, axis=1, keepdims=True)
+        P = rng.random(n) > 0.33
+        V[~P] = 0
+        cos = V @ q
+        y = np.where(P, np.digitize(cos, [0.0, 0.4, 0.7]), 0).astype(np.float32)
+        X = rng.normal(size=(n, len(FEATURE_NAMES))).astype(np.float32)  # features carry no signal
+        out.append(ListInputs(X, [q], [V], [P], y))
+    return out
+
+
+def _ndcg10(scores: np.ndarray, y: np.ndarray) -> float:
+    order = np.argsort(-scores)[:10]
+    disc = 1 / np.log2(np.arange(2, 12))
+    ideal = np.sort(y)[::-1][:10]
+    idcg = float(((2 ** ideal - 1) * disc[: len(ideal)]).sum())
+    return float(((2 ** y[order] - 1) * disc[: len(order)]).sum()) / idcg if idcg else 0.0
+
+
+def _contract(variant):
+    class Contract(RankerContract):
+        def make_ranker(self) -> Ranker:
+            return NeuralFusionRanker.fit(_feature_lists(), [], variant, epochs=25, patience=25, lr=3e-3)
+
+    Contract.__name__ = f"TestNeural{variant.title()}Contract"
+    return Contract
+
+
+TestNeuralEarlyContract = _contract("early")
+TestNeuralAttentionContract = _contract("attention")
+TestNeuralTransformerContract = _contract("transformer")
+TestNeuralLateContract = _contract("late")
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_learns_from_a_modality_and_masks_what_is_missing(variant):
+    lists = _vector_lists()
+    train, test = lists[:30], lists[30:]
+    model = NeuralFusionRanker.fit(train, [("text", 8)], variant, epochs=40, patience=8, lr=3e-3, seed=1)
+    learned = np.mean([_ndcg10(model._forward(li)[0], li.y) for li in test])
+    rng = np.random.default_rng(0)
+    chance = np.mean([_ndcg10(rng.normal(size=len(li.y)), li.y) for li in test])
+    assert learned > chance + 0.15, (variant, learned, chance)
+    li = test[0]
+    base, _ = model._forward(li)
+    li.V[0][~li.P[0]] = rng.normal(size=(int((~li.P[0]).sum()), 8))  # garbage where the modality is absent
+    assert model._forward(li)[0] == pytest.approx(base, abs=1e-5)
+
+
+def test_attention_weights_cover_the_present_modalities():
+    lists = _vector_lists(n_lists=12)
+    for li in lists:  # a second modality, present everywhere
+        li.q.append(li.q[0][:4].copy())
+        li.V.append(np.ones((len(li.X), 4), np.float32) / 2)
+        li.P.append(np.ones(len(li.X), bool))
+    model = NeuralFusionRanker.fit(lists, [("text", 8), ("image", 4)], "attention", epochs=3)
+    _, w = model._forward(lists[0])
+    P = lists[0].P[0]
+    assert w[P].sum(1) == pytest.approx(np.ones(P.sum()), abs=1e-5)
+    assert (w[~P, 0] == 0).all() and w[~P, 1] == pytest.approx(1.0)
+
+
+def test_explanations_credit_the_modality_on_its_cosine_column():
+    lists = _vector_lists()
+    model = NeuralFusionRanker.fit(lists, [("text", 8)], "late", epochs=20, patience=5, lr=3e-3)
+    li = lists[0]
+    s = model._forward(li)[0]
+
+    class _Batch:  # what explain reads: the lists' inputs (the index is not needed here)
+        pass
+
+    model._inputs = lambda batch: li  # type: ignore[method-assign]
+    contrib = model.explain(_Batch())  # type: ignore[arg-type]
+    assert contrib.sum(1) + model.base_score() == pytest.approx(s, abs=1e-4)
+    best = int(np.argmax(s))
+    assert abs(contrib[best, COS]) > np.abs(np.delete(contrib[best], COS)).max()
+
+
+def test_unknown_variant_and_nothing_to_learn_are_errors():
+    with pytest.raises(ValueError, match="unknown variant"):
+        NeuralFusionRanker.fit(_feature_lists(), [], "deep")  # type: ignore[arg-type]
+    flat = [ListInputs(li.X, [], [], [], np.zeros(len(li.X), np.float32)) for li in _feature_lists(3)]
+    with pytest.raises(ValueError, match="different grades"):
+        NeuralFusionRanker.fit(flat, [], "early")
