@@ -132,7 +132,7 @@ def main() -> None:
         for m in metrics_ab:
             ab_values[m][vs[0].imp.arm].append(float(np.mean([v.value(m) for v in vs])))
     n_il, curve_il = sessions_needed(lambda n: interleaving_power(il_sessions, n), GRID)
-    rows.append({"experiment": "team-draft interleaving", "test": "sign test on wins",
+    rows.append({"experiment": "team-draft interleaving", "test": "sign test over shoppers",
                  "sessions logged": len(il_sessions), "sessions for 80 % power at p<0.01": n_il or f"> {GRID[-1]}",
                  "power curve": " ".join(f"{n}:{p:.2f}" for n, p in curve_il.items())})
     n_ab = {}

@@ -107,9 +107,16 @@ def test_analytics_reports_judges_exports_and_eval_scores_the_judgments(runner, 
     pytest.importorskip("lightgbm")
     pytest.importorskip("ranx")
     res = runner.invoke(app, ["eval", "--judgments", str(judged), "--index", "t", "--folds", "2", "--rounds", "10",
-                              "--out", str(tmp_path / "ev")])
+                              "--out", str(tmp_path / "ev"), "--save-model", str(tmp_path / "m")])
     assert res.exit_code == 0, res.output
     assert "judged: 2 queries over index 't'" in res.stdout and "lambdamart" in res.stdout
+    # A saved model scored as it is, beside the pipelines: no cross-validation of it.
+    res = runner.invoke(app, ["eval", "--judgments", str(judged), "--index", "t", "--folds", "2", "--rounds", "10",
+                              "--out", str(tmp_path / "ev2"), "--model", str(tmp_path / "m" / "judged")])
+    assert res.exit_code == 0, res.output
+    assert "| saved:judged |" in res.stdout
+    res = runner.invoke(app, ["eval", "--judgments", str(judged), "--index", "t", "--model", str(tmp_path / "nope")])
+    assert res.exit_code == 2 and "--model" in res.stderr
 
 
 def test_analytics_without_a_log_says_so(runner):

@@ -118,3 +118,33 @@ def test_unknown_variant_and_nothing_to_learn_are_errors():
     flat = [ListInputs(li.X, [], [], [], np.zeros(len(li.X), np.float32)) for li in _feature_lists(3)]
     with pytest.raises(ValueError, match="different grades"):
         NeuralFusionRanker.fit(flat, [], "early")
+
+
+def test_served_from_a_saved_model_over_a_real_index(fake_engine, tmp_path):
+    """Trained on the demo index's candidate batches (per-modality vectors from the index), saved,
+    loaded by name from settings and served: searches rank and explain with it."""
+    from shoprank import factory
+    from shoprank.engine import ShopRank
+    from shoprank.ranking.neural import index_modalities
+    from shoprank.types import Query
+
+    mods = index_modalities(fake_engine.artifacts)
+    assert [m for m, _ in mods] == sorted(fake_engine.artifacts.modalities)
+    lists = []
+    for q in ("red backpack", "blue mug", "backpack", "coffee mug", "green bag", "mug"):
+        c = fake_engine.candidates(Query(text=q, k=50, collapse_variants=False))
+        y = np.array([sum(w in fake_engine.artifacts.catalog.products[p].title.lower() for w in q.split())
+                      for p in c.positions], np.float32)
+        lists.append(ListInputs.from_batch(c.batch, mods, y))
+    assert any(li.q[i] is not None for li in lists for i in range(len(mods)))  # the text query has vectors
+    model = NeuralFusionRanker.fit(lists, mods, "attention", epochs=3)
+    model.save(tmp_path / "neural")
+    settings = fake_engine.settings.model_copy(update={"ranker": "neural", "ranker_model": tmp_path / "neural"})
+    served = ShopRank(fake_engine.artifacts, settings, ranker=factory.ranker(settings))
+    res = served.search(Query(text="red backpack", k=5, explain=True))
+    assert res.hits and res.hits[0].contributions
+    total = sum(v for k, v in res.hits[0].contributions.items() if k != "base") + res.hits[0].contributions.get(
+        "base", 0.0)
+    assert total == pytest.approx(res.hits[0].score, abs=1e-3)
+    weights = served.ranker.modality_weights(served.candidates(Query(text="red backpack", k=5)).batch)
+    assert weights and all(abs(sum(w.values()) - 1) < 1e-4 for w in weights if w)

@@ -74,7 +74,7 @@ class ListInputs:
         for name, dim in modalities:
             q = batch.query_vector(name) if batch.artifacts is not None else None
             v, p = batch.item_vectors(name)
-            if q is None or v.shape[1] != dim:
+            if q is None or v.shape[1] != dim or np.shape(q) != (dim,):  # e.g. a text query and a photo-only space
                 q, v, p = None, np.zeros((n, dim), np.float32), np.zeros(n, bool)
             qs.append(None if q is None else np.array(q, np.float32))  # a copy: cached query vectors are read-only
             vs.append(v)
