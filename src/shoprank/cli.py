@@ -4,12 +4,15 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from shoprank.catalog import CATALOG_FORMATS, Catalog, ImportResult, load_catalog_file, load_magento
 from shoprank.config import get_settings
+
+if TYPE_CHECKING:
+    from shoprank.evaluation.harness import EvalReport
 
 app = typer.Typer(add_completion=False, help="Multimodal product search and ranking.")
 log = logging.getLogger("shoprank")
@@ -195,6 +198,16 @@ def serve(name: str = "luma", host: str | None = None, port: int | None = None) 
     _serve(engine, host or settings.host, port or settings.port)
 
 
+def _save_models(rep: EvalReport, save_model: Path | None, name: str) -> None:
+    """LambdaMART as <dir>/<set>, each neural variant as <dir>/<set>-<variant>: servable by name."""
+    if save_model is None:
+        return
+    if rep.model is not None:
+        rep.model.save(save_model / name)
+    for pipe, model in rep.neural_models.items():
+        model.save(save_model / f"{name}-{pipe.removeprefix('fusion_')}")
+
+
 @app.command("eval")
 def evaluate(
     dataset: Annotated[list[str] | None, typer.Option(help="labelled set(s); default: every searchable one")] = None,
@@ -204,7 +217,8 @@ def evaluate(
     rounds: int = 300,
     out: Annotated[Path, typer.Option(help="where tables, per-query results and plots go")] = Path(
         "benchmarks/out/eval"),
-    save_model: Annotated[Path | None, typer.Option(help="save the LambdaMART trained on all queries here")] = None,
+    save_model: Annotated[Path | None, typer.Option(
+        help="save the rankers trained on all queries here: <dir>/<set> (LambdaMART), <dir>/<set>-<variant>")] = None,
     judgments: Annotated[list[Path] | None, typer.Option(
         help="judgment CSVs over a served index instead of the labelled sets (`shoprank analytics`)")] = None,
     index: Annotated[str, typer.Option(help="the index --judgments refer to")] = "luma",
@@ -212,6 +226,8 @@ def evaluate(
         help="also train and score the neural fusion rankers (early, attention, transformer, late)")] = False,
     model: Annotated[list[Path] | None, typer.Option(
         help="saved ranker folder(s) to score as they are on every query (e.g. trained on another set)")] = None,
+    augment: Annotated[int, typer.Option(
+        help="also train each learned ranker with this many perturbed copies of every training query")] = 0,
 ) -> None:
     """Score BM25, dense, RRF, linear fusion, the linear ranker and LambdaMART on labelled query sets."""
     from shoprank.engine import ShopRank
@@ -240,10 +256,10 @@ def evaluate(
                 ds = load_judgments(path, served.artifacts.catalog.products)
             except (OSError, ValueError) as e:
                 _fail(f"{path}: {e}")
-            rep = evaluate_dataset(served, ds, n_folds=folds, num_rounds=rounds, pipelines=pipelines, models=saved)
+            rep = evaluate_dataset(served, ds, n_folds=folds, num_rounds=rounds, pipelines=pipelines, models=saved,
+                                   keep_models=save_model is not None, augment=augment)
             rep.save(out)
-            if save_model and rep.model is not None:
-                rep.model.save(save_model / ds.name)
+            _save_models(rep, save_model, ds.name)
             reports.append(rep)
             typer.echo(f"\n{ds.name}: {rep.queries} queries over index {index!r}, {folds}-fold query-grouped CV"
                        + (f" ({ds.note})" if ds.note else "") + "\n")
@@ -261,10 +277,10 @@ def evaluate(
             continue
         engine = ShopRank.build(Catalog(ds.products), settings.index_dir(f"eval-{name}"), settings)
         rep = evaluate_dataset(engine, ds, n_folds=folds, num_rounds=rounds, pipelines=pipelines, models=saved,
-                               log_features=out / name / "features.parquet")
+                               log_features=out / name / "features.parquet", keep_models=save_model is not None,
+                               augment=augment)
         rep.save(out)
-        if save_model and rep.model is not None:
-            rep.model.save(save_model / name)
+        _save_models(rep, save_model, name)
         reports.append(rep)
         typer.echo(f"\n{name}: {rep.queries} queries, {rep.products} products, {folds}-fold query-grouped CV\n")
         typer.echo(markdown_table(rep))

@@ -56,3 +56,17 @@ def test_trained_lambdamart_serves_with_explanations(crowdflower_run, tmp_path):
     plain = served.search(Query(text=text, k=5))
     assert [x.product.id for x in plain.hits] == [x.product.id for x in res.hits]
 
+
+
+def test_neural_and_augmented_pipelines_share_the_folds(crowdflower_run, tmp_path):
+    pytest.importorskip("torch", reason="pip install 'shoprank[neural]'")
+    from shoprank.evaluation.harness import NEURAL_PIPELINES
+
+    ds, engine, _, _ = crowdflower_run
+    rep = evaluate_dataset(engine, ds, n_folds=4, num_rounds=20, pipelines=("bm25", "lambdamart", "fusion_early"),
+                           augment=1, keep_models=True)
+    assert set(rep.means) == {"bm25", "lambdamart", "lambdamart+aug", "fusion_early", "fusion_early+aug"}
+    assert all(len(rep.per_query[p]["ndcg@10"]) == len(ds.queries) for p in rep.means)
+    assert rep.means["fusion_early"]["ndcg@10"] > 0.5 and rep.train_s["fusion_early+aug"] > 0
+    assert set(rep.neural_models) == {"fusion_early"} and "fusion_early" in NEURAL_PIPELINES
+

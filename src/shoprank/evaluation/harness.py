@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,10 +20,12 @@ import numpy as np
 
 from shoprank.evaluation.datasets import LabelledSet
 from shoprank.evaluation.metrics import METRICS, evaluate_run
+from shoprank.ranking.augment import perturb
 from shoprank.ranking.base import Ranker
 from shoprank.ranking.lgbm import LambdaMARTRanker
 from shoprank.ranking.linear import LinearRanker
-from shoprank.ranking.training import collect_candidates, query_folds, training_set
+from shoprank.ranking.training import TrainingSet, collect_candidates, query_folds, training_set
+from shoprank.search import Candidates
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,8 @@ class EvalReport:
     folds: int = 0
     model: LambdaMARTRanker | None = field(default=None, repr=False)  # trained on every query
     train_s: dict[str, float] = field(default_factory=dict)  # neural pipelines: training time over all folds
+    # neural pipelines trained on every query (with keep_models): what --save-model writes
+    neural_models: dict[str, Ranker] = field(default_factory=dict, repr=False)
 
     def best_baseline(self, metric: str = "ndcg@10") -> str:
         return max((p for p in self.means if p != "lambdamart"), key=lambda p: self.means[p][metric])
@@ -64,10 +69,13 @@ def _top(pairs, products, depth: int = DEPTH) -> dict[str, float]:
 
 def evaluate_dataset(engine, ds: LabelledSet, n_folds: int = 5, num_rounds: int = 300,
                      pipelines: tuple[str, ...] = PIPELINES, rerank_k: int = 200,
-                     log_features: Path | None = None, models: dict[str, Ranker] | None = None) -> EvalReport:
+                     log_features: Path | None = None, models: dict[str, Ranker] | None = None,
+                     keep_models: bool = False, augment: int = 0) -> EvalReport:
     """Score ``pipelines`` on ``ds`` with an engine built over ``ds.products``; ``models``
     (name -> a trained ranker, e.g. saved after training on another set) are scored as they
-    are, on every query, without cross-validation."""
+    are, on every query, without cross-validation. ``augment`` > 0 adds, for each learned
+    pipeline, a "+aug" twin trained with that many perturbed copies of each training query
+    (:func:`shoprank.ranking.augment.perturb`; test queries are never augmented)."""
     products = engine.artifacts.catalog.products
     queries = {q: t for q, t in ds.queries.items() if ds.qrels.get(q)}
     cands = collect_candidates(engine, queries, rerank_k)
@@ -94,32 +102,55 @@ def evaluate_dataset(engine, ds: LabelledSet, n_folds: int = 5, num_rounds: int 
     if log_features is not None:
         ts.to_parquet(log_features)
     folds = list(query_folds(ts.qids, n_folds)) if len(ts.y) else []
-    if "lambdamart" in runs:
+    aug_cands: dict[str, Candidates] = {}
+    if augment:
+        rng = random.Random(0)
+        chinese = engine.settings.text_encoder == "e5"
+        variants = {f"{qid}~{k}": perturb(text, rng, chinese) for qid, text in queries.items() for k in range(augment)}
+        aug_cands = collect_candidates(engine, {a: t for a, t in variants.items() if t != queries[_base(a)]}, rerank_k)
+        runs.update({f"{p}+aug": {} for p in list(runs) if p == "lambdamart" or p.startswith("fusion_")})
+    aug_ts = training_set(engine, aug_cands, {a: ds.qrels.get(_base(a), {}) for a in aug_cands}) if aug_cands \
+        else None
+    for ltr in [p for p in ("lambdamart", "lambdamart+aug") if p in runs]:
         oof = np.zeros(len(ts.y), np.float64)
         for train, test in folds:
             assert not set(ts.qids[train]) & set(ts.qids[test]), "a query leaked across folds"
             tr = ts.subset(train)
+            if ltr.endswith("+aug") and aug_ts is not None:
+                keep = set(ts.qids[train])
+                tr = _concat(tr, aug_ts.subset(np.flatnonzero([_base(q) in keep for q in aug_ts.qids])))
             model = LambdaMARTRanker.fit(tr.X, tr.y, tr.group_sizes, num_rounds=num_rounds)
             oof[test] = model.score_matrix(ts.X[test])
         for qid in np.unique(ts.qids):
             rows = np.flatnonzero(ts.qids == qid)
             order = rows[np.argsort(-oof[rows], kind="stable")][:DEPTH]
-            runs["lambdamart"][str(qid)] = {str(ts.pids[r]): float(oof[r]) for r in order}
+            runs[ltr][str(qid)] = {str(ts.pids[r]): float(oof[r]) for r in order}
+    if "lambdamart" in runs:
         full = LambdaMARTRanker.fit(ts.X, ts.y, ts.group_sizes, num_rounds=num_rounds)
         report.feature_importance = full.feature_importance()
         report.model = full
     neural = [p for p in runs if p.startswith("fusion_")]
     if neural:
         _neural_runs(engine, cands, ds.qrels, [(set(ts.qids[tr]), set(ts.qids[te])) for tr, te in folds],
-                     {p: runs[p] for p in neural}, report)
+                     {p: runs[p] for p in neural}, report, keep_models, aug_cands)
     for pipe, run in runs.items():
         report.means[pipe], report.per_query[pipe] = evaluate_run(ds.qrels, run, METRICS, pipe)
         log.info("%s %s %s", ds.name, pipe, report.means[pipe])
     return report
 
 
+def _base(qid: str) -> str:
+    """The query an augmented copy ("<qid>~<k>") was made from."""
+    return qid.split("~", 1)[0]
+
+
+def _concat(a: TrainingSet, b: TrainingSet) -> TrainingSet:
+    return TrainingSet(np.concatenate([a.X, b.X]), np.concatenate([a.y, b.y]), np.concatenate([a.qids, b.qids]),
+                       np.concatenate([a.pids, b.pids]))
+
+
 def _neural_runs(engine, cands, qrels, folds, runs: dict[str, dict[str, dict[str, float]]],
-                 report: EvalReport) -> None:
+                 report: EvalReport, keep_models: bool = False, aug_cands: dict | None = None) -> None:
     """Each neural fusion variant trained on every fold's training queries, scored on its test queries."""
     import time
 
@@ -128,22 +159,26 @@ def _neural_runs(engine, cands, qrels, folds, runs: dict[str, dict[str, dict[str
     mods = index_modalities(engine.artifacts)
     products = engine.artifacts.catalog.products
     lists = {}
-    for qid, c in cands.items():
+    for qid, c in {**cands, **(aug_cands or {})}.items():
         if len(c.positions):
-            judged = qrels.get(qid, {})
+            judged = qrels.get(_base(qid), {})
             y = np.array([judged.get(products[p].id, 0) for p in c.positions], np.float32)
             lists[qid] = ListInputs.from_batch(c.batch, mods, y)
     for pipe, run in runs.items():
-        variant = pipe.removeprefix("fusion_")
+        variant = pipe.removeprefix("fusion_").removesuffix("+aug")
         t0 = time.perf_counter()
         for train, test in folds:
-            model = NeuralFusionRanker.fit([lists[q] for q in sorted(train) if q in lists], mods, variant)  # type: ignore[arg-type]
+            use = [q for q in sorted(lists) if _base(q) in train and (pipe.endswith("+aug") or q in train)]
+            model = NeuralFusionRanker.fit([lists[q] for q in use], mods, variant)  # type: ignore[arg-type]
             for qid in sorted(test):
                 if qid in lists:
                     s = model._forward(lists[qid])[0]
                     run[qid] = _top(sorted(zip(cands[qid].positions, s), key=lambda t: -t[1]), products)
         report.train_s[pipe] = time.perf_counter() - t0
         log.info("%s: %d folds in %.0f s", pipe, len(folds), report.train_s[pipe])
+        if keep_models and not pipe.endswith("+aug"):
+            report.neural_models[pipe] = NeuralFusionRanker.fit([lists[q] for q in cands if q in lists], mods,
+                                                                variant)  # type: ignore[arg-type]
 
 
 def train_on_labels(engine, queries: dict[str, str], labels: dict[str, dict[str, dict[str, int]]],
