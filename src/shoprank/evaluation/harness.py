@@ -53,7 +53,8 @@ class EvalReport:
     neural_models: dict[str, Ranker] = field(default_factory=dict, repr=False)
 
     def best_baseline(self, metric: str = "ndcg@10") -> str:
-        return max((p for p in self.means if p != "lambdamart"), key=lambda p: self.means[p][metric])
+        """The best pipeline that learns nothing (retrievers, fusions, the hand-set linear ranker)."""
+        return max((p for p in self.means if p in PIPELINES and p != "lambdamart"), key=lambda p: self.means[p][metric])
 
     def save(self, out_dir: Path) -> Path:
         d = out_dir / self.dataset
