@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from shoprank.personalization.store.sqlite import connect_wal
+from shoprank.personalization.store.sqlite import connect_wal, delete_user_rows
 
 if TYPE_CHECKING:
     from shoprank.config import Settings
@@ -191,20 +191,8 @@ class ImpressionLog:
     def forget(self, user_id: str, sessions: Iterable[str] = ()) -> int:
         """Delete the user's impressions, and those of ``sessions`` that name no other user
         (session ids come from clients: one must not reach another shopper's searches)."""
-        sessions = sorted(set(sessions) - {user_id})
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                n = self._conn.execute("DELETE FROM impressions WHERE user_id = ?", (user_id,)).rowcount
-                for sid in sessions:
-                    n += self._conn.execute("DELETE FROM impressions WHERE session_id = ? AND user_id IS NULL",
-                                            (sid,)).rowcount
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
-        return int(n)
+            return delete_user_rows(self._conn, "impressions", user_id, sorted(set(sessions) - {user_id}))
 
     def _retention_quietly(self, now: float) -> None:
         try:

@@ -19,7 +19,6 @@ w_rel · relevance`` (:class:`Blend`, defaults ``w_cvr = 0.5``, ``w_rel = 0``): 
 """
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -30,6 +29,7 @@ import numpy as np
 
 from shoprank.features.registry import FEATURE_NAMES
 from shoprank.ranking.base import CandidateBatch, Ranker
+from shoprank.ranking.training import EarlyStopping
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,7 @@ class MultiTaskRanker(Ranker):
 
         train_ix = np.flatnonzero(~is_valid)
         valid_ix = torch.from_numpy(np.flatnonzero(is_valid))
-        best, best_state, bad, t0, ran = math.inf, None, 0, time.perf_counter(), 0
+        stopper, t0, ran = EarlyStopping(patience), time.perf_counter(), 0
         for _ in range(epochs):
             ran += 1
             net.train()
@@ -212,15 +212,10 @@ class MultiTaskRanker(Ranker):
             net.eval()
             with torch.inference_mode():
                 v_loss = float(losses(valid_ix))
-            if v_loss < best - 1e-5:
-                best, bad = v_loss, 0
-                best_state = {k: t.detach().clone() for k, t in net.state_dict().items()}
-            else:
-                bad += 1
-                if bad >= patience:
-                    break
-        if best_state is not None:
-            net.load_state_dict(best_state)
+            if stopper.check(-v_loss, net):
+                break
+        stopper.restore(net)
+        best = -stopper.best
         with torch.no_grad():
             seen = torch.sigmoid(net.seen.weight.squeeze(1)).numpy()
         cfg = {"hidden": hidden, "max_position": max_position, "epochs_run": ran, "valid_loss": best,

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import random
 import time
 from collections.abc import Sequence
@@ -41,6 +40,7 @@ import numpy as np
 
 from shoprank.features.registry import FEATURE_NAMES
 from shoprank.ranking.base import CandidateBatch, Ranker
+from shoprank.ranking.training import EarlyStopping
 
 log = logging.getLogger(__name__)
 
@@ -326,7 +326,7 @@ class NeuralFusionRanker(Ranker):
         model = cls(net, variant, list(modalities), mean, std, cfg)
         opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-5)
         tensors = [model._tensors(li) + (torch.from_numpy(li.y.astype(np.float32)),) for li in lists]  # type: ignore[union-attr]
-        best, best_state, bad, epochs_run = -math.inf, None, 0, 0
+        stopper, epochs_run = EarlyStopping(patience), 0
         t0 = time.perf_counter()
         for _ in range(epochs):
             epochs_run += 1
@@ -344,18 +344,13 @@ class NeuralFusionRanker(Ranker):
             with torch.inference_mode():
                 ndcg = float(np.mean([-_loss(net(X, qs, Vs, m, m.float())[0], y, "approxndcg", 1e-3).item()
                                       for X, qs, Vs, m, y in (tensors[i] for i in valid)]))
-            if ndcg > best + 1e-5:
-                best, bad = ndcg, 0
-                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-            else:
-                bad += 1
-                if bad >= patience:
-                    break
-        if best_state is not None:
-            net.load_state_dict(best_state)
+            if stopper.check(ndcg, net):
+                break
+        stopper.restore(net)
         net.eval()
-        model.config.update({"epochs_run": epochs_run, "valid_ndcg": best, "train_s": time.perf_counter() - t0})
-        log.info("%s fusion: %d epochs, validation nDCG %.4f, %.1f s", variant, epochs_run, best,
+        model.config.update({"epochs_run": epochs_run, "valid_ndcg": stopper.best,
+                             "train_s": time.perf_counter() - t0})
+        log.info("%s fusion: %d epochs, validation nDCG %.4f, %.1f s", variant, epochs_run, stopper.best,
                  time.perf_counter() - t0)
         return model
 

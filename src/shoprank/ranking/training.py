@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -82,3 +83,29 @@ def query_folds(qids: np.ndarray, n_folds: int = 5, seed: int = 0) -> Iterator[t
 
     rows = np.arange(len(qids))
     yield from GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(rows, groups=qids)
+
+
+class EarlyStopping:
+    """Keeps the best weights of a network by a validation score (higher is better) and says
+    when ``patience`` checks in a row brought no improvement."""
+
+    def __init__(self, patience: int, min_delta: float = 1e-5):
+        self.patience = patience
+        self.min_delta = min_delta
+        self.best = -float("inf")
+        self._state: dict | None = None
+        self._bad = 0
+
+    def check(self, score: float, net: Any) -> bool:
+        """Record ``score`` of ``net`` (a torch module) now; True when training should stop."""
+        if score > self.best + self.min_delta:
+            self.best, self._bad = score, 0
+            self._state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            return False
+        self._bad += 1
+        return self._bad >= self.patience
+
+    def restore(self, net: Any) -> None:
+        """Put the best weights seen back into ``net`` (if any check was made)."""
+        if self._state is not None:
+            net.load_state_dict(self._state)

@@ -42,6 +42,23 @@ def connect_wal(path: Path, synchronous: str) -> sqlite3.Connection:
     return conn
 
 
+def delete_user_rows(conn: sqlite3.Connection, table: str, user_id: str, sessions: Iterable[str]) -> int:
+    """In one transaction, delete ``table``'s rows of ``user_id`` and the rows of ``sessions``
+    that name no user (a session id is whatever a client sent: it must not reach another
+    user's rows). The caller holds the connection's lock."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        n = conn.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,)).rowcount
+        for sid in sessions:
+            n += conn.execute(f"DELETE FROM {table} WHERE session_id = ? AND user_id IS NULL", (sid,)).rowcount
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return int(n)
+
+
 class SQLiteEventLog(EventLog):
     """Append-only event log in one SQLite file, safe for threads and for several processes.
 
@@ -156,21 +173,11 @@ class SQLiteEventLog(EventLog):
         return int(n)
 
     def delete_user(self, user_id: str, sessions: Iterable[str] = ()) -> int:
-        sessions = sorted(set(sessions))
+        sessions = sorted(set(sessions) - {user_id})
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                n = self._conn.execute("DELETE FROM events WHERE user_id = ?", (user_id,)).rowcount
-                for sid in sessions:
-                    n += self._conn.execute("DELETE FROM events WHERE session_id = ? AND user_id IS NULL",
-                                            (sid,)).rowcount
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
+            n = delete_user_rows(self._conn, "events", user_id, sessions)
         log.info("deleted %d events of %s and %d sessions", n, user_id, len(sessions))
-        return int(n)
+        return n
 
     def has_user(self, user_id: str) -> bool:
         with self._lock:
