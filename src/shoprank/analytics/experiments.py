@@ -105,6 +105,7 @@ class Served:
     """A search as served under an experiment (or none)."""
 
     result: SearchResult
+    ranker: str  # the name of the ranker that ranked it (interleaving: "<control's>|<treatment's>")
     arm: str | None = None
     teams: tuple[str, ...] | None = None  # interleaving: "a" (control) or "b" (treatment) per hit
 
@@ -125,19 +126,21 @@ def serve(engine: ShopRank, query: Query, experiment: Experiment | None, unit: s
     """Search ``query`` as ``experiment`` says for a shopper identified by ``unit`` (None:
     anonymous, so an A/B search gets a random arm and is analysed per search)."""
     if experiment is None:
-        return Served(engine.search(query))
+        return Served(engine.search(query), engine.ranker.name)
     if experiment.kind == "ab":
         arm = experiment.assign(unit) if unit is not None else (
             experiment.treatment if rng.random() < experiment.treatment_share else experiment.control)
-        return Served(engine.search(_with_arm(query, arm, engine)), arm=arm.name)
+        q = _with_arm(query, arm, engine)
+        return Served(engine.search(q), (q.ranker or engine.ranker).name, arm=arm.name)
     from shoprank.analytics.interleave import team_draft
 
-    a = engine.search(_with_arm(query, experiment.control, engine))
-    b = engine.search(_with_arm(query, experiment.treatment, engine))
+    qa, qb = _with_arm(query, experiment.control, engine), _with_arm(query, experiment.treatment, engine)
+    a, b = engine.search(qa), engine.search(qb)
     by_id = {h.product.id: h for h in b.hits} | {h.product.id: h for h in a.hits}
     ids, teams = team_draft([h.product.id for h in a.hits], [h.product.id for h in b.hits], query.k, rng)
     result = a
     result.hits = [by_id[i] for i in ids]
     result.timings_ms = {k: round(v + b.timings_ms.get(k, 0.0), 3) for k, v in a.timings_ms.items()}
     result.personalized = a.personalized or b.personalized
-    return Served(result, arm=INTERLEAVED, teams=tuple(teams))
+    return Served(result, f"{(qa.ranker or engine.ranker).name}|{(qb.ranker or engine.ranker).name}",
+                  arm=INTERLEAVED, teams=tuple(teams))

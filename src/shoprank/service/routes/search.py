@@ -109,13 +109,10 @@ def _search_logged(engine: ShopRank, query: Query, body: SearchRequest, kind: Se
     if log is not None:
         f = query.filters
         filters = {k: v for k, v in f.model_dump(exclude_defaults=True).items() if v not in (None, [], False)}
-        arm = experiment.arm(served.arm) if experiment is not None and served.arm in (
-            experiment.control.name, experiment.treatment.name) else None
-        ranker = (engine.arm_ranker(arm) if arm is not None and arm.changes_ranker else engine.ranker).name
         imp = Impression(
             search_id=search_id, ts=time.time(), kind=kind, products=tuple(h.product.id for h in served.result.hits),
             query=query.text, user_id=body.user_id, session_id=body.session_id, filters=filters, sort=query.sort,
-            ranker=ranker, experiment=experiment.name if experiment is not None else None, arm=served.arm,
+            ranker=served.ranker, experiment=experiment.name if experiment is not None else None, arm=served.arm,
             teams=served.teams, candidates=served.result.candidates, latency_ms=round(latency_ms, 3),
             personalized=served.result.personalized)
         try:
