@@ -13,6 +13,7 @@ import pytest
 pytest.importorskip("onnxruntime")
 
 from shoprank.encoders.e5_onnx import (
+    FLOAT_CHANNELS,
     META,
     PREFIXES,
     E5Tokenizer,
@@ -35,8 +36,9 @@ def _pieces() -> tuple[list[str], list[float]]:
     return pieces, scores
 
 
-def write_e5s1(path: Path, seed: int = 0) -> None:
-    """A tiny random model in the engine's file format (see shoprank.encoders.e5_onnx)."""
+def write_e5s1(path: Path, seed: int = 0, outlier: int | None = None) -> None:
+    """A tiny random model in the engine's file format (see shoprank.encoders.e5_onnx);
+    ``outlier``: a channel the embedding layer norm makes 20x larger than the others."""
     rng = np.random.default_rng(seed)
     pieces, scores = _pieces()
     blob = b"".join(p.encode() for p in pieces)
@@ -58,6 +60,8 @@ def write_e5s1(path: Path, seed: int = 0) -> None:
     tensors: list[tuple[str, np.ndarray, int]] = [
         ("emb.word", q4(len(pieces), H), 1), ("emb.pos", f32(MAXP * H), 0), ("emb.type", f32(2 * H), 0),
         ("emb.ln.w", 1 + f32(H), 0), ("emb.ln.b", f32(H), 0)]
+    if outlier is not None:
+        tensors[3][1][outlier] = 20.0
     for layer in range(NL):
         p = f"l{layer}."
         for n in ("q", "k", "v", "ao"):
@@ -191,6 +195,19 @@ def test_graph_matches_numpy_bert_including_windows(tiny, tmp_path, runtime, flo
     single = enc.encode_queries(["ab cd ef"])
     batch = enc.encode_queries(texts)
     assert float(single[0] @ batch[1]) >= floor
+
+
+def test_outlier_channels_are_multiplied_in_float(tmp_path):
+    path = tmp_path / "outlier.bin"
+    write_e5s1(path, outlier=5)
+    enc = OnnxE5Encoder("onnx-int8", threads=1, home=tmp_path, model_file=path)
+    channels = enc._float_channels()
+    assert 5 in channels["l0.qkv.w"] and len(channels["l0.qkv.w"]) == FLOAT_CHANNELS["qkv"]
+    assert all(len(c) == FLOAT_CHANNELS["fi"] for n, c in channels.items() if n.endswith("fi.w"))
+    texts = ["abc", "ab cd ef", "中文 abc"]
+    seqs, _ = enc._windows(texts, PREFIXES["passage"])
+    want = np.stack([numpy_e5(path, [s]) for s in seqs])
+    assert (enc.encode_passages(texts) * want).sum(1).min() >= 0.9
 
 
 def test_exported_model_is_cached_by_model_and_runtime(tiny, tmp_path):
