@@ -54,14 +54,12 @@ class VectorIndex(ABC):
             return []
         # Over-fetch rows so that k distinct owners survive de-duplication.
         scores, rows = self._search_rows(np.ascontiguousarray(query, np.float32), min(len(self), k * self._fanout))
-        best: dict[int, float] = {}
-        for s, r in zip(scores, rows):
-            if r < 0:
-                continue
-            o = int(self.owners[r])
-            if o not in best:
-                best[o] = float(s)
-        return sorted(best.items(), key=lambda t: -t[1])[:k]
+        real = rows >= 0
+        scores, owners = scores[real], self.owners[rows[real]]
+        # Rows come best first, so an owner's first row is its best.
+        first = np.sort(np.unique(owners, return_index=True)[1])
+        first = first[np.argsort(-scores[first], kind="stable")[:k]]
+        return list(zip(owners[first].tolist(), scores[first].astype(float).tolist()))
 
 
 class LayeredVectorIndex(VectorIndex):
