@@ -88,6 +88,12 @@ def session(path: Path, threads: int) -> Any:
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
+def mean_pool(states: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Each text's token states [batch, tokens, dim] averaged over its real tokens (``mask`` 1)."""
+    m = mask[..., None].astype(np.float32)
+    return np.asarray((states * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1.0))
+
+
 def map_batches(run: Callable[[np.ndarray], np.ndarray], batches: Sequence[np.ndarray],
                 workers: int) -> list[np.ndarray]:
     """``run`` over ``batches``, on ``workers`` threads when there is more than one batch."""
@@ -121,9 +127,7 @@ class OnnxTextEncoder(TextEncoder):
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        states = self._session.run(None, feeds)[0]
-        m = mask[..., None].astype(np.float32)
-        return l2_normalize((states * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1.0))
+        return l2_normalize(mean_pool(self._session.run(None, feeds)[0], mask))
 
     def _encode(self, texts: Sequence[str], prefix: str) -> np.ndarray:
         texts = [prefix + t for t in texts]
