@@ -15,6 +15,12 @@ from shoprank.features.query_parse import parse_query
     ("watch over 40", ["watch"], [], [], None, 40.0, None),
     ("XL black shorts", ["shorts"], ["black"], ["XL"], None, None, None),
     ("small bag", ["bag"], [], ["S"], None, None, None),
+    ("价格100到200元的背包", ["bag"], [], [], None, 100.0, 200.0),
+    ("shorts 20 - 40dollars.", ["shorts"], [], [], None, 20.0, 40.0),
+    # Model numbers and part codes are not price ranges.
+    ("durable widget W11-228562779", [], [], [], None, None, None),
+    ("bolt 2x4-8 zinc", [], [], [], None, None, None),
+    ("part 12-345-678", [], [], [], None, None, None),
 ])
 def test_parse(text, types, colors, sizes, gender, lo, hi):
     pq = parse_query(text)
