@@ -12,7 +12,8 @@ _PRICE_MAX = [rf"(?:under|below|less than|cheaper than|up to|max|at most|<=?)\s*
 _PRICE_MIN = [rf"(?:over|above|more than|at least|from|>=?)\s*\$?\s*{_NUM}",
               rf"{_NUM}\s*(?:元|块|美元|刀)?\s*以上", rf"(?:高于|超过|大于)\s*{_NUM}"]
 # Not inside a model number or code ("W11-2285", "2x4-8"): a range starts and ends at a number's edge.
-_PRICE_RANGE = [rf"(?:between\s*)?(?<![a-z0-9.\-])\$?{_NUM}\s*(?:-|to|and|~|到|至)\s*\$?{_NUM}(?:\s*(?:元|dollars|usd))?(?![a-z0-9\-]|\.\d)"]
+_PRICE_RANGE = [rf"(?:between\s*)?(?<![a-z0-9.\-])\$?{_NUM}\s*(?:-|to|and|~|到|至)\s*\$?{_NUM}"
+                rf"(?:\s*(?:元|dollars|usd))?(?![a-z0-9\-]|\.\d)"]
 
 
 @dataclass
