@@ -28,3 +28,16 @@ def test_bm25_search_and_field_scores(tmp_path):
     assert fs["attributes"].get(2, 0) > 0 and 1 not in fs["attributes"]
     reopened = LexicalIndex.open(tmp_path / "lex")
     assert reopened.search("mug")[0][0] == 1
+
+
+def test_field_scores_same_when_restricted_to_the_candidates(tmp_path, monkeypatch):
+    # Enough matches that a small fetch limit forces the search restricted to the candidates.
+    mugs = [Product(id=f"m{i}", title=f"Mug {'blue ' * (i % 3)}{i}", description="mug " * (1 + i % 4))
+            for i in range(60)]
+    idx = LexicalIndex.build(PRODUCTS + mugs, tmp_path / "lex")
+    cands = [1, 2, 7, 30, 61]
+    fetched = idx.field_scores("blue mug", cands)
+    monkeypatch.setattr(LexicalIndex, "fetch_all", 1)  # cap = 10 x 5 candidates < 61 matches
+    restricted = idx.field_scores("blue mug", cands)
+    assert fetched == restricted
+    assert set(fetched["title"]) == {1, 7, 30, 61} and len(set(fetched["title"].values())) > 1

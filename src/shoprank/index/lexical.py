@@ -127,6 +127,7 @@ class TantivyLexicalIndex(LexicalIndex):
     """tantivy with its English stemmer over pre-analysed text (CJK as character bigrams)."""
 
     backend = "tantivy"
+    fetch_all = 2000  # see field_scores
 
     def __init__(self, index: Any):
         self._index = index
@@ -203,24 +204,36 @@ class TantivyLexicalIndex(LexicalIndex):
         return [(self._position(searcher, cache, addr), float(score)) for score, addr in res.hits]
 
     def field_scores(self, text: str, positions: Sequence[int]) -> dict[str, dict[int, float]]:
-        import tantivy
-
         terms = query_terms(text)
         out: dict[str, dict[int, float]] = {f: {} for f in FIELDS}
         if not terms or not positions:
             return out
-        only = tantivy.Query.const_score_query(
-            tantivy.Query.term_set_query(self._index.schema, "pos_key", [str(int(p)) for p in positions])
-            if self._has_key else
-            tantivy.Query.term_set_query(self._index.schema, "pos", [int(p) for p in positions]), 0.0)
         searcher, cache = self._state
+        wanted = set(positions)
+        # Most field queries match few documents: fetch them all and keep the candidates'. Only
+        # when a field matches ``cap`` or more is the search restricted to the candidates, by a
+        # term set over their positions that costs ~6x the unrestricted search.
+        cap = max(self.fetch_all, 10 * len(wanted))
         for f in FIELDS:
-            q = tantivy.Query.boolean_query([
-                (tantivy.Occur.Must, self._index.parse_query(" ".join(terms), [f])),
-                (tantivy.Occur.Must, only)])
-            res = searcher.search(q, len(positions), count=False)
-            out[f] = {self._position(searcher, cache, addr): float(score) for score, addr in res.hits}
+            query = self._index.parse_query(" ".join(terms), [f])
+            res = searcher.search(query, cap, count=False)
+            if len(res.hits) >= cap:
+                res = searcher.search(self._only(query, wanted), len(wanted), count=False)
+            scores = out[f]
+            for score, addr in res.hits:
+                pos = self._position(searcher, cache, addr)
+                if pos in wanted:
+                    scores[pos] = float(score)
         return out
 
+    def _only(self, query: Any, positions: set[int]) -> Any:
+        """``query`` restricted to ``positions``, with its scores unchanged."""
+        import tantivy
+
+        only = tantivy.Query.const_score_query(
+            tantivy.Query.term_set_query(self._index.schema, "pos_key", [str(p) for p in positions])
+            if self._has_key else
+            tantivy.Query.term_set_query(self._index.schema, "pos", list(positions)), 0.0)
+        return tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, only)])
 
 LEXICAL_INDEXES.register("tantivy", TantivyLexicalIndex)
