@@ -111,9 +111,8 @@ class SearchPipeline:
         if not c.runs:
             return order
         if bm25:
-            matched = {pos for pos, _ in bm25}
-            pos = c.batch.positions
-            return np.array([i for i in order if pos[i] in matched], np.int64)
+            matched = np.fromiter((pos for pos, _ in bm25), np.int64, len(bm25))
+            return order[np.isin(c.batch.positions[order], matched)]
         return order[: self.budgets.facet_k]
 
     @staticmethod
@@ -143,8 +142,9 @@ class SearchPipeline:
         ranks = {name: {pos: r for r, (pos, _) in enumerate(run, 1)} for name, run in c.runs.items()}
         order = np.argsort(-scores, kind="stable")
         matching = self._matching(c, order)
-        facets = count_facets([products[positions[i]] for i in matching], query.collapse_variants,
-                              [self._colors[positions[i]] for i in matching])
+        matched = positions[matching].tolist()
+        facets = count_facets([products[p] for p in matched], query.collapse_variants,
+                              [self._colors[p] for p in matched])
         if query.sort != "relevance":
             order = self._sort(matching, products, positions, query.sort)
         if query.out_of_stock_last:

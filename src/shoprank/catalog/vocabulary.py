@@ -5,6 +5,7 @@ products with the same tables, so "红色" in a query meets "Red" in a catalog.
 """
 from __future__ import annotations
 
+import functools
 import re
 
 from shoprank.types import Product
@@ -48,19 +49,29 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 _COLOR_OF = {w: c for c, words in COLORS.items() for w in words}
 
 
+@functools.lru_cache(maxsize=4096)
+def _word_pattern(word: str) -> re.Pattern[str] | None:
+    """Whole-word pattern for ``word``; None for Chinese, matched as a substring."""
+    return None if _CJK.search(word) else re.compile(rf"(?<![\w']){re.escape(word)}(?![\w'])")
+
+
 def has_word(text: str, word: str) -> bool:
     """``word`` occurs in lower-cased ``text``: as a substring for Chinese, as a whole word otherwise."""
-    if _CJK.search(word):
-        return word in text
-    return re.search(rf"(?<![\w']){re.escape(word)}(?![\w'])", text) is not None
+    pattern = _word_pattern(word)
+    return word in text if pattern is None else pattern.search(text) is not None
+
+
+@functools.cache
+def _type_words(chinese: bool) -> list[tuple[str, str]]:
+    """(word, product type), longest words first."""
+    return sorted(((w, t) for t, ws in PRODUCT_TYPES.items() for w in ws if chinese or not _CJK.search(w)),
+                  key=lambda wt: -len(wt[0]))
 
 
 def find_types(text: str, chinese: bool = True) -> list[str]:
     """Product types named in lower-cased ``text``, longest words first so that each span counts once."""
-    words = sorted(((w, t) for t, ws in PRODUCT_TYPES.items() for w in ws if chinese or not _CJK.search(w)),
-                   key=lambda wt: -len(wt[0]))
     found: list[str] = []
-    for w, t in words:
+    for w, t in _type_words(chinese):
         if has_word(text, w):
             if t not in found:
                 found.append(t)

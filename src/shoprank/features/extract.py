@@ -27,11 +27,12 @@ class FeatureContext:
     def __init__(self, ex: FeatureExtractor, q: QueryEncoding, parsed: ParsedQuery | None,
                  cands: np.ndarray, fused: Mapping[int, float], personal: PersonalContext | None):
         self.ex, self.q, self.cands, self.fused, self.context = ex, q, cands, fused, personal
+        self.rows: list[int] = cands.tolist()  # Python ints: per-candidate loops index lists and dicts by them
         self.parsed = parsed or ParsedQuery(text="")
 
     @cached_property
     def _field_scores(self) -> dict[str, dict[int, float]]:
-        return self.ex.art.lexical.field_scores(self.q.text, [int(c) for c in self.cands]) if self.q.text else {}
+        return self.ex.art.lexical.field_scores(self.q.text, self.rows) if self.q.text else {}
 
     @cached_property
     def _qterms(self) -> set[str]:
@@ -49,16 +50,20 @@ class FeatureContext:
 
     def bm25(self, field: str) -> np.ndarray:
         sc = self._field_scores.get(field, {})
-        return self._array([sc.get(int(c), 0.0) for c in self.cands])
+        return self._array([sc.get(c, 0.0) for c in self.rows])
 
     def coverage(self, field: str) -> np.ndarray:
         terms = self.ex.title_terms if field == "title" else self.ex.desc_terms
         n = max(len(self._qterms), 1)
-        return self._array([len(self._qterms & terms[c]) / n for c in self.cands])
+        q = self._qterms
+        return self._array([len(q & terms[c]) / n for c in self.rows])
 
     def title_phrase(self) -> np.ndarray:
         phrase = (self.q.text or "").strip().lower()
-        return self._array([1.0 if phrase and phrase in self.ex.titles[c] else 0.0 for c in self.cands])
+        if not phrase:
+            return np.zeros(len(self.rows), np.float32)
+        titles = self.ex.titles
+        return self._array([phrase in titles[c] for c in self.rows])
 
     def query_terms(self) -> np.ndarray:
         return np.full(len(self.cands), len(self._qterms), np.float32)
@@ -71,7 +76,7 @@ class FeatureContext:
         return mod.cosine_for(vec, self.cands)
 
     def fused_score(self) -> np.ndarray:
-        return self._array([self.fused.get(int(c), 0.0) for c in self.cands])
+        return self._array([self.fused.get(c, 0.0) for c in self.rows])
 
     def static(self, name: str) -> np.ndarray:
         return self.ex.static[name][self.cands]
@@ -92,7 +97,7 @@ class FeatureContext:
         if not asked:
             return np.zeros(len(self.cands), np.float32)
         return self._array([0.0 if not offered[c] else 1.0 if offered[c].intersection(asked) else -1.0
-                            for c in self.cands])
+                            for c in self.rows])
 
     def price_fit(self) -> np.ndarray:
         pq = self.parsed

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+import numpy as np
+
 from shoprank.registry import Registry
 
 Run = Sequence[tuple[int, float]]
@@ -18,14 +20,21 @@ def rrf_fuse(runs: Mapping[str, Run], k: int = 60, weights: Mapping[str, float] 
     Cormack, Clarke & Buettcher, "Reciprocal Rank Fusion outperforms Condorcet and
     individual rank learning methods", SIGIR 2009.
     """
-    fused: dict[int, float] = {}
+    items: list[np.ndarray] = []
+    gains: list[np.ndarray] = []
     for name, run in runs.items():
         w = 1.0 if weights is None else weights.get(name, 1.0)
-        if w == 0:
+        if w == 0 or not run:
             continue
-        for rank, (item, _) in enumerate(run, 1):
-            fused[item] = fused.get(item, 0.0) + w / (k + rank)
-    return sorted(fused.items(), key=lambda t: (-t[1], t[0]))
+        items.append(np.fromiter((item for item, _ in run), np.int64, len(run)))
+        gains.append(w / (k + np.arange(1, len(run) + 1, dtype=np.float64)))
+    if not items:
+        return []
+    # bincount adds in input order, run by run: the same sums as adding in a dict.
+    ids, where = np.unique(np.concatenate(items), return_inverse=True)
+    sums = np.bincount(where, weights=np.concatenate(gains))
+    order = np.lexsort((ids, -sums))  # best first, ties by item
+    return list(zip(ids[order].tolist(), sums[order].tolist(), strict=True))
 
 
 def min_max(run: Run) -> dict[int, float]:
