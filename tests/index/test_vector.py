@@ -19,18 +19,6 @@ def test_exact_search_matches_numpy():
     assert got[0][1] == np.float32(1.0) or abs(got[0][1] - 1.0) < 1e-5
 
 
-def test_exact_rows_agree_with_faiss_after_load(tmp_path):
-    X = _data(500)
-    VectorIndex.build(X).save(tmp_path / "v")
-    idx = VectorIndex.load(tmp_path / "v")
-    for q in (X[3], X[100] + 0.5 * X[200]):
-        q = np.ascontiguousarray(q, np.float32)
-        scores, rows = idx._search_rows(q, 40)  # the in-place matrix-vector path
-        want_scores, want_rows = idx._index.search(q.reshape(1, -1), 40)
-        assert list(rows) == list(want_rows[0])
-        np.testing.assert_allclose(scores, want_scores[0], rtol=1e-5, atol=1e-6)
-
-
 def test_hnsw_above_limit_finds_near_duplicates():
     X = _data(2000)
     idx = VectorIndex.build(X, exact_limit=1000)
