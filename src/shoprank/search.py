@@ -182,8 +182,10 @@ class SearchPipeline:
         names = self.extractor.names
         contrib = ranker.explain(batch, rows)
         base = ranker.base_score()
-        for hit, i, row in zip(hits, rows, contrib):
+        weights = ranker.modality_weights(batch, rows)
+        for hit, i, row, w in zip(hits, rows, contrib, weights, strict=True):
             hit.features = {n: float(v) for n, v in zip(names, batch.X[i])}
             hit.contributions = {n: float(v) for n, v in zip(names, row) if v != 0}
             if base:
                 hit.contributions["base"] = base
+            hit.modality_weights = w

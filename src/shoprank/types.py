@@ -222,6 +222,8 @@ class Hit:
     features: dict[str, float] = field(default_factory=dict)
     contributions: dict[str, float] = field(default_factory=dict)
     retrievers: dict[str, int] = field(default_factory=dict)  # retriever -> 1-based rank
+    # How much each modality weighed in the score, for rankers that weigh them (attention, late fusion).
+    modality_weights: dict[str, float] = field(default_factory=dict)
 
 
 def describe_error(err: Exception) -> str:

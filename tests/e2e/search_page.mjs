@@ -254,6 +254,23 @@ async function main() {
     check('screenshot written', existsSync(shot), { info: shot });
     check('no uncaught page errors', report.page_errors.length === 0, { page_errors: report.page_errors });
 
+    // ---------------------------------------------------------------- modality weights
+    // The demo serves a feature ranker; the attention ranker's per-modality weights (the API's
+    // "modality_weights") are put into one search response to check that the panel shows them.
+    log('"why this result" with an attention ranker\'s modality weights');
+    const weigh = async (route) => {
+      const resp = await route.fetch();
+      const body = await resp.json();
+      if (body.results && body.results[0]) body.results[0].modality_weights = { image: 0.52, text: 0.31, review: 0.17 };
+      await route.fulfill({ response: resp, json: body });
+    };
+    await page.route('**/search', weigh);
+    await searched(() => page.click('#search-btn'), 'search with modality weights');
+    await page.unroute('**/search', weigh);
+    await page.locator('.result-card').first().locator('details.why').evaluate((d) => { d.open = true; });
+    const mw = (await page.locator('.result-card').first().locator('[data-testid="modality-weights"]').textContent()).replace(/\s+/g, ' ');
+    check('"why this result" shows the modality weights, largest first', /photo 0\.52.*text 0\.31.*reviews 0\.17/.test(mw), { info: mw.trim() });
+
     // ---------------------------------------------------------------- analytics page
     log('the analytics page');
     await page.goto(BASE + 'analytics');

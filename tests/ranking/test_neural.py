@@ -148,3 +148,16 @@ def test_served_from_a_saved_model_over_a_real_index(fake_engine, tmp_path):
     assert total == pytest.approx(res.hits[0].score, abs=1e-3)
     weights = served.ranker.modality_weights(served.candidates(Query(text="red backpack", k=5)).batch)
     assert weights and all(abs(sum(w.values()) - 1) < 1e-4 for w in weights if w)
+    # "Why this result": each hit carries its attention weights, in the engine and over HTTP.
+    assert all(h.modality_weights and sum(h.modality_weights.values()) == pytest.approx(1, abs=1e-4)
+               and set(h.modality_weights) <= {m for m, _ in mods} for h in res.hits)
+    from fastapi.testclient import TestClient
+
+    from shoprank.service import create_app
+
+    with TestClient(create_app(served)) as client:
+        body = client.post("/search", json={"q": "red backpack", "k": 3, "explain": True}).json()
+        plain = client.post("/search", json={"q": "red backpack", "k": 3}).json()
+    got = body["results"][0]["modality_weights"]
+    assert got == pytest.approx({k: round(v, 4) for k, v in res.hits[0].modality_weights.items()}, abs=2e-4)
+    assert plain["results"][0]["modality_weights"] == {}  # only asked-for explanations cost the extra pass

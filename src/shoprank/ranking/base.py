@@ -91,6 +91,11 @@ class Ranker(ABC):
         """The part of every score that no feature explains (a model's expected value)."""
         return 0.0
 
+    def modality_weights(self, batch: CandidateBatch, rows: Sequence[int] | None = None) -> list[dict[str, float]]:
+        """Per row of ``rows`` (default: all), the weight each modality got; empty where the
+        ranker does not weigh modalities."""
+        return [{} for _ in (range(len(batch)) if rows is None else rows)]
+
     @abstractmethod
     def _save(self, path: Path) -> dict[str, Any]:
         """Write the model's files under ``path``; return what ``ranker.json`` should add."""

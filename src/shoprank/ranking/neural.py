@@ -223,15 +223,16 @@ class NeuralFusionRanker(Ranker):
         _torch().set_num_threads(1)  # one query at a time: the server runs several at once
         return self._forward(self._inputs(batch))[0]
 
-    def modality_weights(self, batch: CandidateBatch) -> list[dict[str, float]]:
+    def modality_weights(self, batch: CandidateBatch, rows: Sequence[int] | None = None) -> list[dict[str, float]]:
         """Per candidate, the weight each present modality got (attention and late variants)."""
-        if not len(batch):
-            return []
+        idx = range(len(batch)) if rows is None else rows
+        if not len(batch) or self.variant not in ("attention", "late"):
+            return [{} for _ in idx]
         _, w = self._forward(self._inputs(batch))
         names = [m for m, _ in self.modalities]
         if w is None:
-            return [{} for _ in range(len(batch))]
-        return [{names[k]: float(row[k]) for k in range(len(names)) if row[k] > 0} for row in w]
+            return [{} for _ in idx]
+        return [{names[k]: float(w[i, k]) for k in range(len(names)) if w[i, k] > 0} for i in idx]
 
     def base_score(self) -> float:
         """The score of an average candidate with every modality gated off."""

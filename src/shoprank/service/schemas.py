@@ -108,6 +108,8 @@ class ResultPublic(BaseModel):
     score: float
     retrievers: dict[str, int] = {}
     explanation: dict[str, float] = {}
+    # With explain, for rankers that weigh modalities (the attention fusion ranker): modality -> weight.
+    modality_weights: dict[str, float] = {}
 
     @classmethod
     def from_hit(cls, hit: Hit) -> ResultPublic:
@@ -116,7 +118,8 @@ class ResultPublic(BaseModel):
                    review_count=p.review_count, category=p.category,
                    image_url=f"/images/{p.id}/0" if p.images else None, parent_id=p.parent_id,
                    in_stock=p.in_stock, stock=p.stock, score=round(hit.score, 6), retrievers=hit.retrievers,
-                   explanation={k: round(v, 6) for k, v in hit.contributions.items()})
+                   explanation={k: round(v, 6) for k, v in hit.contributions.items()},
+                   modality_weights={k: round(v, 4) for k, v in hit.modality_weights.items()})
 
 
 class SearchResponse(BaseModel):
