@@ -114,6 +114,54 @@ class CrossEncoder:
         return self
 
 
+    def export_onnx(self, out_dir: Path, runtime: str = "onnx-int8") -> OnnxCrossEncoder:
+        """This model on onnxruntime, for serving: ``out_dir`` gets the fp32 graph, its int8
+        twin (dynamic, one weight scale per output channel) and the tokenizer."""
+        import torch
+
+        from shoprank.encoders.onnx_runtime import check_runtime, quantize_int8
+
+        check_runtime(runtime)
+        if runtime == "reference":
+            raise ValueError("the reference cross-encoder is this torch model itself")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fp32 = out_dir / "model-fp32.onnx"
+        names = ["input_ids", "attention_mask", "token_type_ids"]
+        ids = torch.ones(2, 8, dtype=torch.long)
+        self.model.eval()
+        with torch.inference_mode():
+            torch.onnx.export(self.model, (ids, ids, torch.zeros_like(ids)), str(fp32), input_names=names,
+                              output_names=["logits"], opset_version=17, dynamo=False,
+                              dynamic_axes={n: {0: "pairs", 1: "tokens"} for n in names} | {"logits": {0: "pairs"}})
+        if runtime == "onnx-int8":
+            quantize_int8(fp32, out_dir / "model-int8.onnx")
+        self.tokenizer.save_pretrained(out_dir)
+        return OnnxCrossEncoder(out_dir, runtime, self.max_length)
+
+
+class OnnxCrossEncoder:
+    """A cross-encoder exported by :meth:`CrossEncoder.export_onnx`, scored on one onnxruntime
+    thread (a search reranks its own top ``k``; concurrent searches use the other cores)."""
+
+    def __init__(self, path: Path, runtime: str = "onnx-int8", max_length: int = MAX_LENGTH, threads: int = 1):
+        from transformers import AutoTokenizer
+
+        from shoprank.encoders.onnx_runtime import session
+
+        self.path = Path(path) / f"model-{runtime.removeprefix('onnx-')}.onnx"
+        self.session = session(self.path, threads)
+        self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        self.max_length = max_length
+
+    def score(self, query: str, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros(0, np.float32)
+        enc = self.tokenizer([query] * len(texts), list(texts), truncation="only_second", padding=True,
+                             max_length=self.max_length, return_tensors="np")
+        feed = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
+        return self.session.run(None, feed)[0][:, 0].astype(np.float32)
+
+
 def product_text(p: Any, chars: int = 400) -> str:
     """What the cross-encoder reads of a product: the title, then the start of the description."""
     desc = (getattr(p, "description", "") or "")[:chars]
