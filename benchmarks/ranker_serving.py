@@ -1,50 +1,152 @@
-"""LambdaMART serving: LightGBM predict vs onnxruntime, and TreeSHAP explanations, on 200-candidate
-queries taken from the feature log of `shoprank eval`.
+"""Serving cost of each ranker for one query, one thread: LambdaMART (LightGBM vs onnxruntime,
+TreeSHAP), the four neural fusion rankers (torch fp32 vs dynamic int8) and the cross-encoder's
+top 30 (torch vs onnxruntime fp32 / int8), with model sizes.
 
+    python benchmarks/ranker_serving.py                 # Luma must be indexed (benchmarks/index_luma.py)
     shoprank eval --dataset crowdflower --save-model var/models && python benchmarks/ranker_serving.py
+
+The fusion rankers and the cross-encoder are timed on real Luma candidate batches (WANDS
+queries, 200 candidates each, every Luma modality's query and product vectors). Their cost
+depends on the network's shape, not on its weights, so the networks are built at the served
+shape (hidden 64, Luma's modalities) and the cross-encoder is all-MiniLM-L6-v2 with its
+one-logit head, as fine-tuning starts. LambdaMART needs a saved model and `shoprank eval`'s
+feature log; without them its rows are skipped, saying so.
 """
 from __future__ import annotations
 
+import io
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import OUT, REPO, percentiles, save, table
+from common import OUT, REPO, percentiles, save, table, wands_queries
 from shoprank.ranking.base import CandidateBatch
-from shoprank.ranking.lgbm import LambdaMARTRanker
-from shoprank.ranking.training import TrainingSet
 
 
-def main(dataset: str = "crowdflower") -> None:
-    model_dir = REPO / "var" / "models" / dataset
-    ts = TrainingSet.from_parquet(OUT / "eval" / dataset / "features.parquet")
-    queries = [ts.X[ts.qids == q] for q in np.unique(ts.qids)][:200]
+def _timed(fn: Callable[[], object], inputs: int, warm: int = 5) -> dict[str, float]:
+    for _ in range(warm):
+        fn()
+    ms = []
+    for _ in range(inputs):
+        t0 = time.perf_counter()
+        fn()
+        ms.append((time.perf_counter() - t0) * 1000)
+    return percentiles(ms)
+
+
+def lambdamart(dataset: str = "crowdflower", n_queries: int = 200) -> list[dict]:
+    from shoprank.ranking.lgbm import LambdaMARTRanker
+    from shoprank.ranking.training import TrainingSet
+
+    model_dir, log = REPO / "var" / "models" / dataset, OUT / "eval" / dataset / "features.parquet"
+    if not (model_dir.is_dir() and log.is_file()):
+        print(f"LambdaMART skipped: needs {model_dir} and {log} (shoprank eval --dataset {dataset} --save-model var/models)")
+        return []
+    ts = TrainingSet.from_parquet(log)
+    queries = [ts.X[ts.qids == q] for q in np.unique(ts.qids)][:n_queries]
+    size_kb = sum(f.stat().st_size for f in model_dir.iterdir() if f.is_file()) / 1024
     rows = []
     for backend in ("lightgbm", "onnx"):
         saved = LambdaMARTRanker.load(model_dir)
         model = LambdaMARTRanker(saved.booster, saved.feature_names, backend)  # type: ignore[arg-type]
-        for X in queries[:10]:
-            model.score(CandidateBatch.from_features(X))
-        ms = []
-        for X in queries:
-            t0 = time.perf_counter()
-            model.score(CandidateBatch.from_features(X))
-            ms.append((time.perf_counter() - t0) * 1000)
-        rows.append({"what": f"score ({backend})", "rows_per_query": int(np.mean([len(x) for x in queries])),
-                     **percentiles(ms)})
-    ms = []
-    for X in queries:
-        t0 = time.perf_counter()
-        model.explain(CandidateBatch.from_features(X))
-        ms.append((time.perf_counter() - t0) * 1000)
-    rows.append({"what": "explain (TreeSHAP)", "rows_per_query": rows[0]["rows_per_query"], **percentiles(ms)})
-    print(f"model: {model_dir} ({model.booster.num_trees()} trees)")
-    print(table(rows, list(rows[0])))
-    print("results:", save("ranker_serving", {"dataset": dataset, "rows": rows}))
+        it = iter(queries * 2)
+        pct = _timed(lambda: model.score(CandidateBatch.from_features(next(it))), len(queries) - 5)
+        rows.append({"ranker": f"lambdamart ({backend})", "what": "score", "candidates":
+                     int(np.mean([len(x) for x in queries])), **pct, "model_kb": round(size_kb)})
+    it = iter(queries * 2)
+    rows.append({"ranker": "lambdamart", "what": "explain all (TreeSHAP)", "candidates": rows[0]["candidates"],
+                 **_timed(lambda: model.explain(CandidateBatch.from_features(next(it))), len(queries) - 5),
+                 "model_kb": round(size_kb)})
+    return rows
+
+
+def _luma_batches(n_queries: int) -> tuple[list[CandidateBatch], list[str], object]:
+    from shoprank.config import Settings
+    from shoprank.engine import ShopRank
+    from shoprank.types import Query
+
+    settings = Settings()
+    engine = ShopRank.open(settings.index_dir("luma"), settings)
+    queries = wands_queries()[:n_queries]
+    batches = [engine.candidates(Query(text=q, k=10, collapse_variants=False)).batch for q in queries]
+    return batches, queries, engine
+
+
+def _state_kb(net: object) -> float:
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(net.state_dict(), buf)  # type: ignore[attr-defined]
+    return buf.tell() / 1024
+
+
+def fusion(batches: list[CandidateBatch], artifacts: object) -> list[dict]:
+    import torch
+
+    from shoprank.features.registry import FEATURE_NAMES
+    from shoprank.ranking.neural import VARIANTS, NeuralFusionRanker, _build_net, index_modalities
+
+    mods = index_modalities(artifacts)
+    F = len(FEATURE_NAMES)
+    rows = []
+    for variant in VARIANTS:
+        torch.manual_seed(0)
+        net = _build_net(F, [d for _, d in mods], variant, 64, 0.1).eval()
+        int8 = torch.ao.quantization.quantize_dynamic(net, {torch.nn.Linear}, dtype=torch.qint8)
+        for precision, n in (("fp32", net), ("int8", int8)):
+            model = NeuralFusionRanker(n, variant, mods, np.zeros(F), np.ones(F), {"hidden": 64, "dropout": 0.1})
+            it = iter(batches * 2)
+            rows.append({"ranker": f"fusion_{variant} ({precision})", "what": "score",
+                         "candidates": int(np.mean([len(b) for b in batches])),
+                         **_timed(lambda m=model: m.score(next(it)), len(batches) - 5),
+                         "model_kb": round(_state_kb(n))})
+    return rows
+
+
+def cross_encoder(queries: list[str], batches: list[CandidateBatch], artifacts: object, top: int = 30) -> list[dict]:
+    import torch
+
+    from shoprank.ranking.cross_encoder import CrossEncoder, OnnxCrossEncoder, product_text
+
+    products = artifacts.catalog.products  # type: ignore[attr-defined]
+    pairs = [(q, [product_text(products[p]) for p in b.positions[:top]]) for q, b in zip(queries, batches)]
+    ce = CrossEncoder.from_minilm()
+    out = REPO / "var" / "models" / "cross-encoder-bench"
+    ce.export_onnx(out, "onnx-int8")
+    torch.set_num_threads(1)
+    scorers = {"torch fp32": ce.score, "onnx fp32": OnnxCrossEncoder(out, "onnx-fp32").score,
+               "onnx int8": OnnxCrossEncoder(out, "onnx-int8").score}
+    sizes = {"torch fp32": sum(p.numel() * 4 for p in ce.model.parameters()) / 1024,
+             "onnx fp32": (out / "model-fp32.onnx").stat().st_size / 1024,
+             "onnx int8": (out / "model-int8.onnx").stat().st_size / 1024}
+    ref = [ce.score(q, texts) for q, texts in pairs]
+    rows = []
+    for name, score in scorers.items():
+        it = iter(pairs * 2)
+        pct = _timed(lambda s=score: s(*next(it)), len(pairs) - 5)
+        agree = np.mean([np.corrcoef(r, score(q, t))[0, 1] for r, (q, t) in zip(ref, pairs)])
+        rows.append({"ranker": f"cross-encoder ({name})", "what": f"score top {top}", "candidates": top, **pct,
+                     "model_kb": round(sizes[name]), "corr_to_torch": round(float(agree), 4)})
+    return rows
+
+
+def main(n_queries: int = 100) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    batches, queries, engine = _luma_batches(n_queries)
+    art = engine.artifacts  # type: ignore[attr-defined]
+    rows = lambdamart() + fusion(batches, art) + cross_encoder(queries, batches, art)
+    cols = ["ranker", "what", "candidates", "n", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "model_kb", "corr_to_torch"]
+    print(f"one query at a time, one thread; Luma: {len(batches)} WANDS queries, "
+          f"{int(np.mean([len(b) for b in batches]))} candidates on average")
+    print(table(rows, cols))
+    print("results:", save("ranker_serving", {"rows": rows}))
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    main(*(int(a) for a in sys.argv[1:]))

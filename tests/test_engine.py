@@ -76,3 +76,17 @@ def test_suggest_and_personalization_events(fake_engine):
     after = fake_engine.search(Query(text="red", k=5, user_id="engine-u1"))
     assert after.personalized and not before.personalized
     assert ids(after)[0] == "demo-yoga-leggings-red" != ids(before)[0]
+
+
+def test_an_index_opened_with_another_encoder_warns(fake_engine, caplog):
+    """Queries encoded by another model (or another build of it) than the index's land in
+    another space: say so when the encoder is loaded."""
+    settings = fake_engine.settings
+    with caplog.at_level("WARNING", logger="shoprank.engine"):
+        same = ShopRank(fake_engine.artifacts, settings)
+        assert same.text_encoder is not None and same.image_encoder is not None
+        assert not [r for r in caplog.records if "was built with" in r.getMessage()]
+        other = ShopRank(fake_engine.artifacts, settings.model_copy(update={"image_encoder": "palette-joint"}))
+        assert other.image_encoder is not None
+    warned = [r.getMessage() for r in caplog.records if "was built with" in r.getMessage()]
+    assert len(warned) == 1 and "palette-joint" in warned[0]

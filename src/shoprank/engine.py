@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from shoprank.encoders.speech import SpeechRecognizer, Transcript
 
 log = logging.getLogger(__name__)
+E = TypeVar("E")
 
 
 class QueryError(ValueError):
@@ -109,8 +110,9 @@ class ShopRank:
                  generation: Generation | None = None):
         self.settings = s = settings or get_settings()
         self.home = home  # where reload() looks for new generations; None: serve ``artifacts`` only
-        self._text_encoder = Lazy(lambda: factory.text_encoder(s), text_encoder)
-        self._image_encoder: Lazy[ImageEncoder | None] = Lazy(lambda: factory.image_encoder(s), image_encoder)
+        self._text_encoder = Lazy(lambda: self._checked(factory.text_encoder(s), "text_encoder"), text_encoder)
+        self._image_encoder: Lazy[ImageEncoder | None] = Lazy(
+            lambda: self._checked(factory.image_encoder(s), "image_encoder"), image_encoder)
         self._encoders = Lazy(lambda: EncoderSet(self.text_encoder, self.image_encoder))
         self._personalizer: Lazy[Personalizer] = Lazy(self._open_personalizer)
         self._speech: Lazy[SpeechRecognizer] = Lazy(lambda: factory.speech(s))
@@ -293,6 +295,16 @@ class ShopRank:
         return len(batch)
 
     # -- components, built on first use ----------------------------------------------------
+    def _checked(self, encoder: E, role: str) -> E:
+        """``encoder``, warning when the index was built by another one (another model, or the
+        same model on another runtime or graph version): its queries then land in another space."""
+        built = self.artifacts.manifest.get(role)
+        name = getattr(encoder, "name", None)
+        if encoder is not None and built and name != built:
+            log.warning("the index was built with %s %s but queries use %s: rebuild the index "
+                        "(shoprank index) or set the encoder it was built with", role.replace("_", " "), built, name)
+        return encoder
+
     @property
     def text_encoder(self) -> TextEncoder:
         return self._text_encoder.get()
