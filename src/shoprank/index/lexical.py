@@ -236,4 +236,5 @@ class TantivyLexicalIndex(LexicalIndex):
             tantivy.Query.term_set_query(self._index.schema, "pos", list(positions)), 0.0)
         return tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, only)])
 
+
 LEXICAL_INDEXES.register("tantivy", TantivyLexicalIndex)

@@ -113,7 +113,6 @@ class CrossEncoder:
         log.info("cross-encoder: %d steps in %.0f s", total, time.perf_counter() - t0)
         return self
 
-
     def export_onnx(self, out_dir: Path, runtime: str = "onnx-int8") -> OnnxCrossEncoder:
         """This model on onnxruntime, for serving: ``out_dir`` gets the fp32 graph, its int8
         twin (dynamic, one weight scale per output channel) and the tokenizer."""
