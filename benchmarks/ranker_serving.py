@@ -27,13 +27,14 @@ from common import OUT, REPO, percentiles, save, table, wands_queries
 from shoprank.ranking.base import CandidateBatch
 
 
-def _timed(fn: Callable[[], object], inputs: int, warm: int = 5) -> dict[str, float]:
-    for _ in range(warm):
-        fn()
+def _timed(fn: Callable[..., object], inputs: list[tuple], warm: int = 5) -> dict[str, float]:
+    """Percentiles of ``fn(*args)`` over ``inputs``, after ``warm`` calls on the first ones."""
+    for args in inputs[:warm]:
+        fn(*args)
     ms = []
-    for _ in range(inputs):
+    for args in inputs:
         t0 = time.perf_counter()
-        fn()
+        fn(*args)
         ms.append((time.perf_counter() - t0) * 1000)
     return percentiles(ms)
 
@@ -44,23 +45,21 @@ def lambdamart(dataset: str = "crowdflower", n_queries: int = 200) -> list[dict]
 
     model_dir, log = REPO / "var" / "models" / dataset, OUT / "eval" / dataset / "features.parquet"
     if not (model_dir.is_dir() and log.is_file()):
-        print(f"LambdaMART skipped: needs {model_dir} and {log} (shoprank eval --dataset {dataset} --save-model var/models)")
+        print(f"LambdaMART skipped: needs {model_dir} and {log} "
+              f"(shoprank eval --dataset {dataset} --save-model var/models)")
         return []
     ts = TrainingSet.from_parquet(log)
-    queries = [ts.X[ts.qids == q] for q in np.unique(ts.qids)][:n_queries]
+    queries = [(CandidateBatch.from_features(ts.X[ts.qids == q]),) for q in np.unique(ts.qids)][:n_queries]
     size_kb = sum(f.stat().st_size for f in model_dir.iterdir() if f.is_file()) / 1024
     rows = []
     for backend in ("lightgbm", "onnx"):
         saved = LambdaMARTRanker.load(model_dir)
         model = LambdaMARTRanker(saved.booster, saved.feature_names, backend)  # type: ignore[arg-type]
-        it = iter(queries * 2)
-        pct = _timed(lambda: model.score(CandidateBatch.from_features(next(it))), len(queries) - 5)
         rows.append({"ranker": f"lambdamart ({backend})", "what": "score", "candidates":
-                     int(np.mean([len(x) for x in queries])), **pct, "model_kb": round(size_kb)})
-    it = iter(queries * 2)
+                     int(np.mean([len(b) for b, in queries])), **_timed(model.score, queries),
+                     "model_kb": round(size_kb)})
     rows.append({"ranker": "lambdamart", "what": "explain all (TreeSHAP)", "candidates": rows[0]["candidates"],
-                 **_timed(lambda: model.explain(CandidateBatch.from_features(next(it))), len(queries) - 5),
-                 "model_kb": round(size_kb)})
+                 **_timed(model.explain, queries), "model_kb": round(size_kb)})
     return rows
 
 
@@ -103,10 +102,9 @@ def fusion(batches: list[CandidateBatch], artifacts: object) -> list[dict]:
             net, {n: torch.ao.quantization.default_dynamic_qconfig for n in linears}, dtype=torch.qint8)
         for precision, n in (("fp32", net), ("int8", int8)):
             model = NeuralFusionRanker(n, variant, mods, np.zeros(F), np.ones(F), {"hidden": 64, "dropout": 0.1})
-            it = iter(batches * 2)
             rows.append({"ranker": f"fusion_{variant} ({precision})", "what": "score",
                          "candidates": int(np.mean([len(b) for b in batches])),
-                         **_timed(lambda m=model: m.score(next(it)), len(batches) - 5),
+                         **_timed(model.score, [(b,) for b in batches]),
                          "model_kb": round(_state_kb(n))})
     return rows
 
@@ -130,17 +128,15 @@ def cross_encoder(queries: list[str], batches: list[CandidateBatch], artifacts: 
     ref = [ce.score(q, texts) for q, texts in pairs]
     rows = []
     for name, score in scorers.items():
-        it = iter(pairs * 2)
-        pct = _timed(lambda s=score: s(*next(it)), len(pairs) - 5)
+        pct = _timed(score, pairs)
         agree = np.mean([np.corrcoef(r, score(q, t))[0, 1] for r, (q, t) in zip(ref, pairs)])
         rows.append({"ranker": f"cross-encoder ({name})", "what": f"score top {top}", "candidates": top, **pct,
                      "model_kb": round(sizes[name]), "corr_to_torch": round(float(agree), 4)})
     # What fits a tighter budget: titles only, at most 32 tokens a pair (its quality is not measured here).
     short = OnnxCrossEncoder(out, "onnx-int8", max_length=32)
     titles = [(q, [product_text(products[p], chars=0) for p in b.positions[:top]]) for q, b in zip(queries, batches)]
-    it = iter(titles * 2)
     rows.append({"ranker": "cross-encoder (onnx int8, titles, 32 tokens)", "what": f"score top {top}",
-                 "candidates": top, **_timed(lambda: short.score(*next(it)), len(titles) - 5),
+                 "candidates": top, **_timed(short.score, titles),
                  "model_kb": round(sizes["onnx int8"])})
     return rows
 

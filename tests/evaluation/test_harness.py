@@ -38,6 +38,13 @@ def test_every_pipeline_is_scored(crowdflower_run):
     d = report.save(out)
     summary = json.loads((d / "summary.json").read_text())
     assert summary["means"]["lambdamart"] == report.means["lambdamart"]
+    # The learned pipeline's serving cost: one query's candidates scored, the model's saved size.
+    cost = summary["serving"]["lambdamart"]
+    assert set(summary["serving"]) == {"lambdamart"} and cost["candidates"] > 10
+    assert 0 < cost["score_ms_p50"] < 1000 and cost["model_kb"] > 1
+    from shoprank.evaluation.report import markdown_table
+
+    assert markdown_table(report).splitlines()[0].endswith("| score ms (p50, one query) | model KB |")
     assert (out / "features.parquet").is_file()
     png = metrics_chart([report], out / "metrics.png")
     assert png.stat().st_size > 10_000
@@ -69,4 +76,6 @@ def test_neural_and_augmented_pipelines_share_the_folds(crowdflower_run, tmp_pat
     assert all(len(rep.per_query[p]["ndcg@10"]) == len(ds.queries) for p in rep.means)
     assert rep.means["fusion_early"]["ndcg@10"] > 0.5 and rep.train_s["fusion_early+aug"] > 0
     assert set(rep.neural_models) == {"fusion_early"} and "fusion_early" in NEURAL_PIPELINES
+    assert {"lambdamart", "fusion_early", "fusion_early+aug"} <= set(rep.serving)
+    assert rep.serving["fusion_early"]["model_kb"] > 0 and rep.serving["fusion_early"]["score_ms_p50"] > 0
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import random
+import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import numpy as np
 from shoprank.evaluation.datasets import LabelledSet
 from shoprank.evaluation.metrics import METRICS, evaluate_run
 from shoprank.ranking.augment import perturb
-from shoprank.ranking.base import Ranker
+from shoprank.ranking.base import CandidateBatch, Ranker
 from shoprank.ranking.lgbm import LambdaMARTRanker
 from shoprank.ranking.linear import LinearRanker
 from shoprank.ranking.training import TrainingSet, collect_candidates, query_folds, training_set
@@ -49,6 +51,8 @@ class EvalReport:
     folds: int = 0
     model: LambdaMARTRanker | None = field(default=None, repr=False)  # trained on every query
     train_s: dict[str, float] = field(default_factory=dict)  # neural pipelines: training time over all folds
+    # learned pipelines: p50 ms to score one query's candidates, one thread, and the saved model's size
+    serving: dict[str, dict[str, float]] = field(default_factory=dict)
     # neural pipelines trained on every query (with keep_models): what --save-model writes
     neural_models: dict[str, Ranker] = field(default_factory=dict, repr=False)
 
@@ -62,9 +66,30 @@ class EvalReport:
         for pipe, per_q in self.per_query.items():
             (d / f"{pipe}.per_query.json").write_text(json.dumps(per_q, indent=1))
         summary = {"dataset": self.dataset, "queries": self.queries, "products": self.products, "folds": self.folds,
-                   "means": self.means, "feature_importance": self.feature_importance, "train_s": self.train_s}
+                   "means": self.means, "feature_importance": self.feature_importance, "train_s": self.train_s,
+                   "serving": self.serving}
         (d / "summary.json").write_text(json.dumps(summary, indent=2))
         return d
+
+
+def serving_cost(model: Ranker, batches: list[CandidateBatch], n: int = 50) -> dict[str, float]:
+    """p50 milliseconds for ``model`` to score one query's candidates (the first ``n`` lists, after
+    a warm-up), the mean list length, and the size of the model as saved."""
+    batches = [b for b in batches if len(b)][:n]
+    if not batches:
+        return {}
+    for b in batches[:3]:
+        model.score(b)
+    ms = []
+    for b in batches:
+        t0 = time.perf_counter()
+        model.score(b)
+        ms.append((time.perf_counter() - t0) * 1000)
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save(Path(tmp) / "m")
+        size = sum(f.stat().st_size for f in (Path(tmp) / "m").rglob("*") if f.is_file())
+    return {"score_ms_p50": round(float(np.median(ms)), 2), "model_kb": round(size / 1024),
+            "candidates": round(float(np.mean([len(b) for b in batches])))}
 
 
 def _top(pairs, products, depth: int = DEPTH) -> dict[str, float]:
@@ -133,6 +158,7 @@ def evaluate_dataset(engine, ds: LabelledSet, n_folds: int = 5, num_rounds: int 
         full = LambdaMARTRanker.fit(ts.X, ts.y, ts.group_sizes, num_rounds=num_rounds)
         report.feature_importance = full.feature_importance()
         report.model = full
+        report.serving["lambdamart"] = serving_cost(full, [c.batch for c in cands.values()])
     if any(p in runs for p in CE_PIPELINES) and "lambdamart" in runs:
         _cross_encoder_runs(engine, ds, queries, [(set(ts.qids[tr]), set(ts.qids[te])) for tr, te in folds],
                             runs["lambdamart"], {p: runs[p] for p in CE_PIPELINES if p in runs}, report)
@@ -152,8 +178,6 @@ def _cross_encoder_runs(engine, ds: LabelledSet, queries: dict[str, str], folds,
     unjudged ones LambdaMART ranked high, as negatives) and rerank each test query's top
     ``CE_TOP`` of LambdaMART's out-of-fold ranking: by the cross-encoder alone, and by the sum
     of both scores standardised within the query."""
-    import time
-
     from shoprank.ranking.cross_encoder import CrossEncoder, product_text
 
     catalog = engine.artifacts.catalog
@@ -198,8 +222,6 @@ def _concat(a: TrainingSet, b: TrainingSet) -> TrainingSet:
 def _neural_runs(engine, cands, qrels, folds, runs: dict[str, dict[str, dict[str, float]]],
                  report: EvalReport, keep_models: bool = False, aug_cands: dict | None = None) -> None:
     """Each neural fusion variant trained on every fold's training queries, scored on its test queries."""
-    import time
-
     from shoprank.ranking.neural import ListInputs, NeuralFusionRanker, index_modalities
 
     mods = index_modalities(engine.artifacts)
@@ -222,6 +244,7 @@ def _neural_runs(engine, cands, qrels, folds, runs: dict[str, dict[str, dict[str
                     run[qid] = _top(sorted(zip(cands[qid].positions, s), key=lambda t: -t[1]), products)
         report.train_s[pipe] = time.perf_counter() - t0
         log.info("%s: %d folds in %.0f s", pipe, len(folds), report.train_s[pipe])
+        report.serving[pipe] = serving_cost(model, [cands[q].batch for q in sorted(test) if q in cands])
         if keep_models and not pipe.endswith("+aug"):
             report.neural_models[pipe] = NeuralFusionRanker.fit([lists[q] for q in cands if q in lists], mods,
                                                                 variant)  # type: ignore[arg-type]

@@ -16,9 +16,11 @@ def paired_p(rep: EvalReport, a: str, b: str, metric: str = "ndcg@10") -> float:
 
 def markdown_table(rep: EvalReport, key: str = "ndcg@10") -> str:
     """One row per pipeline; with LambdaMART, each other pipeline's paired t-test p against it
-    on ``key``; training time of the pipelines that train per fold."""
+    on ``key``; training time of the pipelines that train per fold; for learned pipelines, the
+    time to score one query's candidates and the saved model's size."""
     vs = "lambdamart" if "lambdamart" in rep.means else None
-    extra = ([f"p vs lambdamart ({key})"] if vs else []) + (["train s (all folds)"] if rep.train_s else [])
+    extra = ([f"p vs lambdamart ({key})"] if vs else []) + (["train s (all folds)"] if rep.train_s else []) + \
+        (["score ms (p50, one query)", "model KB"] if rep.serving else [])
     rows = ["| pipeline | " + " | ".join([*METRICS, *extra]) + " |", "|---|" + "---|" * (len(METRICS) + len(extra))]
     for pipe, m in rep.means.items():
         cells = [f"{m[k]:.4f}" for k in METRICS]
@@ -26,6 +28,9 @@ def markdown_table(rep: EvalReport, key: str = "ndcg@10") -> str:
             cells.append("" if pipe == vs else f"{paired_p(rep, pipe, vs, key):.2g}")
         if rep.train_s:
             cells.append(f"{rep.train_s[pipe]:.0f}" if pipe in rep.train_s else "")
+        if rep.serving:
+            cost = rep.serving.get(pipe, {})
+            cells += [f"{cost['score_ms_p50']:.2f}" if cost else "", f"{cost['model_kb']:.0f}" if cost else ""]
         rows.append(f"| {pipe} | " + " | ".join(cells) + " |")
     if "lambdamart" in rep.means and len(rep.means) > 1:
         best = rep.best_baseline(key)
