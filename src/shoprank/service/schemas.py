@@ -108,7 +108,7 @@ class ResultPublic(BaseModel):
     score: float
     retrievers: dict[str, int] = {}
     explanation: dict[str, float] = {}
-    # With explain, for rankers that weigh modalities (the attention fusion ranker): modality -> weight.
+    # With explain, for rankers that weigh modalities (attention and late fusion): modality -> weight.
     modality_weights: dict[str, float] = {}
 
     @classmethod
