@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from shoprank.index.analysis import analyze, query_terms
+from shoprank.index.analysis import analyze, query_terms, stemmed_terms
 from shoprank.registry import Registry
 from shoprank.types import Product
 
@@ -127,7 +127,7 @@ class TantivyLexicalIndex(LexicalIndex):
     """tantivy with its English stemmer over pre-analysed text (CJK as character bigrams)."""
 
     backend = "tantivy"
-    fetch_all = 2000  # see field_scores
+    fetch_all = 2000  # see field_scores: up to this many matches a field is searched unrestricted
 
     def __init__(self, index: Any):
         self._index = index
@@ -210,14 +210,20 @@ class TantivyLexicalIndex(LexicalIndex):
             return out
         searcher, cache = self._state
         wanted = set(positions)
-        # Most field queries match few documents: fetch them all and keep the candidates'. Only
-        # when a field matches ``cap`` or more is the search restricted to the candidates, by a
-        # term set over their positions that costs ~6x the unrestricted search.
+        stems = set(stemmed_terms(" ".join(terms)))
+        # A field whose query matches few documents is searched for all of them and the
+        # candidates' scores kept; one matching many (a common word in a large catalog) is
+        # searched restricted to the candidates, by a term set over their positions, which costs
+        # ~6x an unrestricted search of a few matches. The terms' document frequencies bound the
+        # matches (the query is their disjunction) without searching.
         cap = max(self.fetch_all, 10 * len(wanted))
         for f in FIELDS:
+            bound = sum(searcher.doc_freq(f, t) for t in stems)
+            if bound == 0:
+                continue
             query = self._index.parse_query(" ".join(terms), [f])
-            res = searcher.search(query, cap, count=False)
-            if len(res.hits) >= cap:
+            res = searcher.search(query, cap, count=False) if bound < cap else None
+            if res is None or len(res.hits) >= cap:
                 res = searcher.search(self._only(query, wanted), len(wanted), count=False)
             scores = out[f]
             for score, addr in res.hits:
