@@ -2,7 +2,7 @@
 TreeSHAP), the four neural fusion rankers (torch fp32 vs dynamic int8) and the cross-encoder's
 top 30 (torch vs onnxruntime fp32 / int8), with model sizes.
 
-    python benchmarks/ranker_serving.py                 # Luma must be indexed (benchmarks/index_luma.py)
+    python benchmarks/ranker_serving.py                 # builds the Luma index under var/ if missing
     shoprank eval --dataset crowdflower --save-model var/models && python benchmarks/ranker_serving.py
 
 The fusion rankers and the cross-encoder are timed on real Luma candidate batches (WANDS
@@ -64,12 +64,10 @@ def lambdamart(dataset: str = "crowdflower", n_queries: int = 200) -> list[dict]
 
 
 def _luma_batches(n_queries: int) -> tuple[list[CandidateBatch], list[str], object]:
-    from shoprank.config import Settings
-    from shoprank.engine import ShopRank
+    from query_latency import _engine  # the Luma index under var/, built if missing
     from shoprank.types import Query
 
-    settings = Settings()
-    engine = ShopRank.open(settings.index_dir("luma"), settings)
+    engine = _engine()
     queries = wands_queries()[:n_queries]
     batches = [engine.candidates(Query(text=q, k=10, collapse_variants=False)).batch for q in queries]
     return batches, queries, engine
