@@ -222,9 +222,8 @@ class TantivyLexicalIndex(LexicalIndex):
             if bound == 0:
                 continue
             query = self._index.parse_query(" ".join(terms), [f])
-            res = searcher.search(query, cap, count=False) if bound < cap else None
-            if res is None or len(res.hits) >= cap:
-                res = searcher.search(self._only(query, wanted), len(wanted), count=False)
+            res = searcher.search(query, bound, count=False) if bound < cap else \
+                searcher.search(self._only(query, wanted), len(wanted), count=False)
             scores = out[f]
             for score, addr in res.hits:
                 pos = self._position(searcher, cache, addr)
