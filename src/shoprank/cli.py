@@ -290,6 +290,53 @@ def evaluate(
         typer.echo(f"\nplot: {metrics_chart(reports, out / 'metrics.png')}")
 
 
+@app.command("train-default")
+def train_default(
+    text_encoder: Annotated[str, typer.Option(help="the encoder the model serves with: e5 | minilm")] = "e5",
+    dataset: Annotated[list[str] | None, typer.Option(help="labelled sets to train on")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="model folder (default: the packaged one for the encoder, shoprank/ranking/models/default-<encoder>)")]
+    = None,
+    check: Annotated[bool, typer.Option(help="first fit on each set alone and score it on the others")] = True,
+    max_queries: Annotated[int | None, typer.Option(help="sample this many queries per set")] = None,
+    rounds: int = 300,
+    report: Annotated[Path, typer.Option(help="where the cross-set tables go")] = Path("benchmarks/out/default"),
+) -> None:
+    """Train the default ranker on the labelled sets (every query) and save it; with --check,
+    each set's model is first scored on the other sets beside BM25, dense, RRF and the linear ranker."""
+    from shoprank.evaluation.report import markdown_table
+    from shoprank.evaluation.transfer import cross_check, fit_default, labelled_rows
+    from shoprank.ranking.default import packaged_path
+
+    _setup_logging(False)
+    settings = get_settings().model_copy(update={"text_encoder": text_encoder, "image_encoder": "none",
+                                                 "ranker": "linear"})
+    sets = []
+    for name in dataset or ["crowdflower", "homedepot"]:
+        try:
+            sets.append(labelled_rows(name, settings, max_queries))
+        except (FileNotFoundError, ValueError) as e:
+            _fail(f"{name}: {e}")
+    lines = []
+    for train in sets if check else []:
+        for test in sets:
+            if test is train:
+                continue
+            rep, pipe = cross_check(train, test, text_encoder, rounds)
+            rep.save(report / f"trained-on-{train.ds.name}")
+            lines.append(f"\n{pipe} on {test.ds.name}: {rep.queries} queries, {rep.products} products\n\n"
+                         + markdown_table(rep, vs=pipe))
+            typer.echo(lines[-1])
+    model = fit_default(sets, text_encoder, rounds)
+    dest = out or packaged_path(text_encoder)
+    model.save(dest)
+    if lines:
+        report.mkdir(parents=True, exist_ok=True)
+        (report / f"cross-set-{text_encoder}.md").write_text("\n".join(lines) + "\n")
+    typer.echo(f"\ndefault ranker ({text_encoder}, trained on {', '.join(model.trained_on)}; "
+               f"fallback terms: {', '.join(model.fallback)}) saved to {dest}")
+
+
 @app.command()
 def features(
     out: Annotated[Path | None, typer.Option(help="write the markdown here (e.g. docs/FEATURES.md)")] = None,

@@ -43,8 +43,10 @@ class Settings(BaseSettings):
     lexical_backend: str = "tantivy"
 
     fusion: str = "rrf"                 # rrf | linear
-    # "lambdamart" serves a model saved by `shoprank eval --save-model DIR` (ranker_model = DIR/<set>).
-    ranker: str = "linear"
+    # "default": LambdaMART trained on the labelled sets plus the linear personal/photo terms, packaged
+    # per text encoder (the linear ranker where none ships); "linear": hand-set weights; "lambdamart"
+    # serves a model saved by `shoprank eval --save-model DIR` (ranker_model = DIR/<set>).
+    ranker: str = "default"
     ranker_model: Path | None = None
     rrf_k: int = 60
     # Candidate budgets: each retriever returns `retrieve_k`, the ranker scores at most `rerank_k`.

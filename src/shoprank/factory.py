@@ -40,7 +40,12 @@ def encoders(settings: Settings) -> EncoderSet:
 
 
 def ranker(settings: Settings) -> Ranker:
-    """The configured ranker: a saved model when ``ranker_model`` is set, else the linear one."""
+    """The configured ranker: a saved model when ``ranker_model`` is set; else the linear one, or
+    for ``default`` the model packaged for the text encoder (the linear one where none ships)."""
+    if settings.ranker == "default" and settings.ranker_model is None:
+        from shoprank.ranking.default import default_ranker
+
+        return default_ranker(settings.text_encoder, settings.ranker_weights)
     cls = RANKERS.get_class(settings.ranker)
     if settings.ranker_model is not None:
         saved = load_ranker(settings.ranker_model)

@@ -70,11 +70,25 @@ class TestLambdaMARTRanker(RankerContract):
         return LambdaMARTRanker.fit(X, y, [20] * 30, num_rounds=30, backend="lightgbm")
 
 
+class TestDefaultRanker(RankerContract):
+    def make_ranker(self) -> Ranker:
+        pytest.importorskip("lightgbm", reason="pip install 'shoprank[ltr]'")
+        from shoprank.ranking.default import DefaultRanker
+
+        rng = np.random.default_rng(3)
+        X = rng.normal(size=(600, len(FEATURE_NAMES))).astype(np.float32)
+        X[:, FEATURE_NAMES.index("rating")] = 0.0  # never varies in training: a fallback term
+        y = np.digitize(X[:, FEATURE_NAMES.index("cos_text")] + X[:, FEATURE_NAMES.index("bm25_title")], [-1, 0, 1])
+        return DefaultRanker.fit(X, y, [20] * 30, num_rounds=30)
+
+
 def test_settings_pick_the_ranker_and_check_a_saved_model(tmp_path):
     from shoprank import factory
     from shoprank.config import Settings
 
-    assert isinstance(factory.ranker(Settings()), LinearRanker)
+    assert isinstance(factory.ranker(Settings(ranker="linear")), LinearRanker)
+    # The default ranker serves the linear one for an encoder no model ships for.
+    assert isinstance(factory.ranker(Settings(text_encoder="hashing")), LinearRanker)
     with pytest.raises(ValueError, match="needs SHOPRANK_RANKER_MODEL"):
         factory.ranker(Settings(ranker="lambdamart"))
     LinearRanker({"rating": 3.0}).save(tmp_path / "lin")

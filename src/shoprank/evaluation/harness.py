@@ -99,15 +99,17 @@ def _top(pairs, products, depth: int = DEPTH) -> dict[str, float]:
 def evaluate_dataset(engine, ds: LabelledSet, n_folds: int = 5, num_rounds: int = 300,
                      pipelines: tuple[str, ...] = PIPELINES, rerank_k: int = 200,
                      log_features: Path | None = None, models: dict[str, Ranker] | None = None,
-                     keep_models: bool = False, augment: int = 0) -> EvalReport:
+                     keep_models: bool = False, augment: int = 0,
+                     cands: dict[str, Candidates] | None = None) -> EvalReport:
     """Score ``pipelines`` on ``ds`` with an engine built over ``ds.products``; ``models``
     (name -> a trained ranker, e.g. saved after training on another set) are scored as they
     are, on every query, without cross-validation. ``augment`` > 0 adds, for each learned
     pipeline, a "+aug" twin trained with that many perturbed copies of each training query
-    (:func:`shoprank.ranking.augment.perturb`; test queries are never augmented)."""
+    (:func:`shoprank.ranking.augment.perturb`; test queries are never augmented). ``cands``:
+    the queries' candidates when already collected."""
     products = engine.artifacts.catalog.products
     queries = {q: t for q, t in ds.queries.items() if ds.qrels.get(q)}
-    cands = collect_candidates(engine, queries, rerank_k)
+    cands = cands if cands is not None else collect_candidates(engine, queries, rerank_k)
     runs: dict[str, dict[str, dict[str, float]]] = {p: {} for p in pipelines}
     for name, model in (models or {}).items():
         runs[name] = {qid: _top(sorted(zip(c.positions, model.score(c.batch)), key=lambda t: -t[1]), products)

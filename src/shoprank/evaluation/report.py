@@ -14,12 +14,12 @@ def paired_p(rep: EvalReport, a: str, b: str, metric: str = "ndcg@10") -> float:
     return float(ttest_rel([qa[q] for q in qids], [qb[q] for q in qids]).pvalue)
 
 
-def markdown_table(rep: EvalReport, key: str = "ndcg@10") -> str:
-    """One row per pipeline; with LambdaMART, each other pipeline's paired t-test p against it
-    on ``key``; training time of the pipelines that train per fold; for learned pipelines, the
+def markdown_table(rep: EvalReport, key: str = "ndcg@10", vs: str | None = None) -> str:
+    """One row per pipeline; with LambdaMART (or ``vs``), each other pipeline's paired t-test p
+    against it on ``key``; training time of the pipelines that train per fold; for learned pipelines, the
     time to score one query's candidates and the saved model's size."""
-    vs = "lambdamart" if "lambdamart" in rep.means else None
-    extra = ([f"p vs lambdamart ({key})"] if vs else []) + (["train s (all folds)"] if rep.train_s else []) + \
+    vs = vs or ("lambdamart" if "lambdamart" in rep.means else None)
+    extra = ([f"p vs {vs} ({key})"] if vs else []) + (["train s (all folds)"] if rep.train_s else []) + \
         (["score ms (p50, one query)", "model KB"] if rep.serving else [])
     rows = ["| pipeline | " + " | ".join([*METRICS, *extra]) + " |", "|---|" + "---|" * (len(METRICS) + len(extra))]
     for pipe, m in rep.means.items():

@@ -1,0 +1,110 @@
+"""The default ranker: learned relevance plus the hand-set terms the labelled sets cannot teach.
+
+A LambdaMART model trained on the labelled product-search sets (CrowdFlower and Home Depot:
+``shoprank train-default``) scores relevance from the features those sets vary: BM25 per field,
+term coverage, dense text similarity, fusion, the query-matching features. The sets have no
+shoppers, photos, ratings or sales, so those features are constant there and the trees never
+use them; for them the linear ranker's weights stay (:data:`fallback`). The model's score is
+scaled to spread a query's candidates as much as the linear ranker's relevance terms do, so a
+shopper's profile moves results as strongly as it does under the linear ranker.
+
+One model per text encoder ships inside the package (dense similarities differ in scale
+between encoders); without one for the configured encoder, or without LightGBM, the engine
+serves the linear ranker and says why.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shoprank.features.registry import FEATURE_NAMES
+from shoprank.ranking.base import CandidateBatch, Ranker, load_ranker
+from shoprank.ranking.lgbm import LambdaMARTRanker
+from shoprank.ranking.linear import DEFAULT_WEIGHTS, LinearRanker
+
+log = logging.getLogger(__name__)
+
+PACKAGED = Path(__file__).parent / "models"
+
+
+class DefaultRanker(Ranker):
+    name = "default"
+
+    def __init__(self, relevance: LambdaMARTRanker, scale: float, fallback: Sequence[str],
+                 weights: Mapping[str, float] | None = None, trained_on: Sequence[str] = (),
+                 text_encoder: str = ""):
+        self.relevance = relevance
+        self.scale = float(scale)
+        self.fallback = [n for n in FEATURE_NAMES if n in set(fallback)]
+        self.trained_on = list(trained_on)
+        self.text_encoder = text_encoder
+        # Overrides (SHOPRANK_RANKER_WEIGHTS) reach the fallback terms; the learned ones are the model's.
+        w = {**DEFAULT_WEIGHTS, **(weights or {})}
+        self.linear = LinearRanker({n: (w[n] if n in self.fallback else 0.0) for n in FEATURE_NAMES})
+
+    @classmethod
+    def fit(cls, X: np.ndarray, y: np.ndarray, group_sizes: Sequence[int], num_rounds: int = 300,
+            trained_on: Sequence[str] = (), text_encoder: str = "") -> DefaultRanker:
+        X = np.asarray(X, np.float32)
+        fallback = [n for j, n in enumerate(FEATURE_NAMES) if np.ptp(X[:, j]) == 0]
+        relevance = LambdaMARTRanker.fit(X, y, group_sizes, num_rounds=num_rounds)
+        learned = LinearRanker({n: (0.0 if n in fallback else DEFAULT_WEIGHTS[n]) for n in FEATURE_NAMES})
+        scores = relevance.score_matrix(X)
+        spread_model, spread_linear = [], []
+        start = 0
+        for size in group_sizes:
+            if size > 1:
+                rows = slice(start, start + size)
+                spread_model.append(np.std(scores[rows]))
+                spread_linear.append(np.std(learned.score(CandidateBatch.from_features(X[rows]))))
+            start += size
+        m = float(np.median(spread_model)) if spread_model else 0.0
+        scale = float(np.median(spread_linear)) / m if m > 0 else 1.0
+        return cls(relevance, scale, fallback, trained_on=trained_on, text_encoder=text_encoder)
+
+    def score(self, batch: CandidateBatch) -> np.ndarray:
+        return self.scale * self.relevance.score(batch) + self.linear.score(batch)
+
+    def explain(self, batch: CandidateBatch, rows: Sequence[int] | None = None) -> np.ndarray:
+        return self.scale * self.relevance.explain(batch, rows) + self.linear.explain(batch, rows)
+
+    def base_score(self) -> float:
+        return self.scale * self.relevance.base_score()
+
+    def _save(self, path: Path) -> dict[str, Any]:
+        return {**self.relevance._save(path), "scale": self.scale, "fallback": self.fallback,
+                "fallback_weights": {n: self.linear.weights[n] for n in self.fallback},
+                "trained_on": self.trained_on, "text_encoder": self.text_encoder}
+
+    @classmethod
+    def _load(cls, path: Path, meta: dict[str, Any]) -> DefaultRanker:
+        return cls(LambdaMARTRanker._load(path, meta), meta["scale"], meta["fallback"],
+                   meta.get("fallback_weights"), meta.get("trained_on", ()), meta.get("text_encoder", ""))
+
+
+def packaged_path(text_encoder: str) -> Path:
+    return PACKAGED / f"default-{text_encoder}"
+
+
+def default_ranker(text_encoder: str, weights: Mapping[str, float] | None = None) -> Ranker:
+    """The packaged default model for ``text_encoder``; the linear ranker (with the reason
+    logged) when none ships for it or it cannot be loaded."""
+    path = packaged_path(text_encoder)
+    if not (path / "ranker.json").is_file():
+        log.info("no default ranker model for text encoder %r: serving the linear ranker", text_encoder)
+        return LinearRanker(weights)
+    try:
+        model = load_ranker(path)
+    except Exception as e:  # noqa: BLE001 - LightGBM's own errors too: a broken model must not stop serving
+        log.warning("default ranker model %s not usable (%s): serving the linear ranker", path, e)
+        return LinearRanker(weights)
+    if not isinstance(model, DefaultRanker):
+        raise TypeError(f"{path} holds a {model.name} ranker")
+    if weights:
+        model = DefaultRanker(model.relevance, model.scale, model.fallback, {**model.linear.weights, **weights},
+                              model.trained_on, model.text_encoder)
+    return model
