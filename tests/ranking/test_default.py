@@ -8,8 +8,8 @@ from shoprank.features.registry import FEATURE_NAMES
 from shoprank.ranking import CandidateBatch, LinearRanker
 
 pytest.importorskip("lightgbm", reason="pip install 'shoprank[ltr]'")
-from shoprank.ranking import default as default_mod  # noqa: E402
-from shoprank.ranking.default import DefaultRanker, default_ranker  # noqa: E402
+from shoprank.ranking import default as default_mod
+from shoprank.ranking.default import DefaultRanker, default_ranker
 
 COL = {n: j for j, n in enumerate(FEATURE_NAMES)}
 
@@ -18,7 +18,7 @@ def _labelled(n_queries=40, per=25, seed=0):
     """Rows like the labelled sets': text features vary, personal and photo features are all 0."""
     rng = np.random.default_rng(seed)
     X = np.zeros((n_queries * per, len(FEATURE_NAMES)), np.float32)
-    for name in ("bm25_title", "bm25_description", "cos_text", "title_coverage"):
+    for name in ("bm25_title", "bm25_description", "cos_text", "title_coverage", "rrf"):
         X[:, COL[name]] = rng.random(len(X))
     y = np.digitize(X[:, COL["bm25_title"]] + X[:, COL["cos_text"]], [0.8, 1.2, 1.6])
     return X, y, [per] * n_queries
@@ -46,6 +46,16 @@ def test_relevance_is_learned_and_scaled_like_the_linear_ranker(model):
     # The learned score spreads a query's candidates about as much as the hand-set relevance terms.
     learned = LinearRanker({n: (0.0 if n in model.fallback else w) for n, w in LinearRanker().weights.items()})
     assert 0.3 < np.std(model.scale * model.relevance.score(b)) / np.std(learned.score(b)) < 3
+
+
+def test_the_fused_scores_scale_does_not_matter(model):
+    """RRF and normalised linear fusion (or a photo query's retrievers) give the fused score other scales."""
+    X, _, _ = _labelled(1, 30, seed=3)
+    X[:, COL["rrf"]] = np.linspace(0.01, 0.03, 30)
+    X2 = X.copy()
+    X2[:, COL["rrf"]] = X[:, COL["rrf"]] * 40 + 0.2
+    assert model.score(CandidateBatch.from_features(X2)) == pytest.approx(
+        model.score(CandidateBatch.from_features(X)), abs=1e-5)
 
 
 def test_a_shoppers_profile_still_moves_results(model):
