@@ -230,6 +230,8 @@ def evaluate(
         help="also train each learned ranker with this many perturbed copies of every training query")] = 0,
     cross_encoder: Annotated[bool, typer.Option(
         help="fine-tune a MiniLM cross-encoder per fold and rerank LambdaMART's top 30 with it")] = False,
+    neural_train_queries: Annotated[int | None, typer.Option(
+        help="train each neural variant on at most this many of a fold's training queries (sampled)")] = None,
 ) -> None:
     """Score BM25, dense, RRF, linear fusion, the linear ranker and LambdaMART on labelled query sets."""
     from shoprank.engine import ShopRank
@@ -280,7 +282,7 @@ def evaluate(
         engine = ShopRank.build(Catalog(ds.products), settings.index_dir(f"eval-{name}"), settings)
         rep = evaluate_dataset(engine, ds, n_folds=folds, num_rounds=rounds, pipelines=pipelines, models=saved,
                                log_features=out / name / "features.parquet", keep_models=save_model is not None,
-                               augment=augment)
+                               augment=augment, neural_train_queries=neural_train_queries)
         rep.save(out)
         _save_models(rep, save_model, name)
         reports.append(rep)

@@ -100,13 +100,15 @@ def evaluate_dataset(engine, ds: LabelledSet, n_folds: int = 5, num_rounds: int 
                      pipelines: tuple[str, ...] = PIPELINES, rerank_k: int = 200,
                      log_features: Path | None = None, models: dict[str, Ranker] | None = None,
                      keep_models: bool = False, augment: int = 0,
-                     cands: dict[str, Candidates] | None = None) -> EvalReport:
+                     cands: dict[str, Candidates] | None = None,
+                     neural_train_queries: int | None = None) -> EvalReport:
     """Score ``pipelines`` on ``ds`` with an engine built over ``ds.products``; ``models``
     (name -> a trained ranker, e.g. saved after training on another set) are scored as they
     are, on every query, without cross-validation. ``augment`` > 0 adds, for each learned
     pipeline, a "+aug" twin trained with that many perturbed copies of each training query
     (:func:`shoprank.ranking.augment.perturb`; test queries are never augmented). ``cands``:
-    the queries' candidates when already collected."""
+    the queries' candidates when already collected. ``neural_train_queries``: train each neural
+    variant on at most this many (seeded) of a fold's training queries; every test query is scored."""
     products = engine.artifacts.catalog.products
     queries = {q: t for q, t in ds.queries.items() if ds.qrels.get(q)}
     cands = cands if cands is not None else collect_candidates(engine, queries, rerank_k)
@@ -167,7 +169,7 @@ def evaluate_dataset(engine, ds: LabelledSet, n_folds: int = 5, num_rounds: int 
     neural = [p for p in runs if p.startswith("fusion_")]
     if neural:
         _neural_runs(engine, cands, ds.qrels, [(set(ts.qids[tr]), set(ts.qids[te])) for tr, te in folds],
-                     {p: runs[p] for p in neural}, report, keep_models, aug_cands)
+                     {p: runs[p] for p in neural}, report, keep_models, aug_cands, neural_train_queries)
     for pipe, run in runs.items():
         report.means[pipe], report.per_query[pipe] = evaluate_run(ds.qrels, run, METRICS, pipe)
         log.info("%s %s %s", ds.name, pipe, report.means[pipe])
@@ -222,8 +224,10 @@ def _concat(a: TrainingSet, b: TrainingSet) -> TrainingSet:
 
 
 def _neural_runs(engine, cands, qrels, folds, runs: dict[str, dict[str, dict[str, float]]],
-                 report: EvalReport, keep_models: bool = False, aug_cands: dict | None = None) -> None:
-    """Each neural fusion variant trained on every fold's training queries, scored on its test queries."""
+                 report: EvalReport, keep_models: bool = False, aug_cands: dict | None = None,
+                 max_train: int | None = None) -> None:
+    """Each neural fusion variant trained on every fold's training queries (at most ``max_train``
+    of them, sampled), scored on its test queries."""
     from shoprank.ranking.neural import ListInputs, NeuralFusionRanker, index_modalities
 
     mods = index_modalities(engine.artifacts)
@@ -239,6 +243,8 @@ def _neural_runs(engine, cands, qrels, folds, runs: dict[str, dict[str, dict[str
         t0 = time.perf_counter()
         for train, test in folds:
             use = [q for q in sorted(lists) if _base(q) in train and (pipe.endswith("+aug") or q in train)]
+            if max_train is not None and len(use) > max_train:
+                use = sorted(random.Random(0).sample(use, max_train))
             model = NeuralFusionRanker.fit([lists[q] for q in use], mods, variant)  # type: ignore[arg-type]
             for qid in sorted(test):
                 if qid in lists:
