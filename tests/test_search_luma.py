@@ -96,9 +96,9 @@ def test_similar_items_leave_out_own_variants(luma_engine):
 def test_weights_come_from_settings(luma_engine):
     from shoprank.engine import ShopRank
 
-    s = luma_engine.settings.model_copy(update={"ranker_weights": {n: 0.0 for n in ("cos_text", "rrf")} | {
-        "bm25_title": 0.0, "bm25_category": 0.0, "bm25_description": 0.0, "bm25_attributes": 0.0},
-        "retriever_weights": {"label": 0.0}})
+    off = ("cos_text", "rrf", "bm25_title", "bm25_category", "bm25_description", "bm25_attributes")
+    s = luma_engine.settings.model_copy(update={"ranker": "linear", "ranker_weights": {n: 0.0 for n in off},
+                                                "retriever_weights": {"label": 0.0}})
     e = ShopRank(luma_engine.artifacts, s, luma_engine.text_encoder, luma_engine.image_encoder)
     assert e.retriever.weights["label"] == 0.0 and e.retriever.weights["bm25"] == 1.0
     h = e.search(Query(text="backpack", k=3, explain=True)).hits[0]

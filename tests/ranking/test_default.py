@@ -18,7 +18,7 @@ def _labelled(n_queries=40, per=25, seed=0):
     """Rows like the labelled sets': text features vary, personal and photo features are all 0."""
     rng = np.random.default_rng(seed)
     X = np.zeros((n_queries * per, len(FEATURE_NAMES)), np.float32)
-    for name in ("bm25_title", "bm25_description", "cos_text", "title_coverage", "rrf"):
+    for name in ("bm25_title", "bm25_description", "cos_text", "title_coverage", "rrf", "type_match"):
         X[:, COL[name]] = rng.random(len(X))
     y = np.digitize(X[:, COL["bm25_title"]] + X[:, COL["cos_text"]], [0.8, 1.2, 1.6])
     return X, y, [per] * n_queries
@@ -35,6 +35,9 @@ def test_features_the_training_rows_never_vary_fall_back_to_the_linear_weights(m
     assert not {"bm25_title", "cos_text"} & set(model.fallback)
     assert model.linear.weights["user_category"] == LinearRanker().weights["user_category"] > 0
     assert model.linear.weights["bm25_title"] == 0.0  # the learned part owns it
+    # Query understanding reads the catalog's own vocabulary: hand-set even where the rows vary it.
+    assert "type_match" in model.fallback and model.linear.weights["type_match"] == LinearRanker().weights["type_match"]
+    assert model.relevance.feature_importance()["type_match"] == 0.0
 
 
 def test_relevance_is_learned_and_scaled_like_the_linear_ranker(model):

@@ -9,6 +9,10 @@ scaled to spread a query's candidates as much as the linear ranker's relevance t
 shopper's profile moves results as strongly as it does under the linear ranker. The fused score
 is read min-max scaled within the query: its scale depends on the fusion method and on which
 retrievers ran (a photo query runs others than a text query), its order within the query does not.
+The query-understanding features (type, colour, size, gender, price asked for) keep their hand-set
+weights too and the model never reads them: they match the query against this catalog's own
+vocabulary, so what they are worth belongs to the catalog (on Luma a backpack query must rank bags
+first, which the labelled sets, whose products mostly fall outside that vocabulary, barely teach).
 
 One model per text encoder ships inside the package (dense similarities differ in scale
 between encoders); without one for the configured encoder, or without LightGBM, the engine
@@ -23,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from shoprank.features.registry import FEATURE_NAMES
+from shoprank.features.registry import FEATURE_NAMES, FEATURES
 from shoprank.ranking.base import CandidateBatch, Ranker, load_ranker
 from shoprank.ranking.lgbm import LambdaMARTRanker
 from shoprank.ranking.linear import DEFAULT_WEIGHTS, LinearRanker
@@ -36,10 +40,14 @@ PACKAGED = Path(__file__).parent / "models"
 # scaling every per-query-scaled feature lost on both, .4284 and .8192).
 QUERY_SCALED: tuple[str, ...] = ("rrf",)
 _QS = [FEATURE_NAMES.index(n) for n in QUERY_SCALED]
+HAND_SET: tuple[str, ...] = tuple(f.name for f in FEATURES if f.group == "query")
+_HS = [FEATURE_NAMES.index(n) for n in HAND_SET]
 
 
-def _scale_within_queries(X: np.ndarray, group_sizes: Sequence[int]) -> np.ndarray:
+def _model_rows(X: np.ndarray, group_sizes: Sequence[int]) -> np.ndarray:
+    """What the trees read: the hand-set features blanked, the query-scaled ones scaled per query."""
     X = np.array(X, np.float32)
+    X[:, _HS] = 0.0
     start = 0
     for size in group_sizes:
         sub = X[start:start + size, _QS]
@@ -69,8 +77,8 @@ class DefaultRanker(Ranker):
     def fit(cls, X: np.ndarray, y: np.ndarray, group_sizes: Sequence[int], num_rounds: int = 300,
             trained_on: Sequence[str] = (), text_encoder: str = "") -> DefaultRanker:
         X = np.asarray(X, np.float32)
-        fallback = [n for j, n in enumerate(FEATURE_NAMES) if np.ptp(X[:, j]) == 0]
-        model_input = _scale_within_queries(X, group_sizes)
+        fallback = [n for j, n in enumerate(FEATURE_NAMES) if n in HAND_SET or np.ptp(X[:, j]) == 0]
+        model_input = _model_rows(X, group_sizes)
         relevance = LambdaMARTRanker.fit(model_input, y, group_sizes, num_rounds=num_rounds)
         learned = LinearRanker({n: (0.0 if n in fallback else DEFAULT_WEIGHTS[n]) for n in FEATURE_NAMES})
         scores = relevance.score_matrix(model_input)
@@ -87,7 +95,7 @@ class DefaultRanker(Ranker):
         return cls(relevance, scale, fallback, trained_on=trained_on, text_encoder=text_encoder)
 
     def _model_input(self, batch: CandidateBatch) -> CandidateBatch:
-        return CandidateBatch.from_features(_scale_within_queries(batch.X, [len(batch)]))
+        return CandidateBatch.from_features(_model_rows(batch.X, [len(batch)]))
 
     def score(self, batch: CandidateBatch) -> np.ndarray:
         return self.scale * self.relevance.score(self._model_input(batch)) + self.linear.score(batch)
@@ -101,12 +109,13 @@ class DefaultRanker(Ranker):
     def _save(self, path: Path) -> dict[str, Any]:
         return {**self.relevance._save(path), "scale": self.scale, "fallback": self.fallback,
                 "fallback_weights": {n: self.linear.weights[n] for n in self.fallback},
-                "trained_on": self.trained_on, "text_encoder": self.text_encoder, "query_scaled": list(QUERY_SCALED)}
+                "trained_on": self.trained_on, "text_encoder": self.text_encoder, "query_scaled": list(QUERY_SCALED),
+                "hand_set": list(HAND_SET)}
 
     @classmethod
     def _load(cls, path: Path, meta: dict[str, Any]) -> DefaultRanker:
-        if meta.get("query_scaled") != list(QUERY_SCALED):
-            raise ValueError(f"{path}: trained on other within-query scaling than this version applies")
+        if meta.get("query_scaled") != list(QUERY_SCALED) or meta.get("hand_set") != list(HAND_SET):
+            raise ValueError(f"{path}: trained on other model inputs than this version gives it (retrain)")
         return cls(LambdaMARTRanker._load(path, meta), meta["scale"], meta["fallback"],
                    meta.get("fallback_weights"), meta.get("trained_on", ()), meta.get("text_encoder", ""))
 
