@@ -208,6 +208,9 @@ class NeuralFusionRanker(Ranker):
 
     def _forward(self, li: ListInputs):
         torch = _torch()
+        # Trained attention produces denormal activations, each op on them ~100x slower on x86;
+        # flushed to zero, attention fusion scored a Home Depot list in 1.29 ms instead of 3.67.
+        torch.set_flush_denormal(True)
         X, qs, Vs, mask = self._tensors(li)
         with torch.inference_mode():
             s, w = self.net(X, qs, Vs, mask, mask.float())
