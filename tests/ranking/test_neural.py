@@ -161,3 +161,14 @@ def test_served_from_a_saved_model_over_a_real_index(fake_engine, tmp_path):
     got = body["results"][0]["modality_weights"]
     assert got == pytest.approx({k: round(v, 4) for k, v in res.hits[0].modality_weights.items()}, abs=2e-4)
     assert plain["results"][0]["modality_weights"] == {}  # only asked-for explanations cost the extra pass
+
+
+
+def test_scoring_flushes_denormals_for_its_own_forward_pass_only():
+    """Denormals are flushed while a network scores (speed) and work again right after: the flag is
+    the thread's CPU state, and the rest of the process (profiles, numpy) needs them."""
+    lists = _feature_lists(n_lists=6)
+    model = NeuralFusionRanker.fit(lists, [], "attention", epochs=1)
+    model._forward(lists[0])
+    assert (np.array([1e-38], np.float32) / np.float32(10))[0] > 0  # a float32 subnormal
+    assert (torch.tensor([1e-38]) / 10).item() > 0
