@@ -43,8 +43,9 @@ class Settings(BaseSettings):
     lexical_backend: str = "tantivy"
 
     fusion: str = "rrf"                 # rrf | linear
-    # "default": LambdaMART trained on the labelled sets plus the linear personal/photo terms, packaged
-    # per text encoder (the linear ranker where none ships); "linear": hand-set weights; "lambdamart"
+    # "default": LambdaMART trained on the labelled sets plus hand-set terms for what it does not learn
+    # (profile, photos, query understanding), packaged per text encoder (the linear ranker where none
+    # ships); "linear": hand-set weights; "lambdamart"
     # serves a model saved by `shoprank eval --save-model DIR` (ranker_model = DIR/<set>).
     ranker: str = "default"
     ranker_model: Path | None = None
