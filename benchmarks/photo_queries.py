@@ -145,7 +145,7 @@ def main() -> None:
             hits = engine.search(Query(image=data, k=10, fusion=fusion)).hits
             group = catalog.get(pid).group_id  # type: ignore[union-attr]
             ranks.append(next((r for r, h in enumerate(hits, 1) if h.product.group_id == group), 0))
-        rows.append({"fusion": fusion, **_metrics(engine.settings.ranker, ranks),
+        rows.append({"fusion": fusion, **_metrics(engine.ranker.name, ranks),
                      "s per query": round((time.perf_counter() - t0) / len(ranks), 4)})
     print(table(rows, list(rows[0])))
     learned = trained_rankers(engine, catalog, queries) if args.rankers else []
