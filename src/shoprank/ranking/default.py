@@ -30,7 +30,7 @@ import numpy as np
 from shoprank.features.registry import FEATURE_NAMES, FEATURES
 from shoprank.ranking.base import CandidateBatch, Ranker, load_ranker
 from shoprank.ranking.lgbm import LambdaMARTRanker
-from shoprank.ranking.linear import DEFAULT_WEIGHTS, LinearRanker
+from shoprank.ranking.linear import DEFAULT_WEIGHTS, LinearRanker, min_max_within_query
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +50,8 @@ def _model_rows(X: np.ndarray, group_sizes: Sequence[int]) -> np.ndarray:
     X[:, _HS] = 0.0
     start = 0
     for size in group_sizes:
-        sub = X[start:start + size, _QS]
         if size:
-            lo, hi = sub.min(axis=0), sub.max(axis=0)
-            X[start:start + size, _QS] = np.where(hi > lo, (sub - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0)
+            X[start:start + size, _QS] = min_max_within_query(X[start:start + size, _QS])
         start += size
     return X
 

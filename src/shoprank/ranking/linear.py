@@ -15,6 +15,13 @@ DEFAULT_WEIGHTS: dict[str, float] = {f.name: f.weight for f in FEATURES}
 PER_QUERY_SCALED: frozenset[str] = frozenset(f.name for f in FEATURES if f.scaled)
 
 
+def min_max_within_query(cols: np.ndarray) -> np.ndarray:
+    """One query's candidates' columns scaled to 0..1; a column constant within the query cannot
+    order candidates and becomes 0. ``cols`` must have at least one row."""
+    lo, hi = cols.min(axis=0), cols.max(axis=0)
+    return np.where(hi > lo, (cols - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0)
+
+
 class LinearRanker(Ranker):
     name = "linear"
 
@@ -34,11 +41,7 @@ class LinearRanker(Ranker):
         X = np.asarray(X, np.float32).copy()
         if len(X) == 0:
             return X
-        sub = X[:, self._scaled]
-        lo, hi = sub.min(axis=0), sub.max(axis=0)
-        span = np.where(hi > lo, hi - lo, 1.0)
-        # A column that is constant within the query cannot order candidates: it contributes 0.
-        X[:, self._scaled] = np.where(hi > lo, (sub - lo) / span, 0.0)
+        X[:, self._scaled] = min_max_within_query(X[:, self._scaled])
         return X
 
     def explain(self, batch: CandidateBatch, rows: Sequence[int] | None = None) -> np.ndarray:
