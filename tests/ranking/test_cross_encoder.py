@@ -42,3 +42,16 @@ def test_fine_tunes_to_rank_matching_products_first_and_round_trips(tmp_path):
         s8 = int8.score(query, texts)
         assert min(s8[y > 0]) > max(s8[y == 0]), (query, s8)
     assert int8.score("x", []).shape == (0,)
+
+
+def test_truncated_cross_encoder_keeps_the_first_layers_and_learns_with_frozen_embeddings():
+    ce = CrossEncoder.from_minilm(seed=0, layers=2, max_length=24)
+    assert len(ce.model.bert.encoder.layer) == 2 and ce.model.config.num_hidden_layers == 2
+    words = ce.model.get_input_embeddings().weight.detach().clone()
+    ce.fit(GROUPS, epochs=3, lr=1e-4, freeze_embeddings=True)
+    assert ce.model.get_input_embeddings().weight.equal(words)  # frozen: untouched
+    for query, texts, y in GROUPS[:3]:
+        s = ce.score(query, texts)
+        assert min(s[y > 0]) > max(s[y == 0]), (query, s)
+    with pytest.raises(ValueError, match="layers must be 1..6"):
+        CrossEncoder.from_minilm(layers=7)

@@ -22,8 +22,10 @@ import numpy as np
 
 from shoprank.evaluation.datasets import LabelledSet
 from shoprank.evaluation.metrics import METRICS, evaluate_run
+from shoprank.features.registry import FEATURE_NAMES
 from shoprank.ranking.augment import perturb
 from shoprank.ranking.base import CandidateBatch, Ranker
+from shoprank.ranking.cross_encoder import CE_EPOCHS, CE_LAYERS, CE_MAX_LENGTH
 from shoprank.ranking.lgbm import LambdaMARTRanker
 from shoprank.ranking.linear import LinearRanker
 from shoprank.ranking.training import TrainingSet, collect_candidates, query_folds, training_set
@@ -34,8 +36,9 @@ log = logging.getLogger(__name__)
 PIPELINES: tuple[str, ...] = ("bm25", "dense_text", "rrf_hybrid", "linear_fusion", "linear_ranker", "lambdamart")
 # The neural fusion rankers, one pipeline per variant (scored out of fold on LambdaMART's folds).
 NEURAL_PIPELINES: tuple[str, ...] = ("fusion_early", "fusion_attention", "fusion_transformer", "fusion_late")
-# The fine-tuned cross-encoder reranking LambdaMART's top CE_TOP (alone, and blended with LambdaMART).
-CE_PIPELINES: tuple[str, ...] = ("cross_encoder", "lambdamart+ce")
+# The fine-tuned cross-encoder over a first stage's top CE_TOP: alone, and stacked on LambdaMART and on
+# the best fusion ranker ("fusion+ce" names that variant once it is known).
+CE_PIPELINES: tuple[str, ...] = ("cross_encoder", "lambdamart+ce", "fusion+ce")
 CE_TOP = 30
 DEPTH = 100  # results kept per query: recall@100 and MAP@100 need them
 
@@ -55,10 +58,13 @@ class EvalReport:
     serving: dict[str, dict[str, float]] = field(default_factory=dict)
     # neural pipelines trained on every query (with keep_models): what --save-model writes
     neural_models: dict[str, Ranker] = field(default_factory=dict, repr=False)
+    # with keep_runs: pipeline -> query id -> product id -> score, the top DEPTH in ranked order
+    runs: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict, repr=False)
 
-    def best_baseline(self, metric: str = "ndcg@10") -> str:
-        """The best pipeline that learns nothing (retrievers, fusions, the hand-set linear ranker)."""
-        return max((p for p in self.means if p in PIPELINES and p != "lambdamart"), key=lambda p: self.means[p][metric])
+    def best_baseline(self, metric: str = "ndcg@10") -> str | None:
+        """The best pipeline that learns nothing (retrievers, fusions, the hand-set linear ranker), if any ran."""
+        return max((p for p in self.means if p in PIPELINES and p != "lambdamart"),
+                   key=lambda p: self.means[p][metric], default=None)
 
     def save(self, out_dir: Path) -> Path:
         d = out_dir / self.dataset
@@ -101,14 +107,17 @@ def evaluate_dataset(engine, ds: LabelledSet, n_folds: int = 5, num_rounds: int 
                      log_features: Path | None = None, models: dict[str, Ranker] | None = None,
                      keep_models: bool = False, augment: int = 0,
                      cands: dict[str, Candidates] | None = None,
-                     neural_train_queries: int | None = None) -> EvalReport:
+                     neural_train_queries: int | None = None,
+                     cross_encoder: CrossEncoderSetup | None = None, keep_runs: bool = False) -> EvalReport:
     """Score ``pipelines`` on ``ds`` with an engine built over ``ds.products``; ``models``
     (name -> a trained ranker, e.g. saved after training on another set) are scored as they
     are, on every query, without cross-validation. ``augment`` > 0 adds, for each learned
     pipeline, a "+aug" twin trained with that many perturbed copies of each training query
     (:func:`shoprank.ranking.augment.perturb`; test queries are never augmented). ``cands``:
     the queries' candidates when already collected. ``neural_train_queries``: train each neural
-    variant on at most this many (seeded) of a fold's training queries; every test query is scored."""
+    variant on at most this many (seeded) of a fold's training queries; every test query is scored.
+    ``cross_encoder``: how the cross-encoder pipelines fine-tune theirs. ``keep_runs``: the
+    report keeps every pipeline's ranked lists."""
     products = engine.artifacts.catalog.products
     queries = {q: t for q, t in ds.queries.items() if ds.qrels.get(q)}
     cands = cands if cands is not None else collect_candidates(engine, queries, rerank_k)
@@ -163,54 +172,145 @@ def evaluate_dataset(engine, ds: LabelledSet, n_folds: int = 5, num_rounds: int 
         report.feature_importance = full.feature_importance()
         report.model = full
         report.serving["lambdamart"] = serving_cost(full, [c.batch for c in cands.values()])
-    if any(p in runs for p in CE_PIPELINES) and "lambdamart" in runs:
-        _cross_encoder_runs(engine, ds, queries, [(set(ts.qids[tr]), set(ts.qids[te])) for tr, te in folds],
-                            runs["lambdamart"], {p: runs[p] for p in CE_PIPELINES if p in runs}, report)
     neural = [p for p in runs if p.startswith("fusion_")]
     if neural:
         _neural_runs(engine, cands, ds.qrels, [(set(ts.qids[tr]), set(ts.qids[te])) for tr, te in folds],
                      {p: runs[p] for p in neural}, report, keep_models, aug_cands, neural_train_queries)
+    if any(p in runs for p in CE_PIPELINES) and "lambdamart" in runs:
+        _cross_encoder_runs(engine, ds, queries, ts, [(set(ts.qids[tr]), set(ts.qids[te])) for tr, te in folds],
+                            runs, report, cross_encoder or CrossEncoderSetup(), num_rounds)
     for pipe, run in runs.items():
         report.means[pipe], report.per_query[pipe] = evaluate_run(ds.qrels, run, METRICS, pipe)
         log.info("%s %s %s", ds.name, pipe, report.means[pipe])
+    if keep_runs:
+        report.runs = runs
     return report
 
 
-def _cross_encoder_runs(engine, ds: LabelledSet, queries: dict[str, str], folds, lm: dict[str, dict[str, float]],
-                        runs: dict[str, dict[str, dict[str, float]]], report: EvalReport) -> None:
-    """Per fold: fine-tune a cross-encoder on the training queries' judged products (plus a few
-    unjudged ones LambdaMART ranked high, as negatives) and rerank each test query's top
-    ``CE_TOP`` of LambdaMART's out-of-fold ranking: by the cross-encoder alone, and by the sum
-    of both scores standardised within the query."""
+@dataclass
+class CrossEncoderSetup:
+    """How the evaluation fine-tunes its cross-encoders (defaults: the served configuration)."""
+
+    layers: int = CE_LAYERS
+    max_length: int = CE_MAX_LENGTH
+    epochs: int = CE_EPOCHS
+    train_queries: int | None = None  # at most this many of a fold's training queries (seeded sample)
+
+
+STACK_FEATURES: tuple[str, ...] = ("stage1_z", "stage1_rank", "ce", "ce_z")
+
+
+def _z(a: np.ndarray) -> np.ndarray:
+    return (a - a.mean()) / (a.std() or 1.0)
+
+
+def _cross_encoder_runs(engine, ds: LabelledSet, queries: dict[str, str], ts: TrainingSet, folds,
+                        runs: dict[str, dict[str, dict[str, float]]], report: EvalReport,
+                        setup: CrossEncoderSetup, num_rounds: int) -> None:
+    """Per fold, fine-tune a cross-encoder on the training queries' judged products (plus a few
+    unjudged ones LambdaMART ranked high, as negatives); it scores its test queries' top
+    ``CE_TOP`` of LambdaMART and of the best fusion ranker, so that every query's scores come
+    from a model that never saw it. Then, on the same folds:
+
+    - ``cross_encoder``: LambdaMART's top ``CE_TOP`` reordered by the cross-encoder alone;
+    - ``lambdamart+ce`` and ``<best fusion>+ce``: a second LambdaMART over that first stage's top
+      ``CE_TOP``, reading the features, the first stage's score and rank and the cross-encoder's
+      score (stacking: the training rows' first-stage and cross-encoder scores are out-of-fold too).
+    """
     from shoprank.ranking.cross_encoder import CrossEncoder, product_text
 
-    catalog = engine.artifacts.catalog
-    text = {p.id: product_text(p) for p in catalog.products}
+    text = {p.id: product_text(p) for p in engine.artifacts.catalog.products}
+    lm = runs["lambdamart"]
+    fusions = [p for p in runs if p.startswith("fusion_") and not p.endswith(("+aug", "+ce")) and runs[p]]
+    stages = {"lambdamart": lm}
+    if "fusion+ce" in runs:
+        del runs["fusion+ce"]
+        if fusions:  # the best variant on this set's own test folds: the "+ce" row says which it was
+            ndcg = {p: evaluate_run(ds.qrels, runs[p], METRICS, p)[0]["ndcg@10"] for p in fusions}
+            best = max(fusions, key=ndcg.__getitem__)
+            stages[best] = runs[best]
+            runs[f"{best}+ce"] = {}
+    ce_s: dict[tuple[str, str], float] = {}
     t0 = time.perf_counter()
-    for train, test in folds:
+    for k, (train, test) in enumerate(folds):
+        use = sorted(train)
+        if setup.train_queries is not None and len(use) > setup.train_queries:
+            use = sorted(random.Random(k).sample(use, setup.train_queries))
         groups = []
-        for qid in sorted(train):
+        for qid in use:
             judged = ds.qrels.get(qid, {})
             negatives = [pid for pid in lm.get(qid, {}) if pid not in judged][:4]
             pids = [pid for pid in judged if pid in text] + negatives
             groups.append((queries[qid], [text[p] for p in pids],
                            np.array([judged.get(p, 0) for p in pids], np.float32)))
-        ce = CrossEncoder.from_minilm().fit(groups)
+        ce = CrossEncoder.from_minilm(max_length=setup.max_length, layers=setup.layers).fit(groups,
+                                                                                          epochs=setup.epochs)
         for qid in sorted(test):
-            ranked = list(lm.get(qid, {}).items())
-            top, rest = ranked[:CE_TOP], ranked[CE_TOP:]
-            if not top:
-                continue
-            s_ce = ce.score(queries[qid], [text[p] for p, _ in top]).astype(np.float64)
-            s_lm = np.array([s for _, s in top])
-            z = lambda a: (a - a.mean()) / (a.std() or 1.0)  # noqa: E731
+            pids = list(dict.fromkeys(p for run in stages.values() for p in list(run.get(qid, {}))[:CE_TOP]))
+            for pid, v in zip(pids, ce.score(queries[qid], [text[p] for p in pids])):
+                ce_s[qid, pid] = float(v)
+    ce_train_s = time.perf_counter() - t0
+    report.serving["cross_encoder"] = _ce_serving(ce, queries, lm, text)
+    if "cross_encoder" in runs:
+        report.train_s["cross_encoder"] = ce_train_s
+        for qid, lm_run in lm.items():
+            top, rest = list(lm_run.items())[:CE_TOP], list(lm_run.items())[CE_TOP:]
             tail = {p: float(s) - 1e6 for p, s in rest}  # below every reranked one, in LambdaMART's order
-            if "cross_encoder" in runs:
-                runs["cross_encoder"][qid] = {p: float(v) for (p, _), v in zip(top, s_ce)} | tail
-            if "lambdamart+ce" in runs:
-                runs["lambdamart+ce"][qid] = {p: float(v) for (p, _), v in zip(top, z(s_ce) + z(s_lm))} | tail
-    for p in runs:
-        report.train_s[p] = time.perf_counter() - t0
+            runs["cross_encoder"][qid] = {p: ce_s[qid, p] for p, _ in top} | tail
+    row = {(str(q), str(p)): i for i, (q, p) in enumerate(zip(ts.qids, ts.pids))}
+    for first, stage in stages.items():
+        name = f"{first}+ce"
+        if name not in runs:
+            continue
+        t1 = time.perf_counter()
+        X, y, qids, tails = [], [], [], {}
+        for qid in sorted(stage):
+            ranked = list(stage[qid].items())
+            top = ranked[:CE_TOP]
+            tails[qid] = {p: float(s) - 1e6 for p, s in ranked[CE_TOP:]}
+            s1 = np.array([s for _, s in top], np.float64)
+            ce_top = np.array([ce_s[qid, p] for p, _ in top], np.float64)
+            extra = np.column_stack([_z(s1), np.arange(len(top)) / CE_TOP, ce_top, _z(ce_top)])
+            X.append(np.hstack([ts.X[[row[qid, p] for p, _ in top]], extra]))
+            y.append(ts.y[[row[qid, p] for p, _ in top]])
+            qids += [qid] * len(top)
+        Xa, ya, qa = np.vstack(X).astype(np.float32), np.concatenate(y), np.array(qids)
+        pids = [p for qid in sorted(stage) for p, _ in list(stage[qid].items())[:CE_TOP]]
+        scores = np.zeros(len(ya))
+        for train, test in folds:
+            tr, te = np.flatnonzero(np.isin(qa, list(train))), np.flatnonzero(np.isin(qa, list(test)))
+            if not len(tr) or not len(te):
+                continue
+            _, first_row, counts = np.unique(qa[tr], return_index=True, return_counts=True)
+            model = LambdaMARTRanker.fit(Xa[tr], ya[tr], [int(c) for _, c in sorted(zip(first_row, counts))],
+                                         num_rounds=num_rounds, feature_names=[*FEATURE_NAMES, *STACK_FEATURES])
+            scores[te] = model.score_matrix(Xa[te])
+        start = 0
+        for qid in sorted(stage):  # rows are in this order, CE_TOP (or fewer) a query
+            n = min(CE_TOP, len(stage[qid]))
+            runs[name][qid] = {pids[r]: float(scores[r]) for r in range(start, start + n)} | tails[qid]
+            start += n
+        report.train_s[name] = ce_train_s + time.perf_counter() - t1
+
+
+def _ce_serving(ce, queries: dict[str, str], lm: dict[str, dict[str, float]], text: dict[str, str],
+                n: int = 50) -> dict[str, float]:
+    """p50 ms for onnxruntime int8 (one thread) to score one query's top ``CE_TOP``, and its size."""
+    from shoprank.ranking.cross_encoder import OnnxCrossEncoder
+
+    lists = [(queries[q], [text[p] for p in list(lm[q])[:CE_TOP]]) for q in sorted(lm)[:n] if lm[q]]
+    with tempfile.TemporaryDirectory() as tmp:
+        ce.export_onnx(Path(tmp), "onnx-int8")
+        served = OnnxCrossEncoder(Path(tmp), "onnx-int8", ce.max_length)
+        for q, texts in lists[:3]:
+            served.score(q, texts)
+        ms = []
+        for q, texts in lists:
+            t0 = time.perf_counter()
+            served.score(q, texts)
+            ms.append((time.perf_counter() - t0) * 1000)
+        size = (Path(tmp) / "model-int8.onnx").stat().st_size
+    return {"score_ms_p50": round(float(np.median(ms)), 2), "model_kb": round(size / 1024), "candidates": CE_TOP}
 
 
 def _base(qid: str) -> str:

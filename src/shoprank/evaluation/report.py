@@ -32,8 +32,8 @@ def markdown_table(rep: EvalReport, key: str = "ndcg@10", vs: str | None = None)
             cost = rep.serving.get(pipe, {})
             cells += [f"{cost['score_ms_p50']:.2f}" if cost else "", f"{cost['model_kb']:.0f}" if cost else ""]
         rows.append(f"| {pipe} | " + " | ".join(cells) + " |")
-    if "lambdamart" in rep.means and len(rep.means) > 1:
-        best = rep.best_baseline(key)
+    best = rep.best_baseline(key) if "lambdamart" in rep.means else None
+    if best is not None:
         gain = rep.means["lambdamart"][key] - rep.means[best][key]
         rows.append(f"\nLambdaMART vs best baseline ({best}) on {key}: {gain:+.4f} "
                     f"({gain / rep.means[best][key]:+.1%}), paired t-test over queries p = "

@@ -20,6 +20,10 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 MAX_LENGTH = 128
+# What serving can afford for a query's top 30 within 30 ms on one core (onnxruntime int8;
+# benchmarks/ranker_serving.py): the first three of MiniLM's six layers, 24 tokens a pair.
+CE_LAYERS, CE_MAX_LENGTH, CE_EPOCHS = 3, 24, 2
+FREEZE_EMBEDDINGS = True  # half the step time of a 3-layer model (benchmarks/RESULTS.md)
 
 
 def minilm_path() -> Path:
@@ -37,7 +41,9 @@ class CrossEncoder:
         self.max_length = max_length
 
     @classmethod
-    def from_minilm(cls, max_length: int = MAX_LENGTH, seed: int = 0) -> CrossEncoder:
+    def from_minilm(cls, max_length: int = MAX_LENGTH, seed: int = 0, layers: int | None = None) -> CrossEncoder:
+        """A fresh head on all-MiniLM-L6-v2; ``layers`` keeps only the first ``layers`` of its six
+        transformer layers: cost falls in proportion, for a serving budget a full one misses."""
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -46,6 +52,11 @@ class CrossEncoder:
         path = minilm_path()
         hf_logging.set_verbosity_error()  # "newly initialized head" is the point here
         model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, local_files_only=True)
+        if layers is not None:
+            if not 1 <= layers <= model.config.num_hidden_layers:
+                raise ValueError(f"layers must be 1..{model.config.num_hidden_layers}, got {layers}")
+            model.bert.encoder.layer = model.bert.encoder.layer[:layers]
+            model.config.num_hidden_layers = layers
         return cls(model, AutoTokenizer.from_pretrained(path, local_files_only=True), max_length)
 
     @classmethod
@@ -75,15 +86,20 @@ class CrossEncoder:
         return np.concatenate(out) if out else np.zeros(0, np.float32)
 
     def fit(self, groups: Sequence[tuple[str, Sequence[str], np.ndarray]], epochs: int = 1, lr: float = 3e-5,
-            group_size: int = 16, seed: int = 0, threads: int = 2) -> CrossEncoder:
+            group_size: int = 16, seed: int = 0, threads: int = 2,
+            freeze_embeddings: bool = FREEZE_EMBEDDINGS) -> CrossEncoder:
         """``groups``: (query, product texts, grades) per training query. Each step takes up to
-        ``group_size`` of one query's products (graded ones first, shuffled) and applies ListNet."""
+        ``group_size`` of one query's products (graded ones first, shuffled) and applies ListNet.
+        ``freeze_embeddings`` keeps the 30k-word embedding table as pretrained: a step then skips
+        its dense gradient and optimizer update, most of a small model's step."""
         import torch
 
         torch.manual_seed(seed)
         torch.set_num_threads(threads)
         rng = random.Random(seed)
-        opt = torch.optim.AdamW(self.model.parameters(), lr=lr, weight_decay=0.01)
+        words = self.model.get_input_embeddings().weight
+        words.requires_grad_(not freeze_embeddings)
+        opt = torch.optim.AdamW([q for q in self.model.parameters() if q.requires_grad], lr=lr, weight_decay=0.01)
         steps = []
         for g, (_, texts, y) in enumerate(groups):
             idx = list(range(len(texts)))
