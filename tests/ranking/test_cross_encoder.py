@@ -44,7 +44,7 @@ def test_fine_tunes_to_rank_matching_products_first_and_round_trips(tmp_path):
     assert int8.score("x", []).shape == (0,)
 
 
-def test_truncated_cross_encoder_keeps_the_first_layers_and_learns_with_frozen_embeddings():
+def test_truncated_cross_encoder_keeps_the_first_layers_and_learns_with_frozen_embeddings(tmp_path):
     ce = CrossEncoder.from_minilm(seed=0, layers=2, max_length=24)
     assert len(ce.model.bert.encoder.layer) == 2 and ce.model.config.num_hidden_layers == 2
     words = ce.model.get_input_embeddings().weight.detach().clone()
@@ -53,5 +53,11 @@ def test_truncated_cross_encoder_keeps_the_first_layers_and_learns_with_frozen_e
     for query, texts, y in GROUPS[:3]:
         s = ce.score(query, texts)
         assert min(s[y > 0]) > max(s[y == 0]), (query, s)
+    # A query longer than the pair budget is cut too, not refused (Home Depot has such queries).
+    long_query = " ".join(["stainless steel hex bolt with washer"] * 8)
+    assert ce.score(long_query, GROUPS[0][1]).shape == (4,)
+    pytest.importorskip("onnxruntime", reason="pip install 'shoprank[minilm]'")
+    served = ce.export_onnx(tmp_path / "onnx", "onnx-int8")
+    assert served.max_length == 24 and served.score(long_query, GROUPS[0][1]).shape == (4,)
     with pytest.raises(ValueError, match="layers must be 1..6"):
         CrossEncoder.from_minilm(layers=7)

@@ -71,7 +71,7 @@ class CrossEncoder:
         self.tokenizer.save_pretrained(path)
 
     def _logits(self, query: str, texts: Sequence[str]) -> Any:
-        enc = self.tokenizer([query] * len(texts), list(texts), truncation="only_second", padding=True,
+        enc = self.tokenizer([query] * len(texts), list(texts), truncation="longest_first", padding=True,
                              max_length=self.max_length, return_tensors="pt")
         return self.model(**enc).logits.squeeze(-1)
 
@@ -171,7 +171,7 @@ class OnnxCrossEncoder:
     def score(self, query: str, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros(0, np.float32)
-        enc = self.tokenizer([query] * len(texts), list(texts), truncation="only_second", padding=True,
+        enc = self.tokenizer([query] * len(texts), list(texts), truncation="longest_first", padding=True,
                              max_length=self.max_length, return_tensors="np")
         feed = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
         return self.session.run(None, feed)[0][:, 0].astype(np.float32)
