@@ -20,8 +20,8 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 MAX_LENGTH = 128
-# What serving can afford for a query's top 30 within 30 ms on one core (onnxruntime int8;
-# benchmarks/ranker_serving.py): the first three of MiniLM's six layers, 24 tokens a pair.
+# What serving can afford for a query's top 30 in about 30 ms on one core (onnxruntime int8,
+# 26-32 ms p50 measured; benchmarks/RESULTS.md): the first three of MiniLM's six layers, 24 tokens a pair.
 CE_LAYERS, CE_MAX_LENGTH, CE_EPOCHS = 3, 24, 2
 FREEZE_EMBEDDINGS = True  # half the step time of a 3-layer model (benchmarks/RESULTS.md)
 
@@ -43,7 +43,7 @@ class CrossEncoder:
     @classmethod
     def from_minilm(cls, max_length: int = MAX_LENGTH, seed: int = 0, layers: int | None = None) -> CrossEncoder:
         """A fresh head on all-MiniLM-L6-v2; ``layers`` keeps only the first ``layers`` of its six
-        transformer layers: cost falls in proportion, for a serving budget a full one misses."""
+        transformer layers: each one dropped cuts the cost, for a serving budget a full one misses."""
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
         from transformers.utils import logging as hf_logging
