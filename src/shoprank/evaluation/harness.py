@@ -254,28 +254,26 @@ def _cross_encoder_runs(engine, ds: LabelledSet, queries: dict[str, str], ts: Tr
     if "cross_encoder" in runs:
         report.train_s["cross_encoder"] = ce_train_s
         for qid, lm_run in lm.items():
-            top, rest = list(lm_run.items())[:CE_TOP], list(lm_run.items())[CE_TOP:]
-            tail = {p: float(s) - 1e6 for p, s in rest}  # below every reranked one, in LambdaMART's order
-            runs["cross_encoder"][qid] = {p: ce_s[qid, p] for p, _ in top} | tail
+            runs["cross_encoder"][qid] = _reorder_top(lm_run, [ce_s[qid, p] for p in list(lm_run)[:CE_TOP]])
     row = {(str(q), str(p)): i for i, (q, p) in enumerate(zip(ts.qids, ts.pids))}
     for first, stage in stages.items():
         name = f"{first}+ce"
         if name not in runs:
             continue
         t1 = time.perf_counter()
-        X, y, qids, tails = [], [], [], {}
+        X, y, bounds = [], [], {}
+        qids: list[str] = []
         for qid in sorted(stage):
-            ranked = list(stage[qid].items())
-            top = ranked[:CE_TOP]
-            tails[qid] = {p: float(s) - 1e6 for p, s in ranked[CE_TOP:]}
+            top = list(stage[qid].items())[:CE_TOP]
             s1 = np.array([s for _, s in top], np.float64)
             ce_top = np.array([ce_s[qid, p] for p, _ in top], np.float64)
             extra = np.column_stack([_z(s1), np.arange(len(top)) / CE_TOP, ce_top, _z(ce_top)])
-            X.append(np.hstack([ts.X[[row[qid, p] for p, _ in top]], extra]))
-            y.append(ts.y[[row[qid, p] for p, _ in top]])
+            rows = [row[qid, p] for p, _ in top]
+            X.append(np.hstack([ts.X[rows], extra]))
+            y.append(ts.y[rows])
+            bounds[qid] = (len(qids), len(qids) + len(top))
             qids += [qid] * len(top)
         Xa, ya, qa = np.vstack(X).astype(np.float32), np.concatenate(y), np.array(qids)
-        pids = [p for qid in sorted(stage) for p, _ in list(stage[qid].items())[:CE_TOP]]
         scores = np.zeros(len(ya))
         for train, test in folds:
             tr, te = np.flatnonzero(np.isin(qa, list(train))), np.flatnonzero(np.isin(qa, list(test)))
@@ -285,12 +283,17 @@ def _cross_encoder_runs(engine, ds: LabelledSet, queries: dict[str, str], ts: Tr
             model = LambdaMARTRanker.fit(Xa[tr], ya[tr], [int(c) for _, c in sorted(zip(first_row, counts))],
                                          num_rounds=num_rounds, feature_names=[*FEATURE_NAMES, *STACK_FEATURES])
             scores[te] = model.score_matrix(Xa[te])
-        start = 0
-        for qid in sorted(stage):  # rows are in this order, CE_TOP (or fewer) a query
-            n = min(CE_TOP, len(stage[qid]))
-            runs[name][qid] = {pids[r]: float(scores[r]) for r in range(start, start + n)} | tails[qid]
-            start += n
+        for qid, (lo, hi) in bounds.items():
+            runs[name][qid] = _reorder_top(stage[qid], scores[lo:hi].tolist())
         report.train_s[name] = ce_train_s + time.perf_counter() - t1
+
+
+def _reorder_top(first: dict[str, float], top_scores: list[float]) -> dict[str, float]:
+    """A first stage's ranked run with its top ``len(top_scores)`` rescored; the rest stays below
+    every rescored one, in the first stage's order."""
+    ranked = list(first.items())
+    return ({p: s for (p, _), s in zip(ranked, top_scores)} |
+            {p: float(s) - 1e6 for p, s in ranked[len(top_scores):]})
 
 
 def _ce_serving(ce, queries: dict[str, str], lm: dict[str, dict[str, float]], text: dict[str, str],
