@@ -89,21 +89,23 @@ def test_cross_encoder_pipelines_rerank_the_first_stage_top_out_of_fold(crowdflo
 
     ds, engine, _, _ = crowdflower_run
     rep = evaluate_dataset(engine, ds, n_folds=4, num_rounds=20,
-                           pipelines=("lambdamart", "fusion_late", "cross_encoder", "lambdamart+ce", "fusion+ce"),
+                           pipelines=("lambdamart", "fusion_late", "cross_encoder", "lambdamart+ce", "fusion+ce",
+                                      "lambdamart+stack"),
                            cross_encoder=CrossEncoderSetup(layers=1, max_length=24, epochs=1, train_queries=6),
                            keep_runs=True)
     # "fusion+ce" is named after the fusion variant it stacked on.
-    assert set(rep.means) == {"lambdamart", "fusion_late", "cross_encoder", "lambdamart+ce", "fusion_late+ce"}
+    assert set(rep.means) == {"lambdamart", "fusion_late", "cross_encoder", "lambdamart+ce", "fusion_late+ce",
+                              "lambdamart+stack"}
     assert all(len(rep.per_query[p]["ndcg@10"]) == len(ds.queries) for p in rep.means)
     by_score = lambda run: sorted(run, key=lambda p: -run[p])  # noqa: E731
     for qid, lm in rep.runs["lambdamart"].items():
         first = by_score(lm)
         top = set(first[:CE_TOP])
-        for pipe in ("cross_encoder", "lambdamart+ce"):
+        for pipe in ("cross_encoder", "lambdamart+ce", "lambdamart+stack"):
             ranked = by_score(rep.runs[pipe][qid])
             # Only the first stage's top CE_TOP is reordered; the rest keeps its order below it.
             assert set(ranked[:CE_TOP]) == top and ranked[CE_TOP:] == first[CE_TOP:], (pipe, qid)
-    assert rep.train_s["lambdamart+ce"] >= rep.train_s["cross_encoder"] > 0
+    assert rep.train_s["lambdamart+ce"] >= rep.train_s["cross_encoder"] > rep.train_s["lambdamart+stack"] > 0
     cost = rep.serving["cross_encoder"]
     assert cost["candidates"] == CE_TOP and cost["score_ms_p50"] > 0 and cost["model_kb"] > 1000
     assert "| fusion_late+ce |" in markdown_table(rep)

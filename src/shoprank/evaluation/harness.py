@@ -37,8 +37,9 @@ PIPELINES: tuple[str, ...] = ("bm25", "dense_text", "rrf_hybrid", "linear_fusion
 # The neural fusion rankers, one pipeline per variant (scored out of fold on LambdaMART's folds).
 NEURAL_PIPELINES: tuple[str, ...] = ("fusion_early", "fusion_attention", "fusion_transformer", "fusion_late")
 # The fine-tuned cross-encoder over a first stage's top CE_TOP: alone, and stacked on LambdaMART and on
-# the best fusion ranker ("fusion+ce" names that variant once it is known).
-CE_PIPELINES: tuple[str, ...] = ("cross_encoder", "lambdamart+ce", "fusion+ce")
+# the best fusion ranker ("fusion+ce" names that variant once it is known); "lambdamart+stack" is the
+# same second stage without the cross-encoder's columns, so that the table shows what the score adds.
+CE_PIPELINES: tuple[str, ...] = ("cross_encoder", "lambdamart+ce", "fusion+ce", "lambdamart+stack")
 CE_TOP = 30
 DEPTH = 100  # results kept per query: recall@100 and MAP@100 need them
 
@@ -215,7 +216,8 @@ def _cross_encoder_runs(engine, ds: LabelledSet, queries: dict[str, str], ts: Tr
     - ``cross_encoder``: LambdaMART's top ``CE_TOP`` reordered by the cross-encoder alone;
     - ``lambdamart+ce`` and ``<best fusion>+ce``: a second LambdaMART over that first stage's top
       ``CE_TOP``, reading the features, the first stage's score and rank and the cross-encoder's
-      score (stacking: the training rows' first-stage and cross-encoder scores are out-of-fold too).
+      score (stacking: the training rows' first-stage and cross-encoder scores are out-of-fold too);
+    - ``lambdamart+stack``: that second stage over LambdaMART without the cross-encoder's columns.
     """
     from shoprank.ranking.cross_encoder import CrossEncoder, product_text
 
@@ -256,9 +258,10 @@ def _cross_encoder_runs(engine, ds: LabelledSet, queries: dict[str, str], ts: Tr
         for qid, lm_run in lm.items():
             runs["cross_encoder"][qid] = _reorder_top(lm_run, [ce_s[qid, p] for p in list(lm_run)[:CE_TOP]])
     row = {(str(q), str(p)): i for i, (q, p) in enumerate(zip(ts.qids, ts.pids))}
+    n_stack = len(STACK_FEATURES)
     for first, stage in stages.items():
-        name = f"{first}+ce"
-        if name not in runs:
+        names = [n for n in (f"{first}+ce", f"{first}+stack") if n in runs]
+        if not names:
             continue
         t1 = time.perf_counter()
         X, y, bounds = [], [], {}
@@ -274,18 +277,25 @@ def _cross_encoder_runs(engine, ds: LabelledSet, queries: dict[str, str], ts: Tr
             bounds[qid] = (len(qids), len(qids) + len(top))
             qids += [qid] * len(top)
         Xa, ya, qa = np.vstack(X).astype(np.float32), np.concatenate(y), np.array(qids)
-        scores = np.zeros(len(ya))
-        for train, test in folds:
-            tr, te = np.flatnonzero(np.isin(qa, list(train))), np.flatnonzero(np.isin(qa, list(test)))
-            if not len(tr) or not len(te):
-                continue
-            _, first_row, counts = np.unique(qa[tr], return_index=True, return_counts=True)
-            model = LambdaMARTRanker.fit(Xa[tr], ya[tr], [int(c) for _, c in sorted(zip(first_row, counts))],
-                                         num_rounds=num_rounds, feature_names=[*FEATURE_NAMES, *STACK_FEATURES])
-            scores[te] = model.score_matrix(Xa[te])
-        for qid, (lo, hi) in bounds.items():
-            runs[name][qid] = _reorder_top(stage[qid], scores[lo:hi].tolist())
-        report.train_s[name] = ce_train_s + time.perf_counter() - t1
+        built_s = time.perf_counter() - t1
+        for name in names:
+            t2 = time.perf_counter()
+            # "+stack" keeps the first stage's columns only (the last two are the cross-encoder's)
+            cols = n_stack if name.endswith("+ce") else n_stack - 2
+            Xn = Xa[:, :len(FEATURE_NAMES) + cols]
+            scores = np.zeros(len(ya))
+            for train, test in folds:
+                tr, te = np.flatnonzero(np.isin(qa, list(train))), np.flatnonzero(np.isin(qa, list(test)))
+                if not len(tr) or not len(te):
+                    continue
+                _, first_row, counts = np.unique(qa[tr], return_index=True, return_counts=True)
+                model = LambdaMARTRanker.fit(Xn[tr], ya[tr], [int(c) for _, c in sorted(zip(first_row, counts))],
+                                             num_rounds=num_rounds,
+                                             feature_names=[*FEATURE_NAMES, *STACK_FEATURES[:cols]])
+                scores[te] = model.score_matrix(Xn[te])
+            for qid, (lo, hi) in bounds.items():
+                runs[name][qid] = _reorder_top(stage[qid], scores[lo:hi].tolist())
+            report.train_s[name] = (ce_train_s if name.endswith("+ce") else 0.0) + built_s + time.perf_counter() - t2
 
 
 def _reorder_top(first: dict[str, float], top_scores: list[float]) -> dict[str, float]:
