@@ -10,7 +10,7 @@ import typer
 
 from shoprank.catalog import CATALOG_FORMATS, Catalog, ImportResult, load_catalog_file, load_magento
 from shoprank.config import get_settings
-from shoprank.ranking.cross_encoder import CE_EPOCHS, CE_LAYERS, CE_MAX_LENGTH
+from shoprank.ranking.cross_encoder import CE_EPOCHS, CE_LAYERS, CE_LR, CE_MAX_LENGTH
 
 if TYPE_CHECKING:
     from shoprank.evaluation.harness import EvalReport
@@ -235,6 +235,7 @@ def evaluate(
     ce_layers: Annotated[int, typer.Option(help="cross-encoder: MiniLM layers kept (of 6)")] = CE_LAYERS,
     ce_max_length: Annotated[int, typer.Option(help="cross-encoder: tokens per (query, product) pair")] = CE_MAX_LENGTH,
     ce_epochs: Annotated[int, typer.Option(help="cross-encoder: fine-tuning epochs per fold")] = CE_EPOCHS,
+    ce_lr: Annotated[float, typer.Option(help="cross-encoder: fine-tuning learning rate")] = CE_LR,
     ce_train_queries: Annotated[int | None, typer.Option(
         help="fine-tune each fold's cross-encoder on at most this many training queries (sampled)")] = None,
     neural_train_queries: Annotated[int | None, typer.Option(
@@ -255,7 +256,7 @@ def evaluate(
 
     _setup_logging(False)
     pipelines = PIPELINES + (NEURAL_PIPELINES if neural else ()) + (CE_PIPELINES if cross_encoder else ())
-    ce_setup = CrossEncoderSetup(ce_layers, ce_max_length, ce_epochs, ce_train_queries)
+    ce_setup = CrossEncoderSetup(ce_layers, ce_max_length, ce_epochs, ce_train_queries, ce_lr)
     saved = {}
     for path in model or []:
         from shoprank.ranking import load_ranker

@@ -28,6 +28,7 @@ def test_fine_tunes_to_rank_matching_products_first_and_round_trips(tmp_path):
         assert s.shape == (4,) and min(s[y > 0]) > max(s[y == 0]), (query, s)
     ce.save(tmp_path / "ce")
     again = CrossEncoder.load(tmp_path / "ce")
+    assert ce.pooling == again.pooling == "mean"  # the served default, kept by save/load
     assert again.score("red backpack", GROUPS[0][1]) == pytest.approx(ce.score("red backpack", GROUPS[0][1]),
                                                                      abs=1e-5)
     assert ce.score("x", []).shape == (0,)
@@ -45,7 +46,7 @@ def test_fine_tunes_to_rank_matching_products_first_and_round_trips(tmp_path):
 
 
 def test_truncated_cross_encoder_keeps_the_first_layers_and_learns_with_frozen_embeddings(tmp_path):
-    ce = CrossEncoder.from_minilm(seed=0, layers=2, max_length=24)
+    ce = CrossEncoder.from_minilm(seed=0, layers=2, max_length=24, pooling="cls")
     assert len(ce.model.bert.encoder.layer) == 2 and ce.model.config.num_hidden_layers == 2
     words = ce.model.get_input_embeddings().weight.detach().clone()
     ce.fit(GROUPS, epochs=3, lr=1e-4, freeze_embeddings=True)
@@ -59,5 +60,11 @@ def test_truncated_cross_encoder_keeps_the_first_layers_and_learns_with_frozen_e
     pytest.importorskip("onnxruntime", reason="pip install 'shoprank[minilm]'")
     served = ce.export_onnx(tmp_path / "onnx", "onnx-int8")
     assert served.max_length == 24 and served.score(long_query, GROUPS[0][1]).shape == (4,)
+    # the [CLS] head is exported as it scores in torch
+    fp32 = OnnxCrossEncoder(tmp_path / "onnx", "onnx-fp32", 24)
+    assert fp32.score("red backpack", GROUPS[0][1]) == pytest.approx(ce.score("red backpack", GROUPS[0][1]),
+                                                                      abs=1e-4)
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        CrossEncoder.from_minilm(pooling="max")
     with pytest.raises(ValueError, match="layers must be 1..6"):
         CrossEncoder.from_minilm(layers=7)

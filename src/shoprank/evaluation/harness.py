@@ -25,7 +25,7 @@ from shoprank.evaluation.metrics import METRICS, evaluate_run
 from shoprank.features.registry import FEATURE_NAMES
 from shoprank.ranking.augment import perturb
 from shoprank.ranking.base import CandidateBatch, Ranker
-from shoprank.ranking.cross_encoder import CE_EPOCHS, CE_LAYERS, CE_MAX_LENGTH
+from shoprank.ranking.cross_encoder import CE_EPOCHS, CE_LAYERS, CE_LR, CE_MAX_LENGTH
 from shoprank.ranking.lgbm import LambdaMARTRanker
 from shoprank.ranking.linear import LinearRanker
 from shoprank.ranking.training import TrainingSet, collect_candidates, query_folds, training_set
@@ -196,6 +196,7 @@ class CrossEncoderSetup:
     max_length: int = CE_MAX_LENGTH
     epochs: int = CE_EPOCHS
     train_queries: int | None = None  # at most this many of a fold's training queries (seeded sample)
+    lr: float = CE_LR
 
 
 STACK_FEATURES: tuple[str, ...] = ("stage1_z", "stage1_rank", "ce", "ce_z")
@@ -245,8 +246,8 @@ def _cross_encoder_runs(engine, ds: LabelledSet, queries: dict[str, str], ts: Tr
             pids = [pid for pid in judged if pid in text] + negatives
             groups.append((queries[qid], [text[p] for p in pids],
                            np.array([judged.get(p, 0) for p in pids], np.float32)))
-        ce = CrossEncoder.from_minilm(max_length=setup.max_length, layers=setup.layers).fit(groups,
-                                                                                          epochs=setup.epochs)
+        ce = CrossEncoder.from_minilm(max_length=setup.max_length, layers=setup.layers)
+        ce.fit(groups, epochs=setup.epochs, lr=setup.lr)
         for qid in sorted(test):
             pids = list(dict.fromkeys(p for run in stages.values() for p in list(run.get(qid, {}))[:CE_TOP]))
             for pid, v in zip(pids, ce.score(queries[qid], [text[p] for p in pids])):

@@ -23,7 +23,14 @@ MAX_LENGTH = 128
 # What serving can afford for a query's top 30 in about 30 ms on one core (onnxruntime int8,
 # 26-32 ms p50 measured; benchmarks/RESULTS.md): the first three of MiniLM's six layers, 24 tokens a pair.
 CE_LAYERS, CE_MAX_LENGTH, CE_EPOCHS = 3, 24, 2
+# A 3-layer model with a fresh head learns too slowly at 3e-5 in two epochs (Home Depot, benchmarks/RESULTS.md).
+CE_LR = 1e-4
 FREEZE_EMBEDDINGS = True  # half the step time of a 3-layer model (benchmarks/RESULTS.md)
+# The head reads the mean of the last layer's token vectors, the pooling all-MiniLM-L6-v2 was trained
+# with, not BERT's [CLS] pooler, which its training never touched: on Home Depot a 3-layer model
+# separates judged from unjudged products in LambdaMART's top 30 at AUC 0.60 instead of 0.55.
+POOLINGS = ("mean", "cls")
+POOLING = "mean"
 
 
 def minilm_path() -> Path:
@@ -39,15 +46,21 @@ class CrossEncoder:
         self.model = model
         self.tokenizer = tokenizer
         self.max_length = max_length
+        # kept in the model's config, so that save/load and the ONNX graph pool the same way
+        self.pooling: str = getattr(model.config, "shoprank_pooling", "cls")
 
     @classmethod
-    def from_minilm(cls, max_length: int = MAX_LENGTH, seed: int = 0, layers: int | None = None) -> CrossEncoder:
+    def from_minilm(cls, max_length: int = MAX_LENGTH, seed: int = 0, layers: int | None = None,
+                    pooling: str = POOLING) -> CrossEncoder:
         """A fresh head on all-MiniLM-L6-v2; ``layers`` keeps only the first ``layers`` of its six
-        transformer layers: each one dropped cuts the cost, for a serving budget a full one misses."""
+        transformer layers: each one dropped cuts the cost, for a serving budget a full one misses.
+        ``pooling``: what the head reads, the mean of the token vectors or the [CLS] pooler."""
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
         torch.manual_seed(seed)
         path = minilm_path()
         hf_logging.set_verbosity_error()  # "newly initialized head" is the point here
@@ -57,6 +70,7 @@ class CrossEncoder:
                 raise ValueError(f"layers must be 1..{model.config.num_hidden_layers}, got {layers}")
             model.bert.encoder.layer = model.bert.encoder.layer[:layers]
             model.config.num_hidden_layers = layers
+        model.config.shoprank_pooling = pooling
         return cls(model, AutoTokenizer.from_pretrained(path, local_files_only=True), max_length)
 
     @classmethod
@@ -73,7 +87,8 @@ class CrossEncoder:
     def _logits(self, query: str, texts: Sequence[str]) -> Any:
         enc = self.tokenizer([query] * len(texts), list(texts), truncation="longest_first", padding=True,
                              max_length=self.max_length, return_tensors="pt")
-        return self.model(**enc).logits.squeeze(-1)
+        return _logits(self.model, self.pooling, enc["input_ids"], enc["attention_mask"],
+                       enc["token_type_ids"]).squeeze(-1)
 
     def score(self, query: str, texts: Sequence[str], batch: int = 64) -> np.ndarray:
         import torch
@@ -144,8 +159,18 @@ class CrossEncoder:
         names = ["input_ids", "attention_mask", "token_type_ids"]
         ids = torch.ones(2, 8, dtype=torch.long)
         self.model.eval()
+        model, pooling = self.model, self.pooling
+
+        class Scorer(torch.nn.Module):  # the graph pools as this model does
+            def __init__(self) -> None:
+                super().__init__()
+                self.model = model
+
+            def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+                return _logits(self.model, pooling, input_ids, attention_mask, token_type_ids)
+
         with torch.inference_mode():
-            torch.onnx.export(self.model, (ids, ids, torch.zeros_like(ids)), str(fp32), input_names=names,
+            torch.onnx.export(Scorer(), (ids, ids, torch.zeros_like(ids)), str(fp32), input_names=names,
                               output_names=["logits"], opset_version=17, dynamo=False,
                               dynamic_axes={n: {0: "pairs", 1: "tokens"} for n in names} | {"logits": {0: "pairs"}})
         if runtime == "onnx-int8":
@@ -175,6 +200,15 @@ class OnnxCrossEncoder:
                              max_length=self.max_length, return_tensors="np")
         feed = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
         return self.session.run(None, feed)[0][:, 0].astype(np.float32)
+
+
+def _logits(model: Any, pooling: str, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+    """(pairs, 1) logits: the head over the [CLS] pooler, or over the masked mean of the last layer."""
+    if pooling == "cls":
+        return model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).logits
+    h = model.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)[0]
+    mask = attention_mask.unsqueeze(-1).to(h.dtype)
+    return model.classifier(model.dropout((h * mask).sum(1) / mask.sum(1).clamp(min=1.0)))
 
 
 def product_text(p: Any, chars: int = 400) -> str:
