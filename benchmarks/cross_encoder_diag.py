@@ -30,7 +30,7 @@ from shoprank.catalog import Catalog
 from shoprank.config import get_settings
 from shoprank.engine import ShopRank
 from shoprank.evaluation.datasets import load_dataset
-from shoprank.evaluation.harness import CE_TOP, _reorder_top, evaluate_dataset
+from shoprank.evaluation.harness import CE_TOP, _reorder_top, ce_training_group, evaluate_dataset
 from shoprank.evaluation.metrics import METRICS, evaluate_run
 from shoprank.ranking.cross_encoder import (
     CE_EPOCHS,
@@ -86,13 +86,8 @@ def main() -> None:
           f"of them in LambdaMART's top 30 {in_top:.2f}")
     for spec in args.variant or [""]:
         v = parse(spec)
-        groups = []
-        for q in train:
-            judged = ds.qrels[q]
-            neg = [p for p in list(lm[q])[:CE_TOP] if p not in judged][:v["negatives"]]
-            pids = [p for p in judged if p in text] + neg
-            groups.append((ds.queries[q], [text[p] for p in pids], np.array([judged.get(p, 0) for p in pids],
-                                                                            np.float32)))
+        groups = [ce_training_group(ds.queries[q], ds.qrels[q], list(lm[q])[:CE_TOP], text, v["negatives"])
+                  for q in train]
         t0 = time.perf_counter()
         ce = CrossEncoder.from_minilm(max_length=v["tokens"], pooling=v["pooling"],
                                       layers=v["layers"] if v["keep"] == "first" else None)

@@ -199,7 +199,9 @@ class CrossEncoderSetup:
     lr: float = CE_LR
 
 
-STACK_FEATURES: tuple[str, ...] = ("stage1_z", "stage1_rank", "ce", "ce_z")
+# The second stage's columns after the features: the first stage's (all "+stack" reads), then the cross-encoder's.
+STAGE1_FEATURES: tuple[str, ...] = ("stage1_z", "stage1_rank")
+STACK_FEATURES: tuple[str, ...] = (*STAGE1_FEATURES, "ce", "ce_z")
 
 
 def _z(a: np.ndarray) -> np.ndarray:
@@ -239,13 +241,7 @@ def _cross_encoder_runs(engine, ds: LabelledSet, queries: dict[str, str], ts: Tr
         use = sorted(train)
         if setup.train_queries is not None and len(use) > setup.train_queries:
             use = sorted(random.Random(k).sample(use, setup.train_queries))
-        groups = []
-        for qid in use:
-            judged = ds.qrels.get(qid, {})
-            negatives = [pid for pid in lm.get(qid, {}) if pid not in judged][:4]
-            pids = [pid for pid in judged if pid in text] + negatives
-            groups.append((queries[qid], [text[p] for p in pids],
-                           np.array([judged.get(p, 0) for p in pids], np.float32)))
+        groups = [ce_training_group(queries[qid], ds.qrels.get(qid, {}), list(lm.get(qid, {})), text) for qid in use]
         ce = CrossEncoder.from_minilm(max_length=setup.max_length, layers=setup.layers)
         ce.fit(groups, epochs=setup.epochs, lr=setup.lr)
         for qid in sorted(test):
@@ -259,7 +255,6 @@ def _cross_encoder_runs(engine, ds: LabelledSet, queries: dict[str, str], ts: Tr
         for qid, lm_run in lm.items():
             runs["cross_encoder"][qid] = _reorder_top(lm_run, [ce_s[qid, p] for p in list(lm_run)[:CE_TOP]])
     row = {(str(q), str(p)): i for i, (q, p) in enumerate(zip(ts.qids, ts.pids))}
-    n_stack = len(STACK_FEATURES)
     for first, stage in stages.items():
         names = [n for n in (f"{first}+ce", f"{first}+stack") if n in runs]
         if not names:
@@ -281,8 +276,7 @@ def _cross_encoder_runs(engine, ds: LabelledSet, queries: dict[str, str], ts: Tr
         built_s = time.perf_counter() - t1
         for name in names:
             t2 = time.perf_counter()
-            # "+stack" keeps the first stage's columns only (the last two are the cross-encoder's)
-            cols = n_stack if name.endswith("+ce") else n_stack - 2
+            cols = len(STACK_FEATURES if name.endswith("+ce") else STAGE1_FEATURES)
             Xn = Xa[:, :len(FEATURE_NAMES) + cols]
             scores = np.zeros(len(ya))
             for train, test in folds:
@@ -297,6 +291,14 @@ def _cross_encoder_runs(engine, ds: LabelledSet, queries: dict[str, str], ts: Tr
             for qid, (lo, hi) in bounds.items():
                 runs[name][qid] = _reorder_top(stage[qid], scores[lo:hi].tolist())
             report.train_s[name] = (ce_train_s if name.endswith("+ce") else 0.0) + built_s + time.perf_counter() - t2
+
+
+def ce_training_group(query: str, judged: dict[str, int], ranked: list[str], text: dict[str, str],
+                      negatives: int = 4) -> tuple[str, list[str], np.ndarray]:
+    """One query's cross-encoder training group: its judged products with their grades, then the
+    first ``negatives`` unjudged products of ``ranked`` (a first stage's order) graded 0."""
+    pids = [p for p in judged if p in text] + [p for p in ranked if p not in judged][:negatives]
+    return query, [text[p] for p in pids], np.array([judged.get(p, 0) for p in pids], np.float32)
 
 
 def _reorder_top(first: dict[str, float], top_scores: list[float]) -> dict[str, float]:
