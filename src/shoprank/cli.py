@@ -200,13 +200,18 @@ def serve(name: str = "luma", host: str | None = None, port: int | None = None) 
 
 
 def _save_models(rep: EvalReport, save_model: Path | None, name: str) -> None:
-    """LambdaMART as <dir>/<set>, each neural variant as <dir>/<set>-<variant>: servable by name."""
+    """LambdaMART as <dir>/<set>, each neural variant as <dir>/<set>-<variant>, the cross-encoder
+    reranker as <dir>/<set>-ce: servable by name."""
     if save_model is None:
         return
     if rep.model is not None:
         rep.model.save(save_model / name)
     for pipe, model in rep.neural_models.items():
         model.save(save_model / f"{name}-{pipe.removeprefix('fusion_')}")
+    if rep.reranker is not None:
+        from shoprank.ranking.rerank import save_reranker
+
+        save_reranker(save_model / f"{name}-ce", *rep.reranker)
 
 
 @app.command("eval")
@@ -219,7 +224,8 @@ def evaluate(
     out: Annotated[Path, typer.Option(help="where tables, per-query results and plots go")] = Path(
         "benchmarks/out/eval"),
     save_model: Annotated[Path | None, typer.Option(
-        help="save the rankers trained on all queries here: <dir>/<set> (LambdaMART), <dir>/<set>-<variant>")] = None,
+        help="save the rankers trained on all queries here: <dir>/<set> (LambdaMART), <dir>/<set>-<variant>, "
+             "<dir>/<set>-ce (the cross-encoder reranker, with --cross-encoder)")] = None,
     judgments: Annotated[list[Path] | None, typer.Option(
         help="judgment CSVs over a served index instead of the labelled sets (`shoprank analytics`)")] = None,
     index: Annotated[str, typer.Option(help="the index --judgments refer to")] = "luma",

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # serves a model saved by `shoprank eval --save-model DIR` (ranker_model = DIR/<set>).
     ranker: str = "default"
     ranker_model: Path | None = None
+    # A second stage over the ranker's top 30: a saved cross-encoder reranker
+    # (`shoprank eval --cross-encoder --save-model DIR` writes DIR/<set>-ce). Unset: none.
+    reranker_model: Path | None = None
     rrf_k: int = 60
     # Candidate budgets: each retriever returns `retrieve_k`, the ranker scores at most `rerank_k`.
     retrieve_k: int = 200

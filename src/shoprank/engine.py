@@ -136,13 +136,15 @@ class ShopRank:
         self._experiment_checked = 0.0
         self._experiment_lock = threading.Lock()
         self._arm_rankers: dict[str, Ranker] = {}
+        self.reranker = factory.reranker(s)  # loaded once: reloads keep it, as they keep the ranker
         self._served = self._serve(artifacts, generation, ranker)
         if self.home is not None and (self.home.root / WRITE_LOG).is_file():
             with self._reload_lock:
                 self._apply_logged(self._served)  # writes made since the generation was built
 
     def _serve(self, artifacts: IndexArtifacts, generation: Generation | None, ranker: Ranker | None) -> _Served:
-        return _Served(artifacts, factory.pipeline(artifacts, self.settings, ranker), SimilarItems(artifacts),
+        return _Served(artifacts, factory.pipeline(artifacts, self.settings, ranker, self.reranker),
+                       SimilarItems(artifacts),
                        Lazy(lambda: Suggester(artifacts.catalog)), generation,
                        _Writes(seq=int(artifacts.manifest.get("catalog_seq") or 0)))
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from shoprank.encoders.speech import SpeechRecognizer
     from shoprank.personalization.collaborative.base import Recommender
     from shoprank.personalization.store.base import EventLog, ProfileStore
+    from shoprank.ranking.rerank import CrossEncoderReranker
 
 
 def text_encoder(settings: Settings) -> TextEncoder:
@@ -58,10 +59,20 @@ def ranker(settings: Settings) -> Ranker:
     raise ValueError(f"SHOPRANK_RANKER={settings.ranker} needs SHOPRANK_RANKER_MODEL (a saved model folder)")
 
 
-def pipeline(artifacts: IndexArtifacts, settings: Settings, ranker_: Ranker | None = None) -> SearchPipeline:
+def reranker(settings: Settings) -> CrossEncoderReranker | None:
+    """The configured second stage, if any (loading it reads a cross-encoder of ~50 MB)."""
+    if settings.reranker_model is None:
+        return None
+    from shoprank.ranking.rerank import CrossEncoderReranker
+
+    return CrossEncoderReranker.load(settings.reranker_model)
+
+
+def pipeline(artifacts: IndexArtifacts, settings: Settings, ranker_: Ranker | None = None,
+             reranker_: CrossEncoderReranker | None = None) -> SearchPipeline:
     retriever = HybridRetriever(artifacts, settings.retriever_weights, settings.rrf_k)
     return SearchPipeline(artifacts, retriever, FeatureExtractor(artifacts), ranker_ or ranker(settings),
-                          Budgets(settings.retrieve_k, settings.rerank_k), settings.fusion)
+                          Budgets(settings.retrieve_k, settings.rerank_k), settings.fusion, reranker_)
 
 
 def event_log(settings: Settings) -> EventLog:

@@ -1,7 +1,8 @@
 """The search orchestrator: explicit phases with candidate budgets.
 
 retrieve (each retriever's top ``retrieve_k``) → fuse → filter (to ``rerank_k``) →
-features → rank → facets and sort → collapse variants → ``k`` hits. Only retrieval looks
+features → rank → rerank the top few (a cross-encoder, when one is configured) → facets and
+sort → collapse variants → ``k`` hits. Only retrieval looks
 at the whole index; every later phase touches the candidates alone.
 """
 from __future__ import annotations
@@ -16,6 +17,8 @@ from shoprank.features.query_parse import ParsedQuery
 from shoprank.index.artifacts import IndexArtifacts
 from shoprank.personalization.signals import PersonalContext
 from shoprank.ranking.base import CandidateBatch, Ranker
+from shoprank.ranking.cross_encoder import product_text
+from shoprank.ranking.rerank import CrossEncoderReranker, Reranked
 from shoprank.retrieval.facets import FacetValue, count_facets
 from shoprank.retrieval.fusion import Run
 from shoprank.retrieval.hybrid import HybridRetriever
@@ -66,11 +69,13 @@ class SearchResult:
 
 class SearchPipeline:
     def __init__(self, artifacts: IndexArtifacts, retriever: HybridRetriever, extractor: FeatureExtractor,
-                 ranker: Ranker, budgets: Budgets = Budgets(), fusion: FusionMethod = "rrf"):
+                 ranker: Ranker, budgets: Budgets = Budgets(), fusion: FusionMethod = "rrf",
+                 reranker: CrossEncoderReranker | None = None):
         self.art = artifacts
         self.retriever = retriever
         self.extractor = extractor
         self.ranker = ranker
+        self.reranker = reranker
         self.budgets = budgets
         self.fusion = fusion
         self._colors = extractor.signals.colors  # canonical colours per product, for filters and facets
@@ -136,6 +141,11 @@ class SearchPipeline:
         t1 = time.perf_counter()
         ranker = query.ranker or self.ranker
         scores = ranker.score(c.batch)
+        t_rank = time.perf_counter()
+        reranked: Reranked | None = None
+        if self.reranker is not None and query.text and query.text.strip() and query.sort == "relevance" \
+                and len(scores):
+            scores, reranked = self._rerank(self.reranker, query.text, c.batch, scores)
         t2 = time.perf_counter()
         products = self.art.catalog.products
         positions = c.batch.positions
@@ -167,17 +177,37 @@ class SearchPipeline:
             if len(hits) >= query.k:
                 break
         if query.explain and hits:
-            self._explain(hits, rows, c.batch, ranker)
+            self._explain(hits, rows, c.batch, ranker, reranked)
         t3 = time.perf_counter()
-        timings = {"encode": enc.encode_ms, "candidates": (t1 - t0) * 1000, "rank": (t2 - t1) * 1000,
+        timings = {"encode": enc.encode_ms, "candidates": (t1 - t0) * 1000, "rank": (t_rank - t1) * 1000,
                    "collapse": (t3 - t2) * 1000, "pipeline": (t3 - t0) * 1000}
+        if reranked is not None:
+            timings["rerank"] = (t2 - t_rank) * 1000
         timings["total"] = timings["encode"] + timings["pipeline"]
         return SearchResult(hits, parsed, len(positions), c.fusion, sorted(c.runs),
                             {k: round(v, 3) for k, v in timings.items()}, enc.photo_labels, facets,
                             personalized=personal is not None and personal.profile.n_events > 0,
                             profile_events=personal.profile.n_events if personal is not None else 0)
 
-    def _explain(self, hits: list[Hit], rows: list[int], batch: CandidateBatch, ranker: Ranker) -> None:
+    def _rerank(self, reranker: CrossEncoderReranker, text: str, batch: CandidateBatch,
+                scores: np.ndarray) -> tuple[np.ndarray, Reranked]:
+        """The ranker's top ``reranker.top`` rescored by the reranker; every other candidate keeps
+        its order, shifted below the lowest rescored one (``Reranked.shift``)."""
+        top = np.argsort(-scores, kind="stable")[:reranker.top]
+        products = self.art.catalog.products
+        texts = [product_text(products[int(batch.positions[i])]) for i in top]
+        r = reranker.rerank(text, texts, batch.X[top], scores[top], top)
+        out = np.asarray(scores, np.float64).copy()
+        rest = np.ones(len(out), bool)
+        rest[top] = False
+        if rest.any():
+            r.shift = float(r.scores.min() - 1.0 - out[rest].max())
+            out[rest] += r.shift
+        out[top] = r.scores
+        return out, r
+
+    def _explain(self, hits: list[Hit], rows: list[int], batch: CandidateBatch, ranker: Ranker,
+                 reranked: Reranked | None = None) -> None:
         # Only the returned hits are explained: for tree models that is most of the cost.
         names = self.extractor.names
         contrib = ranker.explain(batch, rows)
@@ -189,3 +219,16 @@ class SearchPipeline:
             if base:
                 hit.contributions["base"] = base
             hit.modality_weights = w
+        if reranked is None:
+            return
+        # Reranked hits: the stack's contributions (features, "first_stage", "cross_encoder");
+        # the others: the ranker's, plus the shift that put them below the reranked ones.
+        at = {int(r): j for j, r in enumerate(reranked.rows)}
+        mine = [(hit, at[i]) for hit, i in zip(hits, rows) if i in at]
+        explained = self.reranker.explain(reranked.X[[j for _, j in mine]]) if self.reranker and mine else []
+        for (hit, j), parts in zip(mine, explained):
+            hit.features["cross_encoder"] = float(reranked.ce[j])
+            hit.contributions = {n: v for n, v in parts.items() if v != 0}
+        for hit, i in zip(hits, rows):
+            if i not in at and reranked.shift:
+                hit.contributions["rerank_shift"] = reranked.shift

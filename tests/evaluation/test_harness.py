@@ -92,7 +92,7 @@ def test_cross_encoder_pipelines_rerank_the_first_stage_top_out_of_fold(crowdflo
                            pipelines=("lambdamart", "fusion_late", "cross_encoder", "lambdamart+ce", "fusion+ce",
                                       "lambdamart+stack"),
                            cross_encoder=CrossEncoderSetup(layers=1, max_length=24, epochs=1, train_queries=6),
-                           keep_runs=True)
+                           keep_runs=True, keep_models=True)
     # "fusion+ce" is named after the fusion variant it stacked on.
     assert set(rep.means) == {"lambdamart", "fusion_late", "cross_encoder", "lambdamart+ce", "fusion_late+ce",
                               "lambdamart+stack"}
@@ -109,3 +109,10 @@ def test_cross_encoder_pipelines_rerank_the_first_stage_top_out_of_fold(crowdflo
     cost = rep.serving["cross_encoder"]
     assert cost["candidates"] == CE_TOP and cost["score_ms_p50"] > 0 and cost["model_kb"] > 1000
     assert "| fusion_late+ce |" in markdown_table(rep)
+    # --save-model's reranker: a cross-encoder and a stack over LambdaMART's top, trained on every query.
+    from shoprank.features.registry import FEATURE_NAMES
+    from shoprank.ranking.rerank import STACK_FEATURES
+
+    assert rep.reranker is not None
+    ce, stack = rep.reranker
+    assert len(ce.model.bert.encoder.layer) == 1 and stack.feature_names == [*FEATURE_NAMES, *STACK_FEATURES]

@@ -68,3 +68,27 @@ def test_truncated_cross_encoder_keeps_the_first_layers_and_learns_with_frozen_e
         CrossEncoder.from_minilm(pooling="max")
     with pytest.raises(ValueError, match="layers must be 1..6"):
         CrossEncoder.from_minilm(layers=7)
+
+
+def test_saved_reranker_serves_the_fine_tuned_model_and_its_stack(tmp_path):
+    pytest.importorskip("onnxruntime", reason="pip install 'shoprank[minilm]'")
+    pytest.importorskip("lightgbm", reason="pip install 'shoprank[ltr]'")
+    from shoprank.features.registry import FEATURE_NAMES
+    from shoprank.ranking.lgbm import LambdaMARTRanker
+    from shoprank.ranking.rerank import STACK_FEATURES, CrossEncoderReranker, save_reranker, stack_columns
+
+    ce = CrossEncoder.from_minilm(seed=0, layers=2, max_length=24).fit(GROUPS, epochs=3, lr=1e-4)
+    zeros = np.zeros((4, len(FEATURE_NAMES)))
+    flat = np.zeros(4)  # the first stage tells the products apart by nothing
+    X = np.vstack([np.hstack([zeros, stack_columns(flat, ce.score(q, t))]) for q, t, _ in GROUPS])
+    stack = LambdaMARTRanker.fit(X.astype(np.float32), np.concatenate([y for *_, y in GROUPS]), [4] * len(GROUPS),
+                                 num_rounds=20, params={"min_data_in_leaf": 2},
+                                 feature_names=[*FEATURE_NAMES, *STACK_FEATURES])
+    save_reranker(tmp_path / "ce", ce, stack, top=4)
+    assert not (tmp_path / "ce" / "cross-encoder" / "model-fp32.onnx").exists()  # only the served graph stays
+    served = CrossEncoderReranker.load(tmp_path / "ce")
+    assert isinstance(served.scorer, OnnxCrossEncoder) and served.scorer.max_length == 24 and served.top == 4
+    for query, texts, y in GROUPS[:3]:
+        r = served.rerank(query, texts, zeros, flat, np.arange(4))
+        assert r.ce == pytest.approx(ce.score(query, texts), abs=0.15)  # int8 of the same model
+        assert min(r.scores[y > 0]) > max(r.scores[y == 0]), (query, r.scores)

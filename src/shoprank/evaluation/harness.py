@@ -25,9 +25,10 @@ from shoprank.evaluation.metrics import METRICS, evaluate_run
 from shoprank.features.registry import FEATURE_NAMES
 from shoprank.ranking.augment import perturb
 from shoprank.ranking.base import CandidateBatch, Ranker
-from shoprank.ranking.cross_encoder import CE_EPOCHS, CE_LAYERS, CE_LR, CE_MAX_LENGTH
+from shoprank.ranking.cross_encoder import CE_EPOCHS, CE_LAYERS, CE_LR, CE_MAX_LENGTH, CrossEncoder, product_text
 from shoprank.ranking.lgbm import LambdaMARTRanker
 from shoprank.ranking.linear import LinearRanker
+from shoprank.ranking.rerank import RERANK_TOP, STACK_FEATURES, STAGE1_FEATURES, stack_columns
 from shoprank.ranking.training import TrainingSet, collect_candidates, query_folds, training_set
 from shoprank.search import Candidates
 
@@ -40,7 +41,7 @@ NEURAL_PIPELINES: tuple[str, ...] = ("fusion_early", "fusion_attention", "fusion
 # the best fusion ranker ("fusion+ce" names that variant once it is known); "lambdamart+stack" is the
 # same second stage without the cross-encoder's columns, so that the table shows what the score adds.
 CE_PIPELINES: tuple[str, ...] = ("cross_encoder", "lambdamart+ce", "fusion+ce", "lambdamart+stack")
-CE_TOP = 30
+CE_TOP = RERANK_TOP
 DEPTH = 100  # results kept per query: recall@100 and MAP@100 need them
 
 
@@ -59,6 +60,9 @@ class EvalReport:
     serving: dict[str, dict[str, float]] = field(default_factory=dict)
     # neural pipelines trained on every query (with keep_models): what --save-model writes
     neural_models: dict[str, Ranker] = field(default_factory=dict, repr=False)
+    # with keep_models and the cross-encoder pipelines: the cross-encoder and the stack over
+    # LambdaMART's top, trained on every query (--save-model writes them as a reranker)
+    reranker: tuple[CrossEncoder, LambdaMARTRanker] | None = field(default=None, repr=False)
     # with keep_runs: pipeline -> query id -> product id -> score, the top DEPTH in ranked order
     runs: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict, repr=False)
 
@@ -179,7 +183,7 @@ def evaluate_dataset(engine, ds: LabelledSet, n_folds: int = 5, num_rounds: int 
                      {p: runs[p] for p in neural}, report, keep_models, aug_cands, neural_train_queries)
     if any(p in runs for p in CE_PIPELINES) and "lambdamart" in runs:
         _cross_encoder_runs(engine, ds, queries, ts, [(set(ts.qids[tr]), set(ts.qids[te])) for tr, te in folds],
-                            runs, report, cross_encoder or CrossEncoderSetup(), num_rounds)
+                            runs, report, cross_encoder or CrossEncoderSetup(), num_rounds, keep_models)
     for pipe, run in runs.items():
         report.means[pipe], report.per_query[pipe] = evaluate_run(ds.qrels, run, METRICS, pipe)
         log.info("%s %s %s", ds.name, pipe, report.means[pipe])
@@ -199,18 +203,9 @@ class CrossEncoderSetup:
     lr: float = CE_LR
 
 
-# The second stage's columns after the features: the first stage's (all "+stack" reads), then the cross-encoder's.
-STAGE1_FEATURES: tuple[str, ...] = ("stage1_z", "stage1_rank")
-STACK_FEATURES: tuple[str, ...] = (*STAGE1_FEATURES, "ce", "ce_z")
-
-
-def _z(a: np.ndarray) -> np.ndarray:
-    return (a - a.mean()) / (a.std() or 1.0)
-
-
 def _cross_encoder_runs(engine, ds: LabelledSet, queries: dict[str, str], ts: TrainingSet, folds,
                         runs: dict[str, dict[str, dict[str, float]]], report: EvalReport,
-                        setup: CrossEncoderSetup, num_rounds: int) -> None:
+                        setup: CrossEncoderSetup, num_rounds: int, keep_models: bool = False) -> None:
     """Per fold, fine-tune a cross-encoder on the training queries' judged products (plus a few
     unjudged ones LambdaMART ranked high, as negatives); it scores its test queries' top
     ``CE_TOP`` of LambdaMART and of the best fusion ranker, so that every query's scores come
@@ -222,8 +217,6 @@ def _cross_encoder_runs(engine, ds: LabelledSet, queries: dict[str, str], ts: Tr
       score (stacking: the training rows' first-stage and cross-encoder scores are out-of-fold too);
     - ``lambdamart+stack``: that second stage over LambdaMART without the cross-encoder's columns.
     """
-    from shoprank.ranking.cross_encoder import CrossEncoder, product_text
-
     text = {p.id: product_text(p) for p in engine.artifacts.catalog.products}
     lm = runs["lambdamart"]
     fusions = [p for p in runs if p.startswith("fusion_") and not p.endswith(("+aug", "+ce")) and runs[p]]
@@ -264,9 +257,7 @@ def _cross_encoder_runs(engine, ds: LabelledSet, queries: dict[str, str], ts: Tr
         qids: list[str] = []
         for qid in sorted(stage):
             top = list(stage[qid].items())[:CE_TOP]
-            s1 = np.array([s for _, s in top], np.float64)
-            ce_top = np.array([ce_s[qid, p] for p, _ in top], np.float64)
-            extra = np.column_stack([_z(s1), np.arange(len(top)) / CE_TOP, ce_top, _z(ce_top)])
+            extra = stack_columns(np.array([s for _, s in top]), np.array([ce_s[qid, p] for p, _ in top]), CE_TOP)
             rows = [row[qid, p] for p, _ in top]
             X.append(np.hstack([ts.X[rows], extra]))
             y.append(ts.y[rows])
@@ -291,6 +282,19 @@ def _cross_encoder_runs(engine, ds: LabelledSet, queries: dict[str, str], ts: Tr
             for qid, (lo, hi) in bounds.items():
                 runs[name][qid] = _reorder_top(stage[qid], scores[lo:hi].tolist())
             report.train_s[name] = (ce_train_s if name.endswith("+ce") else 0.0) + built_s + time.perf_counter() - t2
+        if keep_models and first == "lambdamart" and "lambdamart+ce" in names:
+            # What --save-model writes: a cross-encoder fine-tuned on every query (sampled as a fold's
+            # are) and the stack over every query's out-of-fold rows.
+            use = sorted(q for q in queries if q in lm)
+            if setup.train_queries is not None and len(use) > setup.train_queries:
+                use = sorted(random.Random(len(folds)).sample(use, setup.train_queries))
+            ce = CrossEncoder.from_minilm(max_length=setup.max_length, layers=setup.layers)
+            ce.fit([ce_training_group(queries[q], ds.qrels.get(q, {}), list(lm[q]), text) for q in use],
+                   epochs=setup.epochs, lr=setup.lr)
+            _, first_row, counts = np.unique(qa, return_index=True, return_counts=True)
+            stack = LambdaMARTRanker.fit(Xa, ya, [int(c) for _, c in sorted(zip(first_row, counts))],
+                                         num_rounds=num_rounds, feature_names=[*FEATURE_NAMES, *STACK_FEATURES])
+            report.reranker = (ce, stack)
 
 
 def ce_training_group(query: str, judged: dict[str, int], ranked: list[str], text: dict[str, str],
