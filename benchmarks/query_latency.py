@@ -2,9 +2,15 @@
 queries), and photo queries (catalog photos, re-encoded as JPEG).
 
     python benchmarks/query_latency.py            # builds/reuses var/indexes/luma
+    python benchmarks/query_latency.py --reranker var/models/crowdflower-ce
+
+With ``--reranker`` (a folder `shoprank eval --cross-encoder --save-model` wrote), the text
+queries are also timed with the cross-encoder reranking each search's top 30: each query is
+searched without and with it in turn, so both rows share the machine's state.
 """
 from __future__ import annotations
 
+import argparse
 import io
 import sys
 import time
@@ -39,7 +45,7 @@ def _time(engine: ShopRank, queries: list[Query]) -> tuple[list[float], list[flo
     return total, pipeline
 
 
-def main() -> None:
+def main(reranker: Path | None = None) -> None:
     engine = _engine()
     text = [Query(text=t, k=10) for t in wands_queries() + ZH]
     photos = []
@@ -55,10 +61,35 @@ def main() -> None:
         total, pipe = _time(engine, qs)
         rows.append({"queries": name, **percentiles(total), "pipeline_p50_ms": percentiles(pipe)["p50_ms"],
                      "pipeline_p99_ms": percentiles(pipe)["p99_ms"]})
+    if reranker is not None:
+        rows += _with_reranker(engine, text, reranker)
     print(f"index: {engine.artifacts.manifest['products']} products; end-to-end = encode query + retrieve + rank")
     print(table(rows, list(rows[0])))
     print("results:", save("query_latency", {"rows": rows}))
 
 
+def _with_reranker(engine: ShopRank, text: list[Query], path: Path) -> list[dict]:
+    from shoprank.ranking.rerank import CrossEncoderReranker
+
+    reranker, pipe = CrossEncoderReranker.load(path), engine.pipeline
+    out: dict[str, tuple[list[float], list[float]]] = {"text, no reranker": ([], []),
+                                                       f"text + cross-encoder top {reranker.top}": ([], [])}
+    for q in text[:20]:  # warm-up with the reranker
+        pipe.reranker = reranker
+        engine.search(q)
+    for q in text:
+        for name, r in zip(out, (None, reranker)):
+            pipe.reranker = r
+            t0 = time.perf_counter()
+            res = engine.search(q)
+            out[name][0].append((time.perf_counter() - t0) * 1000)
+            out[name][1].append(res.timings_ms["pipeline"])
+    pipe.reranker = None
+    return [{"queries": name, **percentiles(total), "pipeline_p50_ms": percentiles(p)["p50_ms"],
+             "pipeline_p99_ms": percentiles(p)["p99_ms"]} for name, (total, p) in out.items()]
+
+
 if __name__ == "__main__":
-    main()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--reranker", type=Path, help="a saved cross-encoder reranker to time as well")
+    main(ap.parse_args().reranker)
