@@ -29,6 +29,7 @@ def test_fine_tunes_to_rank_matching_products_first_and_round_trips(tmp_path):
     ce.save(tmp_path / "ce")
     again = CrossEncoder.load(tmp_path / "ce")
     assert ce.pooling == again.pooling == "mean"  # the served default, kept by save/load
+    assert again.max_length == ce.max_length  # and the pair budget
     assert again.score("red backpack", GROUPS[0][1]) == pytest.approx(ce.score("red backpack", GROUPS[0][1]),
                                                                      abs=1e-5)
     assert ce.score("x", []).shape == (0,)
@@ -48,6 +49,8 @@ def test_fine_tunes_to_rank_matching_products_first_and_round_trips(tmp_path):
 def test_truncated_cross_encoder_keeps_the_first_layers_and_learns_with_frozen_embeddings(tmp_path):
     ce = CrossEncoder.from_minilm(seed=0, layers=2, max_length=24, pooling="cls")
     assert len(ce.model.bert.encoder.layer) == 2 and ce.model.config.num_hidden_layers == 2
+    ce.save(tmp_path / "saved")
+    assert CrossEncoder.load(tmp_path / "saved").max_length == 24  # not the 128 a fresh one reads
     words = ce.model.get_input_embeddings().weight.detach().clone()
     ce.fit(GROUPS, epochs=3, lr=1e-4, freeze_embeddings=True)
     assert ce.model.get_input_embeddings().weight.equal(words)  # frozen: untouched

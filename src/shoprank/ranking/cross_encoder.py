@@ -79,10 +79,12 @@ class CrossEncoder:
     def load(cls, path: Path) -> CrossEncoder:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        return cls(AutoModelForSequenceClassification.from_pretrained(path, local_files_only=True),
-                   AutoTokenizer.from_pretrained(path, local_files_only=True))
+        model = AutoModelForSequenceClassification.from_pretrained(path, local_files_only=True)
+        return cls(model, AutoTokenizer.from_pretrained(path, local_files_only=True),
+                   int(getattr(model.config, "shoprank_max_length", MAX_LENGTH)))
 
     def save(self, path: Path) -> None:
+        self.model.config.shoprank_max_length = self.max_length  # the pair budget it was fine-tuned at
         self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
 
