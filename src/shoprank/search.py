@@ -2,8 +2,8 @@
 
 retrieve (each retriever's top ``retrieve_k``) → fuse → filter (to ``rerank_k``) →
 features → rank → rerank the top few (a cross-encoder, when one is configured) → facets and
-sort → collapse variants → ``k`` hits. Only retrieval looks
-at the whole index; every later phase touches the candidates alone.
+sort → collapse variants → ``k`` hits. Only retrieval looks at the whole index; every later
+phase touches the candidates alone.
 """
 from __future__ import annotations
 
