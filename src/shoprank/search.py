@@ -143,8 +143,8 @@ class SearchPipeline:
         scores = ranker.score(c.batch)
         t_rank = time.perf_counter()
         reranked: Reranked | None = None
-        if self.reranker is not None and query.text and query.text.strip() and query.sort == "relevance" \
-                and len(scores):
+        if self.reranker is not None and query.text and self.reranker.reads(query.text) \
+                and query.sort == "relevance" and len(scores):
             scores, reranked = self._rerank(self.reranker, query.text, c.batch, scores)
         t2 = time.perf_counter()
         products = self.art.catalog.products

@@ -10,6 +10,7 @@ training and serving alike.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,9 @@ STACK_FEATURES: tuple[str, ...] = (*STAGE1_FEATURES, "ce", "ce_z")
 # How the explanation groups the stack's own columns.
 GROUPS = {"stage1_z": "first_stage", "stage1_rank": "first_stage", "ce": "cross_encoder", "ce_z": "cross_encoder"}
 META = "reranker.json"
+# The cross-encoder is MiniLM fine-tuned on English pairs: a query with Han characters keeps the
+# ranker's order (the multilingual text encoder and BM25's bigrams serve it).
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 class PairScorer(Protocol):
@@ -71,6 +75,10 @@ class CrossEncoderReranker:
     stack: LambdaMARTRanker
     top: int = RERANK_TOP
     first_stage: str = "lambdamart"  # the ranker whose top the stack was trained on
+
+    def reads(self, query: str) -> bool:
+        """Whether this reranker's cross-encoder reads ``query`` (non-blank, no Han characters)."""
+        return bool(query.strip()) and _HAN.search(query) is None
 
     def rerank(self, query: str, texts: Sequence[str], X: np.ndarray, stage1: np.ndarray,
                rows: np.ndarray) -> Reranked:
