@@ -54,3 +54,16 @@ def test_no_candidates_no_rows(fake_engine):
     ex = fake_engine.pipeline.extractor
     X = ex.extract(fake_engine.encode_query(Query(text="x")), None, [], {})
     assert X.shape == (0, len(FEATURE_NAMES))
+
+
+def test_surface_match_columns_catch_what_whole_terms_miss(fake_engine):
+    # "backpac" is cut off: no whole term matches, its first four letters and trigrams do.
+    c = fake_engine.candidates(Query(text="red backpac"))
+    X, ids = c.X, c.batch.product_ids
+    red = ids.index("demo-backpack-red")
+    assert col(X, "title_prefix_cover")[red] == 1.0
+    assert col(X, "title_trigram_cos")[red] == col(X, "title_trigram_cos").max() > 0.5
+    assert col(X, "title_trigram_gap")[red] == 0.0 and (col(X, "title_trigram_gap") <= 0).all()
+    assert not col(X, "title_numbers").any()  # no number asked
+    title = fake_engine.product("demo-backpack-red").title
+    assert col(X, "title_words")[red] == len(title.split())

@@ -12,6 +12,7 @@ import numpy as np
 
 from shoprank.features.query_parse import ParsedQuery
 from shoprank.features.registry import FEATURE_NAMES, FEATURES, PERSONAL_FEATURES, Feature
+from shoprank.features.title_match import PREFIX, TrigramMatrix, numbers, prefixes, words
 from shoprank.index.analysis import stemmed_terms
 from shoprank.index.artifacts import IndexArtifacts
 from shoprank.personalization.signals import ItemSignals, PersonalContext
@@ -64,6 +65,35 @@ class FeatureContext:
             return np.zeros(len(self.rows), np.float32)
         titles = self.ex.titles
         return self._array([phrase in titles[c] for c in self.rows])
+
+    @cached_property
+    def _qwords(self) -> list[str]:
+        return words(self.q.text or "")
+
+    def title_prefix_cover(self) -> np.ndarray:
+        qw = self._qwords
+        if not qw:
+            return np.zeros(len(self.rows), np.float32)
+        pre = self.ex.title_prefixes
+        return self._array([sum(w[:PREFIX] in pre[c] for w in qw) / len(qw) for c in self.rows])
+
+    def title_numbers(self) -> np.ndarray:
+        qn = numbers(self._qwords)
+        if not qn:
+            return np.zeros(len(self.rows), np.float32)
+        nums = self.ex.title_numbers
+        return self._array([len(qn & nums[c]) / len(qn) for c in self.rows])
+
+    @cached_property
+    def _trigram_cos(self) -> np.ndarray:
+        return self.ex.title_trigrams.cosine(self.q.text or "", self.cands)
+
+    def title_trigram_cos(self) -> np.ndarray:
+        return self._trigram_cos
+
+    def title_trigram_gap(self) -> np.ndarray:
+        cos = self._trigram_cos
+        return cos - cos.max() if len(cos) else cos
 
     def query_terms(self) -> np.ndarray:
         return np.full(len(self.cands), len(self._qterms), np.float32)
@@ -121,6 +151,7 @@ _STATIC: dict[str, Callable[[Product], float]] = {
     "review_count_log": lambda p: float(np.log1p(np.float32(p.review_count))),
     "sales_log": lambda p: float(np.log1p(np.float32(p.sales))),
     "has_image": lambda p: 1.0 if p.images else 0.0,
+    "title_words": lambda p: float(len(words(p.title))),
 }
 
 
@@ -138,6 +169,9 @@ class FeatureExtractor:
         self.title_terms: list[set[str]] = []
         self.desc_terms: list[set[str]] = []
         self.titles: list[str] = []
+        self.title_prefixes: list[frozenset[str]] = []
+        self.title_numbers: list[frozenset[str]] = []
+        self.title_trigrams = TrigramMatrix()
         self.sizes: list[set[str]] = []
         self.prices = np.zeros(0, np.float64)
         self.in_stock = np.zeros(0, bool)  # can be bought now (not a feature: ordering and filters read it)
@@ -153,6 +187,10 @@ class FeatureExtractor:
         self.title_terms += [set(stemmed_terms(p.title)) for p in products]
         self.desc_terms += [set(stemmed_terms(p.description[:2000])) for p in products]
         self.titles += [p.title.lower() for p in products]
+        title_words = [words(p.title) for p in products]
+        self.title_prefixes += [prefixes(ws) for ws in title_words]
+        self.title_numbers += [numbers(ws) for ws in title_words]
+        self.title_trigrams.extend([p.title for p in products])
         self.sizes += [{s.upper() for s in p.attr("size")} for p in products]
         self.prices = np.concatenate([self.prices, [np.nan if p.price is None else p.price for p in products]])
         self.in_stock = np.concatenate([self.in_stock, np.array([p.in_stock for p in products], bool)])

@@ -65,6 +65,15 @@ _LEXICAL = [
             lambda c: c.title_phrase()),
     Feature("query_terms", "number of terms in the query (lets a learned ranker treat short and long queries apart)",
             "lexical", 0.0, lambda c: c.query_terms()),
+    # Surface matches BM25's whole stemmed terms miss (features/title_match.py); learned rankers only.
+    Feature("title_prefix_cover", "share of the query's words whose first four letters begin a title word "
+            "(plurals, stems, cut-off words)", "lexical", 0.0, lambda c: c.title_prefix_cover()),
+    Feature("title_numbers", "share of the query's numbers (sizes, model numbers) found in the title, 0 if it "
+            "has none", "lexical", 0.0, lambda c: c.title_numbers()),
+    Feature("title_trigram_cos", "cosine of the query's and the title's character-trigram sets (typos, spacing, "
+            "compound words)", "lexical", 0.0, lambda c: c.title_trigram_cos()),
+    Feature("title_trigram_gap", "title_trigram_cos minus its highest value among the query's candidates",
+            "lexical", 0.0, lambda c: c.title_trigram_gap()),
 ]
 _DENSE = [Feature(r.feature, r.description, "dense", r.linear_weight, _cosine(m.name, m.query_key(r), r.joint_only),
                   True)
@@ -77,6 +86,7 @@ _PRODUCT = [
     Feature("review_count_log", "log(1 + number of reviews)", "product", 0.05, _static("review_count_log")),
     Feature("sales_log", "log(1 + units sold)", "product", 0.05, _static("sales_log")),
     Feature("has_image", "1 if the product has a photo", "product", 0.1, _static("has_image")),
+    Feature("title_words", "number of words in the title", "product", 0.0, _static("title_words")),
 ]
 _QUERY = [
     Feature("type_match", "+1 the product is of a type named in the query (pants, bag, ...), -1 of another type, "

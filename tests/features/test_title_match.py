@@ -1,0 +1,34 @@
+"""Surface matches between a query and titles: words, numbers, trigram cosines, a growing matrix."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shoprank.features.title_match import TrigramMatrix, numbers, prefixes, trigrams, words
+
+
+def test_words_keep_fractions_and_decimals_whole_and_read_any_script():
+    assert words("Simpson 3/4 in. x 1.5 ft. Angle, 12-Gauge") == ["simpson", "3/4", "in", "x", "1.5", "ft", "angle",
+                                                                  "12", "gauge"]
+    assert words("红色 背包") == ["红色", "背包"]
+    assert numbers(words("2x4 stud 8 ft 3/4")) == {"2x4", "8", "3/4"}
+    assert prefixes(["brackets", "galvanized", "in"]) == {"brac", "galv", "in"}
+
+
+def test_trigrams_pad_words_and_are_a_set():
+    assert len(trigrams(["ab"])) == 2               # " ab", "ab "
+    assert trigrams(["abc", "abc"]) == trigrams(["abc"])
+    assert trigrams([]) == []
+
+
+def test_trigram_cosine_ranks_a_typo_above_an_unrelated_title_and_grows_with_the_catalog():
+    m = TrigramMatrix()
+    m.extend(["Sheetrock Joint Compound", "Cordless Hammer Drill"])
+    m.extend([])
+    m.extend(["Sheet Rock Screws"])
+    assert len(m) == 3
+    cos = m.cosine("sheetrok compund", np.array([0, 1, 2]))
+    assert cos[0] > cos[2] > cos[1]  # " co" is all the drill shares
+    assert m.cosine("Cordless Hammer Drill", np.array([1]))[0] == pytest.approx(1.0, abs=1e-6)
+    assert m.cosine("", np.array([0, 1])).tolist() == [0.0, 0.0]
+    assert m.cosine("drill", np.array([], np.int64)).shape == (0,)
