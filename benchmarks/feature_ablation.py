@@ -42,8 +42,9 @@ def cross_validated(ts: TrainingSet, keep: list[str], rounds: int) -> dict[str, 
                                      feature_names=keep)
         oof[test] = model.score_matrix(X[test])
     runs: dict[str, dict[str, float]] = {}
-    for qid in np.unique(ts.qids):
-        rows = np.flatnonzero(ts.qids == qid)
+    qids, inv = np.unique(ts.qids, return_inverse=True)
+    by_query = np.split(np.argsort(inv, kind="stable"), np.cumsum(np.bincount(inv))[:-1])
+    for qid, rows in zip(qids, by_query):
         order = rows[np.argsort(-oof[rows], kind="stable")][:DEPTH]
         runs[str(qid)] = {str(ts.pids[r]): float(oof[r]) for r in order}
     return runs

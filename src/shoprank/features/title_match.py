@@ -70,7 +70,13 @@ class TrigramMatrix:
 
     def cosine(self, query: str, rows: np.ndarray) -> np.ndarray:
         """The cosine of ``query``'s trigram set to each title at ``rows``."""
-        q = _rows([query])
-        if not q.nnz or not len(rows):
+        grams = np.asarray(trigrams(words(query)), np.int32)
+        if not len(grams) or not len(rows):
             return np.zeros(len(rows), np.float32)
-        return np.asarray((self.m[rows] @ q.T).todense(), np.float32).ravel()
+        # The candidates' rows only: a sparse product with the query's column would walk all
+        # DIMS columns (~1 ms a query); this touches the rows' few hundred entries.
+        sub = self.m[rows]
+        hit = np.isin(sub.indices, grams)
+        row_of = np.repeat(np.arange(len(rows)), np.diff(sub.indptr))
+        cos = np.bincount(row_of[hit], weights=sub.data[hit], minlength=len(rows)) / np.sqrt(len(grams))
+        return cos.astype(np.float32)
