@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from fakes import tiny_catalog
-from shoprank.config import Settings
+from fakes import tiny_engine
 from shoprank.engine import ShopRank
 from shoprank.search import Budgets
 from shoprank.types import Filters, Query
@@ -12,9 +11,7 @@ from shoprank.types import Filters, Query
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tiny")
-    s = Settings(home=d / "home", text_encoder="hashing", image_encoder="palette", profile_store="memory")
-    return ShopRank.build(tiny_catalog(d / "cat"), s.index_dir("tiny"), s)
+    return tiny_engine(tmp_path_factory.mktemp("tiny"))
 
 
 def ids(res):

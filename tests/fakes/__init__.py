@@ -75,3 +75,12 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 def shop_catalog(version: str, n: int = 300, marker_at: int = 0) -> Catalog:
     return Catalog([Product(**{**r, "categories": [r["categories"]]}) for r in shop_rows(version, n, marker_at)])
+
+
+def tiny_engine(folder: Path):
+    """The tiny catalog built into an engine on the model-free encoders."""
+    from shoprank.config import Settings
+    from shoprank.engine import ShopRank
+
+    s = Settings(home=folder / "home", text_encoder="hashing", image_encoder="palette", profile_store="memory")
+    return ShopRank.build(tiny_catalog(folder / "cat"), s.index_dir("tiny"), s)

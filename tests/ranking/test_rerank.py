@@ -9,9 +9,7 @@ import pytest
 
 pytest.importorskip("lightgbm", reason="pip install 'shoprank[ltr]'")
 
-from fakes import tiny_catalog
-from shoprank.config import Settings
-from shoprank.engine import ShopRank
+from fakes import tiny_engine
 from shoprank.features.registry import FEATURE_NAMES
 from shoprank.ranking.lgbm import LambdaMARTRanker
 from shoprank.ranking.rerank import STACK_FEATURES, CrossEncoderReranker, save_reranker, stack_columns
@@ -48,9 +46,7 @@ def stack():
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tiny")
-    s = Settings(home=d / "home", text_encoder="hashing", image_encoder="palette", profile_store="memory")
-    return ShopRank.build(tiny_catalog(d / "cat"), s.index_dir("tiny"), s)
+    return tiny_engine(tmp_path_factory.mktemp("tiny"))
 
 
 def ids(res):
