@@ -1,12 +1,12 @@
 """Surface matches between a query and product titles that BM25 misses: word beginnings
 (plurals, stems and cut-off words: "bracket" / "brackets", "galv" / "galvanized"), numbers
 (sizes and model numbers: "3/4", "2x4") and character trigrams (typos, spacing and compound
-words: "sheetrock" / "sheet rock"). On Home Depot's queries they lift LambdaMART by +4 % nDCG@10
-(benchmarks/RESULTS.md).
+words: "sheetrock" / "sheet rock"). On Home Depot's queries they lift LambdaMART by +4.4 %
+nDCG@10 (benchmarks/RESULTS.md).
 
 Per product the title's word beginnings and numbers are kept as small sets, its trigrams as one
-row of a sparse matrix (hashed, binary, unit length), so that a query's trigram cosine to its
-candidates is one sparse product.
+row of a sparse matrix (hashed, binary, unit length); a query's trigram cosine reads its
+candidates' rows alone.
 """
 from __future__ import annotations
 
