@@ -27,26 +27,18 @@ from shoprank.ranking.training import TrainingSet, query_folds
 DEPTH = 100
 
 
-def _group_sizes(qids: np.ndarray) -> list[int]:
-    _, first, counts = np.unique(qids, return_index=True, return_counts=True)
-    return [int(c) for _, c in sorted(zip(first, counts))]
-
-
 def cross_validated(ts: TrainingSet, keep: list[str], rounds: int) -> dict[str, dict[str, float]]:
     """Out-of-fold LambdaMART scores over the ``keep`` columns, as runs (query -> product -> score)."""
-    cols = [FEATURE_NAMES.index(n) for n in keep]
-    X = ts.X[:, cols]
+    ts = TrainingSet(ts.X[:, [FEATURE_NAMES.index(n) for n in keep]], ts.y, ts.qids, ts.pids)
     oof = np.zeros(len(ts.y))
     for train, test in query_folds(ts.qids, 5):
-        model = LambdaMARTRanker.fit(X[train], ts.y[train], _group_sizes(ts.qids[train]), num_rounds=rounds,
-                                     feature_names=keep)
-        oof[test] = model.score_matrix(X[test])
+        tr = ts.subset(train)
+        model = LambdaMARTRanker.fit(tr.X, tr.y, tr.group_sizes, num_rounds=rounds, feature_names=keep)
+        oof[test] = model.score_matrix(ts.X[test])
     runs: dict[str, dict[str, float]] = {}
-    qids, inv = np.unique(ts.qids, return_inverse=True)
-    by_query = np.split(np.argsort(inv, kind="stable"), np.cumsum(np.bincount(inv))[:-1])
-    for qid, rows in zip(qids, by_query):
+    for qid, rows in ts.by_query():
         order = rows[np.argsort(-oof[rows], kind="stable")][:DEPTH]
-        runs[str(qid)] = {str(ts.pids[r]): float(oof[r]) for r in order}
+        runs[qid] = {str(ts.pids[r]): float(oof[r]) for r in order}
     return runs
 
 

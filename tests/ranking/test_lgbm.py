@@ -66,3 +66,10 @@ def test_load_refuses_other_features(tmp_path):
     (tmp_path / "m" / "ranker.json").write_text('{"type": "lambdamart", "features": ["a", "b"]}')
     with pytest.raises(ValueError, match="other features"):
         LambdaMARTRanker.load(tmp_path / "m")
+
+
+def test_rows_by_query_are_each_query_once_sorted_with_its_rows_in_order():
+    qids = np.array(["b", "a", "b", "c", "a", "b"], dtype=object)
+    ts = TrainingSet(np.zeros((6, 1), np.float32), np.zeros(6), qids, np.arange(6).astype(str))
+    got = [(q, rows.tolist()) for q, rows in ts.by_query()]
+    assert got == [("a", [1, 4]), ("b", [0, 2, 5]), ("c", [3])]

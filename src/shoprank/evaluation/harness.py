@@ -168,10 +168,9 @@ def evaluate_dataset(engine, ds: LabelledSet, n_folds: int = 5, num_rounds: int 
                 tr = _concat(tr, aug_ts.subset(np.flatnonzero([_base(q) in keep for q in aug_ts.qids])))
             model = LambdaMARTRanker.fit(tr.X, tr.y, tr.group_sizes, num_rounds=num_rounds)
             oof[test] = model.score_matrix(ts.X[test])
-        for qid in np.unique(ts.qids):
-            rows = np.flatnonzero(ts.qids == qid)
+        for qid, rows in ts.by_query():
             order = rows[np.argsort(-oof[rows], kind="stable")][:DEPTH]
-            runs[ltr][str(qid)] = {str(ts.pids[r]): float(oof[r]) for r in order}
+            runs[ltr][qid] = {str(ts.pids[r]): float(oof[r]) for r in order}
     if "lambdamart" in runs:
         full = LambdaMARTRanker.fit(ts.X, ts.y, ts.group_sizes, num_rounds=num_rounds)
         report.feature_importance = full.feature_importance()

@@ -71,11 +71,11 @@ class FeatureContext:
         return words(self.q.text or "")
 
     def title_prefix_cover(self) -> np.ndarray:
-        qw = self._qwords
-        if not qw:
+        qp = [w[:PREFIX] for w in self._qwords]
+        if not qp:
             return np.zeros(len(self.rows), np.float32)
         pre = self.ex.title_prefixes
-        return self._array([sum(w[:PREFIX] in pre[c] for w in qw) / len(qw) for c in self.rows])
+        return self._array([sum(p in pre[c] for p in qp) / len(qp) for c in self.rows])
 
     def title_numbers(self) -> np.ndarray:
         qn = numbers(self._qwords)

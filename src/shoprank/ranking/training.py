@@ -28,6 +28,12 @@ class TrainingSet:
         _, first, counts = np.unique(self.qids, return_index=True, return_counts=True)
         return [int(c) for _, c in sorted(zip(first, counts))]
 
+    def by_query(self) -> Iterator[tuple[str, np.ndarray]]:
+        """Each query id (sorted) with its rows (ascending), in one pass over the rows."""
+        qids, inv = np.unique(self.qids, return_inverse=True)
+        groups = np.split(np.argsort(inv, kind="stable"), np.cumsum(np.bincount(inv))[:-1])
+        yield from zip((str(q) for q in qids), groups)
+
     def subset(self, rows: np.ndarray) -> TrainingSet:
         return TrainingSet(self.X[rows], self.y[rows], self.qids[rows], self.pids[rows])
 
