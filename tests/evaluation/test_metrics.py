@@ -22,6 +22,14 @@ def test_metrics_agree_with_hand_computation():
     assert means["recall@100"] == pytest.approx(2 / 3)
 
 
+def test_a_single_metric_is_returned_by_name():
+    qrels = {"q1": {"a": 3, "b": 1}, "q2": {"c": 2}}
+    run = {"q1": {"b": 0.9, "a": 0.5}, "q2": {"c": 1.0}}
+    means, per_q = evaluate_run(qrels, run, ["mrr@100"])
+    assert means == {"mrr@100": pytest.approx(1.0)}
+    assert per_q["mrr@100"] == {"q1": 1.0, "q2": 1.0}
+
+
 def test_paired_p_value():
     from shoprank.evaluation.harness import EvalReport
     from shoprank.evaluation.report import markdown_table, paired_p

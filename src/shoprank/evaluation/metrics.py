@@ -32,4 +32,6 @@ def evaluate_run(qrels: QrelsDict, run: RunDict, metrics: Sequence[str] = METRIC
         warnings.simplefilter("ignore")  # numba type-safety chatter
         means = evaluate(q, r, list(metrics), make_comparable=True)
     per_query = {m: {qid: float(v) for qid, v in vals.items()} for m, vals in r.scores.items()}
+    if not isinstance(means, dict):  # ranx returns a bare number for a single metric
+        means = {metrics[0]: means}
     return {m: float(means[m]) for m in metrics}, per_query
