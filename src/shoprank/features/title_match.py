@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from shoprank.arrays import GrowingArray
+
 PREFIX = 4  # letters of a word that must agree
 DIMS = 1 << 20  # trigram hash buckets: collisions are rare at title length
 _WORD = re.compile(r"\w+(?:[./]\d+)*")  # "3/4", "1.5" stay one word
@@ -46,38 +48,30 @@ def trigrams(ws: Iterable[str]) -> list[int]:
 class TrigramMatrix:
     """One unit trigram row per title, in catalog position order; grows with the catalog.
 
-    Kept as CSR arrays with spare room that doubles when full, so that a live write of a few
-    products appends to them instead of copying every title's row (a scipy ``vstack`` at 200k
-    titles took ~26 ms per write).
+    Kept as CSR arrays with room to append, so that a live write of a few products does not copy
+    every title's row (a scipy ``vstack`` at 200k titles took ~26 ms per write).
     """
 
     def __init__(self) -> None:
-        self.n = 0
-        self.indptr = np.zeros(1, np.int64)
-        self.indices = np.zeros(0, np.int32)
-        self.data = np.zeros(0, np.float32)
+        self.indptr = GrowingArray(np.zeros(1, np.int64))
+        self.indices = GrowingArray(np.zeros(0, np.int32))
+        self.data = GrowingArray(np.zeros(0, np.float32))
 
     def __len__(self) -> int:
-        return self.n
+        return len(self.indptr) - 1
 
     @property
     def nnz(self) -> int:
-        return int(self.indptr[self.n])
+        return len(self.indices)
 
     def extend(self, titles: Sequence[str]) -> None:
         grams = [trigrams(words(t)) for t in titles]
         if not grams:
             return
         lengths = np.array([len(g) for g in grams], np.int64)
-        n, nnz = self.n + len(grams), self.nnz + int(lengths.sum())
-        self.indptr = _room(self.indptr, n + 1)
-        self.indices = _room(self.indices, nnz)
-        self.data = _room(self.data, nnz)
-        self.indptr[self.n + 1:n + 1] = self.nnz + np.cumsum(lengths)
-        flat = [i for g in grams for i in g]
-        self.indices[self.nnz:nnz] = flat
-        self.data[self.nnz:nnz] = np.repeat(1.0 / np.sqrt(np.maximum(lengths, 1)), lengths)
-        self.n = n
+        self.indptr.append(self.nnz + np.cumsum(lengths))
+        self.indices.append(np.fromiter((i for g in grams for i in g), np.int32, int(lengths.sum())))
+        self.data.append(np.repeat(1.0 / np.sqrt(np.maximum(lengths, 1)), lengths).astype(np.float32))
 
     def cosine(self, query: str, rows: np.ndarray) -> np.ndarray:
         """The cosine of ``query``'s trigram set to each title at ``rows``."""
@@ -87,18 +81,10 @@ class TrigramMatrix:
         # The candidates' rows only: a sparse product with the query's column would walk all
         # DIMS columns (~1 ms a query); this touches the rows' few hundred entries.
         rows = np.asarray(rows, np.int64)
-        starts, lengths = self.indptr[rows], self.indptr[rows + 1] - self.indptr[rows]
+        indptr = self.indptr.view()
+        starts, lengths = indptr[rows], indptr[rows + 1] - indptr[rows]
         row_of = np.repeat(np.arange(len(rows)), lengths)
         at = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
-        hit = np.isin(self.indices[at], grams)
-        cos = np.bincount(row_of[hit], weights=self.data[at][hit], minlength=len(rows)) / np.sqrt(len(grams))
+        hit = np.isin(self.indices.view()[at], grams)
+        cos = np.bincount(row_of[hit], weights=self.data.view()[at][hit], minlength=len(rows)) / np.sqrt(len(grams))
         return cos.astype(np.float32)
-
-
-def _room(a: np.ndarray, size: int) -> np.ndarray:
-    """``a`` with room for ``size`` entries: itself when it has it, else a copy twice as large."""
-    if len(a) >= size:
-        return a
-    grown = np.zeros(max(size, 2 * len(a)), a.dtype)
-    grown[:len(a)] = a
-    return grown

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from shoprank.arrays import GrowingArray, appended
 from shoprank.catalog import Catalog
 from shoprank.index.crashpoints import crash_point
 from shoprank.index.lexical import LEXICAL_INDEXES, LexicalIndex
@@ -42,6 +43,7 @@ class Modality:
     index: VectorIndex
     _order: np.ndarray = field(init=False, repr=False)   # rows sorted by owner
     _starts: np.ndarray = field(init=False, repr=False)  # _order[_starts[p]:_starts[p + 1]]: rows of product p
+    _growing: GrowingArray | None = field(default=None, init=False, repr=False)  # vectors' room to append
 
     def __post_init__(self) -> None:
         owners = self.index.owners
@@ -91,13 +93,28 @@ class Modality:
         return out
 
     def extended(self, vectors: np.ndarray, owners: np.ndarray) -> Modality:
-        """This modality with rows added for new positions (``owners`` beyond every current one)."""
+        """This modality with rows added for new positions (``owners`` beyond every current one).
+
+        This one is left as it is, for searches in flight; the new one appends into spare room
+        (no copy of every row on each live write) and extends the owner runs instead of sorting
+        all owners again."""
         vectors = np.asarray(vectors, np.float32).reshape(-1, self.vectors.shape[1])
         owners = np.asarray(owners, np.int64)
+        if len(owners) and len(self._starts) > 1 and owners.min() < len(self._starts) - 1:
+            raise ValueError("added rows must belong to positions after every current owner")
         index = self.index
         layered = index.extended(vectors, owners) if isinstance(index, LayeredVectorIndex) else \
             LayeredVectorIndex(index, vectors, owners)
-        return Modality(np.concatenate([self.vectors, vectors]), layered)
+        growing, all_vectors = appended(self._growing, self.vectors, vectors)
+        out = Modality.__new__(Modality)
+        out.vectors, out.index, out._growing = all_vectors, layered, growing
+        n_rows, n_pos = len(self.vectors), len(self._starts) - 1
+        sort = np.argsort(owners, kind="stable")
+        out._order = np.concatenate([self._order, n_rows + sort])
+        top = int(owners.max()) + 1 if len(owners) else n_pos
+        new_starts = n_rows + np.searchsorted(owners[sort], np.arange(n_pos, top + 1))
+        out._starts = np.concatenate([self._starts[:n_pos], new_starts]).astype(np.int64)
+        return out
 
     def save(self, path: Path) -> None:
         self.index.save(path)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from shoprank.arrays import GrowingArray, appended
 from shoprank.registry import Registry
 
 
@@ -24,10 +25,10 @@ class VectorIndex(ABC):
 
     backend: str
 
-    def __init__(self, owners: np.ndarray):
-        self.owners = np.asarray(owners).astype(np.int64)
-        n_owners = len(np.unique(self.owners)) or 1
-        self._fanout = -(-len(self.owners) // n_owners)  # rows per owner, rounded up
+    def __init__(self, owners: np.ndarray, n_owners: int | None = None):
+        self.owners = np.asarray(owners).astype(np.int64, copy=False)
+        self.n_owners = len(np.unique(self.owners)) if n_owners is None else n_owners
+        self._fanout = -(-len(self.owners) // (self.n_owners or 1))  # rows per owner, rounded up
 
     @classmethod
     @abstractmethod
@@ -72,7 +73,10 @@ class LayeredVectorIndex(VectorIndex):
     def __init__(self, base: VectorIndex, extra: np.ndarray, extra_owners: np.ndarray):
         self.base = base
         self.extra = np.ascontiguousarray(extra, np.float32)
-        super().__init__(np.concatenate([base.owners, np.asarray(extra_owners, np.int64)]))
+        extra_owners = np.asarray(extra_owners, np.int64)
+        # Added rows belong to new positions, so their owners are not the base's.
+        super().__init__(np.concatenate([base.owners, extra_owners]), base.n_owners + len(np.unique(extra_owners)))
+        self._growing: tuple[GrowingArray, GrowingArray] | None = None  # (extra, owners) with room to append
 
     @classmethod
     def build(cls, vectors: np.ndarray, owners: np.ndarray | None = None,
@@ -103,9 +107,16 @@ class LayeredVectorIndex(VectorIndex):
         return scores[order], rows[order]
 
     def extended(self, vectors: np.ndarray, owners: np.ndarray) -> LayeredVectorIndex:
-        """A new index with more added rows (this one is left as it is, for searches in flight)."""
-        extra = np.concatenate([self.extra, np.asarray(vectors, np.float32)]) if len(self.extra) else vectors
-        return LayeredVectorIndex(self.base, extra, np.concatenate([self.owners[len(self.base):], owners]))
+        """A new index with more added rows (this one is left as it is, for searches in flight;
+        the new one appends into spare room rather than copying every added row)."""
+        owners = np.asarray(owners, np.int64)
+        grow_rows, grow_owners = self._growing or (None, None)
+        grow_rows, extra = appended(grow_rows, self.extra, np.asarray(vectors, np.float32))
+        grow_owners, all_owners = appended(grow_owners, self.owners, owners)
+        out = LayeredVectorIndex.__new__(LayeredVectorIndex)
+        out.base, out.extra, out._growing = self.base, extra, (grow_rows, grow_owners)
+        VectorIndex.__init__(out, all_owners, self.n_owners + len(np.unique(owners)))
+        return out
 
 
 VECTOR_INDEXES: Registry[VectorIndex] = Registry("vector index backend")

@@ -1,0 +1,45 @@
+"""Arrays that grow by appending, for what a live catalog adds while serving."""
+from __future__ import annotations
+
+import numpy as np
+
+
+class GrowingArray:
+    """Rows appended into spare room that doubles when full, so appending k rows to n costs O(k)
+    (amortised) instead of a copy of all n.
+
+    :meth:`view` is the first ``n`` rows. A view handed out earlier stays valid and unchanged:
+    appends write past its end, and a grown buffer is a new one.
+    """
+
+    def __init__(self, rows: np.ndarray):
+        self._buf = rows
+        self.n = len(rows)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def view(self) -> np.ndarray:
+        return self._buf[:self.n]
+
+    def append(self, rows: np.ndarray) -> np.ndarray:
+        """Append ``rows`` (same dtype and row shape) and return the view of all rows."""
+        k = len(rows)
+        if self.n + k > len(self._buf):
+            grown = np.empty((max(self.n + k, 2 * len(self._buf)), *self._buf.shape[1:]), self._buf.dtype)
+            grown[:self.n] = self._buf[:self.n]
+            self._buf = grown
+        self._buf[self.n:self.n + k] = rows
+        self.n += k
+        return self.view()
+
+
+def appended(growing: GrowingArray | None, current: np.ndarray, rows: np.ndarray) -> tuple[GrowingArray, np.ndarray]:
+    """``current`` with ``rows`` after it, in ``growing``'s room when ``current`` is its latest view
+    (else a fresh buffer: appending to an older view would overwrite rows another holder sees)."""
+    if growing is None or growing.n != len(current):
+        growing = GrowingArray(np.array(current))
+    return growing, growing.append(np.asarray(rows, current.dtype).reshape(-1, *current.shape[1:]))
+
+
+__all__ = ["GrowingArray", "appended"]
