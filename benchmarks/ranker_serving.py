@@ -40,14 +40,21 @@ def _timed(fn: Callable[..., object], inputs: list[tuple], warm: int = 5) -> dic
 
 
 def lambdamart(dataset: str = "crowdflower", n_queries: int = 200) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    from shoprank.features.registry import FEATURE_NAMES
     from shoprank.ranking.lgbm import LambdaMARTRanker
     from shoprank.ranking.training import TrainingSet
 
-    model_dir, log = REPO / "var" / "models" / dataset, OUT / "eval" / dataset / "features.parquet"
-    if not (model_dir.is_dir() and log.is_file()):
-        print(f"LambdaMART skipped: needs {model_dir} and {log} "
+    model_dir = REPO / "var" / "models" / dataset
+    # The newest feature log of any eval run (--out benchmarks/out/eval*) with today's features.
+    logs = sorted(OUT.glob(f"eval*/{dataset}/features.parquet"), key=lambda f: f.stat().st_mtime, reverse=True)
+    log = next((f for f in logs if set(FEATURE_NAMES) <= set(pq.read_schema(f).names)), None)
+    if not model_dir.is_dir() or log is None:
+        print(f"LambdaMART skipped: needs {model_dir} and a feature log with every feature "
               f"(shoprank eval --dataset {dataset} --save-model var/models)")
         return []
+    print(f"LambdaMART: {model_dir}, candidates from {log}")
     ts = TrainingSet.from_parquet(log)
     queries = [(CandidateBatch.from_features(ts.X[ts.qids == q]),) for q in np.unique(ts.qids)][:n_queries]
     size_kb = sum(f.stat().st_size for f in model_dir.iterdir() if f.is_file()) / 1024
