@@ -69,9 +69,11 @@ class TrigramMatrix:
         if not grams:
             return
         lengths = np.array([len(g) for g in grams], np.int64)
-        self.indptr.append(self.nnz + np.cumsum(lengths))
+        start = self.nnz
         self.indices.append(np.fromiter((i for g in grams for i in g), np.int32, int(lengths.sum())))
         self.data.append(np.repeat(1.0 / np.sqrt(np.maximum(lengths, 1)), lengths).astype(np.float32))
+        # The rows last: a search reading meanwhile never sees a row whose entries are not there yet.
+        self.indptr.append(start + np.cumsum(lengths))
 
     def cosine(self, query: str, rows: np.ndarray) -> np.ndarray:
         """The cosine of ``query``'s trigram set to each title at ``rows``."""
