@@ -125,7 +125,7 @@ def main() -> None:
     truth = {q: {products[p].id: g for p in model.matching(q)
                  if (g := round(float(np.mean([model.grade(s, q, products[p].id) for s in crowd])))) > 0}
              for q in TRAFFIC_QUERIES}
-    rankers = {"linear ranker (served default)": linear}
+    rankers = {"linear ranker (hand-set)": linear}
     for name, w in (("pCTR only (w_cvr 0)", 0.0), ("blend w_cvr 0.5 (default)", 0.5), ("pCTCVR (w_cvr 1)", 1.0)):
         rankers[f"multi-task: {name}"] = MultiTaskRanker(mt.net, mt.mean, mt.std, Blend(w_cvr=w), mt.config)
     ndcg_rows = []
