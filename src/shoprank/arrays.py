@@ -12,8 +12,13 @@ class GrowingArray:
     appends write past its end, and a grown buffer is a new one.
     """
 
-    def __init__(self, rows: np.ndarray):
-        self._buf = rows
+    def __init__(self, rows: np.ndarray, room: int = 0):
+        """Hold ``rows`` (not copied when ``room`` is 0), or a copy of them with space for ``room`` more."""
+        if room:
+            self._buf = np.empty((len(rows) + room, *rows.shape[1:]), rows.dtype)
+            self._buf[:len(rows)] = rows
+        else:
+            self._buf = rows
         self.n = len(rows)
 
     def __len__(self) -> int:
@@ -37,9 +42,11 @@ class GrowingArray:
 def appended(growing: GrowingArray | None, current: np.ndarray, rows: np.ndarray) -> tuple[GrowingArray, np.ndarray]:
     """``current`` with ``rows`` after it, in ``growing``'s room when ``current`` is its latest view
     (else a fresh buffer: appending to an older view would overwrite rows another holder sees)."""
+    rows = np.asarray(rows, current.dtype).reshape(-1, *current.shape[1:])
     if growing is None or growing.n != len(current):
-        growing = GrowingArray(np.array(current))
-    return growing, growing.append(np.asarray(rows, current.dtype).reshape(-1, *current.shape[1:]))
+        # One copy, with the room a doubling would give, rather than a copy and then a doubling.
+        growing = GrowingArray(current, room=max(len(current), len(rows)))
+    return growing, growing.append(rows)
 
 
 __all__ = ["GrowingArray", "appended"]
