@@ -39,6 +39,11 @@ class GrowingArray:
         return self.view()
 
 
+def runs(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The indices of every run ``starts[i] .. starts[i] + counts[i] - 1``, concatenated in order."""
+    return np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+
+
 def appended(growing: GrowingArray | None, current: np.ndarray, rows: np.ndarray) -> tuple[GrowingArray, np.ndarray]:
     """``current`` with ``rows`` after it, in ``growing``'s room when ``current`` is its latest view
     (else a fresh buffer: appending to an older view would overwrite rows another holder sees)."""
@@ -49,4 +54,4 @@ def appended(growing: GrowingArray | None, current: np.ndarray, rows: np.ndarray
     return growing, growing.append(rows)
 
 
-__all__ = ["GrowingArray", "appended"]
+__all__ = ["GrowingArray", "appended", "runs"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shoprank.arrays import GrowingArray, appended
+from shoprank.arrays import GrowingArray, appended, runs
 from shoprank.encoders.base import l2_normalize
 from shoprank.index.artifacts import Modality
 from shoprank.index.vector import FaissVectorIndex
@@ -26,6 +26,12 @@ def test_a_growing_array_appends_in_place_and_leaves_earlier_views_alone():
     g2, out = appended(g, first, np.array([99.0]))
     assert g2 is not g and out.tolist() == [0.0, 1.0, 2.0, 99.0]
     assert g.view()[3] == 10.0
+
+
+def test_runs_concatenate_index_ranges_and_skip_empty_ones():
+    got = runs(np.array([5, 0, 9, 2]), np.array([2, 0, 3, 1]))
+    assert got.tolist() == [5, 6, 9, 10, 11, 2]
+    assert runs(np.zeros(0, np.int64), np.zeros(0, np.int64)).tolist() == []
 
 
 def test_a_modality_extended_write_by_write_equals_one_built_with_every_row():

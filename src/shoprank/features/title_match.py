@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from shoprank.arrays import GrowingArray
+from shoprank.arrays import GrowingArray, runs
 
 PREFIX = 4  # letters of a word that must agree
 DIMS = 1 << 20  # trigram hash buckets: collisions are rare at title length
@@ -86,7 +86,7 @@ class TrigramMatrix:
         indptr = self.indptr.view()
         starts, lengths = indptr[rows], indptr[rows + 1] - indptr[rows]
         row_of = np.repeat(np.arange(len(rows)), lengths)
-        at = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+        at = runs(starts, lengths)
         hit = np.isin(self.indices.view()[at], grams)
         cos = np.bincount(row_of[hit], weights=self.data.view()[at][hit], minlength=len(rows)) / np.sqrt(len(grams))
         return cos.astype(np.float32)

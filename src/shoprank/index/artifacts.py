@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from shoprank.arrays import GrowingArray, appended
+from shoprank.arrays import GrowingArray, appended, runs
 from shoprank.catalog import Catalog
 from shoprank.index.crashpoints import crash_point
 from shoprank.index.lexical import LEXICAL_INDEXES, LexicalIndex
@@ -86,8 +86,7 @@ class Modality:
             return out
         has = counts > 0
         # Row indexes of every candidate's run, concatenated.
-        seg_start = np.repeat(np.cumsum(counts) - counts, counts)
-        rows = self._order[np.repeat(lo, counts) + np.arange(total) - seg_start]
+        rows = self._order[runs(lo, counts)]
         sims = self.vectors[rows] @ np.asarray(q, np.float32)
         out[has] = np.maximum.reduceat(sims, (np.cumsum(counts) - counts)[has])
         return out
