@@ -64,6 +64,7 @@ def test_update_applies_rows_as_writes_and_compact_folds_them_in(runner, tmp_pat
     assert engine.reload() and engine.artifacts.manifest["catalog_seq"] == 2 and engine.product("c") is not None
 
 
+@pytest.mark.slow  # scores the judgments with ranx (numba-compiled on first use)
 def test_analytics_reports_judges_exports_and_eval_scores_the_judgments(runner, tmp_path):
     import json
     import random

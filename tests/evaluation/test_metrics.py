@@ -5,6 +5,8 @@ pytest.importorskip("ranx", reason="pip install 'shoprank[eval]'")
 from shoprank.evaluation.metrics import evaluate_run
 
 
+# ranx compiles its metrics with numba on first use (~25 s in a fresh environment): slow tier.
+@pytest.mark.slow
 def test_metrics_agree_with_hand_computation():
     qrels = {"q1": {"a": 3, "b": 1}, "q2": {"c": 2}, "q3": {"x": 1}}
     run = {"q1": {"a": 0.9, "c": 0.8, "b": 0.5}, "q2": {"a": 0.7, "c": 0.4}}  # q3 returned nothing
@@ -22,6 +24,7 @@ def test_metrics_agree_with_hand_computation():
     assert means["recall@100"] == pytest.approx(2 / 3)
 
 
+@pytest.mark.slow
 def test_a_single_metric_is_returned_by_name():
     qrels = {"q1": {"a": 3, "b": 1}, "q2": {"c": 2}}
     run = {"q1": {"b": 0.9, "a": 0.5}, "q2": {"c": 1.0}}

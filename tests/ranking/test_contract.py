@@ -21,9 +21,11 @@ class RankerContract:
     def make_ranker(self) -> Ranker:
         raise NotImplementedError
 
+    # A class-scoped fixture is a classmethod: pytest runs it once per class, not per instance.
     @pytest.fixture(scope="class")
-    def ranker(self):
-        return self.make_ranker()
+    @classmethod
+    def ranker(cls):
+        return cls().make_ranker()
 
     def test_registered_by_name(self, ranker):
         assert ranker.name in RANKERS and isinstance(ranker, RANKERS.get_class(ranker.name))

@@ -17,6 +17,8 @@ from schemathesis.checks import positive_data_acceptance  # noqa: E402
 
 from shoprank.service import create_app  # noqa: E402
 
+# Hundreds of requests through the whole app (~30 s on two cores): slow tier.
+pytestmark = pytest.mark.slow
 EXAMPLES = int(os.environ.get("SHOPRANK_FUZZ_EXAMPLES", "25"))
 ADMIN = "fuzz-admin-key"
 
