@@ -73,3 +73,25 @@ def test_rows_by_query_are_each_query_once_sorted_with_its_rows_in_order():
     ts = TrainingSet(np.zeros((6, 1), np.float32), np.zeros(6), qids, np.arange(6).astype(str))
     got = [(q, rows.tolist()) for q, rows in ts.by_query()]
     assert got == [("a", [1, 4]), ("b", [0, 2, 5]), ("c", [3])]
+
+
+@pytest.mark.slow  # a child process: only a fresh interpreter shows what an import pulls in
+def test_serving_the_default_ranker_imports_neither_pandas_nor_scikit_learn():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from shoprank.ranking.default import PACKAGED\n"
+        "from shoprank.ranking import CandidateBatch, load_ranker\n"
+        "r = load_ranker(PACKAGED / 'default-e5')\n"
+        "X = np.random.default_rng(0).normal(size=(5, r.relevance.booster.num_feature())).astype(np.float32)\n"
+        "b = CandidateBatch.from_features(X)\n"
+        "s, c = r.score(b), r.explain(b)\n"
+        "assert np.isfinite(s).all() and c.shape[0] == 5\n"
+        "print(sorted(m for m in ('pandas', 'sklearn', 'pyarrow') if m in sys.modules))\n"
+        "import pandas, sklearn  # still importable afterwards\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -6,6 +6,7 @@ Explanations are LightGBM's exact TreeSHAP contributions (Lundberg et al., 2020)
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -36,11 +37,26 @@ DEFAULT_PARAMS: dict[str, Any] = {
 }
 
 
+# LightGBM imports these when they are installed, for inputs (data frames, the scikit-learn API)
+# this package never gives it: ~150 MB of a serving process's memory for nothing.
+_LIGHTGBM_OPTIONAL = ("pandas", "sklearn", "pyarrow", "dask", "matplotlib", "graphviz")
+
+
 def _lightgbm():
+    if "lightgbm" in sys.modules:
+        return sys.modules["lightgbm"]
+    # A None entry makes ``import x`` raise ImportError, which LightGBM takes as "not installed";
+    # the entries go again at once, so later imports of those packages work as usual.
+    hidden = [m for m in _LIGHTGBM_OPTIONAL if m not in sys.modules]
+    sys.modules.update(dict.fromkeys(hidden))
     try:
         import lightgbm
     except ImportError as e:  # pragma: no cover - depends on the extra
         raise ImportError("the LambdaMART ranker needs: pip install 'shoprank[ltr]'") from e
+    finally:
+        for m in hidden:
+            if sys.modules.get(m, "") is None:
+                del sys.modules[m]
     return lightgbm
 
 
