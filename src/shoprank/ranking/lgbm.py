@@ -48,7 +48,7 @@ def _lightgbm():
     # A None entry makes ``import x`` raise ImportError, which LightGBM takes as "not installed";
     # the entries go again at once, so later imports of those packages work as usual.
     hidden = [m for m in _LIGHTGBM_OPTIONAL if m not in sys.modules]
-    sys.modules.update(dict.fromkeys(hidden))
+    sys.modules.update(dict.fromkeys(hidden))  # type: ignore[arg-type]
     try:
         import lightgbm
     except ImportError as e:  # pragma: no cover - depends on the extra
