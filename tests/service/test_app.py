@@ -119,3 +119,27 @@ def test_search_threads_bounds_concurrent_searches(fake_engine):
 
     assert asyncio.run(burst()) == [200] * 16
     assert peak == 2
+
+
+def _matching(body):
+    flags = [r["match"] for r in body["results"]]
+    assert flags == sorted(flags, reverse=True), "matches come before the padding"
+    return sum(flags)
+
+
+def test_facets_count_the_matches_and_padding_is_flagged(client):
+    # "red backpack": 11 keyword matches on the demo catalog; 24 asked, so 13 hits are padding.
+    body = client.post("/search", json={"q": "red backpack", "k": 24}).json()
+    shown = _matching(body)
+    assert body["matches"] == shown == sum(f["count"] for f in body["facets"]["category"]) == 11
+    assert len(body["results"]) == 24 and not body["results"][-1]["match"]
+    assert all(r["match"] for r in body["results"][:11])
+
+
+def test_photo_search_matches_what_looks_alike(client, fake_engine):
+    photo = open(fake_engine.artifacts.catalog.get("demo-backpack-red").images[0], "rb").read()
+    body = client.post("/search", data={"k": "24"}, files={"image": ("bag.png", photo, "image/png")}).json()
+    # The palette encoder sees colour: the six red products match, the rest pad the page.
+    assert _matching(body) == body["matches"] == 6
+    assert {f["value"]: f["count"] for f in body["facets"]["color"]} == {"red": 6}
+    assert sum(f["count"] for f in body["facets"]["category"]) == 6

@@ -163,6 +163,6 @@ async def search(request: Request, engine: EngineDep) -> SearchResponse:
         retrievers=res.retrievers, photo_labels=[(a, round(b, 4)) for a, b in res.photo_labels],
         timings_ms=res.timings_ms,
         facets={name: [FacetValuePublic(value=v.value, count=v.count, min=v.min, max=v.max) for v in values]
-                for name, values in res.facets.items()},
+                for name, values in res.facets.items()}, matches=res.matches,
         sort=body.sort, user_id=body.user_id, personalized=res.personalized, profile_events=res.profile_events,
         results=[ResultPublic.from_hit(h) for h in res.hits])
