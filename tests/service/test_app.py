@@ -143,3 +143,8 @@ def test_photo_search_matches_what_looks_alike(client, fake_engine):
     assert _matching(body) == body["matches"] == 6
     assert {f["value"]: f["count"] for f in body["facets"]["color"]} == {"red": 6}
     assert sum(f["count"] for f in body["facets"]["category"]) == 6
+
+
+def test_a_yuan_limit_is_not_read_as_dollars(client):
+    parsed = client.post("/search", json={"q": "红色背包 50元以下", "k": 3}).json()["parsed"]
+    assert parsed["price_max"] is None and "prices are in USD" in parsed["price_note"]

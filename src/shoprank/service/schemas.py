@@ -76,6 +76,7 @@ class ParsedQueryPublic(BaseModel):
     gender: str | None = None
     price_min: float | None = None
     price_max: float | None = None
+    price_note: str | None = None  # a price phrase not applied, and why ("50元以下: ... prices are in USD")
 
 
 class TranscriptPublic(BaseModel):

@@ -156,7 +156,8 @@ async def search(request: Request, engine: EngineDep) -> SearchResponse:
     if res.parsed is not None:
         pq = res.parsed
         parsed = ParsedQueryPublic(types=pq.types, colors=pq.colors, sizes=pq.sizes, gender=pq.gender,
-                                   price_min=pq.price_min, price_max=pq.price_max)
+                                   price_min=pq.price_min, price_max=pq.price_max,
+                                   price_note=pq.price_note)
     return SearchResponse(
         search_id=search_id, query=text, transcript=transcript, parsed=parsed, candidates=res.candidates,
         fusion=res.fusion,
