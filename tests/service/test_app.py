@@ -148,3 +148,8 @@ def test_photo_search_matches_what_looks_alike(client, fake_engine):
 def test_a_yuan_limit_is_not_read_as_dollars(client):
     parsed = client.post("/search", json={"q": "红色背包 50元以下", "k": 3}).json()["parsed"]
     assert parsed["price_max"] is None and "prices are in USD" in parsed["price_note"]
+
+
+def test_category_suggestion_reads_as_a_path(client):
+    got = client.get("/suggest", params={"q": "bags b"}).json()["suggestions"]
+    assert {"text": "Bags › Backpacks", "kind": "category", "product_id": None, "category": "Bags/Backpacks"} in got

@@ -229,6 +229,7 @@ class SuggestionPublic(BaseModel):
     text: str
     kind: str  # query | category | product
     product_id: str | None = None
+    category: str | None = None  # a category suggestion's path: browse it
 
 
 class SuggestResponse(BaseModel):
