@@ -1,6 +1,8 @@
 """The HTTP API in process (FastAPI's test client) over the fake demo index: the fast tier."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -153,3 +155,19 @@ def test_a_yuan_limit_is_not_read_as_dollars(client):
 def test_category_suggestion_reads_as_a_path(client):
     got = client.get("/suggest", params={"q": "bags b"}).json()["suggestions"]
     assert {"text": "Bags › Backpacks", "kind": "category", "product_id": None, "category": "Bags/Backpacks"} in got
+
+
+@pytest.mark.parametrize("path", ["/", "/analytics"])
+def test_pages_run_only_their_served_scripts(client, path):
+    r = client.get(path)
+    directives = dict(d.strip().split(" ", 1) for d in r.headers["content-security-policy"].split(";"))
+    assert directives["script-src"] == "'self'"
+    html = r.text
+    assert "<script>" not in html and not re.search(r"\son[a-z]+\s*=", html), "inline script or handler"
+    scripts = re.findall(r'<script src="([^"]+)"></script>', html)
+    assert scripts
+    for src in scripts:
+        js = client.get(src)
+        assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
+        assert "addEventListener" in js.text and not re.search(r"['\"<]\s*\bon[a-z]+=", js.text)
+    assert client.get("/static/index.html").status_code == 404
