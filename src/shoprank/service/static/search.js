@@ -247,7 +247,15 @@
     doSearch();
   }
 
-  function renderFacets(facets) {
+  // Narrow screens: the filters panel folds behind a toggle; its label counts the filters in force.
+  function setFilterCount(n) { $("filters-count").textContent = n ? " (" + n + ")" : ""; }
+  function toggleFilters() {
+    var open = !document.body.classList.contains("filters-open");
+    document.body.classList.toggle("filters-open", open);
+    $("filters-toggle").setAttribute("aria-expanded", String(open));
+  }
+
+  function renderFacets(facets, matches) {
     facets = facets && typeof facets === "object" ? facets : {};
     var cat = $("category").value, pmin = readPrice("price_min"), pmax = readPrice("price_max");
     var sections = [
@@ -283,7 +291,9 @@
       html += "</div>";
     });
     if (!any) html += '<div class="empty-note">No filters for these results.</div>';
+    else if (num(matches)) html += '<div class="facet-note" data-testid="facet-note">Counts over the ' + esc(matches) + " matching product" + (matches === 1 ? "" : "s") + ".</div>";
     $("facets").innerHTML = html;
+    setFilterCount((cat ? 1 : 0) + state.colors.length + (pmin !== null || pmax !== null ? 1 : 0) + (state.ratingMin !== null ? 1 : 0));
   }
 
   // ---------------------------------------------------------------- results
@@ -354,14 +364,23 @@
       "</div></article>";
   }
 
+  // A result the server marks as not matching the query (match: false) only fills the page.
+  function isMatch(r) { return r.match !== false; }
+
   function renderResults(results, emptyMsg) {
     var list = Array.isArray(results) ? results : [];
     var openIds = {};
     Array.prototype.forEach.call($("results").querySelectorAll(".result-card details.why[open]"), function (d) {
       openIds[d.closest(".result-card").getAttribute("data-id")] = true;
     });
-    $("results").innerHTML = list.length ? list.map(cardHtml).join("")
-      : '<div class="hero"><h2>No products found</h2><div>' + esc(emptyMsg || "Try a different query or remove a filter.") + "</div></div>";
+    var matches = list.filter(isMatch), more = list.filter(function (r) { return !isMatch(r); });
+    var html = matches.map(cardHtml).join("");
+    if (!matches.length) html += '<div class="hero"><h2>No products found</h2><div>' + esc(emptyMsg || "Try a different query or remove a filter.") + "</div></div>";
+    if (more.length) {
+      html += '<div class="more-divider" data-testid="more-products"><h3>More products</h3><span>not matching your search</span></div>' +
+        more.map(cardHtml).join("");
+    }
+    $("results").innerHTML = html;
     Array.prototype.forEach.call($("results").querySelectorAll(".result-card"), function (card) {
       var why = card.querySelector("details.why");
       if (why && openIds[card.getAttribute("data-id")]) why.open = true;
@@ -380,6 +399,7 @@
     if (p.gender) chips.push(chip(p.gender, "u-gender"));
     if (num(p.price_min)) chips.push(chip("from $" + fmtNum(p.price_min), "u-price"));
     if (num(p.price_max)) chips.push(chip("under $" + fmtNum(p.price_max), "u-price"));
+    if (p.price_note) chips.push(chip(p.price_note, "u-note"));
     var labels = Array.isArray(data.photo_labels) ? data.photo_labels : [];
     labels.slice(0, 3).forEach(function (l) {
       var pct = Array.isArray(l) && num(l[1]) ? " " + Math.round(l[1] * 100) + "%" : "";
@@ -394,15 +414,24 @@
     } else { t.hidden = true; t.textContent = ""; }
   }
 
+  // The server's own total: "pipeline" and "total" already contain the stages, so no sum.
+  function searchMs(t) {
+    if (num(t.total)) return t.total;
+    return Object.keys(t).reduce(function (s, k) { return s + (k !== "pipeline" && num(t[k]) ? t[k] : 0); }, 0);
+  }
+
   function renderSummary(data) {
-    var n = Array.isArray(data.results) ? data.results.length : 0;
+    var list = Array.isArray(data.results) ? data.results : [];
+    var n = list.filter(isMatch).length, more = list.length - n;
     var t = data.timings_ms && typeof data.timings_ms === "object" ? data.timings_ms : {};
-    var total = Object.keys(t).reduce(function (s, k) { return s + (num(t[k]) ? t[k] : 0); }, 0);
+    var total = searchMs(t);
     var what = data.query ? " for “" + esc(data.query) + "”" : (data.photo_labels && data.photo_labels.length ? " for your photo" : "");
-    var parts = ["<b>" + n + "</b> result" + (n === 1 ? "" : "s") + what];
+    var parts = ["<b>" + n + "</b> result" + (n === 1 ? "" : "s") + what +
+      (num(data.matches) && data.matches > n ? " (of " + esc(data.matches) + " matches)" : "")];
+    if (more) parts.push(esc(more) + " more product" + (more === 1 ? "" : "s") + " below");
     if (num(data.candidates)) parts.push(esc(data.candidates) + " candidates");
     if (data.fusion) parts.push(esc(data.fusion));
-    parts.push(esc(total.toFixed(0)) + " ms");
+    parts.push('<span data-testid="latency">' + esc(total.toFixed(0)) + " ms</span>");
     setStatus(parts.join(" · "), false);
   }
 
@@ -465,7 +494,7 @@
       renderUnderstood(data);
       renderSummary(data);
       renderPersonalized(data);
-      renderFacets(data.facets);
+      renderFacets(data.facets, data.matches);
       renderActiveFilters();
       renderResults(data.results);
       var url = new URL(location.href);
@@ -487,6 +516,15 @@
     return runSearch(b);
   }
 
+  // What described the last search (its facets, what was understood) does not describe "similar items".
+  function clearSearchContext() {
+    $("understood").innerHTML = "";
+    $("transcript").hidden = true; $("transcript").textContent = "";
+    $("active-filters").hidden = true;
+    $("facets").innerHTML = '<h3>Filters</h3><div class="empty-note">Filters apply to searches.</div>';
+    setFilterCount(0);
+  }
+
   async function loadSimilar(id, title) {
     closeDetail();
     var seq = ++state.searchSeq;
@@ -496,6 +534,7 @@
       if (seq !== state.searchSeq) return;
       var n = Array.isArray(data.results) ? data.results.length : 0;
       state.lastView = "similar"; state.lastSearch = null;
+      clearSearchContext();
       setStatus("<h2>Similar to " + esc(title) + "</h2><b>" + n + "</b> item" + (n === 1 ? "" : "s") +
         (state.lastBody ? ' · <button type="button" class="linkbtn" id="back-to-results">← back to results</button>' : ""), false);
       renderResults(data.results, "Nothing similar found.");
@@ -603,6 +642,10 @@
     if (!s) return;
     closeSuggestions();
     if (s.kind === "product" && s.product_id) { $("q").value = s.text; openDetail(s.product_id); return; }
+    if (s.kind === "category" && s.category) {  // browse the category itself
+      ensureCategoryOption(s.category); $("category").value = s.category; $("q").value = "";
+      renderActiveFilters(); doSearch(); return;
+    }
     $("q").value = s.text;
     doSearch();
   }
@@ -724,6 +767,7 @@
   });
   $("photo-clear").addEventListener("click", function () { clearPhoto(); if ($("q").value.trim() || $("category").value) doSearch(); });
   $("mic").addEventListener("click", toggleMic);
+  $("filters-toggle").addEventListener("click", toggleFilters);
   $("category").addEventListener("change", function () { renderActiveFilters(); doSearch(); });
   $("fusion").addEventListener("change", function () { if (state.lastBody) doSearch(); });
   $("in-stock").addEventListener("change", function () { if (state.lastView === "search" || $("q").value.trim()) doSearch(); });
