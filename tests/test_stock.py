@@ -54,7 +54,14 @@ def test_out_of_stock_products_come_last_in_relevance_order(engine):
     last = ids(engine, text="red mug hoodie")
     sold_out = [i for i in kept if i in ("mug-red", "hoodie-red")]
     assert kept.index("mug-red") < len(kept) - 2 or kept.index("hoodie-red") < len(kept) - 2
-    assert last == [i for i in kept if i not in sold_out] + sold_out
+    # Last among the matches: the hits that only fill the page still come after them.
+    matches = {h.product.id for h in engine.search(Query(text="red mug hoodie", k=8, collapse_variants=False)).hits
+               if h.match}
+    for part in (matches, set(kept) - matches):
+        mine = [i for i in kept if i in part]
+        buyable = [i for i in mine if i not in sold_out]
+        assert [i for i in last if i in part] == buyable + [i for i in mine if i in sold_out]
+    assert last == [i for i in last if i in matches] + [i for i in last if i not in matches]
 
 
 def test_in_stock_filter(engine):

@@ -518,7 +518,7 @@ class ShopRank:
 
     def _understand(self, query: Query, served: _Served) -> tuple[QueryEncoding, ParsedQuery | None]:
         enc = self._encode(query, served)
-        return enc, parse_query(enc.text) if enc.text else None
+        return enc, parse_query(enc.text, self.settings.currency) if enc.text else None
 
     def search(self, query: Query | str, **kwargs: object) -> SearchResult:
         """Search by text, photo, or both. ``search("red backpack", k=5)`` is shorthand."""

@@ -15,6 +15,7 @@ import numpy as np
 from shoprank.features.extract import FeatureExtractor
 from shoprank.features.query_parse import ParsedQuery
 from shoprank.index.artifacts import IndexArtifacts
+from shoprank.modalities import dense_routes
 from shoprank.personalization.signals import PersonalContext
 from shoprank.ranking.base import CandidateBatch, Ranker
 from shoprank.ranking.cross_encoder import product_text
@@ -22,7 +23,11 @@ from shoprank.ranking.rerank import CrossEncoderReranker, Reranked
 from shoprank.retrieval.facets import FacetValue, count_facets
 from shoprank.retrieval.fusion import Run
 from shoprank.retrieval.hybrid import HybridRetriever
+from shoprank.retrieval.matching import score_cliff
 from shoprank.types import FusionMethod, Hit, Product, Query, QueryEncoding
+
+# Retrievers of the query photo: without a keyword match, their similarities say what matched.
+_PHOTO_RETRIEVERS = tuple(r.retriever for _, r in dense_routes() if r.query == "photo" and r.retriever)
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,8 @@ class Budgets:
     rerank_k: int = 200    # candidates the ranker scores
     # Without a keyword match to define "what matched", facets and sorting use the top ranked.
     facet_k: int = 50
+    # A photo's matches end at the largest drop in its similarities, if one drop is this large.
+    match_drop: float = 0.05
     # A filter discards candidates after retrieval, so each retriever fetches this many times more.
     filter_widen: int = 10
 
@@ -63,6 +70,9 @@ class SearchResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     photo_labels: list[tuple[str, float]] = field(default_factory=list)
     facets: dict[str, list[FacetValue]] = field(default_factory=dict)
+    # Products (models, with collapse_variants) in the matching set the facets count; the hits
+    # after the matching ones (``Hit.match`` False) only fill the page.
+    matches: int = 0
     personalized: bool = False  # a profile with events shaped this ranking
     profile_events: int = 0     # how many events that profile held
 
@@ -111,14 +121,19 @@ class SearchPipeline:
 
         Dense retrievers return something for any query, so sorting every candidate by price
         would surface the cheapest unrelated item. Keyword matches define the set when there
-        are any; otherwise the ``facet_k`` best ranked do."""
-        bm25 = c.runs.get("bm25")
+        are any; for a photo, the products before the cliff in its similarities
+        (:func:`score_cliff`); otherwise the ``facet_k`` best ranked."""
         if not c.runs:
             return order
-        if bm25:
-            matched = np.fromiter((pos for pos, _ in bm25), np.int64, len(bm25))
-            return order[np.isin(c.batch.positions[order], matched)]
-        return order[: self.budgets.facet_k]
+        run = c.runs.get("bm25")
+        if not run:
+            photo = next((c.runs[name] for name in _PHOTO_RETRIEVERS if name in c.runs), None)
+            if photo is None:
+                return order[: self.budgets.facet_k]
+            top = photo[: self.budgets.facet_k]
+            run = top[: score_cliff([s for _, s in top], self.budgets.match_drop)]
+        matched = np.fromiter((pos for pos, _ in run), np.int64, len(run))
+        return order[np.isin(c.batch.positions[order], matched)]
 
     @staticmethod
     def _sort(order: np.ndarray, products: list[Product], positions: np.ndarray, how: str) -> np.ndarray:
@@ -155,12 +170,17 @@ class SearchPipeline:
         matched = positions[matching].tolist()
         facets = count_facets([products[p] for p in matched], query.collapse_variants,
                               [self._colors[p] for p in matched])
+        n_matches = len({products[p].group_id if query.collapse_variants else products[p].id for p in matched})
         if query.sort != "relevance":
             order = self._sort(matching, products, positions, query.sort)
         if query.out_of_stock_last:
             buyable = self.extractor.in_stock[positions[order]]
             if not buyable.all():
                 order = np.concatenate([order[buyable], order[~buyable]])  # stable: each part keeps its order
+        # Matches first; the rest (dense neighbours of nothing the query asked for) fill the page after them.
+        is_match = np.zeros(len(positions), bool)
+        is_match[matching] = True
+        order = np.concatenate([order[is_match[order]], order[~is_match[order]]])
         hits: list[Hit] = []
         rows: list[int] = []
         seen_groups: set[str] = set()
@@ -171,7 +191,7 @@ class SearchPipeline:
                 if p.group_id in seen_groups:
                     continue
                 seen_groups.add(p.group_id)
-            hits.append(Hit(product=p, score=float(scores[i]),
+            hits.append(Hit(product=p, score=float(scores[i]), match=bool(is_match[i]),
                             retrievers={name: r[pos] for name, r in ranks.items() if pos in r}))
             rows.append(int(i))
             if len(hits) >= query.k:
@@ -185,7 +205,7 @@ class SearchPipeline:
             timings["rerank"] = (t2 - t_rank) * 1000
         timings["total"] = timings["encode"] + timings["pipeline"]
         return SearchResult(hits, parsed, len(positions), c.fusion, sorted(c.runs),
-                            {k: round(v, 3) for k, v in timings.items()}, enc.photo_labels, facets,
+                            {k: round(v, 3) for k, v in timings.items()}, enc.photo_labels, facets, n_matches,
                             personalized=personal is not None and personal.profile.n_events > 0,
                             profile_events=personal.profile.n_events if personal is not None else 0)
 

@@ -224,6 +224,8 @@ class Hit:
     retrievers: dict[str, int] = field(default_factory=dict)  # retriever -> 1-based rank
     # How much each modality weighed in the score, for rankers that weigh them (attention, late fusion).
     modality_weights: dict[str, float] = field(default_factory=dict)
+    # Matches the query (for a search: in the set its facets count); False: fills the page after the matches.
+    match: bool = True
 
 
 def describe_error(err: Exception) -> str:

@@ -57,6 +57,11 @@ async function main() {
     log(`launched ${report.browser}`);
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     if (voice) await context.grantPermissions(['microphone'], { origin: new URL(BASE).origin });
+    // CSP violations (an inline script or handler the policy blocks) are recorded as they happen.
+    await context.addInitScript(() => {
+      window.__cspViolations = [];
+      document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+    });
     const page = await context.newPage();
     page.setDefaultTimeout(STEP_TIMEOUT);
     page.on('pageerror', (e) => { report.page_errors.push(String(e)); log(`page error: ${e}`); });
@@ -109,6 +114,8 @@ async function main() {
     await page.keyboard.press('ArrowDown');
     const active = await page.$eval('#suggestions li.active', (l) => l.dataset.index);
     check('arrow keys move through suggestions', active === '1', { active });
+    const catSugg = sugg.find((x) => x.kind === 'category');
+    check('a category suggestion reads as a path', !catSugg || /›/.test(catSugg.text), { info: catSugg ? catSugg.text : 'none offered' });
     await page.keyboard.press('Escape');
     await page.waitForSelector('#suggestions', { state: 'hidden' });
     check('Escape closes suggestions', true);
@@ -131,6 +138,18 @@ async function main() {
     check('first card image loaded', img.w > 0, { info: `${img.w}x${img.h} ${img.src}` });
     const understood = await page.textContent('#understood');
     check('understood chips show the parsed colour', /red/.test(understood), { info: understood.trim(), parsed: data.parsed });
+    const shownMs = (await page.textContent('[data-testid="latency"]')).trim();
+    check('latency shown is the server total', shownMs === `${data.timings_ms.total.toFixed(0)} ms`,
+      { info: `${shownMs}; timings ${JSON.stringify(data.timings_ms)}` });
+    const nMatch = data.results.filter((r) => r.match).length;
+    const catSum = (data.facets.category || []).reduce((a, f) => a + f.count, 0);
+    const status = (await page.textContent('#status')).replace(/\s+/g, ' ');
+    check('"N results" counts the matches, as the facets do', status.startsWith(`${nMatch} result`) && catSum === data.matches &&
+      nMatch === Math.min(data.matches, data.results.length), { info: `${status.slice(0, 70)}; facets ${catSum}, matches ${data.matches}` });
+    const padding = data.results.filter((r) => !r.match).map((r) => r.id);
+    const afterDivider = await page.$$eval('.more-divider ~ .result-card', (cs) => cs.map((c) => c.dataset.id));
+    check('padding is shown apart, after "More products"', JSON.stringify(afterDivider) === JSON.stringify(padding) &&
+      ((await page.$('.more-divider')) !== null) === (padding.length > 0), { info: `${padding.length} after the divider` });
     const explainReq = data.results.every((r) => r.explanation && Object.keys(r.explanation).length > 0);
     if (!(await page.locator('.result-card').first().locator('details.why').evaluate((d) => d.open))) {
       await page.locator('.result-card').first().locator('details.why > summary').click();
@@ -175,6 +194,9 @@ async function main() {
     check('photo search shows results', ids.length >= 1 && data.retrievers.includes('image'),
       { info: `${ids.length} cards, first ${ids[0]}, photo looks like ${labels.slice(0, 2).join(', ')}`, first: ids[0], photo_labels: labels.slice(0, 3) });
     check('photo preview and photo chips shown', await page.isVisible('#photo-preview') && /photo:/.test(await page.textContent('#understood')));
+    const photoCats = (data.facets.category || []).map((f) => f.count);
+    check('photo facets count what looks alike', data.matches < data.candidates && photoCats.reduce((a, n) => a + n, 0) === data.matches,
+      { info: `${data.matches} matches of ${data.candidates}: ${(data.facets.category || []).map((f) => `${f.value}:${f.count}`).join(' ')}` });
     await page.click('#photo-clear');
     await page.waitForSelector('#photo-chosen', { state: 'hidden' });
 
@@ -253,6 +275,22 @@ async function main() {
     report.screenshot = shot;
     check('screenshot written', existsSync(shot), { info: shot });
     check('no uncaught page errors', report.page_errors.length === 0, { page_errors: report.page_errors });
+    const csp = await page.evaluate(() => window.__cspViolations);
+    const cspConsole = report.console_errors.filter((m) => /Content Security Policy/i.test(m));
+    check('no CSP violations on the search page', csp.length === 0 && cspConsole.length === 0, { violations: csp, console: cspConsole });
+
+    // ---------------------------------------------------------------- "Similar" clears the search's context
+    log('"Similar" on the first card');
+    const simTitle = await page.locator('.result-card').first().locator('.btn-similar').getAttribute('data-title');
+    await page.locator('.result-card').first().locator('.btn-similar').click();
+    await page.waitForFunction(() => /Similar to/.test(document.getElementById('status').textContent));
+    await page.waitForFunction(() => !document.getElementById('results').classList.contains('loading'));
+    const ctx = await page.evaluate(() => ({ understood: document.getElementById('understood').textContent.trim(),
+      facets: document.querySelectorAll('#facets .facet-value').length, filters: !document.getElementById('active-filters').hidden }));
+    check('"Similar" clears the facets and "Understood" chips', ctx.understood === '' && ctx.facets === 0 && !ctx.filters,
+      { info: `similar to ${simTitle}`, ...ctx });
+    await searched(() => page.click('#back-to-results'), 'back to results');
+    check('back to results restores the facets', (await page.$$('#facets .facet-value')).length > 0);
 
     // ---------------------------------------------------------------- modality weights
     // The demo serves a feature ranker; the attention ranker's per-modality weights (the API's
@@ -286,6 +324,33 @@ async function main() {
     report.analytics_screenshot = ashot;
     check('analytics screenshot written', existsSync(ashot), { info: ashot });
     check('no uncaught page errors on the analytics page', report.page_errors.length === 0, { page_errors: report.page_errors });
+    const cspAnalytics = await page.evaluate(() => window.__cspViolations);
+    check('no CSP violations on the analytics page', cspAnalytics.length === 0, { violations: cspAnalytics });
+
+    // ---------------------------------------------------------------- 390 px wide
+    log('390 px wide');
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    await phone.addInitScript(() => {
+      window.__cspViolations = [];
+      document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+    });
+    const small = await phone.newPage();
+    small.setDefaultTimeout(STEP_TIMEOUT);
+    small.on('pageerror', (e) => { report.page_errors.push(String(e)); log(`page error: ${e}`); });
+    await small.goto(BASE + '?q=red%20backpack', { waitUntil: 'domcontentloaded' });
+    await small.waitForSelector('.result-card img');
+    await small.waitForFunction(() => Array.from(document.querySelectorAll('.result-card img')).slice(0, 2).every((im) => im.complete));
+    const firstTop = await small.$eval('.result-card', (c) => c.getBoundingClientRect().top);
+    check('at 390 px the filters are folded and results start on the first screen', !(await small.isVisible('#facets')) && firstTop < 844,
+      { info: `first card at ${Math.round(firstTop)} px` });
+    const phoneShot = path.join(outDir, 'search_page_390.png');
+    await small.screenshot({ path: phoneShot });
+    await small.click('#filters-toggle');
+    check('the toggle shows the filters', await small.isVisible('#facets .facet-value >> nth=0'));
+    await small.screenshot({ path: path.join(outDir, 'search_page_390_filters.png') });
+    const cspSmall = await small.evaluate(() => window.__cspViolations);
+    check('no CSP violations at 390 px', cspSmall.length === 0, { violations: cspSmall });
+    await phone.close();
     await context.close();
   } finally {
     await browser.close();

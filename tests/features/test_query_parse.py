@@ -11,11 +11,12 @@ from shoprank.features.query_parse import parse_query
     ("tee $15-$30", ["tee"], [], [], None, 15.0, 30.0),
     ("女士瑜伽裤", ["pants"], [], [], "women", None, None),
     ("男士短裤", ["shorts"], [], [], "men", None, None),  # 短裤 is shorts, not 裤 (pants)
-    ("红色背包 50元以下", ["bag"], ["red"], [], None, None, 50.0),
+    ("红色背包 50以下", ["bag"], ["red"], [], None, None, 50.0),  # no currency named: the catalog's
     ("watch over 40", ["watch"], [], [], None, 40.0, None),
     ("XL black shorts", ["shorts"], ["black"], ["XL"], None, None, None),
     ("small bag", ["bag"], [], ["S"], None, None, None),
-    ("价格100到200元的背包", ["bag"], [], [], None, 100.0, 200.0),
+    ("价格100到200的背包", ["bag"], [], [], None, 100.0, 200.0),
+    ("背包 低于30美元", ["bag"], [], [], None, None, 30.0),
     ("shorts 20 - 40dollars.", ["shorts"], [], [], None, 20.0, 40.0),
     # Model numbers and part codes are not price ranges.
     ("durable widget W11-228562779", [], [], [], None, None, None),
@@ -32,3 +33,18 @@ def test_plain_query_is_empty():
     assert parse_query("trail running").empty
     assert not parse_query("duffle bag").empty  # a product type
     assert not parse_query("men's tee").empty
+
+
+@pytest.mark.parametrize("text,lo,hi", [
+    ("红色背包 50元以下", None, 50.0), ("价格100到200元的背包", 100.0, 200.0), ("背包 低于30块", None, 30.0)])
+def test_yuan_limits_apply_in_a_yuan_catalog_only(text, lo, hi):
+    cny = parse_query(text, currency="CNY")
+    assert (cny.price_min, cny.price_max, cny.price_note) == (lo, hi, None)
+    usd = parse_query(text)  # no exchange rate is kept: a USD catalog applies no limit, and says so
+    assert (usd.price_min, usd.price_max) == (None, None)
+    assert usd.price_note and "prices are in USD" in usd.price_note and usd.types == ["bag"]
+
+
+def test_a_dollar_limit_is_not_applied_to_yuan_prices():
+    pq = parse_query("backpack under $50", currency="CNY")
+    assert pq.price_max is None and pq.price_note == "under $50: no price limit applied, prices are in CNY"

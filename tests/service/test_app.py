@@ -1,6 +1,8 @@
 """The HTTP API in process (FastAPI's test client) over the fake demo index: the fast tier."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -119,3 +121,53 @@ def test_search_threads_bounds_concurrent_searches(fake_engine):
 
     assert asyncio.run(burst()) == [200] * 16
     assert peak == 2
+
+
+def _matching(body):
+    flags = [r["match"] for r in body["results"]]
+    assert flags == sorted(flags, reverse=True), "matches come before the padding"
+    return sum(flags)
+
+
+def test_facets_count_the_matches_and_padding_is_flagged(client):
+    # "red backpack": 11 keyword matches on the demo catalog; 24 asked, so 13 hits are padding.
+    body = client.post("/search", json={"q": "red backpack", "k": 24}).json()
+    shown = _matching(body)
+    assert body["matches"] == shown == sum(f["count"] for f in body["facets"]["category"]) == 11
+    assert len(body["results"]) == 24 and not body["results"][-1]["match"]
+    assert all(r["match"] for r in body["results"][:11])
+
+
+def test_photo_search_matches_what_looks_alike(client, fake_engine):
+    photo = open(fake_engine.artifacts.catalog.get("demo-backpack-red").images[0], "rb").read()
+    body = client.post("/search", data={"k": "24"}, files={"image": ("bag.png", photo, "image/png")}).json()
+    # The palette encoder sees colour: the six red products match, the rest pad the page.
+    assert _matching(body) == body["matches"] == 6
+    assert {f["value"]: f["count"] for f in body["facets"]["color"]} == {"red": 6}
+    assert sum(f["count"] for f in body["facets"]["category"]) == 6
+
+
+def test_a_yuan_limit_is_not_read_as_dollars(client):
+    parsed = client.post("/search", json={"q": "红色背包 50元以下", "k": 3}).json()["parsed"]
+    assert parsed["price_max"] is None and "prices are in USD" in parsed["price_note"]
+
+
+def test_category_suggestion_reads_as_a_path(client):
+    got = client.get("/suggest", params={"q": "bags b"}).json()["suggestions"]
+    assert {"text": "Bags › Backpacks", "kind": "category", "product_id": None, "category": "Bags/Backpacks"} in got
+
+
+@pytest.mark.parametrize("path", ["/", "/analytics"])
+def test_pages_run_only_their_served_scripts(client, path):
+    r = client.get(path)
+    directives = dict(d.strip().split(" ", 1) for d in r.headers["content-security-policy"].split(";"))
+    assert directives["script-src"] == "'self'"
+    html = r.text
+    assert "<script>" not in html and not re.search(r"\son[a-z]+\s*=", html), "inline script or handler"
+    scripts = re.findall(r'<script src="([^"]+)"></script>', html)
+    assert scripts
+    for src in scripts:
+        js = client.get(src)
+        assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
+        assert "addEventListener" in js.text and not re.search(r"['\"<]\s*\bon[a-z]+=", js.text)
+    assert client.get("/static/index.html").status_code == 404

@@ -3,7 +3,7 @@
 
 Needs node, Chromium (/usr/bin/chromium or $CHROMIUM) and ``npm ci`` (node_modules/playwright-core);
 skipped with the reason otherwise. The screenshots are copied to test-artifacts/search_page.png
-and test-artifacts/analytics_page.png.
+(1280 px), test-artifacts/search_page_390.png and test-artifacts/analytics_page.png.
 """
 from __future__ import annotations
 
@@ -138,3 +138,6 @@ def test_search_page_in_chromium(base_url, isolated_engine, tmp_path):
     shutil.copyfile(shot, ARTIFACTS / "search_page.png")
     shutil.copyfile(analytics, ARTIFACTS / "analytics_page.png")
     shutil.copyfile(out / "e2e_report.json", ARTIFACTS / "e2e_report.json")
+    phone = out / "search_page_390.png"
+    assert phone.is_file() and phone.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", "no 390 px screenshot"
+    shutil.copyfile(phone, ARTIFACTS / "search_page_390.png")

@@ -7,13 +7,22 @@ from dataclasses import dataclass, field
 from shoprank.catalog.vocabulary import COLORS, GENDERS, SIZES, find_types, has_word
 
 _NUM = r"(\d+(?:\.\d+)?)"
+_UNIT = r"(?:\s*(?:元|块|美元|刀))?"  # kept in the match: it names the currency
 _PRICE_MAX = [rf"(?:under|below|less than|cheaper than|up to|max|at most|<=?)\s*\$?\s*{_NUM}",
-              rf"{_NUM}\s*(?:元|块|美元|刀)?\s*(?:以下|以内|之内)", rf"(?:低于|不超过|少于|小于)\s*{_NUM}"]
+              rf"{_NUM}\s*(?:元|块|美元|刀)?\s*(?:以下|以内|之内)", rf"(?:低于|不超过|少于|小于)\s*{_NUM}{_UNIT}"]
 _PRICE_MIN = [rf"(?:over|above|more than|at least|from|>=?)\s*\$?\s*{_NUM}",
-              rf"{_NUM}\s*(?:元|块|美元|刀)?\s*以上", rf"(?:高于|超过|大于)\s*{_NUM}"]
+              rf"{_NUM}\s*(?:元|块|美元|刀)?\s*以上", rf"(?:高于|超过|大于)\s*{_NUM}{_UNIT}"]
 # Not inside a model number or code ("W11-2285", "2x4-8"): a range starts and ends at a number's edge.
 _PRICE_RANGE = [rf"(?:between\s*)?(?<![a-z0-9.\-])\$?{_NUM}\s*(?:-|to|and|~|到|至)\s*\$?{_NUM}"
                 rf"(?:\s*(?:元|dollars|usd))?(?![a-z0-9\-]|\.\d)"]
+
+
+# The currency a price phrase names, by its words: US dollars first, since 美元 contains 元.
+_CURRENCY_WORDS = (("USD", ("$", "美元", "刀", "dollar", "usd")), ("CNY", ("元", "块", "人民币", "rmb", "cny")))
+
+
+def _named_currency(phrase: str) -> str | None:
+    return next((cur for cur, words in _CURRENCY_WORDS if any(w in phrase for w in words)), None)
 
 
 @dataclass
@@ -27,6 +36,8 @@ class ParsedQuery:
     price_min: float | None = None
     price_max: float | None = None
     types: list[str] = field(default_factory=list)  # product types: "pants", "bag", ...
+    # A price phrase in another currency than the catalog's, not applied: what and why.
+    price_note: str | None = None
 
     @property
     def empty(self) -> bool:
@@ -34,7 +45,10 @@ class ParsedQuery:
                     or self.price_max is not None)
 
 
-def parse_query(text: str) -> ParsedQuery:
+def parse_query(text: str, currency: str = "USD") -> ParsedQuery:
+    """What ``text`` asks for. Prices are in ``currency`` (the catalog's): a limit named in
+    another ("50元以下" in a USD catalog) is not applied, and ``price_note`` says so, since no
+    exchange rate is kept."""
     t = text.lower()
     pq = ParsedQuery(text=text)
     pq.types = find_types(t)
@@ -50,17 +64,22 @@ def parse_query(text: str) -> ParsedQuery:
     for pat in _PRICE_RANGE:
         m = re.search(pat, t)
         if m:
-            lo, hi = sorted((float(m.group(1)), float(m.group(2))))
-            pq.price_min, pq.price_max = lo, hi
+            if _applies(pq, m, currency):
+                pq.price_min, pq.price_max = sorted((float(m.group(1)), float(m.group(2))))
             return pq
-    for pat in _PRICE_MAX:
-        m = re.search(pat, t)
-        if m:
-            pq.price_max = float(m.group(1))
-            break
-    for pat in _PRICE_MIN:
-        m = re.search(pat, t)
-        if m:
-            pq.price_min = float(m.group(1))
-            break
+    for pattern, bound in ((_PRICE_MAX, "price_max"), (_PRICE_MIN, "price_min")):
+        for pat in pattern:
+            m = re.search(pat, t)
+            if m:
+                if _applies(pq, m, currency):
+                    setattr(pq, bound, float(m.group(1)))
+                break
     return pq
+
+
+def _applies(pq: ParsedQuery, m: re.Match[str], currency: str) -> bool:
+    named = _named_currency(m.group(0))
+    if named is None or named == currency.upper():
+        return True
+    pq.price_note = f"{m.group(0).strip()}: no price limit applied, prices are in {currency.upper()}"
+    return False

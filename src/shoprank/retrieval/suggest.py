@@ -18,6 +18,7 @@ from shoprank.catalog import Catalog
 SuggestionKind = Literal["query", "category", "product"]
 _KIND_RANK = {"query": 0, "category": 1, "product": 2}
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+CATEGORY_SEP = "›"
 _WORD = re.compile(r"[\w\u4e00-\u9fff][\w'\-\u4e00-\u9fff]*")
 
 
@@ -27,10 +28,12 @@ class Suggestion:
     kind: SuggestionKind
     weight: float  # how often searched, or how many products sit under it
     product_id: str | None = None  # for product suggestions: open the product directly
+    category: str | None = None  # for category suggestions: the path to browse ("Bags/Backpacks")
 
 
 def _norm(s: str) -> str:
-    return " ".join(s.lower().split())
+    # A category reads "Bags › Backpacks" but is typed "bags back...": the separator is not a word.
+    return " ".join(s.lower().replace(CATEGORY_SEP, " ").split())
 
 
 class Suggester:
@@ -38,14 +41,16 @@ class Suggester:
 
     def __init__(self, catalog: Catalog):
         counts: dict[str, int] = {}
+        paths: dict[str, str] = {}
         products = list(catalog.live())
         for p in products:
             for path in p.categories:
                 leaf = path.split("/")[-1].strip()
                 top = path.split("/")[0].strip()
-                name = leaf if top == leaf else f"{top} {leaf}"
+                name = leaf if top == leaf else f"{top} {CATEGORY_SEP} {leaf}"
                 counts[name] = counts.get(name, 0) + 1
-        self._static: list[Suggestion] = [Suggestion(n, "category", c) for n, c in counts.items()]
+                paths.setdefault(name, path)
+        self._static: list[Suggestion] = [Suggestion(n, "category", c, category=paths[n]) for n, c in counts.items()]
         titles: dict[str, Suggestion] = {}
         for p in products:
             if p.parent_id is None or p.parent_id not in catalog:  # one entry per model

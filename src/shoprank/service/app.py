@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from shoprank.engine import ShopRank
 from shoprank.service.guard import PAGE_CSP, RequestGuard, install_error_handlers
@@ -20,6 +20,7 @@ from shoprank.service.security import Access, check_production, startup_warning
 from shoprank.service.watcher import follow_writes, watch_index
 
 log = logging.getLogger("shoprank")
+PAGE_SCRIPTS = frozenset({"search.js", "analytics.js"})  # the pages' scripts, under static/
 
 
 def create_app(engine: ShopRank) -> FastAPI:
@@ -65,6 +66,13 @@ def create_app(engine: ShopRank) -> FastAPI:
     def static_page(name: str) -> HTMLResponse:
         html = resources.files("shoprank.service").joinpath(f"static/{name}").read_text(encoding="utf-8")
         return HTMLResponse(html, headers={"Content-Security-Policy": PAGE_CSP})
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def page_script(name: str) -> Response:
+        if name not in PAGE_SCRIPTS:
+            raise HTTPException(404, f"no such file: {name}")
+        js = resources.files("shoprank.service").joinpath(f"static/{name}").read_text(encoding="utf-8")
+        return Response(js, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> HTMLResponse:

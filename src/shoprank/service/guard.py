@@ -23,9 +23,9 @@ SECURITY_HEADERS = {
     "x-frame-options": "DENY",
     "referrer-policy": "same-origin",
 }
-# The search page is one self-contained file: its own inline script and style, photos from this
-# origin, the microphone's recording as a blob.
-PAGE_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+# The pages run only their own scripts, served from /static (no inline script, so an injected one
+# cannot run); inline styles, photos from this origin, the microphone's recording as a blob.
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
             "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; "
             "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 

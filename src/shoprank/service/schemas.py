@@ -76,6 +76,7 @@ class ParsedQueryPublic(BaseModel):
     gender: str | None = None
     price_min: float | None = None
     price_max: float | None = None
+    price_note: str | None = None  # a price phrase not applied, and why ("50元以下: ... prices are in USD")
 
 
 class TranscriptPublic(BaseModel):
@@ -106,6 +107,8 @@ class ResultPublic(BaseModel):
     in_stock: bool
     stock: int | None
     score: float
+    # False: not a match for the query (outside the set the facets count), shown after the matches to fill the page.
+    match: bool = True
     retrievers: dict[str, int] = {}
     explanation: dict[str, float] = {}
     # With explain, for rankers that weigh modalities (attention and late fusion): modality -> weight.
@@ -117,7 +120,8 @@ class ResultPublic(BaseModel):
         return cls(id=p.id, title=p.title, price=p.price, currency=p.currency, rating=p.rating,
                    review_count=p.review_count, category=p.category,
                    image_url=f"/images/{p.id}/0" if p.images else None, parent_id=p.parent_id,
-                   in_stock=p.in_stock, stock=p.stock, score=round(hit.score, 6), retrievers=hit.retrievers,
+                   in_stock=p.in_stock, stock=p.stock, score=round(hit.score, 6), match=hit.match,
+                   retrievers=hit.retrievers,
                    explanation={k: round(v, 6) for k, v in hit.contributions.items()},
                    modality_weights={k: round(v, 4) for k, v in hit.modality_weights.items()})
 
@@ -133,7 +137,10 @@ class SearchResponse(BaseModel):
     retrievers: list[str]
     photo_labels: list[tuple[str, float]] = []
     timings_ms: dict[str, float]
+    # The facets count the matching set: ``matches`` products (models, variants collapsed), of
+    # which the results show those with ``match`` true, first.
     facets: dict[str, list[FacetValuePublic]] = {}
+    matches: int = 0
     sort: str = "relevance"
     user_id: str | None = None
     personalized: bool = False  # the shopper's profile shaped this ranking
@@ -222,6 +229,7 @@ class SuggestionPublic(BaseModel):
     text: str
     kind: str  # query | category | product
     product_id: str | None = None
+    category: str | None = None  # a category suggestion's path: browse it
 
 
 class SuggestResponse(BaseModel):

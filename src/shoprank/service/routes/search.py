@@ -156,13 +156,14 @@ async def search(request: Request, engine: EngineDep) -> SearchResponse:
     if res.parsed is not None:
         pq = res.parsed
         parsed = ParsedQueryPublic(types=pq.types, colors=pq.colors, sizes=pq.sizes, gender=pq.gender,
-                                   price_min=pq.price_min, price_max=pq.price_max)
+                                   price_min=pq.price_min, price_max=pq.price_max,
+                                   price_note=pq.price_note)
     return SearchResponse(
         search_id=search_id, query=text, transcript=transcript, parsed=parsed, candidates=res.candidates,
         fusion=res.fusion,
         retrievers=res.retrievers, photo_labels=[(a, round(b, 4)) for a, b in res.photo_labels],
         timings_ms=res.timings_ms,
         facets={name: [FacetValuePublic(value=v.value, count=v.count, min=v.min, max=v.max) for v in values]
-                for name, values in res.facets.items()},
+                for name, values in res.facets.items()}, matches=res.matches,
         sort=body.sort, user_id=body.user_id, personalized=res.personalized, profile_events=res.profile_events,
         results=[ResultPublic.from_hit(h) for h in res.hits])

@@ -17,5 +17,6 @@ async def suggest(request: Request, engine: EngineDep, q: str = Query(..., max_l
                   k: int = Query(8, ge=1, le=20)) -> SuggestResponse:
     """Completions of ``q`` from past queries, category names and product titles."""
     found = await compute(request, engine.suggest, q, k)
-    return SuggestResponse(q=q, suggestions=[SuggestionPublic(text=s.text, kind=s.kind, product_id=s.product_id)
+    return SuggestResponse(q=q, suggestions=[SuggestionPublic(text=s.text, kind=s.kind, product_id=s.product_id,
+                                                                  category=s.category)
                                              for s in found])
