@@ -63,11 +63,13 @@ def _ingest(rows: Rows, source: str, images: ImageRoot, res: ImportResult) -> No
         if isinstance(row, Exception):
             res.errors.append(RowError(source, line, describe_error(row)))
             continue
+        notes: list[str] = []
         try:
-            product = row_to_product(row)
+            product = row_to_product(row, notes)
         except Exception as e:  # a row is data: nothing in it may abort the import
             res.errors.append(RowError(source, line, _row_problem(e)))
             continue
+        res.warnings += [RowError(source, line, note) for note in notes]
         kept: list[str] = []
         for raw in product.images:
             try:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Literal
 
 from shoprank.catalog import Catalog
 from shoprank.index.lexical import LayeredLexicalIndex
-from shoprank.types import Product
+from shoprank.types import STORED, Product
 
 if TYPE_CHECKING:
     from shoprank.encoders.base import EncoderSet
@@ -110,7 +110,8 @@ class CatalogLog:
                 rows = self._conn.execute("SELECT seq, op, id, product FROM writes WHERE seq > ? AND seq <= ?"
                                           " ORDER BY seq LIMIT 1000", (last, until)).fetchall()
             for seq, op, pid, body in rows:
-                p = Product.model_validate(json.loads(body)) if body is not None else None
+                # An acknowledged write loads whatever caps came since: cut to them, never refused.
+                p = Product.model_validate(json.loads(body), context=STORED) if body is not None else None
                 yield seq, CatalogWrite(op, pid, p)
             if len(rows) < 1000:
                 return
