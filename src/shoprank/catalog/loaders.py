@@ -97,7 +97,7 @@ def load_catalog_file(path: str | Path, image_root: str | Path | None = None) ->
         raise ValueError(f"unsupported catalog format {path.suffix!r}; use one of {list(CATALOG_FORMATS)}")
     source = str(path)
     res = ImportResult()
-    images = ImageRoot(image_root if image_root is not None else path.parent)
+    images = ImageRoot(image_root if image_root is not None else path.parent, decode=False)  # the builder decodes
     try:
         _ingest(reader(path, lambda line, msg: res.warnings.append(RowError(source, line, msg))), source, images, res)
     except Exception as e:  # the file itself (missing, unreadable, corrupt): rows read so far are kept

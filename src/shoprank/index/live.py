@@ -175,8 +175,9 @@ def apply_writes(art: IndexArtifacts, extractor: FeatureExtractor, writes: Seque
         return out
 
     t0 = time.perf_counter()
-    new = list(pending.values())
-    enc = encode_products(Catalog(new), encoders(), cache())
+    batch = Catalog(pending.values())
+    enc = encode_products(batch, encoders(), cache())  # takes photos that do not decode off their products
+    new = batch.products
     t1 = time.perf_counter()
     start = len(catalog.products)
     positions = [catalog.stage(p) for p in new]  # positions exist, not yet live
