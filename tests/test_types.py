@@ -32,7 +32,7 @@ def test_long_but_plausible_text_and_lists_are_cut_and_noted():
                                 "attributes": {"color": ["red " * 100]}, "reviews": [{"text": "r" * 6000}] * 101},
                                context={"notes": notes})
     assert len(p.title) == CAPS["title"].kept == 500 and len(p.categories) == 20
-    assert len(p.attributes["color"][0]) == 300 and len(p.reviews) == 100 and len(p.reviews[0].text) == 5000
+    assert len(p.attributes["color"][0]) == 200 and len(p.reviews) == 100 and len(p.reviews[0].text) == 5000
     assert {"title: 600 characters, the first 500 kept", "categories: 25 entries, the first 20 kept",
             "reviews: 101 entries, the first 100 kept"} <= set(notes)
 

@@ -39,8 +39,8 @@ CAPS: dict[str, Cap] = {
     "category": Cap(300, 4_000),  # one category path
     "attributes": Cap(100, 1_000),  # attribute names
     "attribute name": Cap(100, 100),
-    "attribute values": Cap(50, 1_000),  # values of one attribute
-    "attribute value": Cap(300, 4_000),
+    "attribute values": Cap(20, 1_000),  # values of one attribute
+    "attribute value": Cap(200, 4_000),
     "images": Cap(20, 1_000),
     "image": Cap(1_000, 1_000),  # one path
     "reviews": Cap(100, 10_000),

@@ -1,5 +1,9 @@
-"""A photo named by a write over HTTP must decode: a broken one is a 422 with the reason, not a 500."""
+"""Writes over HTTP within bounds: a photo that does not decode, or absurdly long text, is a 422
+with the reason (it was a 500, or minutes of both cores), and nothing is written."""
 from __future__ import annotations
+
+import json
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -10,7 +14,7 @@ from shoprank.config import Settings
 from shoprank.engine import ShopRank
 from shoprank.service import create_app
 
-ADMIN = "admin-key-photos"
+ADMIN = "admin-key-limits"
 H = {"X-API-Key": ADMIN}
 
 
@@ -38,3 +42,16 @@ def test_a_photo_that_does_not_decode_is_refused_with_its_reason(client, name, r
     assert client.get("/products/x").status_code == 404
     ok = client.put("/products/x", json={"title": "Quibbleton Lamp", "images": ["lamp.png"]}, headers=H)
     assert ok.status_code == 200, ok.text
+
+
+def test_a_900_kb_title_is_refused_at_once_and_a_long_one_cut(client):
+    t0 = time.perf_counter()
+    r = client.put("/products/x", json={"title": "ba " * 300_000}, headers=H)
+    assert r.status_code == 422 and "title: 900,000 characters; at most 4,000 are accepted" in r.text
+    assert time.perf_counter() - t0 < 1.0 and client.get("/products/x").status_code == 404
+    bulk = "\n".join(json.dumps(row) for row in [{"id": "y", "title": "t" * 1_000_000}, {"id": "z", "title": "Lamp"}])
+    r = client.post("/products:bulk", content=bulk, headers={**H, "Content-Type": "text/plain"})
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 1 and r.json()["rejected"][0]["line"] == 1
+    ok = client.put("/products/w", json={"title": "Lamp " * 200}, headers=H)  # 1,000 characters: plausible
+    assert ok.status_code == 200 and len(client.get("/products/w").json()["title"]) <= 500
