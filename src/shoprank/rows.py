@@ -83,14 +83,32 @@ def csv_rows(f: Iterable[str], lower_header: bool = False) -> Rows:
         yield start, dict(zip(header, cells))
 
 
+def _no_constant(name: str) -> Any:
+    # Python's json reads NaN and Infinity, which JSON has not: a NaN price would pass as "no price".
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def loads_row(text: str) -> Any:
+    """``json.loads`` for one untrusted row: every way it can fail is a ValueError saying why."""
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"invalid JSON: {e.msg} at column {e.colno}") from None
+    except RecursionError:  # nesting deeper than the decoder's stack
+        raise ValueError("invalid JSON: nested too deeply") from None
+    except ValueError as e:  # NaN, or an integer longer than Python converts (4300 digits)
+        why = "a number too long to read" if "digits" in str(e) else str(e)
+        raise ValueError(f"invalid JSON: {why}") from None
+
+
 def jsonl_rows(f: Iterable[str]) -> Rows:
     """One JSON object per line; blank lines are skipped."""
     for n, line in enumerate(f, 1):
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            yield n, ValueError(f"invalid JSON: {e.msg} at column {e.colno}")
+            obj = loads_row(line)
+        except ValueError as e:
+            yield n, e
             continue
         yield n, obj if isinstance(obj, dict) else ValueError("row is not a JSON object")

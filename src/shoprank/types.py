@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 if TYPE_CHECKING:
     from shoprank.ranking.base import Ranker
@@ -15,6 +15,64 @@ SortOrder = Literal["relevance", "price_asc", "price_desc", "rating"]
 EventType = Literal["view", "click", "cart", "purchase"]
 # Review and sales counts above this are garbage, not popularity: left in, one would outrank every product.
 MAX_COUNT = 10**9
+# A price above this is a unit or paste mistake in any currency; far above it, float32 features overflow.
+MAX_PRICE = 1e12
+
+
+@dataclass(frozen=True, slots=True)
+class Cap:
+    """How much of one product field is kept: longer text (characters) or a longer list
+    (entries) is cut to ``kept``; above ``refused`` it is an error, as no real catalog writes
+    that much. Every per-product structure (index, autocomplete, encoder windows) then stays bounded."""
+
+    kept: int
+    refused: int
+
+
+# Documented in the README ("Field caps"). kept == refused: never cut (an id cut short would collide).
+CAPS: dict[str, Cap] = {
+    "id": Cap(200, 200),
+    "parent_id": Cap(200, 200),
+    "title": Cap(500, 4_000),
+    "description": Cap(20_000, 2_000_000),
+    "categories": Cap(20, 1_000),
+    "category": Cap(300, 4_000),  # one category path
+    "attributes": Cap(100, 1_000),  # attribute names
+    "attribute name": Cap(100, 100),
+    "attribute values": Cap(20, 1_000),  # values of one attribute
+    "attribute value": Cap(200, 4_000),
+    "images": Cap(20, 1_000),
+    "image": Cap(1_000, 1_000),  # one path
+    "reviews": Cap(100, 10_000),
+    "review title": Cap(300, 4_000),
+    "review text": Cap(5_000, 200_000),
+    "author": Cap(200, 4_000),
+    "url": Cap(2_000, 8_000),
+    "currency": Cap(10, 10),
+}
+
+STORED: dict[str, Any] = {"stored": True}  # validation context of data already accepted once
+
+
+def cap(name: str, v: Any, info: ValidationInfo | None = None) -> Any:
+    """``v`` cut to :data:`CAPS` ``[name]`` (text, list or dict), or ValueError when it is absurdly long.
+
+    Validation context ``{"stored": True}`` (a catalog or write log written before these caps)
+    cuts instead of refusing, so stored data always loads; ``{"notes": [...]}`` collects what was cut."""
+    c = CAPS[name]
+    if not isinstance(v, (str, list, tuple, dict)) or len(v) <= c.kept:
+        return v
+    ctx = info.context if info is not None and isinstance(info.context, dict) else {}
+    unit = "characters" if isinstance(v, str) else "entries"
+    if len(v) > c.refused and not ctx.get("stored"):
+        what = "" if info is not None and name == info.field_name else f"{name}: "  # the error's place names it
+        raise ValueError(f"{what}{len(v):,} {unit}; at most {c.refused:,} are accepted")
+    if c.kept == c.refused:
+        return v
+    notes = ctx.get("notes")
+    if isinstance(notes, list):
+        notes.append(f"{name}: {len(v):,} {unit}, the first {c.kept:,} kept")
+    return dict(list(v.items())[:c.kept]) if isinstance(v, dict) else v[:c.kept]
 
 
 class Review(BaseModel):
@@ -26,6 +84,11 @@ class Review(BaseModel):
     title: str = ""
     text: str = ""
     author: str | None = None
+
+    @field_validator("title", "text", "author", mode="before")
+    @classmethod
+    def _cap(cls, v: Any, info: ValidationInfo) -> Any:
+        return cap("author" if info.field_name == "author" else f"review {info.field_name}", v, info)
 
 
 class Product(BaseModel):
@@ -42,7 +105,7 @@ class Product(BaseModel):
     attributes: dict[str, list[str]] = Field(default_factory=dict)
     categories: list[str] = Field(default_factory=list)
     # Not finite would be stored as JSON null, i.e. silently "no price".
-    price: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    price: float | None = Field(default=None, ge=0, le=MAX_PRICE, allow_inf_nan=False)
     currency: str = "USD"
     rating: float | None = Field(default=None, ge=0, le=5, allow_inf_nan=False)
     review_count: int = Field(default=0, ge=0, le=MAX_COUNT)
@@ -63,17 +126,30 @@ class Product(BaseModel):
             raise ValueError("must not be blank")
         return v
 
+    @field_validator("id", "parent_id", "title", "description", "url", "currency", mode="before")
+    @classmethod
+    def _cap_text(cls, v: Any, info: ValidationInfo) -> Any:
+        return cap(str(info.field_name), v, info)
+
+    @field_validator("categories", "images", "reviews", mode="before")
+    @classmethod
+    def _cap_list(cls, v: Any, info: ValidationInfo) -> Any:
+        v = cap(str(info.field_name), v, info)
+        each = {"categories": "category", "images": "image"}.get(str(info.field_name))
+        return [cap(each, x, info) for x in v] if each and isinstance(v, (list, tuple)) else v
+
     @field_validator("attributes", mode="before")
     @classmethod
-    def _listify(cls, v: Any) -> Any:
+    def _listify(cls, v: Any, info: ValidationInfo) -> Any:
         # Accept {"color": "Red"} as well as {"color": ["Red", "Blue"]}.
         if isinstance(v, dict):
             out: dict[str, list[str]] = {}
-            for k, val in v.items():
+            for k, val in cap("attributes", v, info).items():
                 vals = val if isinstance(val, (list, tuple)) else [val]
-                vals = [str(x).strip() for x in vals if x is not None and str(x).strip()]
+                vals = [cap("attribute value", str(x).strip(), info)
+                        for x in cap("attribute values", vals, info) if x is not None and str(x).strip()]
                 if vals:
-                    out[str(k).strip().lower()] = vals
+                    out[cap("attribute name", str(k).strip().lower(), info)] = vals
             return out
         return v
 

@@ -45,6 +45,17 @@ JSONL_CASES = [
     ("invalid-json", "not json {", "invalid JSON"),
     ("not-an-object", "[1, 2]", "row is not a JSON object"),
     ("duplicate-id", json.dumps({"id": "g1", "title": "Again"}), "duplicate id 'g1': first at {file}:1"),
+    # Lines that broke the JSON decoder itself and abandoned the rest of the file.
+    ("nested-100k-deep", '{"id": "x", "title": "Deep", "attributes": ' + "[" * 100_000 + "]" * 100_000 + "}",
+     "invalid JSON: nested too deeply"),
+    ("number-5000-digits", '{"id": "x", "title": "Long", "price": ' + "9" * 5000 + "}",
+     "invalid JSON: a number too long to read"),
+    ("price-nan-literal", '{"id": "x", "title": "Bad Row", "price": NaN}', "invalid JSON: NaN is not a JSON value"),
+    ("price-infinity-literal", '{"id": "x", "title": "Bad Row", "price": Infinity}', "invalid JSON: Infinity"),
+    ("price-1e39", _row(price=1e39), "price: Input should be less than or equal to 1000000000000"),
+    ("title-900-kb", _row(title="t" * 900_000), "title: 900,000 characters; at most 4,000 are accepted"),
+    ("review-text-absurd", _row(reviews=[{"text": "r" * 300_000}]), "review text: 300,000 characters"),
+    ("too-many-images", _row(images=["a.png"] * 1001), "images: Value error, 1,001 entries; at most 1,000"),
 ]
 
 CSV_HEADER = "id,title,price,review_count,categories"
@@ -54,6 +65,8 @@ CSV_CASES = [
     ("csv-review-count-inf", "x,Bad Row,5,inf,Misc", "review_count: not a finite number"),
     ("csv-price-overflows", "x,Bad Row,1e400,1,Misc", "price: not a finite number"),
     ("csv-duplicate-id", "g1,Again,5,1,Misc", "duplicate id 'g1': first at {file}:2"),
+    ("csv-price-1e39", "x,Bad Row,1e39,1,Misc", "price: Input should be less than or equal to 1000000000000"),
+    ("csv-title-900-kb", "x," + "t" * 900_000 + ",5,1,Misc", "title: 900,000 characters; at most 4,000 are accepted"),
 ]
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from fakes import broken_png
 from shoprank.catalog import load_catalog_file
 from shoprank.catalog.images import ImageRoot
 
@@ -22,6 +23,7 @@ def shop(tmp_path) -> Path:
     Image.new("RGB", (4, 4), "blue").save(tmp_path / "secret.png")
     (root / "img" / "notes.png").write_text("not an image")
     (root / "img" / "link.png").symlink_to(tmp_path / "secret.png")
+    broken_png(root / "img" / "broken.png")
     return root
 
 
@@ -33,6 +35,8 @@ BAD_IMAGES = [
     ("folder", "img", "not a file"),
     ("not-an-image", "img/notes.png", "not a readable image"),
     ("url", "https://example.com/a.png", "a URL, not a file"),
+    # Opens and identifies as a PNG; its second IDAT chunk is broken (crashed the build before).
+    ("broken-png-chunk", "img/broken.png", "not a readable image (SyntaxError: broken PNG file"),
 ]
 
 
@@ -85,3 +89,12 @@ def test_unreadable_image_is_a_warning(shop):
     f.write_text(json.dumps({"id": "a", "title": "Alpha", "images": "img/ok.png"}))
     res = load_catalog_file(f)
     assert res.products[0].images == [] and "not a readable image" in res.warnings[0].message
+
+
+def test_decoding_finds_a_photo_whose_structure_is_intact_but_pixels_are_not(shop):
+    """Intact chunks and checksums, garbage pixels: a live write (decode=True) refuses it; a
+    bulk import checks structure only and leaves it to the builder, which decodes every photo."""
+    broken_png(shop / "img" / "garbled.png", crc_ok=True)
+    with pytest.raises(ValueError, match=r"not a readable image \(OSError: broken data stream"):
+        ImageRoot(shop).resolve("img/garbled.png")
+    assert ImageRoot(shop, decode=False).resolve("img/garbled.png") == str(shop / "img" / "garbled.png")

@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from shoprank.catalog import Catalog, ImportResult, load_catalog_file
+from shoprank.types import CAPS
 
 CSV = '''id,title,description,categories,price,rating,images,attr_color
 p1,Red Backpack,"<p>A roomy <b>pack</b></p>",Bags > Backpacks,49.5,4.5,img/p1.png,Red
@@ -159,18 +160,43 @@ def test_byte_order_mark_is_accepted(tmp_path, suffix):
     assert [p.id for p in res.products] == ["p1"] and not res.errors and not res.warnings
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
-def test_a_10_mb_description_is_accepted(tmp_path, suffix):
-    desc = "word " * 2_000_000
-    f = tmp_path / f"big{suffix}"
-    rows = [{"id": "p1", "title": "Big", "description": desc}, {"id": "p2", "title": "Small", "description": "x"}]
-    if suffix == ".csv":
+def _write_rows(f, rows: list[dict]) -> None:
+    if f.suffix == ".csv":
         f.write_text("id,title,description\n" + "".join(f"{r['id']},{r['title']},{r['description']}\n" for r in rows))
     else:
         f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_3_mb_description_is_refused_with_its_line_and_the_rest_ingested(tmp_path, suffix):
+    f = tmp_path / f"big{suffix}"
+    rows = [{"id": "p1", "title": "Big", "description": "word " * 600_000},
+            {"id": "p2", "title": "Small", "description": "x"}]
+    _write_rows(f, rows)
     res = load_catalog_file(f)
-    assert not res.errors and [p.id for p in res.products] == ["p1", "p2"]
-    assert len(res.products[0].description) == len(desc.strip())
+    assert [p.id for p in res.products] == ["p2"]
+    line = 2 if suffix == ".csv" else 1
+    assert [(e.line, e.message) for e in res.errors] == [
+        (line, "description: 3,000,000 characters; at most 2,000,000 are accepted")]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_long_description_is_cut_to_its_cap_with_a_warning(tmp_path, suffix):
+    f = tmp_path / f"long{suffix}"
+    _write_rows(f, [{"id": "p1", "title": "Long", "description": "word " * 20_000}])  # 100 KB
+    res = load_catalog_file(f)
+    assert not res.errors and len(res.products[0].description) == CAPS["description"].kept == 20_000
+    assert [(w.line, w.message) for w in res.warnings] == [
+        (2 if suffix == ".csv" else 1, "description: 99,999 characters, the first 20,000 kept")]
+
+
+def test_column_names_are_matched_whatever_their_case(tmp_path):
+    f = tmp_path / "upper.csv"
+    f.write_text("ID,Title,PRICE,Attr_Color\np1,Red Mug,9.5,Red\n")
+    res = load_catalog_file(f)
+    assert not res.errors, res.errors
+    (p,) = res.products
+    assert (p.id, p.title, p.price, p.attributes) == ("p1", "Red Mug", 9.5, {"color": ["Red"]})
 
 
 def test_numbers_ids_and_attributes_are_parsed_strictly_not_coerced(tmp_path):

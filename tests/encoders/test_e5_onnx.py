@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 import struct
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ pytest.importorskip("onnxruntime")
 
 from shoprank.encoders.e5_onnx import (
     FLOAT_CHANNELS,
+    MAX_WINDOWS,
     META,
     PREFIXES,
     E5Tokenizer,
@@ -195,6 +197,17 @@ def test_graph_matches_numpy_bert_including_windows(tiny, tmp_path, runtime, flo
     single = enc.encode_queries(["ab cd ef"])
     batch = enc.encode_queries(texts)
     assert float(single[0] @ batch[1]) >= floor
+
+
+def test_a_text_is_encoded_in_a_bounded_number_of_windows(tiny, tmp_path):
+    """Every 510-token window of a 900 KB title was encoded: minutes of both cores per write."""
+    enc = OnnxE5Encoder("onnx-fp32", threads=1, home=tmp_path, model_file=tiny)
+    huge = "abcdefgh " * 100_000
+    seqs, owner = enc._windows(["abc", huge], PREFIXES["passage"])
+    assert owner.count(1) == MAX_WINDOWS and owner.count(0) == 1
+    t0 = time.perf_counter()
+    vecs = enc.encode_passages([huge])
+    assert time.perf_counter() - t0 < 1.0 and np.isfinite(vecs).all()
 
 
 def test_outlier_channels_are_multiplied_in_float(tmp_path):

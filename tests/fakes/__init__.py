@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import random
+import struct
+import zlib
 from pathlib import Path
 
 from PIL import Image
@@ -17,6 +19,32 @@ def photo(path: Path, color: str) -> str:
     img = Image.new("RGB", (64, 80), "white")
     img.paste(COLORS[color], (12, 12, 52, 68))
     img.save(path)
+    return str(path)
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def broken_png(path: Path, color: str = "red", crc_ok: bool = False) -> str:
+    """A PNG whose header is valid, so it opens and identifies, but whose pixels cannot be read.
+
+    ``crc_ok=False``: its pixel data is split over two IDAT chunks and the second one's name is
+    garbage (Pillow: ``SyntaxError: broken PNG file``), which a structure check finds.
+    ``crc_ok=True``: the chunks and checksums are intact but the compressed pixels are garbage
+    (``OSError: broken data stream``), which only decoding finds."""
+    photo(path, color)
+    raw = path.read_bytes()
+    at = raw.index(b"IDAT") - 4
+    size = struct.unpack(">I", raw[at:at + 4])[0]
+    data = raw[at + 8:at + 8 + size]
+    if crc_ok:
+        broken = _chunk(b"IDAT", data[:2] + bytes(b ^ 0x5A for b in data[2:]))
+    else:
+        half = len(data) // 2
+        broken = _chunk(b"IDAT", data[:half]) + struct.pack(">I", len(data) - half) + b"\x00\xff\x00\xff" \
+            + data[half:] + b"\0\0\0\0"
+    path.write_bytes(raw[:at] + broken + _chunk(b"IEND", b""))
     return str(path)
 
 

@@ -67,3 +67,20 @@ def test_surface_match_columns_catch_what_whole_terms_miss(fake_engine):
     assert not col(X, "title_numbers").any()  # no number asked
     title = fake_engine.product("demo-backpack-red").title
     assert col(X, "title_words")[red] == len(title.split())
+
+
+def test_a_price_past_float32_gives_finite_features_and_a_score(tmp_path, fake_settings):
+    """1e39 overflows float32: its price_log was inf, the score NaN, and the product sank below
+    unrelated items for its own exact title. Validation refuses it now; a product made without
+    validation must still score."""
+    from fakes import shop_catalog
+    from shoprank.catalog import Catalog
+    from shoprank.engine import ShopRank
+    from shoprank.types import Product
+
+    odd = Product.model_construct(**{**Product(id="odd", title="Quibbleton Brass Lamp").model_dump(), "price": 1e39})
+    engine = ShopRank.build(Catalog([*shop_catalog("A", n=40), odd]), tmp_path / "idx", fake_settings)
+    pos = engine.artifacts.catalog.position("odd")
+    assert np.isfinite(engine.pipeline.extractor.static["price_log"][pos])
+    hit = engine.search(Query(text="Quibbleton Brass Lamp", k=3)).hits[0]
+    assert hit.product.id == "odd" and np.isfinite(hit.score)

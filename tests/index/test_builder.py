@@ -4,12 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fakes import tiny_catalog
+from fakes import broken_png, tiny_catalog
+from shoprank.catalog import Catalog
 from shoprank.encoders.base import EncoderSet
 from shoprank.encoders.cache import EmbeddingCache
 from shoprank.encoders.fake import HashingTextEncoder, PaletteImageEncoder
 from shoprank.index.artifacts import IndexArtifacts
 from shoprank.index.builder import build_index
+from shoprank.types import Product
 
 
 class CountingText(HashingTextEncoder):
@@ -66,3 +68,21 @@ def test_warm_rebuild_encodes_nothing(catalog, tmp_path):
     warm = build_index(catalog, tmp_path / "b", EncoderSet(enc, PaletteImageEncoder()), cache)
     assert enc.encoded == cold and warm.manifest["encoded"] == 0
     cache.close()
+
+
+def test_a_photo_that_does_not_decode_is_left_out_and_its_product_indexed(catalog, tmp_path):
+    """A broken PNG chunk raised SyntaxError out of the build: nothing was indexed."""
+    folder = tmp_path / "cat"
+    bad = [broken_png(folder / "chunk.png"), broken_png(folder / "pixels.png", crc_ok=True), str(folder / "gone.png")]
+    good = str(folder / "mug-red.png")
+    odd = Product(id="odd", title="Quibbleton Lamp", images=[bad[0], good, bad[1], bad[2]])
+    cat = Catalog([*catalog, odd])
+    art = build_index(cat, tmp_path / "idx", EncoderSet(HashingTextEncoder(), PaletteImageEncoder()))
+    assert art.manifest["photos_left_out"] == 3
+    assert art.catalog.get("odd").images == [good]  # served as indexed
+    pos = art.catalog.position("odd")
+    mods = art.modalities
+    assert len(mods["image"].vectors) == sum(len(p.images) for p in art.catalog) == 8 == len(art.image_labels)
+    assert list(mods["image"].owners) == list(mods["color"].owners) == list(mods["label"].owners)
+    assert list(mods["image"].owners).count(pos) == 1
+    assert art.lexical.search("quibbleton", 3)[0][0] == pos

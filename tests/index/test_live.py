@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from fakes import MARKER, shop_catalog
+from fakes import MARKER, broken_png, photo, shop_catalog
 from shoprank.catalog import Catalog
 from shoprank.config import Settings
 from shoprank.engine import ShopRank
-from shoprank.index.live import CatalogWrite
-from shoprank.types import Filters, Product, Query
+from shoprank.index.live import WRITE_LOG, CatalogLog, CatalogWrite
+from shoprank.types import CAPS, Filters, Product, Query
 
 
 @pytest.fixture
@@ -151,3 +151,30 @@ def test_searches_during_writes_and_a_generation_switch_all_succeed(engine, sett
     assert not errors, errors[:3]
     assert searches[0] > 20 and seen_gone == []
     assert engine.product("A-0001").price == 39.0 and engine.artifacts.catalog.n_live == 300 + 40 - len(gone)
+
+
+def test_a_logged_photo_that_no_longer_decodes_never_stops_a_start(tmp_path):
+    """An acknowledged write named a good photo; the file later broke on disk. Replaying the
+    log at start raised SyntaxError (broken PNG file) and the server would not start."""
+    s = Settings(home=tmp_path, text_encoder="hashing", image_encoder="palette", profile_store="memory")
+    engine = ShopRank.build(shop_catalog("A", n=40), s.index_dir("shop"), s)
+    path = tmp_path / "lamp.png"
+    engine.write([CatalogWrite.put(lamp(images=[photo(path, "green")]))])
+    assert engine.product("N-1").images == [str(path)]
+    broken_png(path)
+    restarted = ShopRank.open(s.index_dir("shop"), s)
+    assert restarted.catalog_seq == 1 and restarted.product("N-1").images == []  # served without it
+    assert ids(restarted, "quibbleton")[:1] == ["N-1"]
+
+
+def test_a_logged_title_longer_than_the_caps_is_cut_at_replay(engine, settings):
+    """A 900 KB title acknowledged before the caps: the write is kept, cut to the title cap, and
+    the restarted server's first autocomplete answers."""
+    huge = Product.model_construct(**{**lamp().model_dump(), "title": "Quibbleton " + "ba " * 300_000})
+    log = CatalogLog(settings.index_dir("shop") / WRITE_LOG)
+    log.append([CatalogWrite.put(huge)])
+    log.close()
+    restarted = ShopRank.open(settings.index_dir("shop"), settings)
+    assert restarted.product("N-1").title.startswith("Quibbleton ba ba")
+    assert len(restarted.product("N-1").title) <= CAPS["title"].kept
+    assert [x.product_id for x in restarted.suggest("quibb")] == ["N-1"]

@@ -8,7 +8,6 @@ Ranges (price >= 0, rating 0..5, counts up to :data:`MAX_COUNT`) are checked by 
 from __future__ import annotations
 
 import html
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +15,8 @@ from decimal import Decimal
 from typing import Any
 
 from shoprank.catalog.normalize import html_to_text, split_multi
-from shoprank.types import Product
+from shoprank.rows import loads_row
+from shoprank.types import CAPS, Product, cap
 
 _Parse = Callable[[str, Any], Any]
 
@@ -76,6 +76,8 @@ def _identifier(name: str, v: Any) -> str:
 def _text(name: str, v: Any) -> str:
     if not isinstance(v, str):
         raise ValueError(f"{name}: must be text, not {_kind(v)}")
+    if name in CAPS:  # refused before any clean-up reads it (Product would refuse it too)
+        cap(name, v)
     return v
 
 
@@ -103,9 +105,9 @@ def _categories(name: str, v: Any) -> list[str]:
 def _reviews(name: str, v: Any) -> list[Any]:
     if isinstance(v, str):
         try:
-            v = json.loads(v)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{name}: invalid JSON: {e.msg}") from None
+            v = loads_row(v)
+        except ValueError as e:
+            raise ValueError(f"{name}: {e}") from None
     if not isinstance(v, list) or not all(isinstance(r, dict) for r in v):
         raise ValueError(f"{name}: must be a list of review objects")
     return v  # each review is validated by Product
@@ -154,9 +156,9 @@ def _attributes(row: dict[str, Any]) -> dict[str, list[str]]:
     raw = row.get("attributes")
     if isinstance(raw, str) and raw.strip().startswith("{"):
         try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"attributes: invalid JSON: {e.msg}") from None
+            raw = loads_row(raw)
+        except ValueError as e:
+            raise ValueError(f"attributes: {e}") from None
         if not isinstance(raw, dict):
             raise ValueError("attributes: must be a JSON object")
     out: dict[str, list[str]] = {}
@@ -173,15 +175,21 @@ def _attributes(row: dict[str, Any]) -> dict[str, list[str]]:
     return out
 
 
-def row_to_product(row: dict[str, Any]) -> Product:
+def row_to_product(row: dict[str, Any], notes: list[str] | None = None) -> Product:
     """Map one loosely-named row onto :class:`Product` (raises ValueError / ValidationError).
 
-    ``images`` holds the paths as written; the caller resolves them.
+    Column names are matched case-insensitively. Text or lists over a field's cap (see
+    :data:`~shoprank.types.CAPS`) are cut, each cut described in ``notes``. ``images``
+    holds the paths as written; the caller resolves them.
     """
+    lowered: dict[str, Any] = {}
+    for k, v in row.items():
+        lowered.setdefault(k.strip().lower() if isinstance(k, str) else k, v)  # the first spelling wins
+    row = lowered
     data: dict[str, Any] = {}
     for name, fld in FIELDS.items():
         v = next((row[n] for n in fld.names if n in row and not _blank(row[n])), None)
         if v is not None:
             data[name] = fld.parse(name, v)
     data["attributes"] = _attributes(row)
-    return Product.model_validate(data)
+    return Product.model_validate(data, context={"notes": notes if notes is not None else []})

@@ -63,11 +63,13 @@ def _ingest(rows: Rows, source: str, images: ImageRoot, res: ImportResult) -> No
         if isinstance(row, Exception):
             res.errors.append(RowError(source, line, describe_error(row)))
             continue
+        notes: list[str] = []
         try:
-            product = row_to_product(row)
+            product = row_to_product(row, notes)
         except Exception as e:  # a row is data: nothing in it may abort the import
             res.errors.append(RowError(source, line, _row_problem(e)))
             continue
+        res.warnings += [RowError(source, line, note) for note in notes]
         kept: list[str] = []
         for raw in product.images:
             try:
@@ -95,7 +97,7 @@ def load_catalog_file(path: str | Path, image_root: str | Path | None = None) ->
         raise ValueError(f"unsupported catalog format {path.suffix!r}; use one of {list(CATALOG_FORMATS)}")
     source = str(path)
     res = ImportResult()
-    images = ImageRoot(image_root if image_root is not None else path.parent)
+    images = ImageRoot(image_root if image_root is not None else path.parent, decode=False)  # the builder decodes
     try:
         _ingest(reader(path, lambda line, msg: res.warnings.append(RowError(source, line, msg))), source, images, res)
     except Exception as e:  # the file itself (missing, unreadable, corrupt): rows read so far are kept

@@ -101,7 +101,7 @@ class _Builder:
     def __init__(self, root: Path):
         self.root = root
         self.fixtures = root / "fixtures"
-        self.images_root = ImageRoot(root / "images" / "product")
+        self.images_root = ImageRoot(root / "images" / "product", decode=False)  # the builder decodes
         self.result = ImportResult()
         self.images: dict[str, list[str]] = defaultdict(list)
         self.rows: list[tuple[str, int, dict[str, Any]]] = []  # (source, line, data for Product)

@@ -50,6 +50,16 @@ class ImageEncoder(ABC):
         empty for an encoder that names nothing (the text bridge then has nothing to say)."""
 
 
+# The most of one text a text encoder reads (about 2,000 tokens of English): catalog fields are
+# capped already (shoprank.types.CAPS); this bounds an encoder's work on any text it is handed.
+MAX_ENCODED_CHARS = 8_000
+
+
+def clip_texts(texts: Sequence[str]) -> list[str]:
+    """``texts``, each cut to :data:`MAX_ENCODED_CHARS` (tokenizing more would be thrown away)."""
+    return [t[:MAX_ENCODED_CHARS] for t in texts]
+
+
 def l2_normalize(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     n = np.linalg.norm(x, axis=-1, keepdims=True)

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from shoprank.encoders.base import TextEncoder, l2_normalize
+from shoprank.encoders.base import TextEncoder, clip_texts, l2_normalize
 from shoprank.encoders.onnx_runtime import (
     DEFAULT_MODELS,
     build_once,
@@ -62,6 +62,7 @@ GELU_MIN = 0.1701  # the tanh-approximated GELU (FastGelu) is >= -0.17005
 # ~12 % of the int8 speed; 32 and 16 cost 2 % more and put 7 of 8 hand-written Chinese
 # queries' top 3 on Luma in the reference's order (6 with 8 and 4; fp32 weights also 7).
 FLOAT_CHANNELS = {"qkv": 32, "fi": 16}
+MAX_WINDOWS = 4  # of 510 tokens a text: the encoder's work per text is bounded, whatever the text
 GRAPH_VERSION = 5  # bump when the graph recipe changes: exported models and cached embeddings follow
 
 
@@ -508,11 +509,12 @@ class OnnxE5Encoder(TextEncoder):
                 for lin, src in inputs.items()}
 
     def _windows(self, texts: Sequence[str], prefix: str) -> tuple[list[list[int]], list[int]]:
-        """Each text's windows as full id sequences (``<s>`` + up to 510 ids + ``</s>``), with owners."""
+        """Each text's windows as full id sequences (``<s>`` + up to 510 ids + ``</s>``), with owners:
+        at most :data:`MAX_WINDOWS` a text, from its first :data:`MAX_ENCODED_CHARS` characters."""
         seqs: list[list[int]] = []
         owner: list[int] = []
-        for i, text in enumerate(texts):
-            ids = self.tokenizer.content_ids(prefix + text)
+        for i, text in enumerate(clip_texts(texts)):
+            ids = self.tokenizer.content_ids(prefix + text)[:MAX_WINDOWS * self._window]
             for a in range(0, max(len(ids), 1), self._window):
                 seqs.append([self._w.bos, *ids[a:a + self._window], self._w.eos])
                 owner.append(i)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from shoprank.encoders.base import ImageEncoder, TextEncoder, l2_normalize
+from shoprank.encoders.base import ImageEncoder, TextEncoder, clip_texts, l2_normalize
 from shoprank.encoders.color import color_histograms
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -50,7 +50,7 @@ class HashingTextEncoder(TextEncoder):
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), np.float32)
-        for i, text in enumerate(texts):
+        for i, text in enumerate(clip_texts(texts)):
             for tok in self._tokens(text):
                 j, sign = _bucket(tok, self.dim)
                 out[i, j] += sign * (2.0 if tok.startswith("w:") else 1.0)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from shoprank.encoders.base import TextEncoder, l2_normalize
+from shoprank.encoders.base import TextEncoder, clip_texts, l2_normalize
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class OnnxTextEncoder(TextEncoder):
         return l2_normalize(mean_pool(self._session.run(None, feeds)[0], mask))
 
     def _encode(self, texts: Sequence[str], prefix: str) -> np.ndarray:
-        texts = [prefix + t for t in texts]
+        texts = [prefix + t for t in clip_texts(texts)]  # the tokenizer truncates only after reading it all
         out = np.zeros((len(texts), self.dim), np.float32)
         order = np.argsort([len(t) for t in texts], kind="stable")
         size = max(1, min(self.batch_size, -(-len(texts) // self.threads)))  # every thread gets a batch

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shoprank.encoders.base import TextEncoder, l2_normalize
+from shoprank.encoders.base import TextEncoder, clip_texts, l2_normalize
 from shoprank.encoders.onnx_runtime import (
     DEFAULT_MODELS,
     OnnxTextEncoder,
@@ -42,10 +42,10 @@ class E5TextEncoder(TextEncoder):
         self.dim = int(self._model.dim)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return l2_normalize(self._model.query(list(texts)).reshape(len(texts), self.dim))
+        return l2_normalize(self._model.query(clip_texts(texts)).reshape(len(texts), self.dim))
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return l2_normalize(self._model.passage(list(texts)).reshape(len(texts), self.dim))
+        return l2_normalize(self._model.passage(clip_texts(texts)).reshape(len(texts), self.dim))
 
 
 def _minilm_dir() -> Path:
@@ -75,7 +75,7 @@ class MiniLMReference(TextEncoder):
         self.dim = int(get_dim() or 0)
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        return l2_normalize(self._model.encode(list(texts), batch_size=64, convert_to_numpy=True,
+        return l2_normalize(self._model.encode(clip_texts(texts), batch_size=64, convert_to_numpy=True,
                                                   show_progress_bar=False))
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:

@@ -5,6 +5,7 @@ dense cosines read just the candidates' vectors.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 
@@ -143,13 +144,21 @@ class FeatureContext:
         return np.zeros(len(self.cands), np.float32) if col is None else col
 
 
+_FLOAT32_SAFE = 1e30
+
+
+def _log1p32(x: float) -> float:
+    """log1p in float32, as the columns are stored (the same numbers as when built in one array).
+    Validation bounds the inputs; a number past float32 (a product made without validation)
+    is clipped, never infinity: one infinite feature makes the score NaN."""
+    return float(np.log1p(np.float32(min(max(x, 0.0), _FLOAT32_SAFE)))) if math.isfinite(x) else 0.0
+
 # Per-product numbers the ranker reads as they are.
 _STATIC: dict[str, Callable[[Product], float]] = {
-    # log1p in float32, as the columns are stored: the same numbers as when built in one array
-    "price_log": lambda p: float(np.log1p(np.float32(p.price or 0.0))),
+    "price_log": lambda p: _log1p32(p.price or 0.0),
     "rating": lambda p: p.rating or 0.0,
-    "review_count_log": lambda p: float(np.log1p(np.float32(p.review_count))),
-    "sales_log": lambda p: float(np.log1p(np.float32(p.sales))),
+    "review_count_log": lambda p: _log1p32(p.review_count),
+    "sales_log": lambda p: _log1p32(p.sales),
     "has_image": lambda p: 1.0 if p.images else 0.0,
     "title_words": lambda p: float(len(words(p.title))),
 }

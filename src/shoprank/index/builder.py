@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from tqdm.auto import tqdm
 
 from shoprank.catalog import Catalog
@@ -97,13 +97,13 @@ def open_rgb(fp: str | IO[bytes], side: int = DECODE_SIDE, max_pixels: int | Non
         return im.convert("RGB")
 
 
-def load_image(path: str) -> Image.Image:
-    """A photo as RGB; an unreadable one becomes a blank placeholder (and is logged)."""
+def load_image(path: str) -> Image.Image | None:
+    """A photo as RGB, or None (logged) when it does not decode: the product is indexed without it."""
     try:
         return open_rgb(path)
-    except (OSError, UnidentifiedImageError):
-        log.warning("unreadable image %s", path)
-        return Image.new("RGB", (8, 8), "white")
+    except Exception as e:  # decoders raise anything on bad bytes (SyntaxError: broken PNG file)
+        log.warning("photo %s does not decode (%s: %s): left out", path, type(e).__name__, e)
+        return None
 
 
 Rows = tuple[np.ndarray, np.ndarray]  # (vectors, owner position per row)
@@ -120,6 +120,7 @@ class _Build:
     photo_owners: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     photo_rows: dict[str, tuple[np.ndarray, list[Any]]] = field(default_factory=dict)  # modality -> (vecs, labels)
     image_labels: list[list[tuple[str, float]]] = field(default_factory=list)
+    left_out: list[tuple[int, str]] = field(default_factory=list)  # (position, photo) that did not read or decode
 
     def __post_init__(self) -> None:
         owners = []
@@ -133,21 +134,24 @@ class _Build:
         """Every photo through every photo modality's encoder, decoding each missing photo once."""
         paths = self.photo_paths
         keys = []
+        bad: set[str] = set()  # keys of photos that cannot be read or decoded: left out of every modality
         for path in paths:
             try:
                 keys.append(content_key(Path(path).read_bytes()))
-            except OSError:
+            except OSError as e:
+                log.warning("photo %s cannot be read (%s): left out", path, e.strerror or e)
                 keys.append(content_key("missing", path))
+                bad.add(keys[-1])
         state: dict[str, tuple[ImageEncoder, dict[str, tuple[np.ndarray, Any]], np.ndarray, list[Any]]] = {}
         for spec, enc in specs:
             hits = self.cache.get_many(enc.name, keys) if self.cache else {}
             state[spec.name] = (enc, hits, np.zeros((len(paths), enc.dim), np.float32), [None] * len(paths))
         # Variants share their parent's photos: decode and encode each missing photo once.
         first = {k: i for i, k in reversed(list(enumerate(keys)))}
-        todo = sorted({first[k] for _, hits, _, _ in state.values() for k in keys if k not in hits})
+        todo = sorted({first[k] for _, hits, _, _ in state.values() for k in keys if k not in hits and k not in bad})
         batches = [todo[s:s + _PHOTO_BATCH] for s in range(0, len(todo), _PHOTO_BATCH)]
 
-        def decode(batch: list[int]) -> dict[int, Image.Image]:
+        def decode(batch: list[int]) -> dict[int, Image.Image | None]:
             return {i: load_image(paths[i]) for i in batch}
 
         # The next batch decodes (PIL releases the GIL) while the encoders run on this one.
@@ -158,11 +162,12 @@ class _Build:
                 assert ahead is not None
                 images = ahead.result()
                 ahead = pool.submit(decode, batches[n + 1]) if n + 1 < len(batches) else None
+                bad.update(keys[i] for i, im in images.items() if im is None)
                 for enc, hits, _, _ in state.values():
-                    need = [i for i in batch if keys[i] not in hits]
+                    need = [i for i in batch if keys[i] not in hits and keys[i] not in bad]
                     if not need:
                         continue
-                    v, labels = enc.encode([images[i] for i in need])
+                    v, labels = enc.encode([im for i in need if (im := images[i]) is not None])
                     rows = []
                     for j, i in enumerate(need):
                         hits[keys[i]] = (v[j], {"labels": labels[j]})
@@ -170,11 +175,26 @@ class _Build:
                     if self.cache:
                         self.cache.put_many(enc.name, rows)
                 bar.update(len(batch))
+        keep = np.array([k not in bad for k in keys], bool)
         for name, (_, hits, vecs, metas) in state.items():
             for i, k in enumerate(keys):
-                vecs[i], meta = hits[k]
-                metas[i] = [(a, float(b)) for a, b in (meta or {}).get("labels", [])]
-            self.photo_rows[name] = (vecs, metas)
+                if keep[i]:
+                    vecs[i], meta = hits[k]
+                    metas[i] = [(a, float(b)) for a, b in (meta or {}).get("labels", [])]
+            self.photo_rows[name] = (vecs[keep], [m for m, ok in zip(metas, keep, strict=True) if ok])
+        self.left_out = [(int(pos), path) for pos, path, ok in zip(self.photo_owners, paths, keep, strict=True)
+                         if not ok]
+        self.photo_owners = self.photo_owners[keep]
+        self.photo_paths = [path for path, ok in zip(paths, keep, strict=True) if ok]
+
+    def drop_left_out(self) -> None:
+        """Take the photos that did not decode off their products: what is served is what is indexed."""
+        gone: dict[int, set[str]] = {}
+        for pos, path in self.left_out:
+            gone.setdefault(pos, set()).add(path)
+        for pos, paths in gone.items():
+            p = self.catalog.products[pos]
+            self.catalog.replace(pos, p.model_copy(update={"images": [i for i in p.images if i not in paths]}))
 
 
 def _product_text(b: _Build, spec: ModalitySpec, enc: Any) -> Rows:
@@ -230,11 +250,16 @@ class Encoded:
     image_labels: list[list[tuple[str, float]]]
     photos: int  # distinct photo files
     timings: dict[str, float]
+    left_out: list[tuple[int, str]] = field(default_factory=list)  # (position, photo) not read or decoded
 
 
 def encode_products(catalog: Catalog, encoders: EncoderSet, cache: EmbeddingCache | None = None) -> Encoded:
     """Encode every modality of ``catalog`` (through the cache): what a build indexes, and what
-    a live update adds for new or changed products."""
+    a live update adds for new or changed products.
+
+    A photo that cannot be read or decoded is left out (logged) and taken off its product in
+    ``catalog``, which is otherwise indexed as usual: one bad file never fails a build, a live
+    write or the replay of the write log when a server starts."""
     timings: dict[str, float] = {}
     b = _Build(catalog, encoders, cache)
     active = [(spec, enc) for spec in MODALITIES if (enc := encoders.for_modality(spec)) is not None]
@@ -242,13 +267,14 @@ def encode_products(catalog: Catalog, encoders: EncoderSet, cache: EmbeddingCach
     if photo_specs:
         t0 = time.perf_counter()
         b.encode_photos(photo_specs)
+        b.drop_left_out()
         timings["photos_s"] = time.perf_counter() - t0
     rows: dict[str, Rows] = {}
     for spec, enc in active:
         t0 = time.perf_counter()
         rows[spec.name] = _SOURCES[spec.source](b, spec, enc)
         timings[f"{spec.name}_s"] = time.perf_counter() - t0
-    return Encoded(rows, b.image_labels, len(set(b.photo_paths)) if encoders.image else 0, timings)
+    return Encoded(rows, b.image_labels, len(set(b.photo_paths)) if encoders.image else 0, timings, b.left_out)
 
 
 def build_index(
@@ -283,6 +309,7 @@ def build_index(
     manifest = {
         "products": len(catalog),
         "images": enc.photos,
+        "photos_left_out": len({path for _, path in enc.left_out}),  # did not read or decode (logged)
         "reviews": sum(len(p.reviews) for p in catalog),
         "text_encoder": encoders.text.name,
         "image_encoder": encoders.image.name if encoders.image else None,

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Literal
 
 from shoprank.catalog import Catalog
 from shoprank.index.lexical import LayeredLexicalIndex
-from shoprank.types import Product
+from shoprank.types import STORED, Product
 
 if TYPE_CHECKING:
     from shoprank.encoders.base import EncoderSet
@@ -110,7 +110,8 @@ class CatalogLog:
                 rows = self._conn.execute("SELECT seq, op, id, product FROM writes WHERE seq > ? AND seq <= ?"
                                           " ORDER BY seq LIMIT 1000", (last, until)).fetchall()
             for seq, op, pid, body in rows:
-                p = Product.model_validate(json.loads(body)) if body is not None else None
+                # An acknowledged write loads whatever caps came since: cut to them, never refused.
+                p = Product.model_validate(json.loads(body), context=STORED) if body is not None else None
                 yield seq, CatalogWrite(op, pid, p)
             if len(rows) < 1000:
                 return
@@ -174,8 +175,9 @@ def apply_writes(art: IndexArtifacts, extractor: FeatureExtractor, writes: Seque
         return out
 
     t0 = time.perf_counter()
-    new = list(pending.values())
-    enc = encode_products(Catalog(new), encoders(), cache())
+    batch = Catalog(pending.values())
+    enc = encode_products(batch, encoders(), cache())  # takes photos that do not decode off their products
+    new = batch.products
     t1 = time.perf_counter()
     start = len(catalog.products)
     positions = [catalog.stage(p) for p in new]  # positions exist, not yet live

@@ -8,6 +8,7 @@ no spaces, matches anywhere.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +21,13 @@ _KIND_RANK = {"query": 0, "category": 1, "product": 2}
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 CATEGORY_SEP = "›"
 _WORD = re.compile(r"[\w\u4e00-\u9fff][\w'\-\u4e00-\u9fff]*")
+# Per entry, bounded whatever the text: a key a word-suffix of the whole text made the keys of
+# one 900 KB title quadratic (gigabytes). A suggestion shows at most _TEXT_CHARS of its text; it
+# is found from its start and its next _KEYS_PER_ENTRY - 1 words; a key holds _KEY_CHARS, and a
+# longer typed prefix is checked against the text itself.
+_TEXT_CHARS = 200
+_KEYS_PER_ENTRY = 16
+_KEY_CHARS = 48
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +44,15 @@ def _norm(s: str) -> str:
     return " ".join(s.lower().replace(CATEGORY_SEP, " ").split())
 
 
+def _clip(s: str) -> str:
+    """At most :data:`_TEXT_CHARS` of ``s``, cut at a word end where there is one."""
+    s = s.strip()
+    if len(s) <= _TEXT_CHARS:
+        return s
+    cut = s[:_TEXT_CHARS + 1].rsplit(None, 1)[0] if " " in s[:_TEXT_CHARS + 1] else s[:_TEXT_CHARS]
+    return cut[:_TEXT_CHARS].rstrip()
+
+
 class Suggester:
     """Prefix lookup over a sorted key list (binary search), rebuilt when queries are added."""
 
@@ -47,14 +64,15 @@ class Suggester:
             for path in p.categories:
                 leaf = path.split("/")[-1].strip()
                 top = path.split("/")[0].strip()
-                name = leaf if top == leaf else f"{top} {CATEGORY_SEP} {leaf}"
+                name = _clip(leaf if top == leaf else f"{top} {CATEGORY_SEP} {leaf}")
                 counts[name] = counts.get(name, 0) + 1
                 paths.setdefault(name, path)
         self._static: list[Suggestion] = [Suggestion(n, "category", c, category=paths[n]) for n, c in counts.items()]
         titles: dict[str, Suggestion] = {}
         for p in products:
             if p.parent_id is None or p.parent_id not in catalog:  # one entry per model
-                titles.setdefault(_norm(p.title), Suggestion(p.title, "product", float(p.review_count), p.id))
+                title = _clip(p.title)
+                titles.setdefault(_norm(title), Suggestion(title, "product", float(p.review_count), p.id))
         self._static += list(titles.values())
         # Catalog entries come first and never change: index their keys once; past queries
         # are appended after them and re-indexed when they change.
@@ -67,22 +85,22 @@ class Suggester:
 
     @staticmethod
     def _index(entries: list[Suggestion], first: int) -> tuple[list[tuple[str, int]], list[int]]:
-        """Lookup keys (the text, and the text from each later word on) and the Chinese entries."""
+        """Lookup keys (the text, and the text from each of its next words on; at most
+        :data:`_KEYS_PER_ENTRY`, of :data:`_KEY_CHARS` each) and the Chinese entries."""
         keys: list[tuple[str, int]] = []
         cjk: list[int] = []
         for i, s in enumerate(entries, first):
-            text = _norm(s.text)
-            keys.append((text, i))
-            for m in _WORD.finditer(text):
-                if m.start() > 0:
-                    keys.append((text[m.start():], i))
+            text = _norm(s.text[:4 * _TEXT_CHARS])  # entries are clipped; this bounds any other text
+            later = (m.start() for m in _WORD.finditer(text) if m.start() > 0)
+            for start in itertools.chain([0], itertools.islice(later, _KEYS_PER_ENTRY - 1)):
+                keys.append((text[start:start + _KEY_CHARS], i))
             if _CJK.search(text):
                 cjk.append(i)
         return keys, cjk
 
     def update_queries(self, queries: Mapping[str, int]) -> None:
         """Replace the past-query source (``{query: times searched}``)."""
-        entries = [Suggestion(q.strip(), "query", float(n)) for q, n in queries.items() if q.strip()]
+        entries = [Suggestion(_clip(q), "query", float(n)) for q, n in queries.items() if q.strip()]
         keys, cjk = self._index(entries, len(self._static))
         keys.sort()
         keys = self._static_keys + keys
@@ -95,11 +113,13 @@ class Suggester:
         if not q:
             return []
         hits: set[int] = set()
-        lo = bisect.bisect_left(self._keys, (q, -1))
+        probe = q[:_KEY_CHARS]
+        lo = bisect.bisect_left(self._keys, (probe, -1))
         for key, i in self._keys[lo:]:
-            if not key.startswith(q):
+            if not key.startswith(probe):
                 break
-            hits.add(i)
+            if len(q) <= _KEY_CHARS or q in _norm(self._entries[i].text):
+                hits.add(i)
         if _CJK.search(q):
             hits.update(i for i in self._cjk if q in _norm(self._entries[i].text))
         ranked = sorted((self._entries[i] for i in hits),
