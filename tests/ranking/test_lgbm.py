@@ -73,3 +73,26 @@ def test_rows_by_query_are_each_query_once_sorted_with_its_rows_in_order():
     ts = TrainingSet(np.zeros((6, 1), np.float32), np.zeros(6), qids, np.arange(6).astype(str))
     got = [(q, rows.tolist()) for q, rows in ts.by_query()]
     assert got == [("a", [1, 4]), ("b", [0, 2, 5]), ("c", [3])]
+
+
+def test_a_saved_model_is_served_from_its_cached_onnx_without_lightgbm(tmp_path, monkeypatch):
+    """A one-off search loads the default ranker: converted once per user, then no LightGBM import."""
+    import sys
+
+    from shoprank.config import get_settings
+
+    pytest.importorskip("onnxmltools")
+    monkeypatch.setenv("SHOPRANK_USER_CACHE_DIR", str(tmp_path / "cache"))
+    get_settings.cache_clear()
+    try:
+        ts = _synthetic(n_queries=20)
+        model = LambdaMARTRanker.fit(ts.X, ts.y, ts.group_sizes, num_rounds=20)
+        model.save(tmp_path / "m")
+        load_ranker(tmp_path / "m")  # the first load converts
+        monkeypatch.setitem(sys.modules, "lightgbm", None)  # `import lightgbm` raises from here on
+        monkeypatch.setitem(sys.modules, "onnxmltools", None)
+        again = load_ranker(tmp_path / "m")
+        assert np.allclose(again.score_matrix(ts.X), model.booster.predict(ts.X), atol=1e-4)
+        assert len(list((tmp_path / "cache" / "models").glob("lambdamart-*/model.onnx"))) == 1
+    finally:
+        get_settings.cache_clear()
