@@ -1,10 +1,13 @@
 """`shoprank index`: a mistyped catalog is one line on stderr and a non-zero exit, not a traceback."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from typer.testing import CliRunner
 
 from shoprank.cli import app
+from shoprank.config import get_settings
 
 
 @pytest.fixture
@@ -123,3 +126,104 @@ def test_analytics_reports_judges_exports_and_eval_scores_the_judgments(runner, 
 def test_analytics_without_a_log_says_so(runner):
     res = runner.invoke(app, ["analytics"])
     assert res.exit_code == 2 and "no impression log" in res.stderr
+
+
+def _shop(tmp_path):
+    shop = tmp_path / "shop.jsonl"
+    rows = [{"id": "bp1", "title": "Red Trail Backpack 红色登山背包", "categories": ["Bags/Backpacks"], "price": 40,
+             "stock": 3},
+            {"id": "bp2", "title": "Blue Trail Backpack", "categories": ["Bags/Backpacks"], "price": 90, "stock": 5},
+            {"id": "bp3", "title": "Green Trail Backpack 绿色登山背包", "categories": ["Bags/Backpacks"], "price": 30,
+             "stock": 0},
+            {"id": "mug", "title": "Red Backpack Mug", "categories": ["Home/Kitchen"], "price": 10}]
+    shop.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return shop
+
+
+def test_search_without_an_index_is_one_line(runner):
+    out = runner.invoke(app, ["search", "backpack", "--name", "nope"])
+    assert out.exit_code == 2 and isinstance(out.exception, SystemExit)
+    assert out.stderr.splitlines() == [f"error: no shoprank index at {get_settings().index_dir('nope')} "
+                                       "(run `shoprank index` first)"]
+
+
+def test_a_photo_query_on_an_index_without_photos_is_one_line(runner, tmp_path):
+    from PIL import Image
+
+    assert runner.invoke(app, ["index", str(_shop(tmp_path)), "--name", "t"]).exit_code == 0
+    Image.new("RGB", (16, 16), "red").save(tmp_path / "red.png")
+    out = runner.invoke(app, ["search", "--image", str(tmp_path / "red.png"), "--name", "t"])
+    assert out.exit_code == 2 and isinstance(out.exception, SystemExit)
+    assert out.stderr.splitlines() == ["error: this index was built without an image encoder; photo search is "
+                                       "unavailable"]
+
+
+def test_search_filters_by_category_price_and_stock(runner, tmp_path):
+    assert runner.invoke(app, ["index", str(_shop(tmp_path)), "--name", "t"]).exit_code == 0
+
+    def ids(*opts):
+        out = runner.invoke(app, ["search", "red backpack", "--name", "t", *opts])
+        assert out.exit_code == 0, out.output
+        return sorted(line.split()[2] for line in out.stdout.splitlines() if line[:3].strip().endswith("."))
+
+    assert ids() == ["bp1", "bp2", "bp3", "mug"]
+    assert ids("--category", "bags") == ["bp1", "bp2", "bp3"]
+    assert ids("--category", "bags", "--price-max", "50") == ["bp1", "bp3"]
+    assert ids("--price-min", "35", "--in-stock") == ["bp1", "bp2"]
+
+
+def test_search_columns_stay_aligned_with_cjk_titles(runner, tmp_path):
+    from wcwidth import wcswidth
+
+    assert runner.invoke(app, ["index", str(_shop(tmp_path)), "--name", "t"]).exit_code == 0
+    out = runner.invoke(app, ["search", "backpack", "--name", "t", "--category", "bags"])
+    rows = [line for line in out.stdout.splitlines() if line[:3].strip().endswith(".")]
+    assert len(rows) == 3 and any("登山" in r for r in rows) and any("登山" not in r for r in rows)
+    # The price ends at the same terminal column on every row, Chinese (two columns a character) or not.
+    ends = {wcswidth(r[:r.index(p) + len(p)]) for r in rows for p in ("40.00", "90.00", "30.00") if p in r}
+    assert len(ends) == 1
+
+
+def test_serve_on_a_taken_port_is_one_line_before_anything_is_served(runner, tmp_path):
+    import socket
+
+    assert runner.invoke(app, ["index", str(_shop(tmp_path)), "--name", "t"]).exit_code == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        for args in (["serve", "--name", "t"], ["demo"]):
+            out = runner.invoke(app, [*args, "--port", str(port)])
+            assert out.exit_code == 2 and "serving on" not in out.stdout
+            assert out.stderr.splitlines() == [f"error: port {port} on 127.0.0.1 is in use: choose another with "
+                                               "--port N or SHOPRANK_PORT=N"]
+    assert not (tmp_path / "home" / "indexes" / "demo").exists()  # the demo stopped before building
+
+
+def test_many_rows_skipped_for_one_reason_are_one_line(runner, tmp_path):
+    """Luma has 152 reviews of SKUs its catalog lacks: correct skips, said once with a count."""
+    products = tmp_path / "fixtures" / "ConfigurableSampleData" / "products.csv"
+    reviews = tmp_path / "fixtures" / "ReviewSampleData" / "products_reviews.csv"
+    products.parent.mkdir(parents=True)
+    reviews.parent.mkdir(parents=True)
+    products.write_text("sku,name,price\nA1,Alpha Bag,5\nA2,Beta Bag,7\n")
+    gone = [f"Z{i}" for i in range(6)]
+    reviews.write_text("sku,rating_code,rating_value,title,review,reviewer,email\n"
+                       + "".join(f"{s},Rating,4,Nice,Good,Ann,a@b.c\n" for s in ["A1", *gone, gone[0]]))
+    out = runner.invoke(app, ["index", "--magento", str(tmp_path), "--name", "t"])
+    assert out.exit_code == 0, out.output
+    said = [x for x in out.stderr.splitlines() if "skipped" in x]
+    assert said == [f"skipped 7 rows of {reviews} (review for unknown product sku: 'Z0', 'Z1', 'Z2', …; lines 3-9)"]
+    assert "7 rows skipped" in out.stdout
+
+
+def test_commands_log_our_progress_but_not_other_libraries_info():
+    import logging
+
+    from shoprank.cli import _setup_logging
+
+    _setup_logging(False)
+    assert logging.getLogger("shoprank.index.generations").isEnabledFor(logging.INFO)
+    assert not logging.getLogger("faiss.loader").isEnabledFor(logging.INFO)  # "Could not load ... avx512"
+    _setup_logging(False, quiet=True)  # a one-off search prints results only
+    assert not logging.getLogger("shoprank.ranking.default").isEnabledFor(logging.INFO)

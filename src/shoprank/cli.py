@@ -1,32 +1,134 @@
-"""Command line: ``shoprank index | search | serve | demo``."""
+"""Command line: ``shoprank index | search | serve | demo``.
+
+Every command reports a user's mistake or a missing extra as one line on stderr and a non-zero
+exit; ``--debug`` (or ``SHOPRANK_DEBUG=1``) shows the traceback instead."""
 from __future__ import annotations
 
+import errno
+import functools
 import logging
+import os
+import re
+import socket
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from typer.exceptions import TyperException
 
 from shoprank.catalog import CATALOG_FORMATS, Catalog, ImportResult, load_catalog_file, load_magento
 from shoprank.config import get_settings
 from shoprank.ranking.cross_encoder import CE_EPOCHS, CE_LAYERS, CE_LR, CE_MAX_LENGTH
 
 if TYPE_CHECKING:
+    from shoprank.config import Settings
+    from shoprank.encoders import ImageEncoder
+    from shoprank.engine import ShopRank
     from shoprank.evaluation.harness import EvalReport
+    from shoprank.types import RowError
 
-app = typer.Typer(add_completion=False, help="Multimodal product search and ranking.")
 log = logging.getLogger("shoprank")
-
-
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+_debug = [os.environ.get("SHOPRANK_DEBUG", "").lower() in ("1", "true", "yes")]
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
     """One line on stderr and a non-zero exit: a usage mistake needs no traceback."""
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
+
+
+# Import names whose distribution is named otherwise (the rest: "_" -> "-").
+_DISTRIBUTIONS = {"sklearn": "scikit-learn", "efficientnet_lite_pytorch": "efficientnet-lite-pytorch"}
+
+
+def _extra_for(module: str) -> str | None:
+    """The shoprank extra that installs ``module`` (read from the installed package's metadata)."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    want = _DISTRIBUTIONS.get(module, module.replace("_", "-")).lower()
+    try:
+        reqs = requires("shoprank") or []
+    except PackageNotFoundError:
+        return None
+    extras = [m.group(2) for r in reqs if (m := re.match(r"([A-Za-z0-9_.-]+).*extra\s*==\s*['\"]([\w-]+)['\"]", r))
+              and m.group(1).lower().replace("_", "-") == want and m.group(2) != "all"]
+    return extras[0] if extras else None
+
+
+def _describe(e: BaseException) -> tuple[str, int]:
+    """A one-line reason for ``e`` and the exit code: 2 for what the user can fix, 1 otherwise."""
+    from shoprank.registry import MissingExtraError
+
+    if isinstance(e, MissingExtraError):
+        return str(e), 2
+    if isinstance(e, ModuleNotFoundError) and e.name:
+        top = e.name.split(".")[0]
+        extra = _extra_for(top)
+        hint = f"pip install 'shoprank[{extra}]'" if extra else f"install the package that provides {top!r}"
+        return f"{e} (this needs {hint})", 2
+    if isinstance(e, ImportError | FileNotFoundError | PermissionError | ValueError):
+        return " ".join(str(e).split()) or type(e).__name__, 2  # QueryError and settings errors are ValueErrors
+    if isinstance(e, OSError):
+        return f"{type(e).__name__}: {' '.join(str(e).split())}", 1
+    return f"{type(e).__name__}: {' '.join(str(e).split())} (a bug: run with --debug for the traceback)", 1
+
+
+def _one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` with its failures as one line (see the module docstring)."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, TyperException):  # typer reports these itself
+            raise
+        except Exception as e:
+            if _debug[0]:
+                raise
+            message, code = _describe(e)
+            _fail(message, code)
+
+    return run
+
+
+app = typer.Typer(add_completion=False, help="Multimodal product search and ranking.",
+                  pretty_exceptions_enable=False)
+
+
+@app.callback()
+def _options(debug: Annotated[bool, typer.Option(
+        "--debug", envvar="SHOPRANK_DEBUG", help="show the traceback of an error instead of one line")] = False,
+) -> None:
+    _debug[0] = debug
+
+
+def _setup_logging(verbose: bool, quiet: bool = False) -> None:
+    """Our own INFO lines (none with ``quiet``); other libraries' only from WARNING up (faiss logs
+    each CPU build it tries)."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    log.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
+
+
+def _summarize(one: str, many: str, rows: Sequence[RowError], color: str, show: int = 3) -> None:
+    """Each row on its own line, except runs of one message about one file (e.g. the Luma reviews of
+    products the catalog lacks): one line with the count and the first few."""
+    groups: dict[tuple[str, str], list[RowError]] = {}
+    for r in rows:
+        groups.setdefault((r.source, re.sub(r"'[^']*'", "'…'", r.message)), []).append(r)
+    for (source, shape), group in groups.items():
+        if len(group) <= show + 1:
+            for r in group:
+                typer.secho(f"{one} {r}", fg=color, err=True)
+            continue
+        values = [m.group(0) for r in group if (m := re.search(r"'[^']*'", r.message))]
+        firsts = list(dict.fromkeys(values))
+        what = shape.replace(" '…'", "").replace("'…'", "")
+        sample = f": {', '.join(firsts[:show])}{', …' if len(firsts) > show else ''}" if firsts else ""
+        lines = [r.line for r in group]
+        typer.secho(f"{many.format(n=len(group))} of {source} ({what}{sample}; lines {min(lines)}-{max(lines)})",
+                    fg=color, err=True)
 
 
 def _import(magento: Path | None, files: list[Path]) -> ImportResult:
@@ -47,19 +149,21 @@ def _import(magento: Path | None, files: list[Path]) -> ImportResult:
         res.extend(load_catalog_file(f))
     for ferr in res.file_errors:
         typer.secho(f"skipped file {ferr}", fg=typer.colors.RED, err=True)
-    for err in res.errors:
-        typer.secho(f"skipped row {err}", fg=typer.colors.YELLOW, err=True)
-    for warning in res.warnings:
-        typer.secho(f"warning {warning}", fg=typer.colors.YELLOW, err=True)
+    _summarize("skipped row", "skipped {n} rows", res.errors, typer.colors.YELLOW)
+    _summarize("warning", "{n} warnings on rows", res.warnings, typer.colors.YELLOW)
     return res
 
 
-def _build(res: ImportResult, name: str):
+def _build(res: ImportResult, name: str, settings: Settings | None = None,
+           image_encoder: ImageEncoder | None = None) -> ShopRank:
+    from shoprank import factory
     from shoprank.engine import ShopRank
 
-    settings = get_settings()
+    settings = settings or get_settings()
     t0 = time.perf_counter()
-    engine = ShopRank.build(Catalog(res.products), settings.index_dir(name), settings)
+    # The photo model first: a missing extra is said before the text model is loaded or exported.
+    image_encoder = image_encoder or factory.image_encoder(settings)
+    engine = ShopRank.build(Catalog(res.products), settings.index_dir(name), settings, image_encoder=image_encoder)
     dt = time.perf_counter() - t0
     m = engine.artifacts.manifest
     typer.echo(f"indexed {m['products']} products, {m['images']} images, {m['reviews']} reviews "
@@ -127,36 +231,81 @@ def index(
     _build(res, name)
 
 
+def _width(ch: str) -> int:
+    """Terminal columns of one character: a CJK one takes two, a control or combining one none."""
+    from wcwidth import wcwidth
+
+    return max(wcwidth(ch), 0)
+
+
+def _cell(text: str, width: int, right: bool = False) -> str:
+    """``text`` cut and padded to ``width`` terminal columns."""
+    out, used = [], 0
+    for ch in text:
+        w = _width(ch)
+        if used + w > width:
+            break
+        out.append(ch)
+        used += w
+    pad = " " * (width - used)
+    return pad + "".join(out) if right else "".join(out) + pad
+
+
 @app.command()
 def search(
     text: Annotated[str | None, typer.Argument(help="query text")] = None,
-    image: Annotated[Path | None, typer.Option(help="query photo")] = None,
+    image: Annotated[Path | None, typer.Option(help="query photo", exists=True, dir_okay=False)] = None,
     k: int = 10,
     name: str = "luma",
+    category: Annotated[str | None, typer.Option(help="only this category or below it, e.g. Bags")] = None,
+    price_min: Annotated[float | None, typer.Option(help="lowest price", min=0)] = None,
+    price_max: Annotated[float | None, typer.Option(help="highest price", min=0)] = None,
+    in_stock: Annotated[bool, typer.Option("--in-stock", help="only products that can be bought now")] = False,
     fusion: str | None = None,
     explain: bool = False,
 ) -> None:
-    """Search a built index from the terminal."""
-    from shoprank.engine import ShopRank
-    from shoprank.types import Query
+    """Search a built index from the terminal (loads only what the query needs)."""
 
+    from shoprank.engine import ShopRank
+    from shoprank.types import Filters, Query
+
+    _setup_logging(False, quiet=True)
+    if text is None and image is None:
+        _fail("give a query text, --image PHOTO, or both")
     settings = get_settings()
     engine = ShopRank.open(settings.index_dir(name), settings)
-    q = Query(text=text, image=image.read_bytes() if image else None, k=k, fusion=fusion, explain=explain)
+    filters = Filters(category=category, price_min=price_min, price_max=price_max, in_stock=in_stock)
+    q = Query(text=text, image=image.read_bytes() if image else None, k=k, filters=filters, fusion=fusion,
+              explain=explain)
     res = engine.search(q)
     if res.photo_labels:
         typer.echo("photo looks like: " + ", ".join(f"{a} {b:.0%}" for a, b in res.photo_labels))
+    id_width = max((sum(map(_width, h.product.id)) for h in res.hits), default=0)  # ids are shown whole
     for i, h in enumerate(res.hits, 1):
         p = h.product
         price = f"{p.price:.2f}" if p.price is not None else "-"
-        typer.echo(f"{i:2d}. {h.score:6.3f}  {p.id:<18} {p.title[:48]:<48} {price:>8}  {p.category}")
+        typer.echo(f"{i:2d}. {h.score:6.3f}  {_cell(p.id, id_width)} {_cell(p.title, 48)} {_cell(price, 8, right=True)}"
+                   f"  {p.category}")
         if explain:
             top = sorted(h.contributions.items(), key=lambda t: -abs(t[1]))[:5]
             typer.echo("      " + ", ".join(f"{n}={v:+.2f}" for n, v in top))
-    typer.echo(f"({res.candidates} candidates, {sum(res.timings_ms.values()):.1f} ms)")
+    typer.echo(f"({len(res.hits)} shown of {res.candidates} candidates, {sum(res.timings_ms.values()):.1f} ms)")
 
 
-def _serve(engine, host: str, port: int) -> None:
+def _listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound now: a taken port is one line before anything says "serving"."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: a TIME_WAIT port is free
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        why = "is in use" if e.errno == errno.EADDRINUSE else f"cannot be opened ({e.strerror})"
+        _fail(f"port {port} on {host} {why}: choose another with --port N or SHOPRANK_PORT=N")
+    return sock
+
+
+def _serve(engine: Any, sock: socket.socket) -> None:
     import uvicorn
 
     from shoprank.service import create_app
@@ -164,10 +313,11 @@ def _serve(engine, host: str, port: int) -> None:
     try:
         app = create_app(engine)
     except RuntimeError as e:  # e.g. prod without an admin key: one line, not a traceback
-        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
+        sock.close()
+        _fail(str(e))
+    host, port = sock.getsockname()[:2]
     typer.echo(f"shoprank is serving on http://{host}:{port}/  (Ctrl+C to stop)")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.Server(uvicorn.Config(app, log_level="info")).run(sockets=[sock])
 
 
 @app.command("user-token")
@@ -191,12 +341,13 @@ def serve(name: str = "luma", host: str | None = None, port: int | None = None) 
 
     _setup_logging(False)
     settings = get_settings()
+    sock = _listen(host or settings.host, port or settings.port)
     try:
         engine = ShopRank.open(settings.index_dir(name), settings)
-    except FileNotFoundError as e:
-        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
-    _serve(engine, host or settings.host, port or settings.port)
+    except BaseException:
+        sock.close()
+        raise
+    _serve(engine, sock)
 
 
 def _save_models(rep: EvalReport, save_model: Path | None, name: str) -> None:
@@ -537,18 +688,31 @@ def demo(
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="start the web server after building")] = True,
 ) -> None:
     """Make a small demo catalog (English + Chinese, drawn photos), index it and serve it."""
+    from shoprank import factory
     from shoprank.catalog.demo import write_demo_catalog
 
     _setup_logging(False)
     settings = get_settings()
+    sock = _listen(host or settings.host, port or settings.port) if serve else None  # before the build
+    try:
+        image = factory.image_encoder(settings)  # without the image extra the demo runs on text alone
+    except ImportError as e:
+        typer.secho(f"photos off: {e}", fg=typer.colors.YELLOW, err=True)
+        settings, image = settings.model_copy(update={"image_encoder": "none"}), None
     path = write_demo_catalog(settings.home / "demo-catalog")
-    engine = _build(_import(None, [path]), "demo")
+    engine = _build(_import(None, [path]), "demo", settings, image)
     for q in ("red backpack", "女士瑜伽裤", "coffee mug under 15"):
         res = engine.search(q, k=3)
         typer.echo(f"  {q!r}: " + " | ".join(h.product.title for h in res.hits))
-    if serve:
-        _serve(engine, host or settings.host, port or settings.port)
+    if sock is not None:
+        _serve(engine, sock)
 
+
+# Wrapped here, once every command is registered: typer builds the commands when called, so
+# in-process runs (tests) get the same one-line errors.
+for _info in [*app.registered_commands, *events_app.registered_commands]:
+    if _info.callback is not None:
+        _info.callback = _one_line_errors(_info.callback)
 
 if __name__ == "__main__":
     app()

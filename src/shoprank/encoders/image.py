@@ -11,12 +11,13 @@ from PIL import Image
 
 from shoprank.encoders.base import ImageEncoder, l2_normalize
 from shoprank.encoders.onnx_runtime import (
-    DEFAULT_MODELS,
     build_once,
     check_runtime,
     default_threads,
     model_path,
+    quiet_export,
     session,
+    torch_for_export,
 )
 
 _SIZE = 224
@@ -101,6 +102,10 @@ class EfficientNetImageEncoder(_Labelled):
         return pooled.numpy(), probs.numpy()
 
 
+def _export_needs() -> None:
+    torch_for_export("the image encoder 'efficientnet'", "image")
+
+
 def _export_efficientnet(out: Path) -> None:
     import torch
 
@@ -115,7 +120,7 @@ def _export_efficientnet(out: Path) -> None:
             pooled = self.net.extract_features(x).mean(dim=(2, 3))
             return pooled, torch.softmax(self.net._fc(pooled), dim=-1)
 
-    with torch.inference_mode():
+    with torch.inference_mode(), quiet_export():
         torch.onnx.export(FeaturesAndProbs(), (torch.zeros(1, 3, _SIZE, _SIZE),), str(out), input_names=["pixels"],
                           output_names=["pooled", "probs"],
                           dynamic_axes={"pixels": {0: "batch"}, "pooled": {0: "batch"}, "probs": {0: "batch"}},
@@ -145,6 +150,5 @@ def efficientnet(runtime: str = "onnx-int8", threads: int | None = None, home: P
     check_runtime(runtime)
     if runtime == "reference":
         return EfficientNetImageEncoder()
-    path = build_once(model_path(home or DEFAULT_MODELS, "efficientnet-lite0", "onnx-fp32"),
-                      _export_efficientnet)
+    path = build_once(model_path(home, "efficientnet-lite0", "onnx-fp32"), _export_efficientnet, _export_needs)
     return OnnxEfficientNetImageEncoder(path, threads)

@@ -1,6 +1,7 @@
 """Encoders on onnxruntime: models exported once on this machine, int8 or fp32, threads set on purpose.
 
-An exported model is cached under ``<home>/models/<key>/model.onnx``, the key naming the
+An exported model is cached under ``<models>/<key>/model.onnx`` (``Settings.models_dir``, one
+per-user cache shared by every ``SHOPRANK_HOME``), the key naming the
 model, the runtime and the onnxruntime version, and is built atomically (a temporary file
 renamed into place, under a lock file), so concurrent processes never read half a model.
 
@@ -12,10 +13,12 @@ intra-op threads, whose small per-op kernels leave the second thread waiting.
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -23,12 +26,12 @@ from typing import Any
 import numpy as np
 
 from shoprank.encoders.base import TextEncoder, clip_texts, l2_normalize
+from shoprank.registry import MissingExtraError
 
 log = logging.getLogger(__name__)
 
 RUNTIMES: tuple[str, ...] = ("onnx-int8", "onnx-fp32", "reference")
 ONNX_HINT = "pip install 'shoprank[minilm]' (onnxruntime)"
-DEFAULT_MODELS = Path("var") / "models"  # Settings.models_dir with the default home
 
 
 def check_runtime(runtime: str) -> None:
@@ -48,24 +51,57 @@ def _ort() -> Any:
     return onnxruntime
 
 
-def model_path(home: Path, model: str, runtime: str) -> Path:
-    """Where ``model`` exported for ``runtime`` lives."""
-    return home / f"{model}-{runtime}-ort{_ort().__version__}" / "model.onnx"
+def models_home(home: Path | None) -> Path:
+    """``home``, or the per-user model cache of the settings (``Settings.models_dir``)."""
+    if home is not None:
+        return home
+    from shoprank.config import get_settings
+
+    return get_settings().models_dir
 
 
-def build_once(path: Path, build: Callable[[Path], None]) -> Path:
-    """``path``, calling ``build(tmp)`` first if it does not exist; safe across processes."""
+def model_path(home: Path | None, model: str, runtime: str) -> Path:
+    """Where ``model`` exported for ``runtime`` lives (``home``: default the per-user cache)."""
+    return models_home(home) / f"{model}-{runtime}-ort{_ort().__version__}" / "model.onnx"
+
+
+def build_once(path: Path, build: Callable[[Path], None], needs: Callable[[], None] | None = None) -> Path:
+    """``path``, calling ``build(tmp)`` first if it does not exist; safe across processes.
+
+    ``needs()`` raises if what building takes is not installed: checked before anything is said
+    or made, as serving an exported model needs none of it."""
     if path.is_file():
         return path
+    if needs is not None:
+        needs()
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.parent / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not path.is_file():
             tmp = path.with_suffix(".tmp.onnx")
-            log.info("exporting %s (once per machine)", path.parent.name)
+            log.info("exporting %s once into %s (shared by every home)", path.parent.name, path.parent.parent)
             build(tmp)
             tmp.replace(path)
     return path
+
+
+def torch_for_export(what: str, extra: str) -> None:
+    """Check that torch, which exporting a model needs once (serving an exported one does not), is
+    there; if not, an error naming the extra that brings it."""
+    try:
+        import torch  # noqa: F401
+    except ImportError as e:
+        raise MissingExtraError(f"{what} needs pip install 'shoprank[{extra}]' to export its model once "
+                                f"({e})") from e
+
+
+@contextlib.contextmanager
+def quiet_export() -> Iterator[None]:
+    """The TorchScript exporter warns that it cannot constant-fold our Slice ops: harmless (the graph
+    is the same, onnxruntime folds it when it loads it) and printed on every export."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Constant folding", category=UserWarning)
+        yield
 
 
 def quantize_int8(src: Path, dst: Path) -> None:

@@ -14,7 +14,6 @@ import numpy as np
 
 from shoprank.encoders.base import TextEncoder, clip_texts, l2_normalize
 from shoprank.encoders.onnx_runtime import (
-    DEFAULT_MODELS,
     OnnxTextEncoder,
     build_once,
     check_runtime,
@@ -22,6 +21,8 @@ from shoprank.encoders.onnx_runtime import (
     hf_tokenizer,
     model_path,
     quantize_int8,
+    quiet_export,
+    torch_for_export,
 )
 
 MINILM_MAX_TOKENS = 256  # as sentence-transformers' all-MiniLM-L6-v2 config
@@ -104,19 +105,20 @@ def _export_minilm(out: Path) -> None:
 
     names = ["input_ids", "attention_mask", "token_type_ids"]
     ids = torch.ones(2, 8, dtype=torch.long)
-    with torch.inference_mode():
+    with torch.inference_mode(), quiet_export():
         axes = {n: {0: "batch", 1: "tokens"} for n in [*names, "states"]}
         torch.onnx.export(States(), (ids, ids, torch.zeros_like(ids)), str(out), input_names=names,
                           output_names=["states"], dynamic_axes=axes, opset_version=17, dynamo=False)
 
 
 def minilm(runtime: str = "onnx-int8", threads: int | None = None, home: Path | None = None) -> TextEncoder:
-    """all-MiniLM-L6-v2 on ``runtime``; ONNX models are exported to ``home`` (default ``var/models``)."""
+    """all-MiniLM-L6-v2 on ``runtime``; ONNX models are exported to ``home`` (default the per-user
+    model cache, ``Settings.models_dir``)."""
     check_runtime(runtime)
     if runtime == "reference":
         return MiniLMReference(threads)
-    home = home or DEFAULT_MODELS
-    fp32 = build_once(model_path(home, "all-MiniLM-L6-v2", "onnx-fp32"), _export_minilm)
+    fp32 = build_once(model_path(home, "all-MiniLM-L6-v2", "onnx-fp32"), _export_minilm,
+                      lambda: torch_for_export("the text encoder 'minilm'", "minilm"))
     path = fp32 if runtime == "onnx-fp32" else build_once(
         model_path(home, "all-MiniLM-L6-v2", runtime), lambda out: quantize_int8(fp32, out))
     tokenize = hf_tokenizer(_minilm_dir() / "tokenizer.json", MINILM_MAX_TOKENS)
@@ -131,4 +133,4 @@ def e5(runtime: str = "onnx-int8", threads: int | None = None, home: Path | None
         return E5TextEncoder(threads)
     from shoprank.encoders.e5_onnx import OnnxE5Encoder
 
-    return OnnxE5Encoder(runtime, threads, home or DEFAULT_MODELS)
+    return OnnxE5Encoder(runtime, threads, home)

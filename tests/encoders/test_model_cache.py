@@ -1,0 +1,66 @@
+"""Exported models live in one per-user cache, shared by every SHOPRANK_HOME."""
+from __future__ import annotations
+
+import sys
+import warnings
+
+import pytest
+
+from shoprank import factory
+from shoprank.config import Settings, get_settings
+from shoprank.encoders.onnx_runtime import build_once, model_path, quiet_export
+from shoprank.registry import MissingExtraError
+
+
+@pytest.fixture
+def fresh_settings():
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_two_homes_share_one_export(tmp_path, monkeypatch, fresh_settings):
+    monkeypatch.delenv("SHOPRANK_USER_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    built, paths = [], []
+
+    def export(out):
+        built.append(out)
+        out.write_bytes(b"onnx")
+
+    for home in ("shop-a", "shop-b"):
+        monkeypatch.setenv("SHOPRANK_HOME", str(tmp_path / home))
+        get_settings.cache_clear()
+        s = get_settings()
+        assert s.models_dir == tmp_path / "xdg" / "shoprank" / "models"
+        assert factory._runtime_options(s)["home"] == s.models_dir  # what every encoder is built with
+        paths.append(build_once(model_path(None, "m", "onnx-fp32"), export))
+    assert len(built) == 1 and paths[0] == paths[1] and paths[0].read_bytes() == b"onnx"
+    assert not (tmp_path / "shop-a" / "models").exists()
+
+
+def test_the_cache_folder_is_a_setting_defaulting_to_the_user_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SHOPRANK_USER_CACHE_DIR", str(tmp_path / "c"))
+    assert Settings().models_dir == tmp_path / "c" / "models"
+    monkeypatch.delenv("SHOPRANK_USER_CACHE_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert Settings().models_dir == tmp_path / ".cache" / "shoprank" / "models"
+
+
+def test_exporting_without_torch_names_the_extra_and_makes_nothing(tmp_path, monkeypatch, caplog):
+    from shoprank.encoders.image import efficientnet
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises, as on a core install
+    with pytest.raises(MissingExtraError, match=r"pip install 'shoprank\[image\]'"):
+        efficientnet(home=tmp_path / "models")
+    assert not (tmp_path / "models").exists() and "exporting" not in caplog.text
+
+
+def test_exports_hide_the_exporters_constant_folding_warnings():
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with quiet_export():
+            warnings.warn("Constant folding - Only steps=1 can be constant folded", UserWarning, stacklevel=1)
+        warnings.warn("something else", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in seen] == ["something else"]
