@@ -142,6 +142,21 @@ def test_bulk_applies_good_lines_and_reports_bad_ones(client):
     assert client.post("/products:bulk", content=big.encode(), headers=NDJSON).status_code == 413
 
 
+def test_a_photo_swapped_for_a_symlink_out_of_the_image_folder_is_not_served(client, tmp_path):
+    photos = tmp_path / "photos"
+    photo(photos / "swap.png", "red")
+    assert client.put("/products/P-1", json={"title": "Lamp", "images": "swap.png"}, headers=H).status_code == 200
+    assert client.get("/images/P-1/0").status_code == 200
+    outside = tmp_path / "secret.png"  # an image, so the header check alone would let it through
+    photo(outside, "blue")
+    (photos / "swap.png").unlink()
+    (photos / "swap.png").symlink_to(outside)
+    assert client.get("/images/P-1/0").status_code == 404
+    (photos / "swap.png").unlink()
+    (photos / "swap.png").symlink_to(photos / "lamp.png")  # still inside the image folder: fine
+    assert client.get("/images/P-1/0").status_code == 200
+
+
 def test_bulk_splits_lines_at_newline_only(client):
     # U+2028, U+2029 and U+0085 are legal inside JSON strings: they neither end a line nor
     # shift the numbers of the lines after them.

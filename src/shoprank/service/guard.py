@@ -1,5 +1,5 @@
 """What every request passes through: a body-size bound enforced while reading, strict JSON
-parsing, security headers, and 4xx/503 answers instead of 500s for bad input."""
+parsing, security headers, HEAD for every GET, and 4xx/503/507 answers instead of 500s."""
 from __future__ import annotations
 
 import errno
@@ -78,6 +78,9 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        head = scope["method"] == "HEAD"
+        if head:  # HEAD is GET without the body (curl -I), for every GET route
+            scope = {**scope, "method": "GET"}
         headers = Headers(scope=scope)
         multipart = headers.get("content-type", "").lower().startswith("multipart/")
         limit = self.max_multipart if multipart else self.larger.get(scope["path"], self.max_body)
@@ -101,6 +104,8 @@ class RequestGuard:
             return message
 
         async def send_with_headers(message: Message) -> None:
+            if head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             if message["type"] == "http.response.start":
                 h = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():

@@ -92,7 +92,10 @@ class Access:
         self.public = ALL_SCOPES if self.open else frozenset(settings.public_scopes)
         self.token_secret = _secret(settings.user_token_secret) or self.keys.get("admin")
         self.trust_forwarded_for = settings.trust_forwarded_for
-        self.limiter = RateLimiter({"search": settings.rate_search_per_s, "events": settings.rate_events_per_s})
+        self.forwarded_proxies = settings.forwarded_proxies
+        # Unknown keys are counted per address at the search rate: guessing keys costs like searching.
+        self.limiter = RateLimiter({"search": settings.rate_search_per_s, "events": settings.rate_events_per_s,
+                                    "unknown-key": settings.rate_search_per_s})
 
     def scopes_of(self, key: str | None) -> frozenset[str] | None:
         """What a request with this key may do; ``None`` for a key that matches none."""
@@ -113,13 +116,24 @@ class Access:
         """Whom a rate limit counts: the API key when one is sent, else the client's address."""
         if key is not None:
             return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
-        if self.trust_forwarded_for and (fwd := request.headers.get("x-forwarded-for")):
-            return "ip:" + fwd.split(",")[0].strip()
-        return "ip:" + (request.client.host if request.client else "?")
+        return "ip:" + self.address(request)
+
+    def address(self, request: Request) -> str:
+        """The client's address. Behind ``forwarded_proxies`` trusted proxies, each appends the
+        address it saw to X-Forwarded-For: the entry the outermost one appended is the client,
+        and entries to its left are whatever the client wrote (a spoofed first entry is ignored)."""
+        peer = request.client.host if request.client else "?"
+        if not self.trust_forwarded_for:
+            return peer
+        hops = [h.strip() for v in request.headers.getlist("x-forwarded-for") for h in v.split(",") if h.strip()]
+        if not hops:
+            return peer
+        return hops[-min(self.forwarded_proxies, len(hops))]
 
     def check(self, request: Request, scope: str, key: str | None) -> None:
         granted = self.scopes_of(key)
         if granted is None:
+            self.throttle(request, "unknown-key", None)
             raise HTTPException(401, "unknown API key (X-API-Key)")
         if scope not in granted:
             if key is None:
@@ -130,7 +144,8 @@ class Access:
     def throttle(self, request: Request, scope: str, key: str | None) -> None:
         wait = self.limiter.wait(scope, self.client(request, key))
         if wait > 0:
-            raise HTTPException(429, f"rate limit of {self.limiter.rates[scope]:g} {scope} requests/s exceeded",
+            raise HTTPException(429, f"rate limit of {self.limiter.rates[scope]:g} {scope} requests/s exceeded "
+                                     "for this client",
                                 headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
 
