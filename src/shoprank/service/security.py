@@ -31,6 +31,10 @@ _KEY_SCOPES: dict[str, frozenset[str]] = {
     "admin": ALL_SCOPES, "events": frozenset({"search", "events"}), "search": frozenset({"search"})}
 # Clients whose rate-limit buckets are remembered at once; the least recently seen are dropped.
 MAX_CLIENTS = 100_000
+# A voice query counts as one search per this many seconds of audio: transcribing costs about
+# a second of a core per second of speech, a text search a few milliseconds.
+AUDIO_SECONDS_PER_REQUEST = 1.0
+MAX_DEBT_S = 60.0
 
 # One OpenAPI security scheme per scope (all the X-API-Key header), so the spec says which
 # key each operation needs and which take none (public scopes).
@@ -67,18 +71,33 @@ class RateLimiter:
         if rate is None:
             return 0.0
         now = time.monotonic() if now is None else now
-        burst = 2.0 * rate
-        tokens, last = self._buckets.pop((scope, client), (burst, now))
-        tokens = min(burst, tokens + (now - last) * rate)
+        tokens = self._take(scope, client, rate, now)
         if tokens >= 1.0:
             tokens -= 1.0
             wait = 0.0
         else:
             wait = (1.0 - tokens) / rate
+        self._put(scope, client, tokens, now)
+        return wait
+
+    def charge(self, scope: str, client: str, cost: float, now: float | None = None) -> None:
+        """Count ``cost`` more requests for work found costly after it was admitted (seconds of
+        audio transcribed): the bucket may go into debt, up to ``MAX_DEBT_S`` of its refill."""
+        rate = self.rates.get(scope)
+        if rate is None or cost <= 0:
+            return
+        now = time.monotonic() if now is None else now
+        self._put(scope, client, max(self._take(scope, client, rate, now) - cost, -MAX_DEBT_S * rate), now)
+
+    def _take(self, scope: str, client: str, rate: float, now: float) -> float:
+        burst = 2.0 * rate
+        tokens, last = self._buckets.pop((scope, client), (burst, now))
+        return min(burst, tokens + (now - last) * rate)
+
+    def _put(self, scope: str, client: str, tokens: float, now: float) -> None:
         self._buckets[(scope, client)] = (tokens, now)
         if len(self._buckets) > self.max_clients:
             self._buckets.popitem(last=False)
-        return wait
 
 
 class Access:
@@ -140,6 +159,11 @@ class Access:
                 raise HTTPException(401, f"this needs an API key with the {scope!r} scope in the X-API-Key header")
             raise HTTPException(403, f"this API key lacks the {scope!r} scope")
         self.throttle(request, scope, key)
+
+    def charge_audio(self, request: Request, seconds: float) -> None:
+        """Count a voice query's audio against its client's search rate (one request is counted already)."""
+        client = self.client(request, request.headers.get("x-api-key"))
+        self.limiter.charge("search", client, seconds / AUDIO_SECONDS_PER_REQUEST - 1.0)
 
     def throttle(self, request: Request, scope: str, key: str | None) -> None:
         wait = self.limiter.wait(scope, self.client(request, key))
