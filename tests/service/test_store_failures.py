@@ -169,3 +169,35 @@ def test_events_refuse_what_another_origin_sends_without_preflight(engine, serve
             assert r.status_code == 415, r.text
         assert engine.personalizer.events.count("ann") == 0
         assert c.post("/events", content=purchase, headers={"content-type": "application/json"}).status_code == 200
+
+
+@pytest.mark.slow  # a real redis-server, frozen and stopped mid-run
+def test_real_redis_frozen_then_stopped_mid_run(engine, serve_with, tmp_path):
+    import signal
+
+    from redis_server import start_redis_server, stop_redis_server
+
+    url, proc = start_redis_server(tmp_path / "redis")
+    try:
+        with serve_with(RedisProfileStore(url, timeout_s=0.2, cooldown_s=0.5)) as c:
+            assert c.post("/events", json=CLICK).status_code == 200
+            assert c.post("/search", json={"q": "backpack", "user_id": "ann"}).json()["personalized"] is True
+            proc.send_signal(signal.SIGSTOP)
+            t0 = time.perf_counter()
+            r = c.post("/search", json={"q": "backpack", "user_id": "ann"})
+            assert r.status_code == 200 and r.json()["personalized"] is False
+            assert time.perf_counter() - t0 < 1.0  # was 8.2 s
+            assert c.post("/events", json={**CLICK, "event_id": "x1"}).status_code == 200
+            assert c.post("/events", json={**CLICK, "event_id": "x1"}).json()["duplicates"] == 1  # a retry
+            proc.send_signal(signal.SIGCONT)
+            time.sleep(0.6)
+            assert c.post("/events", json={**CLICK, "user_id": "bob"}).status_code == 200
+            assert c.get("/users/ann/profile").json()["n_events"] == 2  # the frozen-time event folded in
+            stop_redis_server(proc)
+            assert c.post("/events", json=CLICK).status_code == 200
+            r = c.post("/search", json={"q": "backpack", "user_id": "ann"})
+            assert r.status_code == 200 and r.json()["personalized"] is False
+            assert engine.personalizer.events.count("ann") == 3
+    finally:
+        proc.send_signal(signal.SIGCONT)
+        stop_redis_server(proc)

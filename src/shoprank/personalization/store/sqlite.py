@@ -255,9 +255,9 @@ class SQLiteProfileStore(ProfileStore):
     """Profiles in a SQLite file behind a write-through in-process cache.
 
     ``update`` is atomic across the threads of one process (a lock per owner stripe) and
-    persists before it returns. It is NOT coherent across processes: each process serves
-    ``get`` from its own cache, and two processes updating one owner overwrite each
-    other. Use :class:`~shoprank.personalization.store.redis.RedisProfileStore` when
+    persists before it returns. Reads see other processes' writes (the cache is dropped when
+    the file changed), but two processes updating one owner at the same moment can still
+    overwrite each other. Use :class:`~shoprank.personalization.store.redis.RedisProfileStore` when
     several API processes share profiles.
 
     Written with ``synchronous=NORMAL``: profiles can be rebuilt from the event log, so
@@ -278,8 +278,20 @@ class SQLiteProfileStore(ProfileStore):
         self._cache: dict[str, Profile] = {}
         self._cache_lock = threading.Lock()  # guards eviction against concurrent inserts
         self._cache_size = cache_size
+        self._data_version = -1
         with self._db_lock:
             self._conn.execute("CREATE TABLE IF NOT EXISTS profiles (owner TEXT PRIMARY KEY, data BLOB NOT NULL)")
+
+    def _drop_stale_cache(self) -> None:
+        """Empty the cache when another connection (another process) committed to the file since
+        we last looked: SQLite's data_version changes only for others' commits, and reading it
+        costs no I/O. Without this a process served its cached copy, an event behind."""
+        with self._db_lock:
+            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:
+            with self._cache_lock:
+                self._cache.clear()
+            self._data_version = version
 
     def _load(self, owner: str) -> Profile | None:
         """Current profile: the cache, else the file (caching it). Call with the owner's lock."""
@@ -299,6 +311,7 @@ class SQLiteProfileStore(ProfileStore):
                 del self._cache[next(iter(self._cache))]
 
     def get(self, owner: str) -> Profile | None:
+        self._drop_stale_cache()
         p = self._cache.get(owner)
         if p is None:
             # A miss fills the cache under the owner's lock, so it can't race an update
@@ -308,6 +321,7 @@ class SQLiteProfileStore(ProfileStore):
         return Profile.copy(p) if p is not None else None
 
     def update(self, owner: str, fn: Callable[[Profile | None], Profile]) -> Profile:
+        self._drop_stale_cache()
         with self._owner_lock(owner):
             cur = self._load(owner)
             new = fn(Profile.copy(cur) if cur is not None else None)
