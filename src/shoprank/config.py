@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     # Voice queries: faster-whisper (tiny.en), pocketsphinx as the fallback.
     speech_backend: str = "auto"  # auto | whisper | pocketsphinx
     max_audio_seconds: float = 30.0
+    # Transcriptions one server process runs at once, apart from searches (voice cannot take
+    # text search's threads); a few more wait, the rest are told to retry (503).
+    speech_threads: int = Field(default=1, ge=1)
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -137,8 +140,10 @@ class Settings(BaseSettings):
     # Requests per second per client (its API key, else its IP); bursts of 2 s worth; 0: unlimited.
     rate_search_per_s: float = Field(default=30.0, ge=0)
     rate_events_per_s: float = Field(default=50.0, ge=0)
-    # Take the client IP from X-Forwarded-For (only behind a proxy that sets it).
+    # Take the client IP from X-Forwarded-For (only behind a proxy that sets it): the address the
+    # outermost of ``forwarded_proxies`` trusted proxies appended, not what the client wrote.
     trust_forwarded_for: bool = False
+    forwarded_proxies: int = Field(default=1, ge=1)
     # Origins allowed to call the API from a browser; default: same origin only.
     cors_origins: list[str] = []
     # /docs and /redoc pages; default: on in dev, off in prod (/openapi.json stays).

@@ -38,6 +38,7 @@ from shoprank.lazy import Lazy
 from shoprank.modalities import MODALITIES
 from shoprank.personalization.online import Forgotten, Personalizer
 from shoprank.personalization.signals import PersonalContext
+from shoprank.personalization.store.base import StoreUnavailable
 from shoprank.ranking.base import Ranker
 from shoprank.retrieval.hybrid import HybridRetriever
 from shoprank.retrieval.similar import SimilarItems
@@ -471,7 +472,11 @@ class ShopRank:
         if not query.user_id or not query.personalize:
             return None
         p = self.personalizer
-        profile = p.profile(query.user_id)
+        try:
+            profile = p.profile(query.user_id)
+        except StoreUnavailable as e:  # the shopper still gets results, unpersonalized
+            log.warning("searching unpersonalized: %s", e)
+            return None
         return PersonalContext(profile, p.recommender) if profile is not None else None
 
     # -- search -----------------------------------------------------------------------------
@@ -500,7 +505,8 @@ class ShopRank:
         except ImageTooLarge as e:
             raise QueryTooLarge(str(e)) from None
         except Exception as e:  # decoders of hostile files raise OSError, SyntaxError, EOFError, struct.error...
-            raise QueryError(f"the uploaded file is not a readable image: {e}") from None
+            # The type, not the message: PIL's names the buffer's memory address.
+            raise QueryError(f"the uploaded file is not a readable image ({type(e).__name__})") from None
         if self.image_encoder is None:
             raise QueryError("this index was built without an image encoder; photo search is unavailable")
         encoders = self._encoders.get()

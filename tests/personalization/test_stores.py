@@ -426,6 +426,21 @@ class TestSQLiteProfileStore(ProfileStoreContract, SharedProfileStoreContract):
             s.close()
 
 
+    def test_reads_what_another_process_wrote(self, tmp_path):
+        # Two stores on one file are two connections, as two server processes have.
+        a, b = SQLiteProfileStore(tmp_path / "p.sqlite"), SQLiteProfileStore(tmp_path / "p.sqlite")
+        try:
+            a.update("u1", bump("u1"))
+            assert b.get("u1").n_events == 1  # now in b's cache
+            a.update("u1", bump("u1"))
+            assert b.get("u1").n_events == 2
+            assert b.update("u1", bump("u1")).n_events == 3
+            assert a.get("u1").n_events == 3
+        finally:
+            a.close()
+            b.close()
+
+
 class TestRedisProfileStore(ProfileStoreContract, SharedProfileStoreContract):
     instance_per_thread = True
 
@@ -451,6 +466,35 @@ class TestRedisProfileStore(ProfileStoreContract, SharedProfileStoreContract):
             assert 5 < r.ttl("ttltest:u1") <= 100  # refreshed by the update
         finally:
             r.close()
+            s.close()
+
+    @pytest.mark.slow  # its own redis-server, frozen and stopped mid-run
+    def test_a_frozen_or_stopped_server_is_unavailable_at_once_then_recovers(self, tmp_path):
+        import time
+
+        from redis_server import start_redis_server, stop_redis_server
+        from shoprank.personalization.store.base import StoreUnavailable
+        from shoprank.personalization.store.redis import RedisProfileStore
+
+        url, proc = start_redis_server(tmp_path)
+        s = RedisProfileStore(url, timeout_s=0.2, cooldown_s=0.5)
+        try:
+            s.update("u1", bump("u1"))
+            proc.send_signal(signal.SIGSTOP)  # frozen: connections open, nothing answers
+            for _ in range(3):
+                t0 = time.perf_counter()
+                with pytest.raises(StoreUnavailable):
+                    s.get("u1")
+                assert time.perf_counter() - t0 < 0.6  # one timeout, then the breaker: no 8 s waits
+            proc.send_signal(signal.SIGCONT)
+            time.sleep(0.6)  # the cool-down passes; the next call tries the server again
+            assert s.get("u1").n_events == 1
+            stop_redis_server(proc)
+            with pytest.raises(StoreUnavailable):
+                s.update("u1", bump("u1"))
+        finally:
+            proc.send_signal(signal.SIGCONT)
+            stop_redis_server(proc)
             s.close()
 
     def test_missing_client_says_how_to_install(self, monkeypatch):

@@ -66,6 +66,16 @@ def test_events_name_their_search_and_position(client, engine):
     assert [(e.search_id, e.position) for e in logged] == [(sid, 2), (sid, 3)]
 
 
+def test_an_event_naming_a_search_that_did_not_show_its_product_is_refused(client, engine):
+    s = _search(client, q="backpack", user_id="eve", k=3)
+    shown = {x["id"] for x in s["results"]}
+    other = next(p.id for p in engine.artifacts.catalog.live() if p.id not in shown)
+    r = client.post("/events", json={"user_id": "eve", "product_id": other, "type": "click",
+                                     "search_id": s["search_id"]})
+    assert r.status_code == 422 and "did not show" in r.json()["detail"]
+    assert engine.personalizer.events.count("eve") == 0
+
+
 def test_forgetting_a_shopper_removes_their_impressions(client, engine):
     _search(client, q="backpack", user_id="cat", session_id="cat-visit")
     _search(client, q="mug", session_id="cat-visit")

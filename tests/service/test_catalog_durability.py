@@ -37,7 +37,7 @@ def stream(url: str, acked: dict[str, float], stop: threading.Event, seed: int) 
             body = "\n".join(json.dumps({"id": pid, "title": f"Durable Widget {pid}", "price": price})
                              for pid, price in batch.items())
             try:
-                r = c.post("/products:bulk", content=body.encode())
+                r = c.post("/products:bulk", content=body.encode(), headers={"content-type": "application/x-ndjson"})
             except httpx.HTTPError:
                 return  # the server is gone
             assert r.status_code == 200, r.text

@@ -15,6 +15,7 @@ from shoprank.service import create_app
 
 ADMIN = "admin-key-catalog"
 H = {"X-API-Key": ADMIN}
+NDJSON = {**H, "content-type": "application/x-ndjson"}
 
 
 @pytest.fixture
@@ -131,14 +132,61 @@ def test_bulk_applies_good_lines_and_reports_bad_ones(client):
              "",
              json.dumps({"delete": "A-0137"}),
              json.dumps({"id": "A-0001", "title": "Snorkwidget Chair", "stock": 2})]
-    r = client.post("/products:bulk", content="\n".join(lines).encode(), headers=H)
+    r = client.post("/products:bulk", content="\n".join(lines).encode(), headers=NDJSON)
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["accepted"] == 3 and [x["line"] for x in body["rejected"]] == [2, 3]
     assert set(found(client, "snorkwidget")[:2]) == {"B-1", "A-0001"}
     assert client.get("/products/A-0137").status_code == 404
     big = "\n".join(json.dumps({"id": f"C-{i}", "title": "x"}) for i in range(10_001))
-    assert client.post("/products:bulk", content=big.encode(), headers=H).status_code == 413
+    assert client.post("/products:bulk", content=big.encode(), headers=NDJSON).status_code == 413
+
+
+def test_a_photo_swapped_for_a_symlink_out_of_the_image_folder_is_not_served(client, tmp_path):
+    photos = tmp_path / "photos"
+    photo(photos / "swap.png", "red")
+    assert client.put("/products/P-1", json={"title": "Lamp", "images": "swap.png"}, headers=H).status_code == 200
+    assert client.get("/images/P-1/0").status_code == 200
+    outside = tmp_path / "secret.png"  # an image, so the header check alone would let it through
+    photo(outside, "blue")
+    (photos / "swap.png").unlink()
+    (photos / "swap.png").symlink_to(outside)
+    assert client.get("/images/P-1/0").status_code == 404
+    (photos / "swap.png").unlink()
+    (photos / "swap.png").symlink_to(photos / "lamp.png")  # still inside the image folder: fine
+    assert client.get("/images/P-1/0").status_code == 200
+
+
+def test_bulk_splits_lines_at_newline_only(client):
+    # U+2028, U+2029 and U+0085 are legal inside JSON strings: they neither end a line nor
+    # shift the numbers of the lines after them.
+    lines = [json.dumps({"id": "S-1", "title": "Snorkwidget\u2028Lamp"}, ensure_ascii=False),
+             json.dumps({"id": "S-2", "title": "Snorkwidget\u2029Vase\x85Big"}, ensure_ascii=False),
+             "{not json"]
+    r = client.post("/products:bulk", content="\n".join(lines).encode(), headers=NDJSON)
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 2
+    assert [x["line"] for x in r.json()["rejected"]] == [3]
+    assert "\u2028" in client.get("/products/S-1").json()["title"]
+
+
+@pytest.mark.parametrize("ctype", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", None])
+def test_writes_refuse_types_a_page_on_another_origin_sends_without_preflight(client, ctype):
+    # A cross-origin page may POST these without a CORS preflight: they must change nothing.
+    headers = {**H, "origin": "https://evil.example"} | ({"content-type": ctype} if ctype else {})
+    body = json.dumps({"delete": "A-0001"}) + "\n" + json.dumps({"id": "E-1", "title": "Evil Thing"})
+    r = client.post("/products:bulk", content=body.encode(), headers=headers)
+    assert r.status_code == 415, r.text
+    assert "application/x-ndjson" in r.json()["detail"]
+    r = client.put("/products/E-2", content=json.dumps({"title": "Evil Thing"}).encode(), headers=headers)
+    assert r.status_code == 415, r.text
+    r = client.patch("/products/A-0001", content=b'{"stock": 0}', headers=headers)
+    assert r.status_code == 415, r.text
+    assert client.get("/products/A-0001").json()["stock"] != 0
+    assert client.get("/products/E-1").status_code == 404
+    assert client.get("/products/E-2").status_code == 404
+    assert client.post("/products:bulk", content=body.encode(),
+                       headers={**H, "content-type": "application/x-ndjson; charset=utf-8"}).status_code == 200
 
 
 def test_a_second_server_on_the_index_follows_the_write_log(client):

@@ -6,6 +6,7 @@ to about a minute on two cores; benchmarks/fuzz.py runs many more and counts the
 from __future__ import annotations
 
 import copy
+import json
 import os
 
 import pytest
@@ -20,6 +21,13 @@ from shoprank.service import create_app  # noqa: E402
 # Hundreds of requests through the whole app (~30 s on two cores): slow tier.
 pytestmark = pytest.mark.slow
 EXAMPLES = int(os.environ.get("SHOPRANK_FUZZ_EXAMPLES", "25"))
+
+
+@schemathesis.serializer("application/x-ndjson")
+def _ndjson(ctx, value):
+    # The bulk body is declared a string (NDJSON text); anything else goes as its JSON text.
+    return value.encode("utf-8", "surrogatepass") if isinstance(value, str) else json.dumps(value).encode()
+
 ADMIN = "fuzz-admin-key"
 
 

@@ -282,6 +282,19 @@ class Judgment:
 
 
 JUDGMENT_FIELDS = ("query", "product_id", "grade", "score", "impressions")
+# A cell starting with one of these is a formula to spreadsheets (OWASP "CSV injection"): a
+# shopper's query "=HYPERLINK(...)" must open as text. A leading quote is escaped too, so
+# reading drops exactly one quote and every query round-trips.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def _cell(text: str) -> str:
+    """``text`` as a CSV cell no spreadsheet evaluates."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _uncell(text: str) -> str:
+    return text[1:] if text.startswith("'") else text
 
 
 def judgments(model: ClickModel, min_impressions: int = 5,
@@ -303,13 +316,14 @@ def judgments(model: ClickModel, min_impressions: int = 5,
 
 
 def write_judgments(path: Path, rows: Iterable[Judgment]) -> int:
-    """Write judgments as CSV (header ``query,product_id,grade,score,impressions``); returns the row count."""
+    """Write judgments as CSV (header ``query,product_id,grade,score,impressions``); returns the row count.
+    Text cells that a spreadsheet would take for a formula get a leading ``'``."""
     n = 0
     with Path(path).open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(JUDGMENT_FIELDS)
         for j in rows:
-            w.writerow((j.query, j.product_id, j.grade, repr(j.score), j.impressions))
+            w.writerow((_cell(j.query), _cell(j.product_id), j.grade, repr(j.score), j.impressions))
             n += 1
     return n
 
@@ -329,7 +343,7 @@ def read_judgments(path: Path) -> list[Judgment]:
                 continue
             if len(row) != len(JUDGMENT_FIELDS):
                 raise ValueError(f"{where}: expected {len(JUDGMENT_FIELDS)} fields, got {len(row)}")
-            query, pid, grade_s, score_s, imps_s = row
+            query, pid, grade_s, score_s, imps_s = _uncell(row[0]), _uncell(row[1]), *row[2:]
             if not query or not pid:
                 raise ValueError(f"{where}: empty query or product_id")
             try:

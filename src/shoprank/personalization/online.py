@@ -4,6 +4,9 @@
 into its owner's profile, so the very next search of that shopper reads the new profile.
 ``catch_up`` folds in whatever the log holds and a profile lacks, which is how a fresh
 in-memory or Redis store, or one behind a crashed process, catches up.
+
+The log is the truth and the profile store a cache of it: when the store is unavailable an
+event is still acknowledged once logged, and its owner is folded later (:meth:`Personalizer.fold_pending`).
 """
 from __future__ import annotations
 
@@ -17,13 +20,16 @@ from typing import TYPE_CHECKING
 from shoprank.personalization.profile import Profile
 from shoprank.personalization.queries import PastQueries
 from shoprank.personalization.signals import ItemSignals
-from shoprank.personalization.store.base import EventLog, ProfileStore, StoredEvent
+from shoprank.personalization.store.base import EventLog, ProfileStore, StoredEvent, StoreUnavailable
 from shoprank.types import Event
 
 if TYPE_CHECKING:
     from shoprank.personalization.collaborative import Recommender
 
 log = logging.getLogger(__name__)
+# Owners whose folding waits for the profile store to come back; beyond this many, the rest are
+# folded by their next event or the next start's catch-up (memory stays bounded during an outage).
+MAX_PENDING = 100_000
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,7 @@ class Personalizer:
         self.recommender: Recommender | None = None  # "for you" and the cf_score feature; set by train()
         self._related: Recommender | None = None
         self.queries = PastQueries(suggest_min_users, suggest_blocklist)
+        self._pending: dict[str, int] = {}  # owner -> newest logged seq not yet folded (store was down)
 
     @property
     def queries_version(self) -> int:
@@ -71,10 +78,31 @@ class Personalizer:
         newest: dict[str, int] = {}
         for se in stored:
             newest[se.event.owner] = max(newest.get(se.event.owner, 0), se.seq)
+        self.fold_pending()
         for owner, seq in newest.items():
-            self._fold_through(owner, seq)
-        self.queries.add(_queries_of(stored))
+            self._fold_or_defer(owner, seq)
+        self.queries.add(_queries_of(se for se in stored if not se.duplicate))
         return stored
+
+    def _fold_or_defer(self, owner: str, seq: int) -> None:
+        try:
+            self._fold_through(owner, seq)
+        except StoreUnavailable as e:  # logged is acknowledged: fold when the store is back
+            if owner in self._pending or len(self._pending) < MAX_PENDING:
+                self._pending[owner] = max(seq, self._pending.get(owner, 0))
+            log.warning("profile of %s not updated, folding later: %s", owner, e)
+
+    def fold_pending(self) -> int:
+        """Fold the owners whose events were logged while the profile store was unavailable;
+        returns how many owners are still waiting."""
+        for owner, seq in list(self._pending.items()):
+            try:
+                self._fold_through(owner, seq)
+            except StoreUnavailable:
+                break  # still down: try again with the next events
+            if self._pending.get(owner) == seq:  # threads race here harmlessly: folding is idempotent
+                self._pending.pop(owner, None)
+        return len(self._pending)
 
     def _fold_through(self, owner: str, seq: int) -> int:
         """Fold every logged event of ``owner`` up to ``seq`` that the profile lacks, in sequence
@@ -123,9 +151,14 @@ class Personalizer:
             newest[se.event.owner] = se.seq  # the log is in sequence order
         n = 0
         for owner, seq in newest.items():
-            p = self.profiles.get(owner)
-            if p is None or p.last_seq < seq:
-                n += self._fold_through(owner, seq)
+            try:
+                p = self.profiles.get(owner)
+                if p is None or p.last_seq < seq:
+                    n += self._fold_through(owner, seq)
+            except StoreUnavailable as e:  # serve anyway; these owners fold when the store is back
+                log.warning("profile store unavailable during catch-up: %s", e)
+                self._pending.update(list(newest.items())[:MAX_PENDING])
+                break
         return n
 
     def forget(self, user_id: str, sessions: Iterable[str] = ()) -> Forgotten:

@@ -1,10 +1,12 @@
 """What every request passes through: a body-size bound enforced while reading, strict JSON
-parsing, security headers, and 4xx/503 answers instead of 500s for bad input."""
+parsing, security headers, HEAD for every GET, and 4xx/503/507 answers instead of 500s."""
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -15,6 +17,8 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shoprank.personalization.store.base import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +46,13 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse, "description": "Body, upload or photo larger than allowed"},
     422: {"model": ErrorResponse, "description": "Well-formed but invalid request"},
     429: {"model": ErrorResponse, "description": "Rate limit exceeded (see Retry-After)"},
+    503: {"model": ErrorResponse, "description": "A store is unavailable or busy; retry (see Retry-After)"},
+    507: {"model": ErrorResponse, "description": "The server's disk is full; nothing was stored"},
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "No such product (or photo)"}}
+UNSUPPORTED_MEDIA: dict[int | str, dict[str, Any]] = {
+    415: {"model": ErrorResponse, "description": "Content-Type not accepted here (JSON or NDJSON)"}}
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing or unknown API key"},
     403: {"model": ErrorResponse, "description": "The key lacks this scope"},
@@ -70,6 +78,9 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        head = scope["method"] == "HEAD"
+        if head:  # HEAD is GET without the body (curl -I), for every GET route
+            scope = {**scope, "method": "GET"}
         headers = Headers(scope=scope)
         multipart = headers.get("content-type", "").lower().startswith("multipart/")
         limit = self.max_multipart if multipart else self.larger.get(scope["path"], self.max_body)
@@ -93,6 +104,8 @@ class RequestGuard:
             return message
 
         async def send_with_headers(message: Message) -> None:
+            if head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             if message["type"] == "http.response.start":
                 h = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
@@ -100,16 +113,46 @@ class RequestGuard:
                         h[name] = value
             await send(message)
 
-        await self.app(scope, bounded_receive, send_with_headers)
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send_with_headers(message)
+
+        try:
+            await self.app(scope, bounded_receive, send_tracked)
+        except Exception:
+            if started:  # half a response: only closing the connection tells the client
+                raise
+            # Answered here, not re-raised: Starlette's last-resort handler re-raises, and the
+            # server then drops the connection, failing the client's next request too.
+            log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
+            await _plain_error(send, 500, "internal error (logged on the server)", close=False)
 
 
-async def _plain_error(send: Send, status: int, detail: str) -> None:
+async def _plain_error(send: Send, status: int, detail: str, close: bool = True) -> None:
     body = json.dumps({"detail": detail}).encode()
-    # The unread body would otherwise be taken for the next request on this connection.
+    # close: the unread body would otherwise be taken for the next request on this connection.
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-               (b"connection", b"close"), *((k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items())]
+               *([(b"connection", b"close")] if close else []),
+               *((k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def media_type(request: Request) -> str:
+    """The request's Content-Type without parameters, lower case ("" when absent)."""
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def require_media(request: Request, *allowed: str) -> None:
+    """A 415 unless the body is of an ``allowed`` type. Writes take only types a browser must
+    ask about first (CORS preflight): a page on another origin can send text/plain, a form, or
+    a typeless blob without asking, and with them delete products or add purchases."""
+    media = media_type(request)
+    if media not in allowed:
+        raise HTTPException(415, f"Content-Type must be {' or '.join(allowed)}, not {media or 'absent'}")
 
 
 def _finite(text: str) -> float:
@@ -158,9 +201,25 @@ def _validation_reason(err: RequestValidationError) -> str:
     return "; ".join(parts)
 
 
+def storage_error(exc: Exception) -> tuple[int, str]:
+    """The status and reason for a failure of the server's own storage: 507 when the disk is
+    full (retrying will not help until space is freed), else 503. The reason names the kind of
+    failure, not paths or other internals."""
+    full = (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or (
+        isinstance(exc, sqlite3.Error) and "full" in str(exc).lower())
+    if full:
+        return 507, "the server's disk is full; free space, then retry"
+    if isinstance(exc, sqlite3.Error):
+        reason = "busy" if "locked" in str(exc).lower() or "busy" in str(exc).lower() else type(exc).__name__
+        return 503, f"storage unavailable ({reason}); retry"
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+    return 503, f"storage unavailable ({reason}); retry"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """One error shape (``{"detail": "..."}``) for every 4xx; a missing optional extra is a 503
-    naming what to install; anything unforeseen is logged and answered 500 without internals."""
+    naming what to install; an unavailable store is a 503 and a full disk a 507 (the connection
+    stays usable); anything unforeseen is logged and answered 500 without internals."""
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -173,6 +232,17 @@ def install_error_handlers(app: FastAPI) -> None:
         allowed = sorted({m for r in app.routes if isinstance(r, APIRoute) and r.path_regex.match(path)
                           for m in r.methods or ()})
         return JSONResponse({"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": ", ".join(allowed)})
+
+    @app.exception_handler(StoreUnavailable)
+    async def _store_down(_: Request, exc: StoreUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "2"})
+
+    @app.exception_handler(sqlite3.Error)
+    @app.exception_handler(OSError)
+    async def _storage(request: Request, exc: Exception) -> JSONResponse:
+        status, detail = storage_error(exc)
+        log.error("%s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": detail}, status_code=status, headers={"Retry-After": "5"})
 
     @app.exception_handler(ImportError)
     async def _missing_extra(_: Request, exc: ImportError) -> JSONResponse:

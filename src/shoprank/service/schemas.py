@@ -194,6 +194,7 @@ class EventsAccepted(BaseModel):
     accepted: int
     seq: list[int]
     rejected: list[RejectedEvent] = []
+    duplicates: int = 0  # accepted events whose event_id was already logged: counted once, seq of the first
 
 
 class ForgetResponse(BaseModel):

@@ -31,6 +31,10 @@ _KEY_SCOPES: dict[str, frozenset[str]] = {
     "admin": ALL_SCOPES, "events": frozenset({"search", "events"}), "search": frozenset({"search"})}
 # Clients whose rate-limit buckets are remembered at once; the least recently seen are dropped.
 MAX_CLIENTS = 100_000
+# A voice query counts as one search per this many seconds of audio: transcribing costs about
+# a second of a core per second of speech, a text search a few milliseconds.
+AUDIO_SECONDS_PER_REQUEST = 1.0
+MAX_DEBT_S = 60.0
 
 # One OpenAPI security scheme per scope (all the X-API-Key header), so the spec says which
 # key each operation needs and which take none (public scopes).
@@ -67,18 +71,33 @@ class RateLimiter:
         if rate is None:
             return 0.0
         now = time.monotonic() if now is None else now
-        burst = 2.0 * rate
-        tokens, last = self._buckets.pop((scope, client), (burst, now))
-        tokens = min(burst, tokens + (now - last) * rate)
+        tokens = self._take(scope, client, rate, now)
         if tokens >= 1.0:
             tokens -= 1.0
             wait = 0.0
         else:
             wait = (1.0 - tokens) / rate
+        self._put(scope, client, tokens, now)
+        return wait
+
+    def charge(self, scope: str, client: str, cost: float, now: float | None = None) -> None:
+        """Count ``cost`` more requests for work found costly after it was admitted (seconds of
+        audio transcribed): the bucket may go into debt, up to ``MAX_DEBT_S`` of its refill."""
+        rate = self.rates.get(scope)
+        if rate is None or cost <= 0:
+            return
+        now = time.monotonic() if now is None else now
+        self._put(scope, client, max(self._take(scope, client, rate, now) - cost, -MAX_DEBT_S * rate), now)
+
+    def _take(self, scope: str, client: str, rate: float, now: float) -> float:
+        burst = 2.0 * rate
+        tokens, last = self._buckets.pop((scope, client), (burst, now))
+        return min(burst, tokens + (now - last) * rate)
+
+    def _put(self, scope: str, client: str, tokens: float, now: float) -> None:
         self._buckets[(scope, client)] = (tokens, now)
         if len(self._buckets) > self.max_clients:
             self._buckets.popitem(last=False)
-        return wait
 
 
 class Access:
@@ -92,7 +111,10 @@ class Access:
         self.public = ALL_SCOPES if self.open else frozenset(settings.public_scopes)
         self.token_secret = _secret(settings.user_token_secret) or self.keys.get("admin")
         self.trust_forwarded_for = settings.trust_forwarded_for
-        self.limiter = RateLimiter({"search": settings.rate_search_per_s, "events": settings.rate_events_per_s})
+        self.forwarded_proxies = settings.forwarded_proxies
+        # Unknown keys are counted per address at the search rate: guessing keys costs like searching.
+        self.limiter = RateLimiter({"search": settings.rate_search_per_s, "events": settings.rate_events_per_s,
+                                    "unknown-key": settings.rate_search_per_s})
 
     def scopes_of(self, key: str | None) -> frozenset[str] | None:
         """What a request with this key may do; ``None`` for a key that matches none."""
@@ -113,13 +135,24 @@ class Access:
         """Whom a rate limit counts: the API key when one is sent, else the client's address."""
         if key is not None:
             return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
-        if self.trust_forwarded_for and (fwd := request.headers.get("x-forwarded-for")):
-            return "ip:" + fwd.split(",")[0].strip()
-        return "ip:" + (request.client.host if request.client else "?")
+        return "ip:" + self.address(request)
+
+    def address(self, request: Request) -> str:
+        """The client's address. Behind ``forwarded_proxies`` trusted proxies, each appends the
+        address it saw to X-Forwarded-For: the entry the outermost one appended is the client,
+        and entries to its left are whatever the client wrote (a spoofed first entry is ignored)."""
+        peer = request.client.host if request.client else "?"
+        if not self.trust_forwarded_for:
+            return peer
+        hops = [h.strip() for v in request.headers.getlist("x-forwarded-for") for h in v.split(",") if h.strip()]
+        if not hops:
+            return peer
+        return hops[-min(self.forwarded_proxies, len(hops))]
 
     def check(self, request: Request, scope: str, key: str | None) -> None:
         granted = self.scopes_of(key)
         if granted is None:
+            self.throttle(request, "unknown-key", None)
             raise HTTPException(401, "unknown API key (X-API-Key)")
         if scope not in granted:
             if key is None:
@@ -127,10 +160,16 @@ class Access:
             raise HTTPException(403, f"this API key lacks the {scope!r} scope")
         self.throttle(request, scope, key)
 
+    def charge_audio(self, request: Request, seconds: float) -> None:
+        """Count a voice query's audio against its client's search rate (one request is counted already)."""
+        client = self.client(request, request.headers.get("x-api-key"))
+        self.limiter.charge("search", client, seconds / AUDIO_SECONDS_PER_REQUEST - 1.0)
+
     def throttle(self, request: Request, scope: str, key: str | None) -> None:
         wait = self.limiter.wait(scope, self.client(request, key))
         if wait > 0:
-            raise HTTPException(429, f"rate limit of {self.limiter.rates[scope]:g} {scope} requests/s exceeded",
+            raise HTTPException(429, f"rate limit of {self.limiter.rates[scope]:g} {scope} requests/s exceeded "
+                                     "for this client",
                                 headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
 

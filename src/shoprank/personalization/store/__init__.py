@@ -1,5 +1,6 @@
 """Event log and profile store backends (Redis is imported on use: it is an extra)."""
-from shoprank.personalization.store.base import EventLog, ProfileStore, StoredEvent
+from shoprank.personalization.store.base import EventLog, ProfileStore, StoredEvent, StoreUnavailable
 from shoprank.personalization.store.sqlite import MemoryProfileStore, SQLiteEventLog, SQLiteProfileStore
 
-__all__ = ["EventLog", "MemoryProfileStore", "ProfileStore", "SQLiteEventLog", "SQLiteProfileStore", "StoredEvent"]
+__all__ = ["EventLog", "MemoryProfileStore", "ProfileStore", "SQLiteEventLog", "SQLiteProfileStore", "StoreUnavailable",
+           "StoredEvent"]

@@ -19,6 +19,11 @@ if TYPE_CHECKING:
     from shoprank.config import Settings
 
 
+class StoreUnavailable(RuntimeError):
+    """A store cannot be reached now (down, frozen, timed out). Profiles can be rebuilt from the
+    event log, so callers degrade (search unpersonalized, fold later) instead of failing."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
     """An event as logged: its sequence number and the time it was recorded."""
@@ -26,12 +31,16 @@ class StoredEvent:
     seq: int
     event: Event
     ts: float  # the event's own ts, or the recording time when it had none
+    duplicate: bool = False  # its event_id was logged before: this is that event, not a new one
 
 
 class EventLog(ABC):
     @abstractmethod
     def append(self, events: Sequence[Event], now: float) -> list[StoredEvent]:
-        """Store ``events`` durably (events without ``ts`` get ``now``); return them as stored."""
+        """Store ``events`` durably (events without ``ts`` get ``now``); return them as stored.
+
+        An event whose ``event_id`` its owner already logged is not stored again: the earlier
+        one is returned, marked ``duplicate`` (a client's retry does not count twice)."""
 
     @abstractmethod
     def scan(self, owner: str | None = None, after_seq: int = 0,
@@ -73,7 +82,8 @@ class ProfileStore(ABC):
         return cls()
 
     @abstractmethod
-    def get(self, owner: str) -> Profile | None: ...
+    def get(self, owner: str) -> Profile | None:
+        """``owner``'s profile, or None; :class:`StoreUnavailable` when the store cannot answer."""
 
     @abstractmethod
     def update(self, owner: str, fn: Callable[[Profile | None], Profile]) -> Profile:

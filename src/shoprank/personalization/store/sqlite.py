@@ -12,7 +12,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shoprank.personalization.profile import Profile
 from shoprank.personalization.store.base import EventLog, ProfileStore, StoredEvent
@@ -59,6 +59,17 @@ def delete_user_rows(conn: sqlite3.Connection, table: str, user_id: str, session
     return int(n)
 
 
+_COLS = "seq, user_id, session_id, product_id, type, query, ts, recorded, search_id, position, event_id"
+
+
+def _stored(row: tuple[Any, ...]) -> StoredEvent:
+    seq, user_id, session_id, product_id, etype, query, ts, recorded, search_id, position, event_id = row
+    # Rows were validated on the way in; skipping validation makes full rebuilds cheap.
+    ev = Event.model_construct(user_id=user_id, session_id=session_id, product_id=product_id, type=etype,
+                               query=query, ts=ts, search_id=search_id, position=position, event_id=event_id)
+    return StoredEvent(seq=seq, event=ev, ts=ts if ts is not None else recorded)
+
+
 class SQLiteEventLog(EventLog):
     """Append-only event log in one SQLite file, safe for threads and for several processes.
 
@@ -87,10 +98,12 @@ class SQLiteEventLog(EventLog):
                 CREATE INDEX IF NOT EXISTS events_session ON events(session_id);
             """)
             have = {r[1] for r in self._conn.execute("PRAGMA table_info(events)")}
-            for col, kind in (("search_id", "TEXT"), ("position", "INTEGER")):
-                if col not in have:  # a log written before events named their search
+            for col, kind in (("search_id", "TEXT"), ("position", "INTEGER"), ("event_id", "TEXT")):
+                if col not in have:  # a log written before events named their search, or had ids
                     self._conn.execute(f"ALTER TABLE events ADD COLUMN {col} {kind}")
             self._conn.execute("CREATE INDEX IF NOT EXISTS events_search ON events(search_id)")
+            self._conn.execute("CREATE INDEX IF NOT EXISTS events_client_id ON events(event_id)"
+                               " WHERE event_id IS NOT NULL")
 
     def append(self, events: Sequence[Event], now: float) -> list[StoredEvent]:
         if not events:
@@ -101,13 +114,22 @@ class SQLiteEventLog(EventLog):
             # transaction never has to upgrade from a read lock and fail with SQLITE_BUSY.
             self._conn.execute("BEGIN IMMEDIATE")
             try:
+                # Under the write lock, so another process cannot log the same id in between.
+                seen: dict[tuple[str, str | None, str | None], StoredEvent] = {}
                 for e in events:
+                    key = (e.event_id, e.user_id, e.session_id) if e.event_id is not None else None
+                    if key is not None and (before := seen.get(key) or self._logged(*key)) is not None:
+                        out.append(StoredEvent(before.seq, before.event, before.ts, duplicate=True))
+                        continue
                     cur = self._conn.execute(
                         "INSERT INTO events (user_id, session_id, product_id, type, query, ts, recorded,"
-                        " search_id, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " search_id, position, event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (e.user_id, e.session_id, e.product_id, e.type, e.query, e.ts, now, e.search_id,
-                         e.position))
-                    out.append(StoredEvent(seq=int(cur.lastrowid or 0), event=e, ts=e.ts if e.ts is not None else now))
+                         e.position, e.event_id))
+                    stored = StoredEvent(seq=int(cur.lastrowid or 0), event=e, ts=e.ts if e.ts is not None else now)
+                    out.append(stored)
+                    if key is not None:
+                        seen[key] = stored
                 self._conn.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:  # some errors already rolled it back
@@ -115,9 +137,15 @@ class SQLiteEventLog(EventLog):
                 raise
         return out
 
+    def _logged(self, event_id: str, user_id: str | None, session_id: str | None) -> StoredEvent | None:
+        """The event this owner logged under ``event_id``, if any. Call with the lock held."""
+        row = self._conn.execute(f"SELECT {_COLS} FROM events WHERE event_id = ? AND user_id IS ? AND session_id IS ?"
+                                 " ORDER BY seq LIMIT 1", (event_id, user_id, session_id)).fetchone()
+        return _stored(row) if row is not None else None
+
     def scan(self, owner: str | None = None, after_seq: int = 0,
              until_seq: int | None = None) -> Iterator[StoredEvent]:
-        cols = "seq, user_id, session_id, product_id, type, query, ts, recorded, search_id, position"
+        cols = _COLS
         # One writer at a time (BEGIN IMMEDIATE) and AUTOINCREMENT: seqs are committed in order.
         until = (1 << 63) - 1 if until_seq is None else until_seq
         args: tuple[str, ...]
@@ -132,12 +160,8 @@ class SQLiteEventLog(EventLog):
             # Fetch a page under the lock, hand it out without: a slow consumer blocks nobody.
             with self._lock:
                 rows = self._conn.execute(sql, (*args, last, until, SCAN_PAGE)).fetchall()
-            for seq, user_id, session_id, product_id, etype, query, ts, recorded, search_id, position in rows:
-                # Rows were validated on the way in; skipping validation makes full rebuilds cheap.
-                ev = Event.model_construct(user_id=user_id, session_id=session_id, product_id=product_id,
-                                           type=etype, query=query, ts=ts, search_id=search_id,
-                                           position=position)
-                yield StoredEvent(seq=seq, event=ev, ts=ts if ts is not None else recorded)
+            for row in rows:
+                yield _stored(row)
             if len(rows) < SCAN_PAGE:
                 return
             last = rows[-1][0]
@@ -231,9 +255,9 @@ class SQLiteProfileStore(ProfileStore):
     """Profiles in a SQLite file behind a write-through in-process cache.
 
     ``update`` is atomic across the threads of one process (a lock per owner stripe) and
-    persists before it returns. It is NOT coherent across processes: each process serves
-    ``get`` from its own cache, and two processes updating one owner overwrite each
-    other. Use :class:`~shoprank.personalization.store.redis.RedisProfileStore` when
+    persists before it returns. Reads see other processes' writes (the cache is dropped when
+    the file changed), but two processes updating one owner at the same moment can still
+    overwrite each other. Use :class:`~shoprank.personalization.store.redis.RedisProfileStore` when
     several API processes share profiles.
 
     Written with ``synchronous=NORMAL``: profiles can be rebuilt from the event log, so
@@ -254,8 +278,20 @@ class SQLiteProfileStore(ProfileStore):
         self._cache: dict[str, Profile] = {}
         self._cache_lock = threading.Lock()  # guards eviction against concurrent inserts
         self._cache_size = cache_size
+        self._data_version = -1
         with self._db_lock:
             self._conn.execute("CREATE TABLE IF NOT EXISTS profiles (owner TEXT PRIMARY KEY, data BLOB NOT NULL)")
+
+    def _drop_stale_cache(self) -> None:
+        """Empty the cache when another connection (another process) committed to the file since
+        we last looked: SQLite's data_version changes only for others' commits, and reading it
+        costs no I/O. Without this a process served its cached copy, an event behind."""
+        with self._db_lock:
+            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:
+            with self._cache_lock:
+                self._cache.clear()
+            self._data_version = version
 
     def _load(self, owner: str) -> Profile | None:
         """Current profile: the cache, else the file (caching it). Call with the owner's lock."""
@@ -275,6 +311,7 @@ class SQLiteProfileStore(ProfileStore):
                 del self._cache[next(iter(self._cache))]
 
     def get(self, owner: str) -> Profile | None:
+        self._drop_stale_cache()
         p = self._cache.get(owner)
         if p is None:
             # A miss fills the cache under the owner's lock, so it can't race an update
@@ -284,6 +321,7 @@ class SQLiteProfileStore(ProfileStore):
         return Profile.copy(p) if p is not None else None
 
     def update(self, owner: str, fn: Callable[[Profile | None], Profile]) -> Profile:
+        self._drop_stale_cache()
         with self._owner_lock(owner):
             cur = self._load(owner)
             new = fn(Profile.copy(cur) if cur is not None else None)

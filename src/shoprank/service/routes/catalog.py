@@ -16,13 +16,22 @@ from shoprank.catalog.images import ImageRoot
 from shoprank.engine import ShopRank
 from shoprank.index.live import CatalogWrite
 from shoprank.service.deps import EngineDep
-from shoprank.service.guard import AUTH_RESPONSES, ERROR_RESPONSES, NOT_FOUND, loads_strict, parse_json
+from shoprank.service.guard import (
+    AUTH_RESPONSES,
+    ERROR_RESPONSES,
+    NOT_FOUND,
+    UNSUPPORTED_MEDIA,
+    loads_strict,
+    parse_json,
+    require_media,
+)
 from shoprank.service.security import require
 from shoprank.types import Product, describe_error
 
 router = APIRouter(tags=["catalog"], dependencies=[require("admin")],
                    responses={**ERROR_RESPONSES, **AUTH_RESPONSES})
 MAX_BULK_LINES = 10_000
+NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json")
 _PATCHABLE = frozenset(Product.model_fields) - {"id"}
 
 
@@ -44,8 +53,9 @@ class BulkResult(BaseModel):
     catalog_seq: int
 
 
-def _object(raw: bytes) -> dict[str, Any]:
-    data = parse_json(raw)
+async def _object(request: Request) -> dict[str, Any]:
+    require_media(request, "application/json")
+    data = parse_json(await request.body())
     if not isinstance(data, dict):
         raise HTTPException(422, "body must be a JSON object (a product)")
     return data
@@ -78,25 +88,26 @@ async def _write(engine: ShopRank, writes: list[CatalogWrite]) -> list[int]:
         raise HTTPException(409, str(e)) from None
 
 
-@router.put("/products/{pid}", response_model=WriteResult, openapi_extra={"requestBody": {
+@router.put("/products/{pid}", response_model=WriteResult, responses=UNSUPPORTED_MEDIA, openapi_extra={"requestBody": {
     "required": True, "content": {"application/json": {"schema": {"type": "object"}}}}})
 async def put_product(pid: str, request: Request, engine: EngineDep) -> WriteResult:
     """Add or replace a product (a catalog row: the importer's field names). A change of price,
     stock, rating or sales alone encodes nothing."""
     try:
-        p = _product(engine, _object(await request.body()), pid)
+        p = _product(engine, await _object(request), pid)
     except (ValueError, ValidationError) as e:
         raise HTTPException(422, describe_error(e)) from None
     [seq] = await _write(engine, [CatalogWrite.put(p)])
     return WriteResult(id=pid, seq=seq, catalog_seq=engine.catalog_seq)
 
 
-@router.patch("/products/{pid}", response_model=WriteResult, responses=NOT_FOUND, openapi_extra={"requestBody": {
+@router.patch("/products/{pid}", response_model=WriteResult, responses={**NOT_FOUND, **UNSUPPORTED_MEDIA},
+              openapi_extra={"requestBody": {
     "required": True, "content": {"application/json": {"schema": {"type": "object"}}}}})
 async def patch_product(pid: str, request: Request, engine: EngineDep) -> WriteResult:
     """Change some fields of a product (``{"price": 19.9, "stock": 0}``); null resets a field.
     Field names are the product's own (see GET /products/{pid})."""
-    body = _object(await request.body())
+    body = await _object(request)
     unknown = sorted(set(body) - _PATCHABLE)
     if unknown:
         raise HTTPException(422, f"cannot patch {unknown}; fields: {', '.join(sorted(_PATCHABLE))}")
@@ -125,17 +136,21 @@ async def delete_product(pid: str, engine: EngineDep) -> WriteResult:
     return WriteResult(id=pid, seq=seq, catalog_seq=engine.catalog_seq)
 
 
-# NDJSON is text: declared as text/plain, which every client can send (application/x-ndjson works too).
-@router.post("/products:bulk", response_model=BulkResult, openapi_extra={"requestBody": {
-    "required": True, "content": {"text/plain": {"schema": {"type": "string", "description": "NDJSON"}}}}})
+# NDJSON, not text/plain: a browser sends text/plain cross-origin without asking (see require_media).
+@router.post("/products:bulk", response_model=BulkResult, responses=UNSUPPORTED_MEDIA, openapi_extra={
+    "requestBody": {"required": True, "content": {
+        "application/x-ndjson": {"schema": {"type": "string", "description": "one JSON object per line"}}}}})
 async def bulk(request: Request, engine: EngineDep) -> BulkResult:
     """NDJSON, one write per line: a product (added or replaced) or ``{"delete": "<id>"}``. A bad
     line is rejected with its number and reason; the others are applied, in order."""
+    require_media(request, *NDJSON_TYPES)
     try:
         text = (await request.body()).decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise HTTPException(400, f"body is not UTF-8 (byte {e.start})") from None
-    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    # Lines end at \n only (NDJSON): str.splitlines would also split at U+2028, U+2029 and U+0085,
+    # which JSON strings may hold, and number every later line wrong.
+    lines = [(n, line) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
     if not lines:
         raise HTTPException(422, "no writes: send one JSON object per line")
     if len(lines) > MAX_BULK_LINES:

@@ -9,7 +9,14 @@ from pydantic import ValidationError
 
 from shoprank.analytics.impressions import ImpressionLog
 from shoprank.service.deps import EngineDep
-from shoprank.service.guard import AUTH_RESPONSES, ERROR_RESPONSES, NOT_FOUND, parse_json
+from shoprank.service.guard import (
+    AUTH_RESPONSES,
+    ERROR_RESPONSES,
+    NOT_FOUND,
+    UNSUPPORTED_MEDIA,
+    parse_json,
+    require_media,
+)
 from shoprank.service.openapi import EVENTS_BODY
 from shoprank.service.schemas import (
     EventsAccepted,
@@ -57,10 +64,13 @@ def _parse_events(raw: bytes) -> tuple[list[Event], list[int], list[RejectedEven
     return events, index, rejected
 
 
-@router.post("/events", response_model=EventsAccepted, dependencies=[require("events")], openapi_extra=EVENTS_BODY)
+@router.post("/events", response_model=EventsAccepted, dependencies=[require("events")],
+             responses=UNSUPPORTED_MEDIA, openapi_extra=EVENTS_BODY)
 async def post_events(request: Request, engine: EngineDep) -> EventsAccepted:
     """Record click/cart/purchase/view events. When this returns, the events are on disk and
-    the shoppers' next searches use them. Bad events are rejected one by one, with a reason."""
+    the shoppers' next searches use them (once the profile store answers, if it is down). Bad
+    events are rejected one by one, with a reason. An ``event_id`` sent again is not counted twice."""
+    require_media(request, "application/json")  # a page on another origin cannot send it unasked
     events, index, rejected = _parse_events(await request.body())
     p = engine.personalizer
     for j in sorted(p.unknown_products(events), reverse=True):
@@ -80,7 +90,8 @@ async def post_events(request: Request, engine: EngineDep) -> EventsAccepted:
                                                                                           key=lambda r: r.index)))
     stored = await run_in_threadpool(p.record, events)
     return EventsAccepted(accepted=len(stored), seq=[s.seq for s in stored],
-                          rejected=sorted(rejected, key=lambda r: r.index))
+                          rejected=sorted(rejected, key=lambda r: r.index),
+                          duplicates=sum(s.duplicate for s in stored))
 
 
 def _check_searches(log: ImpressionLog, events: list[Event]) -> dict[int, tuple[Event | None, str | None]]:
@@ -105,6 +116,8 @@ def _check_searches(log: ImpressionLog, events: list[Event]) -> dict[int, tuple[
                                 f"of search {e.search_id!r}")
         elif e.product_id in products:
             out[j] = (e.model_copy(update={"position": products.index(e.product_id) + 1}), None)
+        else:  # a click on a page that never showed the product would teach the click models a lie
+            out[j] = (None, f"search_id: search {e.search_id!r} did not show product {e.product_id!r}")
     return out
 
 

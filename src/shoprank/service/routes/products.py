@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 
 from shoprank.service.deps import EngineDep
@@ -47,17 +47,32 @@ _IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/bmp", "image/webp
 @router.get("/images/{pid}/{n}", response_class=FileResponse, responses={200: {
     "description": "the photo, as stored", "content": {t: {"schema": {"type": "string", "format": "binary"}}
                                                        for t in _IMAGE_TYPES}}})
-def product_image(pid: str, n: int, engine: EngineDep) -> FileResponse:
+def product_image(pid: str, n: int, request: Request, engine: EngineDep) -> FileResponse:
     # Only paths recorded in the catalog are served: a request cannot name a file.
     p = _product_or_404(engine, pid)
-    if not 0 <= n < len(p.images) or not Path(p.images[n]).is_file():
-        raise HTTPException(404, f"product {pid!r} has no image {n}")
+    path = _servable(p.images[n], engine.settings.image_root) if 0 <= n < len(p.images) else None
     # Importers keep photos inside the catalog's image folder; an index built before that rule
     # may still name any file, so only a file whose header is an image's is ever sent.
-    media = _image_type(p.images[n])
-    if media is None:
+    media = _image_type(path) if path is not None else None
+    if path is None or media is None:
         raise HTTPException(404, f"product {pid!r} has no image {n}")
-    return FileResponse(p.images[n], media_type=media, headers={"Cache-Control": "public, max-age=86400"})
+    # Shared caches may keep a photo only when anyone may fetch it.
+    cache = "public" if "search" in request.app.state.access.public else "private"
+    return FileResponse(path, media_type=media, headers={"Cache-Control": f"{cache}, max-age=86400"})
+
+
+def _servable(stored: str, image_root: Path | None) -> str | None:
+    """The file to send for a recorded photo path, or None. Paths were resolved inside the image
+    folder when written, but the file may since have become a symlink to anywhere: resolve again
+    now, and send it only where it still is that path, or inside the image folder."""
+    try:
+        real = Path(stored).resolve(strict=True)
+    except (OSError, RuntimeError):  # gone, a symlink loop
+        return None
+    inside = image_root is not None and real.is_relative_to(Path(image_root).resolve())
+    if not real.is_file() or (real != Path(stored) and not inside):
+        return None
+    return str(real)
 
 
 _SIGNATURES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"), (b"GIF8", "image/gif"),

@@ -15,7 +15,7 @@ from shoprank.analytics.experiments import serve
 from shoprank.analytics.impressions import Impression, SearchKind, new_search_id
 from shoprank.engine import QueryError, QueryTooLarge, ShopRank
 from shoprank.search import SearchResult
-from shoprank.service.deps import EngineDep, compute
+from shoprank.service.deps import EngineDep, compute, transcribe
 from shoprank.service.guard import AUTH_RESPONSES, ERROR_RESPONSES, parse_json
 from shoprank.service.openapi import SEARCH_BODY
 from shoprank.service.schemas import (
@@ -134,7 +134,8 @@ async def search(request: Request, engine: EngineDep) -> SearchResponse:
     text = body.q
     try:
         if audio is not None:
-            t = await compute(request, engine.transcribe, audio)
+            t = await transcribe(request, engine.transcribe, audio)
+            request.app.state.access.charge_audio(request, t.duration_s)
             if not t.text.strip():
                 raise HTTPException(422, "no speech was recognised in the audio")
             transcript = TranscriptPublic(text=t.text, language=t.language, duration_s=round(t.duration_s, 3),
