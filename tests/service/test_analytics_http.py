@@ -158,7 +158,8 @@ def test_analytics_report_counts_clicks_zero_results_and_plots(client, engine):
         assert body["plots"] == {} and "shoprank[eval]" in body["plots_unavailable"]
     assert "| all | 5 |" in body["markdown"]
     page = client.get("/analytics")
-    assert page.status_code == 200 and "admin/analytics" in page.text
+    assert page.status_code == 200 and '<script src="static/analytics.js">' in page.text
+    assert "admin/analytics" in client.get("/static/analytics.js").text
 
 
 def test_analytics_needs_the_admin_key(demo_catalog, tmp_path):

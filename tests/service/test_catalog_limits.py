@@ -50,7 +50,7 @@ def test_a_900_kb_title_is_refused_at_once_and_a_long_one_cut(client):
     assert r.status_code == 422 and "title: 900,000 characters; at most 4,000 are accepted" in r.text
     assert time.perf_counter() - t0 < 1.0 and client.get("/products/x").status_code == 404
     bulk = "\n".join(json.dumps(row) for row in [{"id": "y", "title": "t" * 1_000_000}, {"id": "z", "title": "Lamp"}])
-    r = client.post("/products:bulk", content=bulk, headers={**H, "Content-Type": "text/plain"})
+    r = client.post("/products:bulk", content=bulk, headers={**H, "Content-Type": "application/x-ndjson"})
     assert r.status_code == 200, r.text
     assert r.json()["accepted"] == 1 and r.json()["rejected"][0]["line"] == 1
     ok = client.put("/products/w", json={"title": "Lamp " * 200}, headers=H)  # 1,000 characters: plausible

@@ -65,7 +65,9 @@ def test_voice_queue_is_bounded(fake_engine):
     async def run() -> list[httpx.Response]:
         async with await _client(app) as c:
             voice = [asyncio.create_task(c.post("/search", files=CLIP)) for _ in range(6)]
-            await asyncio.sleep(0.2)  # 1 transcribing, 4 waiting, the sixth refused
+            # 1 transcribing, 4 waiting: only the sixth, refused, can finish before the release
+            # (waiting for it rather than a fixed time keeps the test right on a loaded machine).
+            await asyncio.wait(voice, return_when=asyncio.FIRST_COMPLETED, timeout=10)
             release.set()
             return list(await asyncio.gather(*voice))
 
