@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     # Intra-op threads of batch encoding (indexing); 0: one per core. Queries always use one.
     encoder_threads: int = Field(default=0, ge=0)
     image_encoder: str = "efficientnet"  # efficientnet | palette | palette-joint | none
+    # Photo labels are shown to shoppers only from this classifier confidence: on 723 Luma photos
+    # labels from 0.81 up were right 16 times in 17 (2.4 % of photos get one; below, precision
+    # falls under 0.9: benchmarks/photo_labels.py). Ranking reads every label regardless.
+    photo_label_min_confidence: float = Field(default=0.81, ge=0.0, le=1.0)
     vector_backend: str = "faiss"
     lexical_backend: str = "tantivy"
 

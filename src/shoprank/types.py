@@ -209,7 +209,8 @@ class QueryEncoding:
 
     text: str | None = None
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
-    photo_labels: list[tuple[str, float]] = field(default_factory=list)  # what the image model saw
+    # What the image model saw in the photo, confidently enough to show (all labels feed the text bridge).
+    photo_labels: list[tuple[str, float]] = field(default_factory=list)
     encode_ms: float = 0.0
 
 

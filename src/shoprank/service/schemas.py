@@ -131,7 +131,7 @@ class SearchResponse(BaseModel):
     candidates: int
     fusion: str
     retrievers: list[str]
-    photo_labels: list[tuple[str, float]] = []
+    photo_labels: list[tuple[str, float]] = []  # what the query photo shows, if confident (photo_label_min_confidence)
     timings_ms: dict[str, float]
     facets: dict[str, list[FacetValuePublic]] = {}
     sort: str = "relevance"
@@ -161,7 +161,8 @@ class ProductPublic(BaseModel):
     available: bool
     in_stock: bool
     image_urls: list[str]
-    photo_labels: list[list[tuple[str, float]]] = []  # per photo: what the image model sees (text bridge)
+    # Per photo: what the image model sees, where confident enough to show (photo_label_min_confidence).
+    photo_labels: list[list[tuple[str, float]]] = []
 
     @classmethod
     def from_product(cls, p: Product, photo_labels: list[list[tuple[str, float]]] | None = None) -> ProductPublic:
