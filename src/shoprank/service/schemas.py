@@ -84,6 +84,10 @@ class TranscriptPublic(BaseModel):
     duration_s: float
     backend: str
     seconds: float  # time spent transcribing
+    # False: the recognizer was unsure (or heard another language), so nothing was searched; show
+    # "didn't catch that" and why.
+    understood: bool = True
+    reason: str | None = None
 
 
 class FacetValuePublic(BaseModel):
