@@ -149,7 +149,8 @@ def search(
     for i, h in enumerate(res.hits, 1):
         p = h.product
         price = f"{p.price:.2f}" if p.price is not None else "-"
-        typer.echo(f"{i:2d}. {h.score:6.3f}  {p.id:<18} {p.title[:48]:<48} {price:>8}  {p.category}")
+        stock = "" if p.in_stock else "  [out of stock]"  # why it may rank below less relevant items
+        typer.echo(f"{i:2d}. {h.score:6.3f}  {p.id:<18} {p.title[:48]:<48} {price:>8}  {p.category}{stock}")
         if explain:
             top = sorted(h.contributions.items(), key=lambda t: -abs(t[1]))[:5]
             typer.echo("      " + ", ".join(f"{n}={v:+.2f}" for n, v in top))

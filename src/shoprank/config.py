@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     # Candidate budgets: each retriever returns `retrieve_k`, the ranker scores at most `rerank_k`.
     retrieve_k: int = 200
     rerank_k: int = 200
+    # Out-of-stock products drop below in-stock ones scoring within this share of the query's
+    # candidate score range above them, not below clearly less relevant ones; 1: after every
+    # in-stock product (each part in relevance order); 0: keep their rank. See README "Stock".
+    out_of_stock_band: float = Field(default=1.0, ge=0.0)
     # Overrides of the default weights, e.g. SHOPRANK_RANKER_WEIGHTS='{"cos_text": 3}'.
     ranker_weights: dict[str, float] = {}
     retriever_weights: dict[str, float] = {}
