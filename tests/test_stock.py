@@ -51,9 +51,22 @@ def ids(engine: ShopRank, **kw) -> list[str]:
     return [h.product.id for h in engine.search(Query(k=8, collapse_variants=False, **kw)).hits]
 
 
-def test_out_of_stock_products_come_last_in_relevance_order(engine):
+def with_band(engine: ShopRank, band: float) -> ShopRank:
+    s = engine.settings.model_copy(update={"out_of_stock_band": band})
+    return ShopRank(engine.artifacts, s, engine.text_encoder, engine.image_encoder)
+
+
+def test_a_sold_out_exact_match_stays_above_unrelated_items(engine):
+    assert engine.settings.out_of_stock_band == pytest.approx(0.1)  # measured: benchmarks/stock_ordering.py
+    got = ids(engine, text="red ceramic coffee mug")
+    assert got[0] == "mug-red"  # far more relevant than anything in stock: it keeps its place
+    # The previous rule sank it below a book and a watch.
+    assert ids(with_band(engine, 1.0), text="red ceramic coffee mug")[-2:] == ["mug-red", "hoodie-red"]
+
+
+def test_band_one_puts_out_of_stock_products_last_in_relevance_order(engine):
     kept = ids(engine, text="red mug hoodie", out_of_stock_last=False)
-    last = ids(engine, text="red mug hoodie")
+    last = ids(with_band(engine, 1.0), text="red mug hoodie")
     sold_out = [i for i in kept if i in ("mug-red", "hoodie-red")]
     assert kept.index("mug-red") < len(kept) - 2 or kept.index("hoodie-red") < len(kept) - 2
     assert last == [i for i in kept if i not in sold_out] + sold_out

@@ -35,7 +35,7 @@ class Budgets:
     filter_widen: int = 10
     # How far an out-of-stock product drops in a relevance ranking, as a share of the query's
     # candidate score range (see ``demote_out_of_stock``); 1 or more: after every in-stock one.
-    out_of_stock_band: float = 1.0
+    out_of_stock_band: float = 0.1
 
 
 @dataclass

@@ -27,7 +27,7 @@ class SearchRequest(BaseModel):
     colors: list[str] = Field(default_factory=list, max_length=20)  # facet filter, any of them
     rating_min: float | None = Field(default=None, ge=0, le=5)
     in_stock: bool = False  # only products that can be bought now
-    out_of_stock_last: bool = True  # otherwise out-of-stock products keep their rank
+    out_of_stock_last: bool = True  # demote out-of-stock products (out_of_stock_band); false: keep their rank
     user_id: str | None = Field(default=None, min_length=1, max_length=200)  # user or session id
     # A signed-out shopper's visit: personalizes when there is no user_id, and ties searches together.
     session_id: str | None = Field(default=None, min_length=1, max_length=200)
