@@ -284,8 +284,9 @@ def search(
     for i, h in enumerate(res.hits, 1):
         p = h.product
         price = f"{p.price:.2f}" if p.price is not None else "-"
+        stock = "" if p.in_stock else "  [out of stock]"  # why it may rank below less relevant items
         typer.echo(f"{i:2d}. {h.score:6.3f}  {_cell(p.id, id_width)} {_cell(p.title, 48)} {_cell(price, 8, right=True)}"
-                   f"  {p.category}")
+                   f"  {p.category}{stock}")
         if explain:
             top = sorted(h.contributions.items(), key=lambda t: -abs(t[1]))[:5]
             typer.echo("      " + ", ".join(f"{n}={v:+.2f}" for n, v in top))

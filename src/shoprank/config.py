@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     # Intra-op threads of batch encoding (indexing); 0: one per core. Queries always use one.
     encoder_threads: int = Field(default=0, ge=0)
     image_encoder: str = "efficientnet"  # efficientnet | palette | palette-joint | none
+    # Photo labels are shown to shoppers only from this classifier confidence: on 723 Luma photos
+    # labels from 0.81 up were right 16 times in 17 (2.4 % of photos get one; below, precision
+    # falls under 0.9: benchmarks/photo_labels.py). Ranking reads every label regardless.
+    photo_label_min_confidence: float = Field(default=0.81, ge=0.0, le=1.0)
     vector_backend: str = "faiss"
     lexical_backend: str = "tantivy"
 
@@ -69,6 +73,13 @@ class Settings(BaseSettings):
     # Candidate budgets: each retriever returns `retrieve_k`, the ranker scores at most `rerank_k`.
     retrieve_k: int = 200
     rerank_k: int = 200
+    # Out-of-stock products drop below in-stock ones scoring within this share of the query's
+    # candidate score range above them, not below clearly less relevant ones; 1: after every
+    # in-stock product (each part in relevance order); 0: keep their rank. 0.1 measured with 20 %
+    # simulated stock-outs: CrowdFlower nDCG@10 .8249 (keep rank .8253, after all .8146), 96 % of
+    # the top 10 buyable; a sold-out exact title match on Luma stays first in 93 % of queries
+    # (after all: median rank 24). benchmarks/stock_ordering.py.
+    out_of_stock_band: float = Field(default=0.1, ge=0.0)
     # Overrides of the default weights, e.g. SHOPRANK_RANKER_WEIGHTS='{"cos_text": 3}'.
     ranker_weights: dict[str, float] = {}
     retriever_weights: dict[str, float] = {}
@@ -103,6 +114,12 @@ class Settings(BaseSettings):
     # Transcriptions one server process runs at once, apart from searches (voice cannot take
     # text search's threads); a few more wait, the rest are told to retry (503).
     speech_threads: int = Field(default=1, ge=1)
+    # A transcript below this confidence is answered "didn't catch that" instead of searched. On
+    # espeak-ng clips -1.0 kept 10 of 11 right English transcripts and turned away 18 of 34 wrong
+    # ones and 11 of 20 Mandarin ones, which tiny.en cannot understand (benchmarks/voice_confidence.py).
+    voice_min_avg_logprob: float = -1.0
+    # Above this no-speech probability too (spoken clips measured at most 0.52).
+    voice_max_no_speech_prob: float = Field(default=0.6, ge=0.0, le=1.0)
 
     host: str = "127.0.0.1"
     port: int = 8000

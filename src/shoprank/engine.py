@@ -27,7 +27,7 @@ from shoprank.analytics.experiments import Experiment
 from shoprank.analytics.impressions import ImpressionLog
 from shoprank.catalog import Catalog
 from shoprank.config import Settings, get_settings
-from shoprank.encoders.base import EncoderSet, ImageEncoder, TextEncoder
+from shoprank.encoders.base import EncoderSet, ImageEncoder, TextEncoder, confident_labels
 from shoprank.encoders.cache import EmbeddingCache
 from shoprank.features.query_parse import ParsedQuery, parse_query
 from shoprank.index.artifacts import IndexArtifacts
@@ -519,7 +519,7 @@ class ShopRank:
             vecs, labels = encoder.encode([img])
             enc.vectors[f"photo:{spec.name}"] = vecs[0]
             if spec.encoder == "image" and labels[0]:
-                enc.photo_labels = labels[0]
+                enc.photo_labels = self.shown_labels(labels[0])
                 enc.vectors["photo_labels"] = self._encode_text(labels_to_text(labels[0]))
 
     def _understand(self, query: Query, served: _Served) -> tuple[QueryEncoding, ParsedQuery | None]:
@@ -539,6 +539,10 @@ class ShopRank:
         """Retrieval, fusion and features for ``query`` without ranking: what a ranker is trained on."""
         served = self._served
         return served.pipeline.candidates(query, *self._understand(query, served), self._personal_for(query))
+
+    def shown_labels(self, labels: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
+        """The image labels confident enough to show a shopper (``photo_label_min_confidence``)."""
+        return confident_labels(labels, self.settings.photo_label_min_confidence)
 
     def product(self, pid: str) -> Product | None:
         return self._served.artifacts.catalog.get(pid)

@@ -72,7 +72,8 @@ def pipeline(artifacts: IndexArtifacts, settings: Settings, ranker_: Ranker | No
              reranker_: CrossEncoderReranker | None = None) -> SearchPipeline:
     retriever = HybridRetriever(artifacts, settings.retriever_weights, settings.rrf_k)
     return SearchPipeline(artifacts, retriever, FeatureExtractor(artifacts), ranker_ or ranker(settings),
-                          Budgets(settings.retrieve_k, settings.rerank_k), settings.fusion, reranker_)
+                          Budgets(settings.retrieve_k, settings.rerank_k,
+                                  out_of_stock_band=settings.out_of_stock_band), settings.fusion, reranker_)
 
 
 def event_log(settings: Settings) -> EventLog:

@@ -40,6 +40,9 @@ class Budgets:
     match_drop: float = 0.05
     # A filter discards candidates after retrieval, so each retriever fetches this many times more.
     filter_widen: int = 10
+    # How far an out-of-stock product drops in a relevance ranking, as a share of the query's
+    # candidate score range (see ``demote_out_of_stock``); 1 or more: after every in-stock one.
+    out_of_stock_band: float = 0.1
 
 
 @dataclass
@@ -75,6 +78,26 @@ class SearchResult:
     matches: int = 0
     personalized: bool = False  # a profile with events shaped this ranking
     profile_events: int = 0     # how many events that profile held
+
+
+def demote_out_of_stock(order: np.ndarray, scores: np.ndarray, buyable: np.ndarray, band: float) -> np.ndarray:
+    """``order`` (indices into ``scores``) with each out-of-stock candidate moved below the in-stock
+    ones scoring within ``band`` of the score range above it, and no further.
+
+    An exact match that is sold out then stays above clearly less relevant items that can be
+    bought (a relevance band, as large shops demote) instead of sinking below all of them;
+    ``band >= 1`` puts every out-of-stock candidate after every in-stock one."""
+    if buyable.all():
+        return order
+    if band >= 1.0:
+        return np.concatenate([order[buyable[order]], order[~buyable[order]]])  # stable: each part keeps its order
+    s = np.asarray(scores, np.float64)
+    penalty = band * float(s.max() - s.min()) * ~buyable
+    # lexsort: by demoted score, ties broken by the original order (an in-stock one stays first).
+    rank_in = np.empty(len(s), np.int64)
+    rank_in[order] = np.arange(len(order))
+    key = -(s - penalty)
+    return order[np.lexsort((rank_in[order], ~buyable[order], key[order]))]
 
 
 class SearchPipeline:
@@ -174,9 +197,9 @@ class SearchPipeline:
         if query.sort != "relevance":
             order = self._sort(matching, products, positions, query.sort)
         if query.out_of_stock_last:
-            buyable = self.extractor.in_stock[positions[order]]
-            if not buyable.all():
-                order = np.concatenate([order[buyable], order[~buyable]])  # stable: each part keeps its order
+            # Sorted by price or rating, sold-out items go last; by relevance, within a band.
+            band = self.budgets.out_of_stock_band if query.sort == "relevance" else 1.0
+            order = demote_out_of_stock(order, scores, self.extractor.in_stock[positions], band)
         # Matches first; the rest (dense neighbours of nothing the query asked for) fill the page after them.
         is_match = np.zeros(len(positions), bool)
         is_match[matching] = True

@@ -274,7 +274,7 @@ class Query:
     collapse_variants: bool = True
     explain: bool = False
     sort: SortOrder = "relevance"
-    out_of_stock_last: bool = True  # products that cannot be bought now after the rest, each in rank order
+    out_of_stock_last: bool = True  # demote what cannot be bought now (Settings.out_of_stock_band); False: keep rank
     user_id: str | None = None      # whose profile personalizes the ranking (user or session id)
     personalize: bool = True        # False: the non-personalized ranking, e.g. to compare
     ranker: Ranker | None = None    # instead of the served ranker (an experiment's arm)
@@ -287,7 +287,8 @@ class QueryEncoding:
 
     text: str | None = None
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
-    photo_labels: list[tuple[str, float]] = field(default_factory=list)  # what the image model saw
+    # What the image model saw in the photo, confidently enough to show (all labels feed the text bridge).
+    photo_labels: list[tuple[str, float]] = field(default_factory=list)
     encode_ms: float = 0.0
 
 

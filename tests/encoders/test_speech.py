@@ -21,6 +21,7 @@ from shoprank.encoders.speech import (
     AudioError,
     FallbackRecognizer,
     PocketSphinxRecognizer,
+    Transcript,
     WhisperRecognizer,
     clean_transcript,
     decode_audio,
@@ -254,3 +255,14 @@ def test_auto_prefers_whisper(whisper):
     rec = make_speech_recognizer("auto")
     # With pocketsphinx installed, Whisper comes wrapped in a fallback.
     assert (rec.primary if isinstance(rec, FallbackRecognizer) else rec).name == "whisper"
+
+
+@pytest.mark.parametrize("logprob,no_speech,reason", [
+    (-0.4, 0.1, None), (None, None, None), (-1.4, 0.1, "unsure"), (-0.4, 0.9, "no speech"),
+])
+def test_low_confidence_transcripts_are_not_understood(logprob, no_speech, reason):
+    t = Transcript(text="Then do F4, A4, A1", language="en", duration_s=1.0, backend="whisper", seconds=0.1,
+                   avg_logprob=logprob, no_speech_prob=no_speech)
+    got = t.understood(min_avg_logprob=-1.0, max_no_speech_prob=0.6)
+    assert got is None if reason is None else reason in got
+    assert "no speech" in (Transcript("", "en", 1.0, "whisper", 0.1).understood(-1.0, 0.6) or "")

@@ -60,6 +60,14 @@ def clip_texts(texts: Sequence[str]) -> list[str]:
     return [t[:MAX_ENCODED_CHARS] for t in texts]
 
 
+def confident_labels(labels: Sequence[tuple[str, float]], min_confidence: float) -> list[tuple[str, float]]:
+    """The labels worth showing a shopper: those the classifier gives at least ``min_confidence``.
+
+    Below that an ImageNet label is more often wrong than right for a product photo ("binder"
+    for a shoe); the default threshold is measured in benchmarks/photo_labels.py."""
+    return [(name, p) for name, p in labels if p >= min_confidence]
+
+
 def l2_normalize(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     n = np.linalg.norm(x, axis=-1, keepdims=True)

@@ -75,6 +75,24 @@ class Transcript:
     """Name of the recognizer that produced ``text``."""
     seconds: float
     """Processing time in seconds (decoding included when called via ``transcribe``)."""
+    avg_logprob: float | None = None
+    """Mean token log-probability of the least confident segment (None: the backend gives none)."""
+    no_speech_prob: float | None = None
+    """The recognizer's probability that the audio holds no speech (highest over segments)."""
+
+    def understood(self, min_avg_logprob: float, max_no_speech_prob: float) -> str | None:
+        """None if the transcript is worth searching, else why not (for the shopper: "didn't catch that").
+
+        Whisper tiny.en writes English words for any speech, Mandarin included ("Then do F4, A4,
+        A1" for 红色背包), so its confidence is all there is to go on; the cuts are measured in
+        benchmarks/voice_confidence.py."""
+        if not self.text.strip():
+            return "no speech was recognised in the audio"
+        if self.avg_logprob is not None and self.avg_logprob < min_avg_logprob:
+            return f"the recognizer was unsure of what it heard (log-probability {self.avg_logprob:.2f})"
+        if self.no_speech_prob is not None and self.no_speech_prob > max_no_speech_prob:
+            return f"the audio sounded more like no speech than speech ({self.no_speech_prob:.2f})"
+        return None
 
 
 def decode_audio(data: bytes, max_seconds: float = MAX_AUDIO_SECONDS,
@@ -262,10 +280,12 @@ class WhisperRecognizer(SpeechRecognizer):
             # A query is a few words; this stops repetition loops ("blah, blah, ...") early.
             max_new_tokens=96,
         )
-        text = " ".join(s.text for s in segments)  # a generator: decoding happens here
-        return Transcript(text=clean_transcript(text), language=info.language,
+        heard = list(segments)  # a generator: decoding happens here
+        return Transcript(text=clean_transcript(" ".join(s.text for s in heard)), language=info.language,
                           duration_s=samples.size / SAMPLE_RATE, backend=self.name,
-                          seconds=time.perf_counter() - t0)
+                          seconds=time.perf_counter() - t0,
+                          avg_logprob=min((s.avg_logprob for s in heard), default=None),
+                          no_speech_prob=max((s.no_speech_prob for s in heard), default=None))
 
 
 def _bundled_whisper_path() -> Path:

@@ -27,7 +27,7 @@ class SearchRequest(BaseModel):
     colors: list[str] = Field(default_factory=list, max_length=20)  # facet filter, any of them
     rating_min: float | None = Field(default=None, ge=0, le=5)
     in_stock: bool = False  # only products that can be bought now
-    out_of_stock_last: bool = True  # otherwise out-of-stock products keep their rank
+    out_of_stock_last: bool = True  # demote out-of-stock products (out_of_stock_band); false: keep their rank
     user_id: str | None = Field(default=None, min_length=1, max_length=200)  # user or session id
     # A signed-out shopper's visit: personalizes when there is no user_id, and ties searches together.
     session_id: str | None = Field(default=None, min_length=1, max_length=200)
@@ -85,6 +85,10 @@ class TranscriptPublic(BaseModel):
     duration_s: float
     backend: str
     seconds: float  # time spent transcribing
+    # False: the recognizer was unsure (or heard another language), so nothing was searched; show
+    # "didn't catch that" and why.
+    understood: bool = True
+    reason: str | None = None
 
 
 class FacetValuePublic(BaseModel):
@@ -135,7 +139,7 @@ class SearchResponse(BaseModel):
     candidates: int
     fusion: str
     retrievers: list[str]
-    photo_labels: list[tuple[str, float]] = []
+    photo_labels: list[tuple[str, float]] = []  # what the query photo shows, if confident (photo_label_min_confidence)
     timings_ms: dict[str, float]
     # The facets count the matching set: ``matches`` products (models, variants collapsed), of
     # which the results show those with ``match`` true, first.
@@ -168,7 +172,8 @@ class ProductPublic(BaseModel):
     available: bool
     in_stock: bool
     image_urls: list[str]
-    photo_labels: list[list[tuple[str, float]]] = []  # per photo: what the image model sees (text bridge)
+    # Per photo: what the image model sees, where confident enough to show (photo_label_min_confidence).
+    photo_labels: list[list[tuple[str, float]]] = []
 
     @classmethod
     def from_product(cls, p: Product, photo_labels: list[list[tuple[str, float]]] | None = None) -> ProductPublic:

@@ -128,7 +128,9 @@ def _search_logged(engine: ShopRank, query: Query, body: SearchRequest, kind: Se
 async def search(request: Request, engine: EngineDep) -> SearchResponse:
     """Search by text, photo (``image``), voice (``audio``: wav/webm/ogg), or a combination.
 
-    A voice query is transcribed first; the transcript is searched and returned."""
+    A voice query is transcribed first; the transcript is searched and returned. A transcript the
+    recognizer is unsure of comes back with ``understood: false`` and a reason, and is not searched
+    (a photo or category sent with it still is)."""
     body, image, audio = await _read_request(request, engine.settings.max_upload_bytes)
     transcript = None
     text = body.q
@@ -138,9 +140,17 @@ async def search(request: Request, engine: EngineDep) -> SearchResponse:
             request.app.state.access.charge_audio(request, t.duration_s)
             if not t.text.strip():
                 raise HTTPException(422, "no speech was recognised in the audio")
+            s = engine.settings
+            reason = t.understood(s.voice_min_avg_logprob, s.voice_max_no_speech_prob)
             transcript = TranscriptPublic(text=t.text, language=t.language, duration_s=round(t.duration_s, 3),
-                                          backend=t.backend, seconds=round(t.seconds, 3))
-            text = t.text
+                                          backend=t.backend, seconds=round(t.seconds, 3),
+                                          understood=reason is None, reason=reason)
+            text = t.text if reason is None else None
+            if reason is not None and image is None and body.category is None:
+                return SearchResponse(search_id=new_search_id(), query=None, transcript=transcript, parsed=None,
+                                      candidates=0, fusion=body.fusion or s.fusion, retrievers=[],
+                                      timings_ms={"transcribe": round(t.seconds * 1000, 3)}, sort=body.sort,
+                                      user_id=body.user_id, results=[])
         query = Query(
             text=text, image=image, k=body.k, fusion=body.fusion, explain=body.explain,
             collapse_variants=body.collapse_variants, sort=body.sort, user_id=body.user_id or body.session_id,

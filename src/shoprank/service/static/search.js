@@ -407,7 +407,11 @@
     });
     $("understood").innerHTML = chips.length ? '<span class="lbl">Understood:</span>' + chips.join("") : "";
     var t = $("transcript");
-    if (data.transcript && data.transcript.text) {
+    if (data.transcript && data.transcript.understood === false) {
+      t.hidden = false;  // not searched: the recognizer was unsure (or it was not English)
+      t.innerHTML = icon("mic") + "Sorry, we didn't catch that. Try again, in English, or type your search.";
+      t.title = data.transcript.reason || "";
+    } else if (data.transcript && data.transcript.text) {
       t.hidden = false;
       t.innerHTML = icon("mic") + "heard: “" + esc(data.transcript.text) + "”";
       t.title = data.transcript.backend + ", " + data.transcript.language + ", " + data.transcript.duration_s + " s of audio, transcribed in " + data.transcript.seconds + " s";
@@ -485,7 +489,7 @@
     try {
       var data = await api("search", opts);
       if (seq !== state.searchSeq) return;
-      if (extra.audio && data.transcript && data.transcript.text) {
+      if (extra.audio && data.transcript && data.transcript.text && data.transcript.understood !== false) {
         $("q").value = data.transcript.text;
         body = Object.assign({}, body, { q: data.transcript.text });  // a re-run searches the transcript as text
       }
