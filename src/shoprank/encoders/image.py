@@ -135,7 +135,7 @@ class OnnxEfficientNetImageEncoder(_Labelled):
 
     def __init__(self, path: Path, threads: int | None = None, top_k: int = 5, batch_size: int = 16) -> None:
         super().__init__(top_k, batch_size)
-        self._batch = session(path, threads or default_threads())
+        self._batch = session(path, threads or default_threads(), arena=False)  # builds: see session()
         self._single = session(path, 1)
 
     def _forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -150,5 +150,6 @@ def efficientnet(runtime: str = "onnx-int8", threads: int | None = None, home: P
     check_runtime(runtime)
     if runtime == "reference":
         return EfficientNetImageEncoder()
-    path = build_once(model_path(home, "efficientnet-lite0", "onnx-fp32"), _export_efficientnet, _export_needs)
+    path = build_once(model_path(home, "efficientnet-lite0", "onnx-fp32"), _export_efficientnet, _export_needs,
+                      isolated=True)
     return OnnxEfficientNetImageEncoder(path, threads)

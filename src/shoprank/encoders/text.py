@@ -118,7 +118,7 @@ def minilm(runtime: str = "onnx-int8", threads: int | None = None, home: Path | 
     if runtime == "reference":
         return MiniLMReference(threads)
     fp32 = build_once(model_path(home, "all-MiniLM-L6-v2", "onnx-fp32"), _export_minilm,
-                      lambda: torch_for_export("the text encoder 'minilm'", "minilm"))
+                      lambda: torch_for_export("the text encoder 'minilm'", "minilm"), isolated=True)
     path = fp32 if runtime == "onnx-fp32" else build_once(
         model_path(home, "all-MiniLM-L6-v2", runtime), lambda out: quantize_int8(fp32, out))
     tokenize = hf_tokenizer(_minilm_dir() / "tokenizer.json", MINILM_MAX_TOKENS)
