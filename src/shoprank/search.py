@@ -143,18 +143,22 @@ class SearchPipeline:
         """Rows (in rank order) that count as matching the query, for facets and sorting.
 
         Dense retrievers return something for any query, so sorting every candidate by price
-        would surface the cheapest unrelated item. Keyword matches define the set when there
-        are any; for a photo, the products before the cliff in its similarities
-        (:func:`score_cliff`); otherwise the ``facet_k`` best ranked."""
+        would surface the cheapest unrelated item. With keyword matches, the set is the ranking
+        down to its last keyword match: what the ranker puts above a keyword match is no filler
+        (a messenger bag for "red backpack" ranks above a red shirt that matched "red"), and moving
+        keyword matches above it lost relevance. For a photo, the products before the cliff in its
+        similarities (:func:`score_cliff`); otherwise the ``facet_k`` best ranked."""
         if not c.runs:
             return order
         run = c.runs.get("bm25")
-        if not run:
-            photo = next((c.runs[name] for name in _PHOTO_RETRIEVERS if name in c.runs), None)
-            if photo is None:
-                return order[: self.budgets.facet_k]
-            top = photo[: self.budgets.facet_k]
-            run = top[: score_cliff([s for _, s in top], self.budgets.match_drop)]
+        if run:
+            keyword = np.isin(c.batch.positions[order], np.fromiter((pos for pos, _ in run), np.int64, len(run)))
+            return order[: int(np.flatnonzero(keyword)[-1]) + 1] if keyword.any() else order[:0]
+        photo = next((c.runs[name] for name in _PHOTO_RETRIEVERS if name in c.runs), None)
+        if photo is None:
+            return order[: self.budgets.facet_k]
+        top = photo[: self.budgets.facet_k]
+        run = top[: score_cliff([s for _, s in top], self.budgets.match_drop)]
         matched = np.fromiter((pos for pos, _ in run), np.int64, len(run))
         return order[np.isin(c.batch.positions[order], matched)]
 
@@ -200,7 +204,8 @@ class SearchPipeline:
             # Sorted by price or rating, sold-out items go last; by relevance, within a band.
             band = self.budgets.out_of_stock_band if query.sort == "relevance" else 1.0
             order = demote_out_of_stock(order, scores, self.extractor.in_stock[positions], band)
-        # Matches first; the rest (dense neighbours of nothing the query asked for) fill the page after them.
+        # Matches first; the rest (dense neighbours of nothing the query asked for) fill the page after
+        # them. Only a photo's matches can trail in the ranking: elsewhere they are its head already.
         is_match = np.zeros(len(positions), bool)
         is_match[matching] = True
         order = np.concatenate([order[is_match[order]], order[~is_match[order]]])

@@ -193,7 +193,10 @@ async function main() {
     const labels = (data.photo_labels || []).map((l) => l[0]);
     check('photo search shows results', ids.length >= 1 && data.retrievers.includes('image'),
       { info: `${ids.length} cards, first ${ids[0]}, photo looks like ${labels.slice(0, 2).join(', ')}`, first: ids[0], photo_labels: labels.slice(0, 3) });
-    check('photo preview and photo chips shown', await page.isVisible('#photo-preview') && /photo:/.test(await page.textContent('#understood')));
+    // Photo chips appear only for labels the classifier is sure of (the API leaves the rest out).
+    const photoChips = await page.textContent('#understood');
+    check('photo preview shown, photo chips only for confident labels', await page.isVisible('#photo-preview') &&
+      /photo:/.test(photoChips) === labels.length > 0, { info: `${labels.length} labels; ${photoChips.trim()}` });
     const photoCats = (data.facets.category || []).map((f) => f.count);
     check('photo facets count what looks alike', data.matches < data.candidates && photoCats.reduce((a, n) => a + n, 0) === data.matches,
       { info: `${data.matches} matches of ${data.candidates}: ${(data.facets.category || []).map((f) => `${f.value}:${f.count}`).join(' ')}` });
@@ -254,8 +257,12 @@ async function main() {
       }, 'voice search', VOICE_TIMEOUT);
       await page.waitForSelector('#transcript:not([hidden])');
       const heard = (await page.textContent('#transcript')).trim();
-      check('voice search shows the transcript', /heard:/.test(heard) && voiceData.transcript && voiceData.transcript.text.trim() !== '',
-        { info: heard, transcript: voiceData.transcript });
+      // The recording through the fake microphone may come out unclear: the page must then say
+      // so instead of searching what the recognizer guessed (how well it hears: test_http.py).
+      const t = voiceData.transcript || {};
+      check('voice search shows the transcript, or that it was not caught', t.understood === false
+        ? /didn't catch that/.test(heard) && !/heard:/.test(heard) && voiceData.query === null
+        : /heard:/.test(heard) && (t.text || '').trim() !== '', { info: heard, transcript: t });
       report.voice = { transcript: voiceData.transcript, first: (voiceData.results[0] || {}).id };
     } else if (!wavPath) {
       skip('voice search', process.env.E2E_VOICE_SKIP || 'no WAV given (4th argument)');
