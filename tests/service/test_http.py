@@ -195,7 +195,8 @@ def test_suggest_from_catalog_and_past_queries(client):
                                      "query": "backpack for hiking"})
         time.sleep(1.1)  # past queries are re-indexed at most once a second
         got = client.get("/suggest", params={"q": "backpack f"}).json()["suggestions"]
-        assert ({"text": "backpack for hiking", "kind": "query", "product_id": None, "category": None} in got) == (n == 2)
+        past = {"text": "backpack for hiking", "kind": "query", "product_id": None, "category": None}
+        assert (past in got) == (n == 2)
     assert client.get("/suggest", params={"q": "x" * 101}).status_code == 422
 
 
