@@ -227,3 +227,14 @@ def test_commands_log_our_progress_but_not_other_libraries_info():
     assert not logging.getLogger("faiss.loader").isEnabledFor(logging.INFO)  # "Could not load ... avx512"
     _setup_logging(False, quiet=True)  # a one-off search prints results only
     assert not logging.getLogger("shoprank.ranking.default").isEnabledFor(logging.INFO)
+
+
+def test_search_results_show_stock(runner, tmp_path):
+    shop = tmp_path / "shop.jsonl"
+    shop.write_text('{"id": "bag-kids", "title": "Kids Sleeping Bag", "stock": 0}\n'
+                    '{"id": "bag-adult", "title": "Adult Sleeping Bag", "stock": 4}\n')
+    assert runner.invoke(app, ["index", str(shop), "--name", "s"]).exit_code == 0
+    out = runner.invoke(app, ["search", "sleeping bag", "--name", "s"])
+    assert out.exit_code == 0, out.output
+    lines = {ln.split()[2]: ln for ln in out.stdout.splitlines() if "Sleeping Bag" in ln}
+    assert lines["bag-kids"].endswith("[out of stock]") and "out of stock" not in lines["bag-adult"]
