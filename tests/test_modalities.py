@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 import shoprank
+from conftest import REPO
 from shoprank.features.registry import FEATURE_NAMES, FEATURES
 from shoprank.modalities import MODALITIES, dense_routes, retriever_weights
 from shoprank.ranking.linear import DEFAULT_WEIGHTS, PER_QUERY_SCALED
@@ -45,6 +46,6 @@ def test_the_consumers_name_no_modality():
 def test_the_feature_reference_is_written_from_the_declarations():
     from shoprank.features.docs import markdown
 
-    doc = (SRC.parents[1] / "docs" / "FEATURES.md").read_text(encoding="utf-8")
+    doc = (REPO / "docs" / "FEATURES.md").read_text(encoding="utf-8")  # the checkout's, the package may be a wheel
     assert doc == markdown(), "docs/FEATURES.md is stale: run `shoprank features --out docs/FEATURES.md`"
     assert all(f"`{f.name}`" in doc for f in FEATURES)

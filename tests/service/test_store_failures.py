@@ -4,6 +4,7 @@ time, failures are 503/507 with a reason, and the connection stays usable."""
 from __future__ import annotations
 
 import errno
+import importlib.util
 import socket
 import sqlite3
 import time
@@ -18,6 +19,9 @@ from shoprank.personalization.store.base import StoreUnavailable
 from shoprank.personalization.store.redis import RedisProfileStore
 from shoprank.personalization.store.sqlite import MemoryProfileStore, SQLiteEventLog
 from shoprank.service import create_app
+
+needs_redis_client = pytest.mark.skipif(importlib.util.find_spec("redis") is None,
+                                        reason="pip install 'shoprank[redis]' (the redis client)")
 
 CLICK = {"user_id": "ann", "product_id": "demo-backpack-red", "type": "click"}
 
@@ -73,6 +77,7 @@ class Switchable(MemoryProfileStore):
         return super().update(owner, fn)
 
 
+@needs_redis_client
 def test_redis_down_events_acknowledged_and_search_unpersonalized(engine, serve_with, closed_port):
     with serve_with(RedisProfileStore(f"redis://127.0.0.1:{closed_port}/0")) as c:
         r = c.post("/events", json=CLICK)
@@ -87,6 +92,7 @@ def test_redis_down_events_acknowledged_and_search_unpersonalized(engine, serve_
         assert c.get("/health").status_code == 200  # the same client goes on
 
 
+@needs_redis_client
 def test_frozen_redis_costs_a_search_a_bounded_wait(engine, serve_with, frozen_port):
     with serve_with(RedisProfileStore(f"redis://127.0.0.1:{frozen_port}/0", timeout_s=0.2)) as c:
         times = []

@@ -41,6 +41,13 @@ async def transcribe(request: Request, fn: Callable[..., T], *args: Any) -> T:
     limiter = getattr(state, "speech_limiter", None)
     if limiter is None:  # made on the event loop, as the compute limiter
         limiter = state.speech_limiter = anyio.CapacityLimiter(state.engine.settings.speech_threads)
-    if limiter.statistics().tasks_waiting >= SPEECH_QUEUE_PER_THREAD * limiter.total_tokens:
+        state.speech_admitted = 0
+    # Counted here, on the event loop, with no await between the check and the count: the limiter's
+    # own queue fills only once each admitted task reaches it, so a burst could all pass a check on it.
+    if state.speech_admitted >= (1 + SPEECH_QUEUE_PER_THREAD) * limiter.total_tokens:
         raise HTTPException(503, "voice search is busy; retry shortly", headers={"Retry-After": "2"})
-    return await anyio.to_thread.run_sync(partial(fn, *args), limiter=limiter)
+    state.speech_admitted += 1
+    try:
+        return await anyio.to_thread.run_sync(partial(fn, *args), limiter=limiter)
+    finally:
+        state.speech_admitted -= 1
