@@ -37,6 +37,9 @@ def create_app(engine: ShopRank) -> FastAPI:
         await run_in_threadpool(lambda: engine.personalizer)
         # Load the encoders now, not in the first photo search or catalog write.
         await run_in_threadpool(lambda: (engine.text_encoder, engine.image_encoder))
+        # A saved tree model explains through LightGBM, loaded lazily: base_score() loads it now,
+        # not in the first "why this result" search (~0.1 s).
+        await run_in_threadpool(engine.ranker.base_score)
         # What is loaded now lives as long as the server: keep it out of the cyclic collector,
         # whose full passes over it (~40 ms on Luma, all threads stopped) set the p99 under load.
         gc.freeze()
