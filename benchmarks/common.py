@@ -1,11 +1,15 @@
 """Helpers shared by the benchmark scripts: data location, tables, result files."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import platform
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -46,3 +50,52 @@ def save(name: str, payload: dict) -> Path:
     path = OUT / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
     return path
+
+
+def post(url: str, body: bytes, ctype: str, timeout: float = 600) -> int:
+    """POST ``body``; the status code (an error status is returned, not raised)."""
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": ctype}, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            r.read()
+            return int(r.status)
+    except urllib.error.HTTPError as e:
+        return int(e.code)
+
+
+def multipart(field: str, filename: str, data: bytes) -> tuple[bytes, str]:
+    """A multipart/form-data body holding one file, and its Content-Type."""
+    import uuid
+
+    b = uuid.uuid4().hex
+    body = (f"--{b}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{b}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={b}"
+
+
+@contextlib.contextmanager
+def shoprank_server(src: str, args: list[str], port: int,
+                    env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+    """``python -m shoprank.cli ARGS`` from the source tree ``src`` (a server on ``port``), running
+    and answering /health; stopped on exit."""
+    import urllib.request
+
+    full = {**os.environ, "PYTHONPATH": os.path.abspath(src), "SHOPRANK_PORT": str(port), **(env or {})}
+    proc = subprocess.Popen([sys.executable, "-m", "shoprank.cli", *args], env=full,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"shoprank {' '.join(args)} exited with {proc.returncode}")
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(30)

@@ -18,13 +18,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import save, table
+from common import multipart, post, save, shoprank_server, table
 
 
 def _rss_mb(pid: int) -> float:
@@ -34,48 +32,21 @@ def _rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
-def _post(url: str, body: bytes, ctype: str) -> int:
-    req = urllib.request.Request(url, data=body, headers={"Content-Type": ctype}, method="POST")
-    with urllib.request.urlopen(req, timeout=120) as r:
-        return r.status
-
-
-def _multipart(field: str, name: str, data: bytes) -> tuple[bytes, str]:
-    b = uuid.uuid4().hex
-    body = (f"--{b}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\n"
-            f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{b}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={b}"
-
-
 def measure(src: str, home: Path, cache: Path, port: int, clip: bytes | None) -> dict[str, float | str]:
-    env = {**os.environ, "PYTHONPATH": os.path.abspath(src), "SHOPRANK_HOME": str(home),
-           "SHOPRANK_USER_CACHE_DIR": str(cache), "SHOPRANK_PORT": str(port)}
-    proc = subprocess.Popen([sys.executable, "-m", "shoprank.cli", "demo"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    try:
-        t0 = time.perf_counter()
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"demo exited with {proc.returncode}")
-            try:
-                urllib.request.urlopen(base + "/health", timeout=2).close()
-                break
-            except OSError:
-                time.sleep(0.5)
+    t0 = time.perf_counter()
+    env = {"SHOPRANK_HOME": str(home), "SHOPRANK_USER_CACHE_DIR": str(cache)}
+    with shoprank_server(src, ["demo"], port, env) as proc:
         row: dict[str, float | str] = {"start s": round(time.perf_counter() - t0, 1), "start MB": _rss_mb(proc.pid)}
-        _post(base + "/search", json.dumps({"q": "red backpack"}).encode(), "application/json")
+        post(base + "/search", json.dumps({"q": "red backpack"}).encode(), "application/json")
         row["text MB"] = _rss_mb(proc.pid)
         photo = sorted((home / "demo-catalog" / "images").iterdir())[0]
-        _post(base + "/search", *_multipart("image", photo.name, photo.read_bytes()))
+        post(base + "/search", *multipart("image", photo.name, photo.read_bytes()))
         row["photo MB"] = _rss_mb(proc.pid)
         if clip is not None:
-            _post(base + "/search", *_multipart("audio", "q.wav", clip))
+            post(base + "/search", *multipart("audio", "q.wav", clip))
             row["voice MB"] = _rss_mb(proc.pid)
         return row
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 def main() -> None:

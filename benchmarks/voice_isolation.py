@@ -18,15 +18,12 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
-import uuid
 import wave
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import save, table
+from common import multipart, post, save, shoprank_server, table
 
 QUERIES = ["red backpack", "coffee mug", "yoga leggings", "hoodie", "tote bag"]
 
@@ -43,44 +40,20 @@ def _clip(folder: Path, seconds: float = 29.0) -> bytes:
         text += words
 
 
-def _post(url: str, body: bytes, ctype: str) -> int:
-    req = urllib.request.Request(url, data=body, headers={"Content-Type": ctype}, method="POST")
-    try:
-        with urllib.request.urlopen(req, timeout=600) as r:
-            r.read()
-            return r.status
-    except urllib.error.HTTPError as e:
-        return e.code
-
-
 def _text(base: str, q: str) -> float:
     t0 = time.perf_counter()
-    assert _post(base + "/search", json.dumps({"q": q}).encode(), "application/json") == 200
+    assert post(base + "/search", json.dumps({"q": q}).encode(), "application/json") == 200
     return (time.perf_counter() - t0) * 1000
 
 
 def _voice(base: str, clip: bytes) -> int:
-    b = uuid.uuid4().hex
-    body = (f"--{b}\r\nContent-Disposition: form-data; name=\"audio\"; filename=\"q.wav\"\r\n"
-            "Content-Type: audio/wav\r\n\r\n").encode() + clip + f"\r\n--{b}--\r\n".encode()
-    return _post(base + "/search", body, f"multipart/form-data; boundary={b}")
+    return post(base + "/search", *multipart("audio", "q.wav", clip))
 
 
 def measure(src: str, port: int, clip: bytes, clips: int) -> dict[str, object]:
-    env = {**os.environ, "PYTHONPATH": os.path.abspath(src), "SHOPRANK_RATE_SEARCH_PER_S": "0",
-           "SHOPRANK_RATE_EVENTS_PER_S": "0", "SHOPRANK_LOG_IMPRESSIONS": "false"}
-    proc = subprocess.Popen([sys.executable, "-m", "shoprank.cli", "serve", "--name", "demo", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {"SHOPRANK_RATE_SEARCH_PER_S": "0", "SHOPRANK_RATE_EVENTS_PER_S": "0", "SHOPRANK_LOG_IMPRESSIONS": "false"}
     base = f"http://127.0.0.1:{port}"
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"serve exited with {proc.returncode}")
-            try:
-                urllib.request.urlopen(base + "/health", timeout=2).close()
-                break
-            except OSError:
-                time.sleep(0.5)
+    with shoprank_server(src, ["serve", "--name", "demo", "--port", str(port)], port, env):
         _voice(base, clip[: len(clip) // 10])  # loads the speech model
         quiet = [_text(base, q) for q in QUERIES * 4]
         codes: list[int] = []
@@ -92,15 +65,12 @@ def measure(src: str, port: int, clip: bytes, clips: int) -> dict[str, object]:
         busy = [_text(base, q) for q in QUERIES * 4]
         for t in threads:
             t.join()
-        return {"tree": src, "text p50 ms, quiet": round(statistics.median(quiet), 1),
-                "text p50 ms, during voice": round(statistics.median(busy), 1),
-                "text max ms, during voice": round(max(busy), 1),
-                "voice 200": codes.count(200), "voice 503": codes.count(503),
-                "voice other": len(codes) - codes.count(200) - codes.count(503),
-                "voice burst s": round(time.perf_counter() - t0, 1)}
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    return {"tree": src, "text p50 ms, quiet": round(statistics.median(quiet), 1),
+            "text p50 ms, during voice": round(statistics.median(busy), 1),
+            "text max ms, during voice": round(max(busy), 1),
+            "voice 200": codes.count(200), "voice 503": codes.count(503),
+            "voice other": len(codes) - codes.count(200) - codes.count(503),
+            "voice burst s": round(time.perf_counter() - t0, 1)}
 
 
 def main() -> None:
