@@ -42,3 +42,16 @@ def test_stored_products_are_cut_never_refused():
     p = Product.model_validate({"id": "a", "title": "t" * 900_000, "reviews": [{"text": "r" * 300_000}]},
                                context=STORED)
     assert len(p.title) == 500 and len(p.reviews[0].text) == 5000
+
+
+def test_stored_numbers_past_the_bounds_load_clamped_never_refused():
+    # A catalog or write log accepted before the bounds existed must still open.
+    p = Product.model_validate({"id": "a", "title": "Lamp", "price": 5e12, "sales": 10**12}, context=STORED)
+    assert p.price == MAX_PRICE and p.sales == 10**9
+    with pytest.raises(ValidationError):
+        Product(id="a", title="Lamp", price=5e12)
+
+
+def test_ids_and_titles_are_trimmed_before_they_are_capped():
+    assert Product(id="a", title=" " * 600 + "Backpack").title == "Backpack"
+    assert Product(id=" " * 5 + "i" * 198, title="x").id == "i" * 198

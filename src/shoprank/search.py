@@ -139,20 +139,24 @@ class SearchPipeline:
         batch = CandidateBatch(X, positions, [products[p].id for p in keep], enc.vectors, self.art)
         return Candidates(runs, batch, fusion)
 
-    def _matching(self, c: Candidates, order: np.ndarray) -> np.ndarray:
-        """Rows (in rank order) that count as matching the query, for facets and sorting.
+    def _matching(self, c: Candidates, order: np.ndarray, sort: str) -> np.ndarray:
+        """Rows (in rank order) that count as matching the query: what the facets count and a
+        sort lists.
 
         Dense retrievers return something for any query, so sorting every candidate by price
-        would surface the cheapest unrelated item. With keyword matches, the set is the ranking
-        down to its last keyword match: what the ranker puts above a keyword match is no filler
-        (a messenger bag for "red backpack" ranks above a red shirt that matched "red"), and moving
-        keyword matches above it lost relevance. For a photo, the products before the cliff in its
-        similarities (:func:`score_cliff`); otherwise the ``facet_k`` best ranked."""
+        would surface the cheapest unrelated item: a sort lists the keyword matches. In relevance
+        order the set is the ranking down to its last keyword match: what the ranker puts above a
+        keyword match is no filler (a messenger bag for "red backpack" ranks above a red shirt that
+        matched "red"), and moving keyword matches above it lost relevance. For a photo, the
+        products before the cliff in its similarities (:func:`score_cliff`); otherwise the
+        ``facet_k`` best ranked."""
         if not c.runs:
             return order
         run = c.runs.get("bm25")
         if run:
             keyword = np.isin(c.batch.positions[order], np.fromiter((pos for pos, _ in run), np.int64, len(run)))
+            if sort != "relevance":
+                return order[keyword]
             return order[: int(np.flatnonzero(keyword)[-1]) + 1] if keyword.any() else order[:0]
         photo = next((c.runs[name] for name in _PHOTO_RETRIEVERS if name in c.runs), None)
         if photo is None:
@@ -193,7 +197,7 @@ class SearchPipeline:
         positions = c.batch.positions
         ranks = {name: {pos: r for r, (pos, _) in enumerate(run, 1)} for name, run in c.runs.items()}
         order = np.argsort(-scores, kind="stable")
-        matching = self._matching(c, order)
+        matching = self._matching(c, order, query.sort)
         matched = positions[matching].tolist()
         facets = count_facets([products[p] for p in matched], query.collapse_variants,
                               [self._colors[p] for p in matched])

@@ -1,6 +1,7 @@
 """Records that flow through shoprank: products in, queries in, hits out."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -129,7 +130,20 @@ class Product(BaseModel):
     @field_validator("id", "parent_id", "title", "description", "url", "currency", mode="before")
     @classmethod
     def _cap_text(cls, v: Any, info: ValidationInfo) -> Any:
+        if info.field_name in ("id", "parent_id", "title") and isinstance(v, str):
+            v = v.strip()  # before the cap: 600 spaces and a word is the word, not 500 spaces
         return cap(str(info.field_name), v, info)
+
+    @field_validator("price", "review_count", "sales", "stock", mode="before")
+    @classmethod
+    def _clamp_stored(cls, v: Any, info: ValidationInfo) -> Any:
+        # Data accepted before these bounds existed loads clamped to them, never refused: an
+        # acknowledged write (or a built catalog) must not stop the index from opening.
+        ctx = info.context if isinstance(info.context, dict) else {}
+        if ctx.get("stored") and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            top = MAX_PRICE if info.field_name == "price" else MAX_COUNT
+            return min(v, top) if info.field_name == "price" else min(int(v), int(top))
+        return v
 
     @field_validator("categories", "images", "reviews", mode="before")
     @classmethod

@@ -138,6 +138,19 @@ def test_facets_count_the_matches_and_padding_is_flagged(client):
     assert all(r["match"] for r in body["results"][:11])
 
 
+def test_a_sort_lists_keyword_matches_and_relevance_keeps_the_rankers_order(client):
+    rel = client.post("/search", json={"q": "red backpack", "k": 54}).json()
+    flags = [r["match"] for r in rel["results"]]
+    assert flags == sorted(flags, reverse=True)  # the matches are the ranking's head
+    cheap = client.post("/search", json={"q": "red backpack", "k": 54, "sort": "price_asc"}).json()
+    listed = [r for r in cheap["results"] if r["match"]]
+    # Sorted by price, only keyword matches are listed as matches: no cheap unrelated item first.
+    assert listed and all("bm25" in r["retrievers"] for r in listed)
+    assert cheap["matches"] == len(listed) == sum(f["count"] for f in cheap["facets"]["category"])
+    prices = [r["price"] for r in listed]
+    assert prices == sorted(prices)
+
+
 def test_photo_search_matches_what_looks_alike(client, fake_engine):
     photo = open(fake_engine.artifacts.catalog.get("demo-backpack-red").images[0], "rb").read()
     body = client.post("/search", data={"k": "24"}, files={"image": ("bag.png", photo, "image/png")}).json()
