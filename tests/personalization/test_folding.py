@@ -3,14 +3,17 @@ timeline (milliseconds, 0, far future) cannot break a profile's maths."""
 from __future__ import annotations
 
 import math
+import sqlite3
 import threading
 
 import numpy as np
 import pytest
 
+from shoprank.personalization import online
 from shoprank.personalization.online import Personalizer
 from shoprank.personalization.profile import Profile, shares
 from shoprank.personalization.queries import PastQueries
+from shoprank.personalization.store.base import StoreUnavailable
 from shoprank.personalization.store.sqlite import MemoryProfileStore, SQLiteEventLog, SQLiteProfileStore
 from shoprank.types import Event, Query
 
@@ -149,3 +152,114 @@ def test_pending_queries_are_bounded():
     q.add((f"q{i}", "spammer") for i in range(10_000))
     q.add([("q9999", "other")])  # the most recent survived the flood
     assert q.suggestible() == {"q9999": 2} and len(q._pending) <= 100
+
+
+# -- deferred folds ---------------------------------------------------------------------------
+class FlakyStore(MemoryProfileStore):
+    """A profile store that raises ``errors[owner]`` (or ``errors["*"]``) for those owners."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.errors: dict[str, Exception] = {}
+
+    def _check(self, owner: str) -> None:
+        e = self.errors.get(owner) or self.errors.get("*")
+        if e is not None:
+            raise e
+
+    def get(self, owner):
+        self._check(owner)
+        return super().get(owner)
+
+    def update(self, owner, fn):
+        self._check(owner)
+        return super().update(owner, fn)
+
+
+@pytest.fixture
+def flaky(fake_engine, log):
+    store = FlakyStore()
+    return Personalizer(fake_engine.pipeline.extractor.signals, log, store), store
+
+
+@pytest.mark.parametrize("error", [ValueError("corrupt profile"), RuntimeError("boom"),
+                                   sqlite3.DatabaseError("file is not a database")])
+def test_an_owner_whose_fold_keeps_failing_blocks_no_one(flaky, fake_engine, log, error, caplog):
+    pers, store = flaky
+    a, b = products(fake_engine, 2)
+    store.errors["bad"] = error
+    pers.record([ev("bad", a)])  # logged, so acknowledged: no exception
+    assert pers._pending == {"bad": 1}
+    for i, user in enumerate(["u1", "u2", "u3"]):
+        stored = pers.record([ev(user, b)])  # later events of everyone else still go through
+        assert stored[0].seq == i + 2
+        assert pers.profile(user).n_events == 1
+    assert log.count("bad") == 1 and "bad" in pers._pending  # kept: the log still holds its events
+    assert sum("profile of bad" in r.getMessage() for r in caplog.records) == 1  # logged once, not per call
+    del store.errors["bad"]
+    assert pers.fold_pending() == 0 and pers.profile("bad").n_events == 1
+
+
+def test_a_locked_sqlite_store_defers_the_fold_instead_of_failing(flaky, fake_engine, log):
+    pers, store = flaky
+    a, b = products(fake_engine, 2)
+    store.errors["u"] = sqlite3.OperationalError("database is locked")
+    pers.record([ev("u", a)])
+    pers.record([ev("u", b)])
+    assert log.count("u") == 2 and pers._pending == {"u": 2}
+    del store.errors["u"]
+    pers.record([ev("v", a)])
+    assert pers._pending == {} and pers.profile("u").n_events == 2
+
+
+def test_one_call_folds_a_bounded_batch(flaky, fake_engine, monkeypatch):
+    pers, store = flaky
+    (a,) = products(fake_engine, 1)
+    store.errors["*"] = StoreUnavailable("down")
+    for i in range(5):
+        pers.record([ev(f"u{i}", a)])
+    assert len(pers._pending) == 5
+    store.errors.clear()
+    monkeypatch.setattr(online, "FOLD_BATCH", 2)
+    assert pers.fold_pending() == 3
+    assert pers.fold_pending() == 1
+    assert pers.fold_pending() == 0
+    assert all(pers.profile(f"u{i}").n_events == 1 for i in range(5))
+
+
+def test_a_call_skips_folding_while_another_folds(flaky, fake_engine):
+    pers, store = flaky
+    (a,) = products(fake_engine, 1)
+    store.errors["*"] = StoreUnavailable("down")
+    pers.record([ev("u", a)])
+    store.errors.clear()
+    with pers._folding:  # another request is inside fold_pending
+        assert pers.fold_pending() == 1
+    assert pers.fold_pending() == 0
+
+
+def test_a_forgotten_shoppers_deferred_fold_is_dropped(flaky, fake_engine, log):
+    pers, store = flaky
+    (a,) = products(fake_engine, 1)
+    store.errors["*"] = StoreUnavailable("down")
+    pers.record([Event(session_id="s-ann", product_id=a, type="click", ts=NOW)])  # before signing in
+    pers.record([Event(user_id="ann", session_id="s-ann", product_id=a, type="cart", ts=NOW)])
+    pers.record([ev("bob", a)])
+    assert set(pers._pending) == {"ann", "s-ann", "bob"}
+    store.errors.clear()
+    pers.forget("ann")
+    assert set(pers._pending) == {"bob"}
+    pers.fold_pending()
+    assert store.get("ann") is None and store.get("s-ann") is None and store.get("bob").n_events == 1
+
+
+def test_reading_a_deferred_profile_folds_it_or_serves_the_stale_one(flaky, fake_engine):
+    pers, store = flaky
+    a, b = products(fake_engine, 2)
+    pers.record([ev("u", a)])
+    store.errors["u"] = RuntimeError("update failed")
+    pers.record([ev("u", b)])
+    store.get = MemoryProfileStore.get.__get__(store)  # reads work, updates still fail
+    assert pers.profile("u").n_events == 1  # stale, not an error
+    del store.errors["u"]
+    assert pers.profile("u").n_events == 2 and pers._pending == {}

@@ -113,10 +113,13 @@ def test_events_logged_while_the_store_is_down_are_folded_when_it_returns(engine
     with serve_with(store) as c:
         store.down = True
         assert c.post("/events", json=CLICK).status_code == 200
-        store.down = False
-        assert c.get("/users/ann/profile").json()["n_events"] == 0  # not folded yet
         assert c.post("/events", json={**CLICK, "user_id": "bob"}).status_code == 200
-        assert c.get("/users/ann/profile").json()["n_events"] == 1  # caught up with the next events
+        store.down = False
+        assert c.get("/users/ann/profile").json()["n_events"] == 1  # reading a profile folds it first
+        assert engine.personalizer._pending == {"bob": 2}
+        assert c.post("/events", json={**CLICK, "user_id": "cy"}).status_code == 200
+        assert engine.personalizer._pending == {}  # caught up with the next events
+        assert c.get("/users/bob/profile").json()["n_events"] == 1
         r = c.post("/search", json={"q": "backpack", "user_id": "ann"})
         assert r.json()["personalized"] is True
 

@@ -5,12 +5,13 @@ into its owner's profile, so the very next search of that shopper reads the new 
 ``catch_up`` folds in whatever the log holds and a profile lacks, which is how a fresh
 in-memory or Redis store, or one behind a crashed process, catches up.
 
-The log is the truth and the profile store a cache of it: when the store is unavailable an
+The log is the truth and the profile store a cache of it: when the store fails (down, locked) an
 event is still acknowledged once logged, and its owner is folded later (:meth:`Personalizer.fold_pending`).
 """
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 # Owners whose folding waits for the profile store to come back; beyond this many, the rest are
 # folded by their next event or the next start's catch-up (memory stays bounded during an outage).
 MAX_PENDING = 100_000
+# What one call of fold_pending may spend (it runs inside a request): the rest waits for later calls.
+FOLD_BATCH = 64
+FOLD_BUDGET_S = 0.005
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,8 @@ class Personalizer:
         self._related: Recommender | None = None
         self.queries = PastQueries(suggest_min_users, suggest_blocklist)
         self._pending: dict[str, int] = {}  # owner -> newest logged seq not yet folded (store was down)
+        self._failing: set[str] = set()  # pending owners whose failure was logged (once each, no flood)
+        self._folding = threading.Lock()  # one fold_pending at a time; the others skip it
 
     @property
     def queries_version(self) -> int:
@@ -87,21 +93,48 @@ class Personalizer:
     def _fold_or_defer(self, owner: str, seq: int) -> None:
         try:
             self._fold_through(owner, seq)
-        except StoreUnavailable as e:  # logged is acknowledged: fold when the store is back
+        except Exception as e:  # logged is acknowledged: any store failure folds later
             if owner in self._pending or len(self._pending) < MAX_PENDING:
                 self._pending[owner] = max(seq, self._pending.get(owner, 0))
-            log.warning("profile of %s not updated, folding later: %s", owner, e)
+            self._log_failure(owner, e)
+
+    def _log_failure(self, owner: str, e: Exception) -> None:
+        if owner not in self._failing:
+            self._failing.add(owner)
+            log.warning("profile of %s not updated, folding later: %s: %s", owner, type(e).__name__, e)
+
+    def _try_pending(self, owner: str, seq: int) -> None:
+        """Fold one pending owner; on success it leaves ``_pending`` (unless a newer event came)."""
+        self._fold_through(owner, seq)
+        if self._pending.get(owner) == seq:  # threads race here harmlessly: folding is idempotent
+            self._pending.pop(owner, None)
+            self._failing.discard(owner)
 
     def fold_pending(self) -> int:
-        """Fold the owners whose events were logged while the profile store was unavailable;
-        returns how many owners are still waiting."""
-        for owner, seq in list(self._pending.items()):
-            try:
-                self._fold_through(owner, seq)
-            except StoreUnavailable:
-                break  # still down: try again with the next events
-            if self._pending.get(owner) == seq:  # threads race here harmlessly: folding is idempotent
-                self._pending.pop(owner, None)
+        """Fold some of the owners whose events were logged while the profile store failed
+        (at most ``FOLD_BATCH`` owners or ``FOLD_BUDGET_S`` per call, later calls fold the rest);
+        returns how many owners are still waiting. Never raises: it runs after events were
+        acknowledged. An owner whose fold fails for another reason (e.g. a corrupt profile) is
+        kept, moved to the back: the log still holds its events, and a store that recovers or
+        a profile that is deleted or repaired lets a later call fold them."""
+        if not self._folding.acquire(blocking=False):  # another request is folding these owners
+            return len(self._pending)
+        try:
+            deadline = time.perf_counter() + FOLD_BUDGET_S
+            for owner, seq in list(self._pending.items())[:FOLD_BATCH]:
+                try:
+                    self._try_pending(owner, seq)
+                except StoreUnavailable:
+                    break  # still down: try again with the next events
+                except Exception as e:  # one broken owner must not block the others
+                    self._log_failure(owner, e)
+                    newest = self._pending.pop(owner, None)
+                    if newest is not None:
+                        self._pending[owner] = newest
+                if time.perf_counter() > deadline:
+                    break
+        finally:
+            self._folding.release()
         return len(self._pending)
 
     def _fold_through(self, owner: str, seq: int) -> int:
@@ -140,6 +173,14 @@ class Personalizer:
         p.add(se.ts, self.half_life_s, e.type, e.product_id, facets, vectors, se.seq)
 
     def profile(self, owner: str) -> Profile | None:
+        """``owner``'s profile; one whose fold was deferred is folded first when the store allows
+        (else the stale profile is served)."""
+        seq = self._pending.get(owner)
+        if seq is not None:
+            try:
+                self._try_pending(owner, seq)
+            except Exception as e:  # a stale profile beats none
+                self._log_failure(owner, e)
         return self.profiles.get(owner)
 
     def catch_up(self, logged: Iterable[StoredEvent] | None = None) -> int:
@@ -167,6 +208,10 @@ class Personalizer:
         name another user, and a session id that is also someone's user id, are left alone:
         session ids are chosen by clients."""
         sessions = (set(sessions) | self.events.sessions_of(user_id)) - {user_id}
+        # A deferred fold would recreate their profiles (a session that is also a user id stays).
+        for owner in [user_id, *(s for s in sessions if not self.events.has_user(s))]:
+            self._pending.pop(owner, None)
+            self._failing.discard(owner)
         n_events = self.events.delete_user(user_id, sessions)
         n_profiles = int(self.profiles.delete(user_id))
         n_profiles += sum(1 for s in sessions if not self.events.has_user(s) and self.profiles.delete(s))
