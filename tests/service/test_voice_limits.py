@@ -78,14 +78,16 @@ def test_voice_queue_is_bounded(fake_engine):
     assert "busy" in busy.json()["detail"] and busy.headers["Retry-After"]
 
 
+@pytest.mark.parametrize("headers", [{}, {"X-API-Key": ""}], ids=["no-key", "empty-key"])
 @pytest.mark.parametrize("seconds,refused", [(29.0, True), (1.0, False)])
-def test_seconds_of_audio_count_against_the_search_rate(fake_engine, seconds, refused):
+def test_seconds_of_audio_count_against_the_search_rate(fake_engine, seconds, refused, headers):
     app = create_app(_engine(fake_engine, lambda _: _heard(seconds), rate_search_per_s=5.0))
 
     async def run() -> tuple[int, int]:
         async with await _client(app) as c:
-            voice = await c.post("/search", files=CLIP)
-            text = await c.post("/search", json={"q": "backpack"})
+            # An empty key is no key: the audio is charged where the search was counted.
+            voice = await c.post("/search", files=CLIP, headers=headers)
+            text = await c.post("/search", json={"q": "backpack"}, headers=headers)
             return voice.status_code, text.status_code
 
     voice, text = asyncio.run(run())

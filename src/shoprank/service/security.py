@@ -162,11 +162,15 @@ class Access:
 
     def charge_audio(self, request: Request, seconds: float) -> None:
         """Count a voice query's audio against its client's search rate (one request is counted already)."""
-        client = self.client(request, request.headers.get("x-api-key"))
+        # The client the search check counted (an empty X-API-Key header is no key there).
+        client = (getattr(request.state, "rate_client", None)
+                  or self.client(request, request.headers.get("x-api-key") or None))
         self.limiter.charge("search", client, seconds / AUDIO_SECONDS_PER_REQUEST - 1.0)
 
     def throttle(self, request: Request, scope: str, key: str | None) -> None:
-        wait = self.limiter.wait(scope, self.client(request, key))
+        client = self.client(request, key)
+        request.state.rate_client = client
+        wait = self.limiter.wait(scope, client)
         if wait > 0:
             raise HTTPException(429, f"rate limit of {self.limiter.rates[scope]:g} {scope} requests/s exceeded "
                                      "for this client",
