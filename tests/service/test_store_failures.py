@@ -161,6 +161,23 @@ def test_storage_failures_are_503_or_507_and_the_connection_stays(engine, serve_
         assert c.post("/search", json={"q": "backpack"}).status_code == 200
 
 
+@pytest.mark.parametrize("error", [
+    PermissionError(errno.EACCES, "Permission denied"),
+    FileNotFoundError(errno.ENOENT, "No such file or directory"),
+    sqlite3.ProgrammingError("Cannot operate on a closed database."),
+    sqlite3.OperationalError("no such table: events"),
+])
+def test_other_storage_failures_are_a_json_500_not_a_retry(engine, serve_with, tmp_path, error):
+    log = FailingLog(tmp_path / "events.sqlite")
+    log.error = error
+    with serve_with(MemoryProfileStore(), log) as c:
+        r = c.post("/events", json=CLICK)
+        assert r.status_code == 500, r.text  # retrying would fail the same way
+        assert r.json() == {"detail": "internal error (logged on the server)"} and "Retry-After" not in r.headers
+        assert c.post("/search", json={"q": "backpack"}).status_code == 200
+        assert "500" in c.get("/openapi.json").json()["paths"]["/events"]["post"]["responses"]  # documented
+
+
 def test_an_unforeseen_error_is_a_json_500_not_a_dropped_connection(engine, monkeypatch):
     with TestClient(create_app(engine)) as c:
         monkeypatch.setattr(engine, "suggest", lambda *a, **k: 1 / 0)

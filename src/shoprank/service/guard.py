@@ -34,8 +34,11 @@ PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inl
             "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
 
+INTERNAL_ERROR = "internal error (logged on the server)"
+
+
 class ErrorResponse(BaseModel):
-    """Every 4xx and 503: one sentence saying what was wrong."""
+    """Every error answer (4xx and 5xx): one sentence saying what was wrong."""
 
     detail: str
 
@@ -48,6 +51,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     429: {"model": ErrorResponse, "description": "Rate limit exceeded (see Retry-After)"},
     503: {"model": ErrorResponse, "description": "A store is unavailable or busy; retry (see Retry-After)"},
     507: {"model": ErrorResponse, "description": "The server's disk is full; nothing was stored"},
+    500: {"model": ErrorResponse, "description": "Internal error, logged on the server (a retry fails alike)"},
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "No such product (or photo)"}}
@@ -128,7 +132,7 @@ class RequestGuard:
             # Answered here, not re-raised: Starlette's last-resort handler re-raises, and the
             # server then drops the connection, failing the client's next request too.
             log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
-            await _plain_error(send, 500, "internal error (logged on the server)", close=False)
+            await _plain_error(send, 500, INTERNAL_ERROR, close=False)
 
 
 async def _plain_error(send: Send, status: int, detail: str, close: bool = True) -> None:
@@ -201,25 +205,33 @@ def _validation_reason(err: RequestValidationError) -> str:
     return "; ".join(parts)
 
 
+_SQLITE_BUSY = ("locked", "busy", "disk i/o error")  # SQLITE_BUSY/LOCKED/IOERR: transient, retry
+_SQLITE_FULL = ("full",)  # SQLITE_FULL: "database or disk is full"
+
+
 def storage_error(exc: Exception) -> tuple[int, str]:
     """The status and reason for a failure of the server's own storage: 507 when the disk is
-    full (retrying will not help until space is freed), else 503. The reason names the kind of
-    failure, not paths or other internals."""
-    full = (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or (
-        isinstance(exc, sqlite3.Error) and "full" in str(exc).lower())
-    if full:
+    full (retrying will not help until space is freed), 503 for a transient failure (I/O error,
+    database locked or busy), else 500: a missing file, a refused permission or a misused
+    connection is the server's fault and a retry would fail the same way. The reason names the
+    kind of failure, not paths or other internals."""
+    message = str(exc).lower()
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return 507, "the server's disk is full; free space, then retry"
-    if isinstance(exc, sqlite3.Error):
-        reason = "busy" if "locked" in str(exc).lower() or "busy" in str(exc).lower() else type(exc).__name__
-        return 503, f"storage unavailable ({reason}); retry"
-    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-    return 503, f"storage unavailable ({reason}); retry"
+    if isinstance(exc, sqlite3.OperationalError) and any(w in message for w in _SQLITE_FULL):
+        return 507, "the server's disk is full; free space, then retry"
+    if isinstance(exc, OSError) and exc.errno == errno.EIO:
+        return 503, f"storage unavailable ({exc.strerror or 'I/O error'}); retry"
+    if isinstance(exc, sqlite3.OperationalError) and any(w in message for w in _SQLITE_BUSY):
+        return 503, "storage unavailable (busy); retry"
+    return 500, INTERNAL_ERROR
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """One error shape (``{"detail": "..."}``) for every 4xx; a missing optional extra is a 503
-    naming what to install; an unavailable store is a 503 and a full disk a 507 (the connection
-    stays usable); anything unforeseen is logged and answered 500 without internals."""
+    naming what to install; an unavailable or busy store is a 503, a full disk a 507 and another
+    storage failure a 500 (the connection stays usable); anything unforeseen is logged and
+    answered 500 without internals."""
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -241,8 +253,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OSError)
     async def _storage(request: Request, exc: Exception) -> JSONResponse:
         status, detail = storage_error(exc)
-        log.error("%s %s: %s", request.method, request.url.path, exc)
-        return JSONResponse({"detail": detail}, status_code=status, headers={"Retry-After": "5"})
+        log.error("%s %s: %s", request.method, request.url.path, exc, exc_info=status == 500)
+        return JSONResponse({"detail": detail}, status_code=status,
+                            headers=None if status == 500 else {"Retry-After": "5"})
 
     @app.exception_handler(ImportError)
     async def _missing_extra(_: Request, exc: ImportError) -> JSONResponse:
