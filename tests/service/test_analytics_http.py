@@ -76,6 +76,35 @@ def test_an_event_naming_a_search_that_did_not_show_its_product_is_refused(clien
     assert engine.personalizer.events.count("eve") == 0
 
 
+@pytest.mark.parametrize("kind", ["cart", "purchase", "view"])
+def test_a_cart_or_purchase_off_its_search_is_kept_without_the_search(client, engine, kind):
+    s = _search(client, q="backpack", user_id="eve", k=3)
+    shown = [x["id"] for x in s["results"]]
+    other = next(p.id for p in engine.artifacts.catalog.live() if p.id not in shown)
+    sid = s["search_id"]
+    events = [{"user_id": "eve", "product_id": other, "type": kind, "search_id": sid},  # not shown
+              {"user_id": "eve", "product_id": shown[0], "type": kind, "search_id": "f" * 32},  # never served
+              {"user_id": "eve", "product_id": shown[1], "type": kind, "search_id": sid}]  # shown: kept as is
+    if kind != "view":  # a view giving a position is checked like a click
+        events.append({"user_id": "eve", "product_id": shown[0], "type": kind, "search_id": sid, "position": 3})
+    r = client.post("/events", json={"events": events})
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == len(events) and r.json()["rejected"] == []
+    logged = [(se.event.product_id, se.event.search_id, se.event.position)
+              for se in engine.personalizer.events.scan("eve")]
+    expected = [(other, None, None), (shown[0], None, None), (shown[1], sid, 2)]
+    assert logged == expected + ([(shown[0], None, None)] if kind != "view" else [])
+
+
+def test_a_view_giving_a_position_off_its_search_is_refused(client, engine):
+    s = _search(client, q="backpack", user_id="eve", k=3)
+    shown = [x["id"] for x in s["results"]]
+    r = client.post("/events", json={"user_id": "eve", "product_id": shown[0], "type": "view",
+                                     "search_id": s["search_id"], "position": 3})
+    assert r.status_code == 422 and "not at position 3" in r.json()["detail"]
+    assert engine.personalizer.events.count("eve") == 0
+
+
 def test_forgetting_a_shopper_removes_their_impressions(client, engine):
     _search(client, q="backpack", user_id="cat", session_id="cat-visit")
     _search(client, q="mug", session_id="cat-visit")

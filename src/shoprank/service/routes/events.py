@@ -96,7 +96,11 @@ async def post_events(request: Request, engine: EngineDep) -> EventsAccepted:
 
 def _check_searches(log: ImpressionLog, events: list[Event]) -> dict[int, tuple[Event | None, str | None]]:
     """Events that name a search must name one that was served, with the product where it was
-    shown: ``{index: (event with its position filled in, or None; reason to reject, or None)}``."""
+    shown: ``{index: (event with its position filled in, or None; reason to reject, or None)}``.
+
+    Only a click (or a view giving its position) is refused when it does not match its search:
+    it would teach the click models a lie. A cart, a purchase or a view without a position is
+    kept without its search attribution (the shopper did it, whatever page it came from)."""
     shown: dict[str, tuple[str, ...] | None] = {}
     out: dict[int, tuple[Event | None, str | None]] = {}
     for j, e in enumerate(events):
@@ -109,15 +113,20 @@ def _check_searches(log: ImpressionLog, events: list[Event]) -> dict[int, tuple[
             shown[e.search_id] = imp.products if imp is not None else None
         products = shown[e.search_id]
         if products is None:
-            out[j] = (None, f"search_id: no search {e.search_id!r} was served")
+            reason = f"search_id: no search {e.search_id!r} was served"
         elif e.position is not None:
-            if e.position > len(products) or products[e.position - 1] != e.product_id:
-                out[j] = (None, f"position: product {e.product_id!r} was not at position {e.position} "
-                                f"of search {e.search_id!r}")
+            if e.position <= len(products) and products[e.position - 1] == e.product_id:
+                continue
+            reason = f"position: product {e.product_id!r} was not at position {e.position} of search {e.search_id!r}"
         elif e.product_id in products:
             out[j] = (e.model_copy(update={"position": products.index(e.product_id) + 1}), None)
-        else:  # a click on a page that never showed the product would teach the click models a lie
-            out[j] = (None, f"search_id: search {e.search_id!r} did not show product {e.product_id!r}")
+            continue
+        else:
+            reason = f"search_id: search {e.search_id!r} did not show product {e.product_id!r}"
+        if e.type == "click" or (e.type == "view" and e.position is not None):
+            out[j] = (None, reason)
+        else:
+            out[j] = (e.model_copy(update={"search_id": None, "position": None}), None)
     return out
 
 
