@@ -108,3 +108,12 @@ def test_a_hung_export_is_stopped_after_its_timeout(tmp_path):
     with pytest.raises(TimeoutError, match="took over 2 s"):
         _in_child(_hang, tmp_path / "m" / "model.tmp.onnx", timeout=2)
     assert time.perf_counter() - t0 < 60  # the child was terminated, not waited for
+
+
+def test_an_upgraded_home_serves_its_old_models_folder(tmp_path, monkeypatch):
+    old = tmp_path / "home" / "models" / "m-onnx-fp32-ort1" / "model.onnx"  # where exports were before
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"onnx")
+    monkeypatch.setenv("SHOPRANK_USER_CACHE_DIR", str(tmp_path / "home"))  # as the README says
+    assert Settings().models_dir == tmp_path / "home" / "models"
+    assert build_once(Settings().models_dir / "m-onnx-fp32-ort1" / "model.onnx", pytest.fail) == old
