@@ -91,3 +91,18 @@ def test_an_index_opened_with_another_encoder_warns(fake_engine, caplog):
         assert other.image_encoder is not None
     warned = [r.getMessage() for r in caplog.records if "was built with" in r.getMessage()]
     assert len(warned) == 1 and "palette-joint" in warned[0]
+
+
+def test_price_phrases_read_the_catalogs_own_currency(tmp_path):
+    from shoprank.catalog import Catalog
+    from shoprank.types import Product
+
+    cat = Catalog([Product(id=f"m{i}", title=f"Ceramic Mug {i}", price=20 + 40 * i, currency="CNY") for i in range(3)]
+                  + [Product(id="u", title="Ceramic Mug", price=9, currency="USD")])
+    s = Settings(home=tmp_path, text_encoder="hashing", image_encoder="none", profile_store="memory")
+    engine = ShopRank.build(cat, s.index_dir("cny"), s)  # no currency set: CNY, most products'
+    res = engine.search("mug under 50元", k=10)
+    assert res.parsed is not None and (res.parsed.price_max, res.parsed.price_note) == (50.0, None)
+    usd = ShopRank.open(s.index_dir("cny"), s.model_copy(update={"currency": "USD"})).search("mug under 50元")
+    assert usd.parsed is not None and usd.parsed.price_max is None
+    assert "prices are in USD" in (usd.parsed.price_note or "")

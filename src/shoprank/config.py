@@ -58,8 +58,9 @@ class Settings(BaseSettings):
 
     fusion: str = "rrf"                 # rrf | linear
     # The catalog's currency: a price limit a query names in another ("50元以下" in USD) is not
-    # applied (no exchange rate is kept); the response's parsed.price_note says so.
-    currency: str = "USD"
+    # applied (no exchange rate is kept); the response's parsed.price_note says so. Unset: the
+    # most common currency of the served catalog's products (USD for an empty catalog).
+    currency: str | None = None
     # "default": LambdaMART trained on the labelled sets plus hand-set terms for what it does not learn
     # (profile, photos, query understanding), packaged per text encoder (the linear ranker where none
     # ships); "linear": hand-set weights; "lambdamart"

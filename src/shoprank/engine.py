@@ -15,6 +15,7 @@ import io
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +102,12 @@ class _Served:
     suggester: Lazy[Suggester]
     generation: Generation | None
     writes: _Writes
+    currency: Lazy[str]  # the catalog's, for price phrases: counted once per generation
+
+
+def _catalog_currency(catalog: Catalog) -> str:
+    counts = Counter(p.currency.upper() for p in catalog.live())
+    return counts.most_common(1)[0][0] if counts else "USD"
 
 
 class ShopRank:
@@ -148,7 +155,8 @@ class ShopRank:
         return _Served(artifacts, factory.pipeline(artifacts, self.settings, ranker, self.reranker),
                        SimilarItems(artifacts),
                        Lazy(lambda: Suggester(artifacts.catalog)), generation,
-                       _Writes(seq=int(artifacts.manifest.get("catalog_seq") or 0)))
+                       _Writes(seq=int(artifacts.manifest.get("catalog_seq") or 0)),
+                       Lazy(lambda: self.settings.currency or _catalog_currency(artifacts.catalog)))
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -526,7 +534,7 @@ class ShopRank:
 
     def _understand(self, query: Query, served: _Served) -> tuple[QueryEncoding, ParsedQuery | None]:
         enc = self._encode(query, served)
-        return enc, parse_query(enc.text, self.settings.currency) if enc.text else None
+        return enc, parse_query(enc.text, served.currency.get()) if enc.text else None
 
     def search(self, query: Query | str, **kwargs: object) -> SearchResult:
         """Search by text, photo, or both. ``search("red backpack", k=5)`` is shorthand."""

@@ -8,7 +8,7 @@ import pytest
 
 from shoprank import factory
 from shoprank.config import Settings, get_settings
-from shoprank.encoders.onnx_runtime import build_once, model_path, quiet_export
+from shoprank.encoders.onnx_runtime import _in_child, build_once, model_path, quiet_export
 from shoprank.registry import MissingExtraError
 
 
@@ -79,3 +79,41 @@ def test_an_export_leaves_torch_out_of_the_process_that_serves(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.splitlines()[-1] == "False"  # the library prints a line of its own first
     assert len(list(tmp_path.glob("efficientnet-lite0-*/model.onnx"))) == 1
+
+
+def test_a_failed_build_leaves_no_temporary_file_and_a_retry_builds(tmp_path):
+    path = tmp_path / "m" / "model.onnx"
+
+    def broken(out):
+        out.write_bytes(b"half a model")
+        raise RuntimeError("export failed")
+
+    with pytest.raises(RuntimeError, match="export failed"):
+        build_once(path, broken)
+    assert sorted(p.name for p in path.parent.iterdir()) == [".lock"]  # no model.tmp.onnx left
+    assert build_once(path, lambda out: out.write_bytes(b"onnx")).read_bytes() == b"onnx"
+
+
+def _hang(out):
+    import time
+
+    time.sleep(120)
+
+
+@pytest.mark.slow  # starts a spawned interpreter
+def test_a_hung_export_is_stopped_after_its_timeout(tmp_path):
+    import time
+
+    t0 = time.perf_counter()
+    with pytest.raises(TimeoutError, match="took over 2 s"):
+        _in_child(_hang, tmp_path / "m" / "model.tmp.onnx", timeout=2)
+    assert time.perf_counter() - t0 < 60  # the child was terminated, not waited for
+
+
+def test_an_upgraded_home_serves_its_old_models_folder(tmp_path, monkeypatch):
+    old = tmp_path / "home" / "models" / "m-onnx-fp32-ort1" / "model.onnx"  # where exports were before
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"onnx")
+    monkeypatch.setenv("SHOPRANK_USER_CACHE_DIR", str(tmp_path / "home"))  # as the README says
+    assert Settings().models_dir == tmp_path / "home" / "models"
+    assert build_once(Settings().models_dir / "m-onnx-fp32-ort1" / "model.onnx", pytest.fail) == old

@@ -48,3 +48,28 @@ def test_yuan_limits_apply_in_a_yuan_catalog_only(text, lo, hi):
 def test_a_dollar_limit_is_not_applied_to_yuan_prices():
     pq = parse_query("backpack under $50", currency="CNY")
     assert pq.price_max is None and pq.price_note == "under $50: no price limit applied, prices are in CNY"
+
+
+@pytest.mark.parametrize("text,currency", [
+    ("mug under 50元", "USD"), ("mug under 50 rmb", "USD"), ("mug below 50 yuan", "USD"),
+    ("mug under 50 dollars", "CNY"), ("mug under 50 bucks", "CNY"), ("mug under 50 usd", "CNY"),
+    ("mug over 50 RMB", "USD"), ("杯子 低于50刀", "CNY"), ("杯子 50块钱以下", "USD"), ("杯子 ¥50以下", "USD"),
+])
+def test_a_unit_after_the_number_names_the_currency(text, currency):
+    pq = parse_query(text, currency=currency)
+    assert (pq.price_min, pq.price_max) == (None, None)
+    assert pq.price_note and f"prices are in {currency}" in pq.price_note
+
+
+@pytest.mark.parametrize("text,currency,hi", [
+    ("mug under 50 dollars", "USD", 50.0), ("mug under 50元", "CNY", 50.0), ("mug under 50 RMB", "CNY", 50.0),
+    ("杯子 50块钱以下", "CNY", 50.0), ("杯子 低于50刀", "USD", 50.0),
+])
+def test_a_unit_in_the_catalogs_currency_applies(text, currency, hi):
+    pq = parse_query(text, currency=currency)
+    assert (pq.price_max, pq.price_note) == (hi, None)
+
+
+def test_a_word_that_starts_with_a_unit_is_no_unit():
+    pq = parse_query("低于100刀具", currency="CNY")  # 刀具 is knives, not "100 dollars"
+    assert (pq.price_max, pq.price_note) == (100.0, None)

@@ -118,3 +118,42 @@ def test_a_saved_model_is_served_from_its_cached_onnx_without_lightgbm(tmp_path,
         assert len(list((tmp_path / "cache" / "models").glob("lambdamart-*/model.onnx"))) == 1
     finally:
         get_settings.cache_clear()
+
+
+@pytest.fixture
+def user_cache(tmp_path, monkeypatch):
+    from shoprank.config import get_settings
+
+    pytest.importorskip("onnxmltools")
+    monkeypatch.setenv("SHOPRANK_USER_CACHE_DIR", str(tmp_path / "cache"))
+    get_settings.cache_clear()
+    yield tmp_path / "cache"
+    get_settings.cache_clear()
+
+
+def test_explanations_come_from_the_model_scored_even_if_its_file_is_replaced(tmp_path, user_cache):
+    ts = _synthetic(n_queries=20)
+    LambdaMARTRanker.fit(ts.X, ts.y, ts.group_sizes, num_rounds=20).save(tmp_path / "m")
+    load_ranker(tmp_path / "m")  # converts once; the next load serves the cached ONNX copy
+    served = load_ranker(tmp_path / "m")
+    other = LambdaMARTRanker.fit(ts.X, ts.y[::-1].copy(), ts.group_sizes, num_rounds=5)
+    other.booster.save_model(str(tmp_path / "m" / "model.txt"))  # a new model lands after the load
+    X = ts.X[:30]
+    contrib = served.explain(CandidateBatch.from_features(X))
+    assert np.allclose(contrib.sum(axis=1) + served.base_score(), served.score_matrix(X), atol=1e-4)
+
+
+def test_a_read_only_model_cache_converts_in_memory(tmp_path, user_cache, monkeypatch, caplog):
+    from shoprank.encoders import onnx_runtime
+
+    def read_only(*a, **k):
+        raise PermissionError(13, "Read-only file system")
+
+    ts = _synthetic(n_queries=20)
+    model = LambdaMARTRanker.fit(ts.X, ts.y, ts.group_sizes, num_rounds=20)
+    model.save(tmp_path / "m")
+    monkeypatch.setattr(onnx_runtime, "build_once", read_only)
+    monkeypatch.setattr("shoprank.ranking.lgbm._cache_warned", False)  # said once per process
+    served = load_ranker(tmp_path / "m")
+    assert served._onnx is not None and "converting it in memory" in caplog.text
+    assert np.allclose(served.score_matrix(ts.X), model.booster.predict(ts.X), atol=1e-4)

@@ -107,6 +107,8 @@ def test_a_deleted_product_leaves_recommendations(client):
     ("put", "/products/X", {"title": ["a list"]}, 422, "title"),
     ("put", "/products/X", {"title": "Ok", "price": "inf"}, 422, "finite"),
     ("put", "/products/X", {"title": "Ok", "id": "Y"}, 422, "the path"),
+    ("put", "/products/X", {"title": "Ok", "ID": "Y"}, 422, "the path"),  # any spelling of id
+    ("patch", "/products/A-0001", {"Id": "B", "price": 1}, 422, "the path"),
     ("put", "/products/X", {"title": "Ok", "images": "/etc/passwd"}, 422, "outside the image folder"),
     ("put", "/products/X", {"title": "Ok", "images": "notes.txt"}, 422, "not a readable image"),
     ("put", "/products/X", [1, 2], 422, "JSON object"),
@@ -118,6 +120,15 @@ def test_bad_writes_are_4xx_with_a_reason(client, method, path, body, status, ne
     r = getattr(client, method)(path, json=body, headers=H)
     assert r.status_code == status, r.text
     assert needle in r.json()["detail"]
+
+
+def test_put_and_patch_fold_column_names(client):
+    r = client.put("/products/X", json={"ID": "X", "Title": "", "title": "Quibbleton Lamp"}, headers=H)
+    assert r.status_code == 200, r.text
+    assert client.get("/products/X").json()["title"] == "Quibbleton Lamp"
+    r = client.patch("/products/X", json={"Id": "X", "Price": 7.5}, headers=H)
+    assert r.status_code == 200, r.text
+    assert client.get("/products/X").json()["price"] == 7.5
 
 
 def test_writes_need_the_admin_key(client):

@@ -175,6 +175,17 @@ def _attributes(row: dict[str, Any]) -> dict[str, list[str]]:
     return out
 
 
+def fold_keys(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with its column names trimmed and lower-cased. Where several spellings of one
+    column are given, the first non-blank value wins: a blank "Title" must not hide "title"."""
+    folded: dict[str, Any] = {}
+    for k, v in row.items():
+        key = k.strip().lower() if isinstance(k, str) else k
+        if key not in folded or (_blank(folded[key]) and not _blank(v)):
+            folded[key] = v
+    return folded
+
+
 def row_to_product(row: dict[str, Any], notes: list[str] | None = None) -> Product:
     """Map one loosely-named row onto :class:`Product` (raises ValueError / ValidationError).
 
@@ -182,10 +193,7 @@ def row_to_product(row: dict[str, Any], notes: list[str] | None = None) -> Produ
     :data:`~shoprank.types.CAPS`) are cut, each cut described in ``notes``. ``images``
     holds the paths as written; the caller resolves them.
     """
-    lowered: dict[str, Any] = {}
-    for k, v in row.items():
-        lowered.setdefault(k.strip().lower() if isinstance(k, str) else k, v)  # the first spelling wins
-    row = lowered
+    row = fold_keys(row)
     data: dict[str, Any] = {}
     for name, fld in FIELDS.items():
         v = next((row[n] for n in fld.names if n in row and not _blank(row[n])), None)

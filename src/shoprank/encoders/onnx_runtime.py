@@ -83,21 +83,40 @@ def build_once(path: Path, build: Callable[[Path], None], needs: Callable[[], No
         if not path.is_file():
             tmp = path.with_suffix(".tmp.onnx")
             log.info("exporting %s once into %s (shared by every home)", path.parent.name, path.parent.parent)
-            if isolated:
-                _in_child(build, tmp)
-            else:
-                build(tmp)
-            tmp.replace(path)
+            try:
+                if isolated:
+                    _in_child(build, tmp, EXPORT_TIMEOUT_S)
+                else:
+                    build(tmp)
+                tmp.replace(path)
+            finally:  # a failed build leaves no half-written model for the next try to trip on
+                tmp.unlink(missing_ok=True)
     return path
 
 
-def _in_child(build: Callable[[Path], None], out: Path) -> None:
+EXPORT_TIMEOUT_S = 30 * 60  # an export takes about a minute; one hung past this holds the lock for all
+
+
+def _in_child(build: Callable[[Path], None], out: Path, timeout: float) -> None:
     """``build(out)`` in a spawned interpreter; its exception, if any, is raised here."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import TimeoutError as FutureTimeout
+    from concurrent.futures.process import BrokenProcessPool
 
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pool.submit(build, out).result()
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        pool.submit(build, out).result(timeout=timeout)
+    except FutureTimeout:
+        for proc in list(pool._processes.values()):  # no public way to stop a running worker before 3.14
+            proc.terminate()
+        raise TimeoutError(f"exporting {out.parent.name} took over {timeout:.0f} s and was stopped") from None
+    except BrokenProcessPool as e:
+        # "spawn" imports the caller's __main__ again: a script without the guard dies there.
+        raise RuntimeError(f"exporting {out.parent.name} in a child process failed ({e}); a script that "
+                           "builds an index must run under `if __name__ == \"__main__\":`") from e
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def torch_for_export(what: str, extra: str) -> None:

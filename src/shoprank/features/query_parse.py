@@ -7,18 +7,25 @@ from dataclasses import dataclass, field
 from shoprank.catalog.vocabulary import COLORS, GENDERS, SIZES, find_types, has_word
 
 _NUM = r"(\d+(?:\.\d+)?)"
-_UNIT = r"(?:\s*(?:元|块|美元|刀))?"  # kept in the match: it names the currency
-_PRICE_MAX = [rf"(?:under|below|less than|cheaper than|up to|max|at most|<=?)\s*\$?\s*{_NUM}",
-              rf"{_NUM}\s*(?:元|块|美元|刀)?\s*(?:以下|以内|之内)", rf"(?:低于|不超过|少于|小于)\s*{_NUM}{_UNIT}"]
-_PRICE_MIN = [rf"(?:over|above|more than|at least|from|>=?)\s*\$?\s*{_NUM}",
-              rf"{_NUM}\s*(?:元|块|美元|刀)?\s*以上", rf"(?:高于|超过|大于)\s*{_NUM}{_UNIT}"]
+_CJK = r"[\u4e00-\u9fff]"
+# A currency unit after the number, kept in the match: it names the currency. 刀 and 块 are units
+# only at a word's end ("100刀", "50块钱以下"), not inside a word ("低于100刀具" asks for knives).
+_UNIT = (rf"(?:\s*(?:美元|人民币|元钱?|[$¥￥]|(?:刀|块)(?:钱|(?=以下|以内|之内|以上|左右|的)|(?!{_CJK}))"
+         r"|(?:usd|dollars?|bucks?|rmb|cny|yuan)\b))?")
+_PREFIX = r"[$¥￥]?\s*"  # "$50", "¥50"
+_PRICE_MAX = [rf"(?:under|below|less than|cheaper than|up to|max|at most|<=?)\s*{_PREFIX}{_NUM}{_UNIT}",
+              rf"{_PREFIX}{_NUM}{_UNIT}\s*(?:以下|以内|之内)", rf"(?:低于|不超过|少于|小于)\s*{_PREFIX}{_NUM}{_UNIT}"]
+_PRICE_MIN = [rf"(?:over|above|more than|at least|from|>=?)\s*{_PREFIX}{_NUM}{_UNIT}",
+              rf"{_PREFIX}{_NUM}{_UNIT}\s*以上", rf"(?:高于|超过|大于)\s*{_PREFIX}{_NUM}{_UNIT}"]
 # Not inside a model number or code ("W11-2285", "2x4-8"): a range starts and ends at a number's edge.
-_PRICE_RANGE = [rf"(?:between\s*)?(?<![a-z0-9.\-])\$?{_NUM}\s*(?:-|to|and|~|到|至)\s*\$?{_NUM}"
-                rf"(?:\s*(?:元|dollars|usd))?(?![a-z0-9\-]|\.\d)"]
+_PRICE_RANGE = [rf"(?:between\s*)?(?<![a-z0-9.\-])[$¥￥]?{_NUM}{_UNIT}\s*(?:-|to|and|~|到|至)\s*[$¥￥]?{_NUM}"
+                rf"{_UNIT}(?![a-z0-9\-]|\.\d)"]
 
 
-# The currency a price phrase names, by its words: US dollars first, since 美元 contains 元.
-_CURRENCY_WORDS = (("USD", ("$", "美元", "刀", "dollar", "usd")), ("CNY", ("元", "块", "人民币", "rmb", "cny")))
+# The currency a price phrase names, by its words: US dollars first, since 美元 contains 元. The
+# phrase's other words ("under", "低于") hold none of these.
+_CURRENCY_WORDS = (("USD", ("$", "美元", "刀", "dollar", "usd", "buck")),
+                   ("CNY", ("元", "块", "人民币", "rmb", "cny", "yuan", "¥", "￥")))
 
 
 def _named_currency(phrase: str) -> str | None:

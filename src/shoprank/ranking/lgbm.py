@@ -68,6 +68,17 @@ def _converter() -> None:
     import onnxmltools  # noqa: F401
 
 
+_cache_warned = False
+
+
+def _warn_unwritable_cache(e: OSError) -> None:
+    global _cache_warned
+    if not _cache_warned:
+        _cache_warned = True
+        log.warning("cannot keep the ranker's ONNX copy in the model cache (%s): converting it in memory "
+                    "at every load; point SHOPRANK_USER_CACHE_DIR at a writable folder", e)
+
+
 class LambdaMARTRanker(Ranker):
     name = "lambdamart"
 
@@ -78,12 +89,18 @@ class LambdaMARTRanker(Ranker):
         scikit-learn), and the booster is read only for what needs it (explanations)."""
         if booster is None and model_file is None:
             raise ValueError("a LambdaMART ranker needs a booster or its model file")
-        self._booster = Lazy(lambda: _lightgbm().Booster(model_file=str(model_file)), booster)
-        self._model_file = model_file
+        # Read once: scores (the ONNX copy keyed by these bytes) and explanations (the booster, read
+        # later) then come from one model even if the file is replaced in between.
+        self._model_bytes = model_file.read_bytes() if booster is None and model_file is not None else None
+        self._booster = Lazy(lambda: _lightgbm().Booster(model_str=self._model_text()), booster)
         self.feature_names = list(feature_names)
         self.backend = backend
         self._base: float | None = None
         self._onnx = self._onnx_session() if backend == "onnx" else None
+
+    def _model_text(self) -> str:
+        assert self._model_bytes is not None  # a ranker without a booster was given its model file
+        return self._model_bytes.decode("utf-8")
 
     @property
     def booster(self) -> Any:
@@ -112,16 +129,21 @@ class LambdaMARTRanker(Ranker):
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1  # requests run in parallel threads already
         try:
-            if self._model_file is None:
+            if self._model_bytes is None:
                 return ort.InferenceSession(self._convert(), opts, providers=["CPUExecutionProvider"])
-            from shoprank.encoders.onnx_runtime import build_once, model_path
+            from shoprank.encoders import onnx_runtime
 
             def convert(out: Path) -> None:
                 out.write_bytes(self._convert())
 
             # Converted once per user, keyed by the model's content; then served without LightGBM.
-            digest = hashlib.sha1(self._model_file.read_bytes()).hexdigest()[:16]
-            path = build_once(model_path(None, f"lambdamart-{digest}", "onnx"), convert, _converter)
+            digest = hashlib.sha1(self._model_bytes).hexdigest()[:16]
+            try:
+                path = onnx_runtime.build_once(onnx_runtime.model_path(None, f"lambdamart-{digest}", "onnx"),
+                                               convert, _converter)
+            except OSError as e:  # a read-only cache: convert for this process only
+                _warn_unwritable_cache(e)
+                return ort.InferenceSession(self._convert(), opts, providers=["CPUExecutionProvider"])
             return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         except ImportError:
             self._booster.get()  # scoring with LightGBM, which must then be there (its error names the extra)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ValidationError
 
-from shoprank.catalog.fields import row_to_product
+from shoprank.catalog.fields import fold_keys, row_to_product
 from shoprank.catalog.images import ImageRoot
 from shoprank.engine import ShopRank
 from shoprank.index.live import CatalogWrite
@@ -74,6 +74,8 @@ def _images(engine: ShopRank, p: Product) -> Product:
 
 def _product(engine: ShopRank, row: dict[str, Any], pid: str | None) -> Product:
     if pid is not None:
+        # Column names match case-insensitively: "ID" in the body names the product as "id" does.
+        row = fold_keys(row)
         given = row.get("id")
         if given is not None and str(given) != pid:
             raise ValueError(f"id: the body says {given!r}, the path {pid!r}")
@@ -107,7 +109,10 @@ async def put_product(pid: str, request: Request, engine: EngineDep) -> WriteRes
 async def patch_product(pid: str, request: Request, engine: EngineDep) -> WriteResult:
     """Change some fields of a product (``{"price": 19.9, "stock": 0}``); null resets a field.
     Field names are the product's own (see GET /products/{pid})."""
-    body = await _object(request)
+    body = fold_keys(await _object(request))
+    given = body.pop("id", None)
+    if given is not None and str(given) != pid:
+        raise HTTPException(422, f"id: the body says {given!r}, the path {pid!r}")
     unknown = sorted(set(body) - _PATCHABLE)
     if unknown:
         raise HTTPException(422, f"cannot patch {unknown}; fields: {', '.join(sorted(_PATCHABLE))}")
