@@ -99,9 +99,11 @@ class Personalizer:
             self._log_failure(owner, e)
 
     def _log_failure(self, owner: str, e: Exception) -> None:
-        if owner not in self._failing:
+        if owner in self._failing:
+            return
+        if owner in self._pending:  # remembered only while pending: the set stays within MAX_PENDING
             self._failing.add(owner)
-            log.warning("profile of %s not updated, folding later: %s: %s", owner, type(e).__name__, e)
+        log.warning("profile of %s not updated, folding later: %s: %s", owner, type(e).__name__, e)
 
     def _try_pending(self, owner: str, seq: int) -> None:
         """Fold one pending owner; on success it leaves ``_pending`` (unless a newer event came)."""
