@@ -263,3 +263,16 @@ def test_reading_a_deferred_profile_folds_it_or_serves_the_stale_one(flaky, fake
     assert pers.profile("u").n_events == 1  # stale, not an error
     del store.errors["u"]
     assert pers.profile("u").n_events == 2 and pers._pending == {}
+
+
+def test_catch_up_goes_on_past_an_unreadable_profile(flaky, fake_engine):
+    """A start folds what the log holds; one corrupt profile must not stop the server starting."""
+    pers, store = flaky
+    a, b = products(fake_engine, 2)
+    pers.record([ev("bad", a), ev("good", b)])
+    store._data.clear()  # a new, empty profile store: the log is the truth
+    store.errors["bad"] = ValueError("corrupt profile")
+    assert pers.catch_up() == 1  # "good" folded, "bad" deferred
+    assert pers.profile("good").n_events == 1 and "bad" in pers._pending
+    del store.errors["bad"]
+    assert pers.fold_pending() == 0 and pers.profile("bad").n_events == 1

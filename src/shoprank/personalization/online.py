@@ -202,6 +202,10 @@ class Personalizer:
                 log.warning("profile store unavailable during catch-up: %s", e)
                 self._pending.update(list(newest.items())[:MAX_PENDING])
                 break
+            except Exception as e:  # one unreadable profile (corrupt bytes) must not stop a start
+                if len(self._pending) < MAX_PENDING:
+                    self._pending[owner] = seq
+                self._log_failure(owner, e)
         return n
 
     def forget(self, user_id: str, sessions: Iterable[str] = ()) -> Forgotten:
