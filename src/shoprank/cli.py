@@ -290,7 +290,8 @@ def search(
         if explain:
             top = sorted(h.contributions.items(), key=lambda t: -abs(t[1]))[:5]
             typer.echo("      " + ", ".join(f"{n}={v:+.2f}" for n, v in top))
-    typer.echo(f"({len(res.hits)} shown of {res.candidates} candidates, {sum(res.timings_ms.values()):.1f} ms)")
+    # "total" is the search's time; the other entries are its parts ("pipeline" holds the stages).
+    typer.echo(f"({len(res.hits)} shown of {res.candidates} candidates, {res.timings_ms.get('total', 0.0):.1f} ms)")
 
 
 def _listen(host: str, port: int) -> socket.socket:
