@@ -153,8 +153,8 @@ def quantize_int8(src: Path, dst: Path) -> None:
                      per_channel=True)
 
 
-def session(path: Path, threads: int, arena: bool = True) -> Any:
-    """An inference session with ``threads`` intra-op threads.
+def session(model: Path | bytes, threads: int, arena: bool = True) -> Any:
+    """An inference session with ``threads`` intra-op threads, of a model file or its bytes.
 
     ``arena=False`` for sessions that run large batches once (index builds): onnxruntime's arena
     keeps its peak for the process's life (EfficientNet over batches of 16 photos: ~170 MB that a
@@ -165,7 +165,8 @@ def session(path: Path, threads: int, arena: bool = True) -> Any:
     opts.inter_op_num_threads = 1
     opts.enable_cpu_mem_arena = arena
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model if isinstance(model, bytes) else str(model), opts,
+                                providers=["CPUExecutionProvider"])
 
 
 def mean_pool(states: np.ndarray, mask: np.ndarray) -> np.ndarray:

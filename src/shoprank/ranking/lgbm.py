@@ -122,16 +122,16 @@ class LambdaMARTRanker(Ranker):
 
     def _onnx_session(self) -> Any:
         try:
-            import onnxruntime as ort
+            import onnxruntime  # noqa: F401
         except ImportError:
             log.info("onnxruntime not installed: scoring with LightGBM")
             return None
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1  # requests run in parallel threads already
+        from shoprank.encoders import onnx_runtime
+
         try:
+            # One thread: requests run in parallel threads already.
             if self._model_bytes is None:
-                return ort.InferenceSession(self._convert(), opts, providers=["CPUExecutionProvider"])
-            from shoprank.encoders import onnx_runtime
+                return onnx_runtime.session(self._convert(), 1)
 
             def convert(out: Path) -> None:
                 out.write_bytes(self._convert())
@@ -143,8 +143,8 @@ class LambdaMARTRanker(Ranker):
                                                convert, _converter)
             except OSError as e:  # a read-only cache: convert for this process only
                 _warn_unwritable_cache(e)
-                return ort.InferenceSession(self._convert(), opts, providers=["CPUExecutionProvider"])
-            return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+                return onnx_runtime.session(self._convert(), 1)
+            return onnx_runtime.session(path, 1)
         except ImportError:
             self._booster.get()  # scoring with LightGBM, which must then be there (its error names the extra)
             log.info("onnxmltools not installed: scoring with LightGBM")
