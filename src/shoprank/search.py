@@ -152,9 +152,13 @@ class SearchPipeline:
         ``facet_k`` best ranked."""
         if not c.runs:
             return order
+
+        def found(run: Run) -> np.ndarray:  # per row of ``order``: is its product in ``run``
+            return np.isin(c.batch.positions[order], np.fromiter((pos for pos, _ in run), np.int64, len(run)))
+
         run = c.runs.get("bm25")
         if run:
-            keyword = np.isin(c.batch.positions[order], np.fromiter((pos for pos, _ in run), np.int64, len(run)))
+            keyword = found(run)
             if sort != "relevance":
                 return order[keyword]
             return order[: int(np.flatnonzero(keyword)[-1]) + 1] if keyword.any() else order[:0]
@@ -162,9 +166,7 @@ class SearchPipeline:
         if photo is None:
             return order[: self.budgets.facet_k]
         top = photo[: self.budgets.facet_k]
-        run = top[: score_cliff([s for _, s in top], self.budgets.match_drop)]
-        matched = np.fromiter((pos for pos, _ in run), np.int64, len(run))
-        return order[np.isin(c.batch.positions[order], matched)]
+        return order[found(top[: score_cliff([s for _, s in top], self.budgets.match_drop)])]
 
     @staticmethod
     def _sort(order: np.ndarray, products: list[Product], positions: np.ndarray, how: str) -> np.ndarray:
