@@ -485,7 +485,8 @@ class ShopRank:
         try:
             profile = p.profile(query.user_id)
         except StoreUnavailable as e:  # the shopper still gets results, unpersonalized
-            log.warning("searching unpersonalized: %s", e)
+            # Debug only: the store logs the outage itself, once per cooldown, not once per search.
+            log.debug("searching unpersonalized: %s", e)
             return None
         return PersonalContext(profile, p.recommender) if profile is not None else None
 
