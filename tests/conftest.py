@@ -7,11 +7,18 @@ when they use one of :data:`SLOW_FIXTURES`, or in their module."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+try:  # one line instead of an import error per test module when the package is not installed
+    import shoprank  # noqa: F401
+except ImportError as e:
+    pytest.exit(f"cannot import shoprank in {sys.executable} ({e}): install it into this Python first, "
+                'e.g. `python -m pip install -e ".[all,dev]"`, then run `python -m pytest -q`', returncode=4)
 DATA_DIR = Path(os.environ.get("SHOPRANK_DATA_DIR", REPO.parent / "shared" / "data")).resolve()
 LUMA = DATA_DIR / "magento_luma"
 # Embeddings survive between local runs here (gitignored); CI starts empty and fills it once.
