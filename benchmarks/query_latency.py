@@ -82,7 +82,7 @@ def _with_reranker(engine: ShopRank, text: list[Query], path: Path) -> list[dict
     for q in english:
         for name, r in zip(out, (None, reranker)):
             pipe.reranker = r
-            engine._encode_text.cache_clear()  # both rows encode the query, as a first search does
+            engine.understanding.encode_text.cache_clear()  # both rows encode the query, as a first search does
             t0 = time.perf_counter()
             res = engine.search(q)
             out[name][0].append((time.perf_counter() - t0) * 1000)

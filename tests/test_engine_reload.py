@@ -41,7 +41,7 @@ def test_reload_serves_the_new_generation_and_keeps_shoppers(settings):
     assert {(s.text, s.product_id) for s in engine.suggest("zorb")} == {("zorblat cheap", None),  # kept
                                                                          ("Zorblat Lamp", "B-0042")}
     # A search that began on the old generation finishes on it (its pipeline is self-contained).
-    old = old_pipeline.run(Query(text=MARKER, k=1), engine.encode_query(Query(text=MARKER)), None)
+    old = old_pipeline.run(Query(text=MARKER, k=1), engine.understand(Query(text=MARKER)))
     assert old.hits[0].product.id == "A-0137"
 
     # Events on the new catalog's products are accepted and folded in with its facets.

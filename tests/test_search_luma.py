@@ -100,6 +100,6 @@ def test_weights_come_from_settings(luma_engine):
     s = luma_engine.settings.model_copy(update={"ranker": "linear", "ranker_weights": {n: 0.0 for n in off},
                                                 "retriever_weights": {"label": 0.0}})
     e = ShopRank(luma_engine.artifacts, s, luma_engine.text_encoder, luma_engine.image_encoder)
-    assert e.retriever.weights["label"] == 0.0 and e.retriever.weights["bm25"] == 1.0
+    assert e.pipeline.retriever.weights["label"] == 0.0 and e.pipeline.retriever.weights["bm25"] == 1.0
     h = e.search(Query(text="backpack", k=3, explain=True)).hits[0]
     assert "cos_text" not in h.contributions and "bm25_title" not in h.contributions

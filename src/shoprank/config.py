@@ -23,6 +23,12 @@ _BACKENDS: dict[str, tuple[str, str, bool]] = {
     "speech_backend": ("shoprank.encoders.speech", "SPEECH_RECOGNIZERS", False),
 }
 
+# Settings listing several backends of one registry.
+_LISTS: dict[str, tuple[str, str]] = {
+    "query_rewriters": ("shoprank.query.rewriters", "REWRITERS"),
+    "search_rules": ("shoprank.search.rules", "RULES"),
+}
+
 
 def user_cache_dir() -> Path:
     """The per-user cache (``$XDG_CACHE_HOME/shoprank``, else ``~/.cache/shoprank``): exported
@@ -57,6 +63,10 @@ class Settings(BaseSettings):
     lexical_backend: str = "tantivy"
 
     fusion: str = "rrf"                 # rrf | linear
+    # Query rewriters (shoprank.query.rewriters) that run on every query, in order; search rules
+    # (shoprank.search.rules) applied after ranking, in order. Names in their registries.
+    query_rewriters: list[str] = []
+    search_rules: list[str] = []
     # The catalog's currency: a price limit a query names in another ("50元以下" in USD) is not
     # applied (no exchange rate is kept); the response's parsed.price_note says so. Unset: the
     # most common currency of the served catalog's products (USD for an empty catalog).
@@ -175,6 +185,13 @@ class Settings(BaseSettings):
             return v
         reg = getattr(importlib.import_module(module), registry)
         return str(reg.validate(v))
+
+    @field_validator("query_rewriters", "search_rules")
+    @classmethod
+    def _known_names(cls, v: list[str], info: Any) -> list[str]:
+        module, registry = _LISTS[info.field_name]
+        reg = getattr(importlib.import_module(module), registry)
+        return [str(reg.validate(name)) for name in v]
 
     @field_validator("retriever_weights")
     @classmethod

@@ -10,7 +10,7 @@ from shoprank.features.extract import FeatureExtractor
 from shoprank.index.artifacts import IndexArtifacts
 from shoprank.ranking import RANKERS, LinearRanker, Ranker, load_ranker
 from shoprank.retrieval.hybrid import HybridRetriever
-from shoprank.search import Budgets, SearchPipeline
+from shoprank.search import RULES, Budgets, SearchPipeline
 
 if TYPE_CHECKING:
     from shoprank.encoders.speech import SpeechRecognizer
@@ -73,7 +73,8 @@ def pipeline(artifacts: IndexArtifacts, settings: Settings, ranker_: Ranker | No
     retriever = HybridRetriever(artifacts, settings.retriever_weights, settings.rrf_k)
     return SearchPipeline(artifacts, retriever, FeatureExtractor(artifacts), ranker_ or ranker(settings),
                           Budgets(settings.retrieve_k, settings.rerank_k,
-                                  out_of_stock_band=settings.out_of_stock_band), settings.fusion, reranker_)
+                                  out_of_stock_band=settings.out_of_stock_band), settings.fusion, reranker_,
+                          [RULES.create(name) for name in settings.search_rules])
 
 
 def event_log(settings: Settings) -> EventLog:

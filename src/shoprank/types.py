@@ -3,13 +3,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
-
-if TYPE_CHECKING:
-    from shoprank.ranking.base import Ranker
 
 FusionMethod = str  # a name in shoprank.retrieval.fusion.FUSION_METHODS ("rrf", "linear")
 SortOrder = Literal["relevance", "price_asc", "price_desc", "rating"]
@@ -291,19 +287,6 @@ class Query:
     out_of_stock_last: bool = True  # demote what cannot be bought now (Settings.out_of_stock_band); False: keep rank
     user_id: str | None = None      # whose profile personalizes the ranking (user or session id)
     personalize: bool = True        # False: the non-personalized ranking, e.g. to compare
-    ranker: Ranker | None = None    # instead of the served ranker (an experiment's arm)
-
-
-@dataclass
-class QueryEncoding:
-    """A query after encoding: its text, and one vector per query input a modality route
-    needs (keys: ``"text"``, ``"photo_labels"``, ``"photo:<modality>"``; see :mod:`shoprank.modalities`)."""
-
-    text: str | None = None
-    vectors: dict[str, np.ndarray] = field(default_factory=dict)
-    # What the image model saw in the photo, confidently enough to show (all labels feed the text bridge).
-    photo_labels: list[tuple[str, float]] = field(default_factory=list)
-    encode_ms: float = 0.0
 
 
 @dataclass(slots=True)
@@ -319,6 +302,7 @@ class Hit:
     modality_weights: dict[str, float] = field(default_factory=dict)
     # Matches the query (for a search: in the set its facets count); False: fills the page after the matches.
     match: bool = True
+    pinned: bool = False  # placed at its slot by a rule, not by its score
 
 
 def describe_error(err: Exception) -> str:

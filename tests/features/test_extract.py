@@ -43,7 +43,7 @@ def test_personal_columns_read_the_profile(fake_engine):
     prof = Profile(owner="u")
     prof.add(0.0, 3600.0, "click", "demo-backpack-red", sig.facets(pos), sig.vectors(pos), 1)
     c = fake_engine.candidates(Query(text="bag"))
-    X = ex.extract(fake_engine.encode_query(Query(text="bag")), None, c.batch.positions, {}, PersonalContext(prof))
+    X = ex.extract(fake_engine.understand(Query(text="bag")), c.batch.positions, {}, PersonalContext(prof))
     ids = c.batch.product_ids
     assert col(X, "user_category")[ids.index("demo-backpack-red")] > 0
     assert col(X, "user_text")[ids.index("demo-backpack-red")] == pytest.approx(1.0, abs=1e-5)
@@ -52,7 +52,7 @@ def test_personal_columns_read_the_profile(fake_engine):
 
 def test_no_candidates_no_rows(fake_engine):
     ex = fake_engine.pipeline.extractor
-    X = ex.extract(fake_engine.encode_query(Query(text="x")), None, [], {})
+    X = ex.extract(fake_engine.understand(Query(text="x")), [], {})
     assert X.shape == (0, len(FEATURE_NAMES))
 
 

@@ -88,8 +88,8 @@ def test_writes_survive_a_restart_and_reach_another_process(engine, settings):
     assert other.catalog_seq == 2 and ids(other, "quibbleton")[:1] == ["N-1"] and other.product("A-0137") is None
     engine.write([CatalogWrite.put(lamp("N-2", "Snorkwidget Lamp"))])
     assert other.product("N-2") is None
-    assert other.sync_writes() == 1 and ids(other, "snorkwidget")[:1] == ["N-2"]
-    assert other.sync_writes() == 0
+    assert other.writer.sync() == 1 and ids(other, "snorkwidget")[:1] == ["N-2"]
+    assert other.writer.sync() == 0
 
 
 def test_a_rebuild_folds_the_log_in_and_later_writes_follow(engine, settings):

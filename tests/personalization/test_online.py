@@ -108,7 +108,7 @@ def test_collaborative_scores_reach_the_ranker(personalized):
         batch += [Event(user_id=f"u{i}", product_id="demo-backpack-red", type="cart", ts=float(i)),
                   Event(user_id=f"u{i}", product_id="demo-wrist-watch-green", type="purchase", ts=float(i) + 1)]
     pers.record(batch)
-    engine.train_recommender("itemitem")
+    engine.personalization.train("itemitem")
     assert pers.bought_together("demo-backpack-red", 3)[0][0] == "demo-wrist-watch-green"
     pers.record([Event(user_id="fay", product_id="demo-backpack-red", type="click", ts=100.0)])
     assert pers.for_you("fay", 3)[0][0] == "demo-wrist-watch-green"

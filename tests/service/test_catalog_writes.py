@@ -89,7 +89,7 @@ def test_a_deleted_product_leaves_recommendations(client):
         {"user_id": f"s{i}", "product_id": "A-0003", "type": "cart", "ts": 1.7e9 + i},
         {"user_id": f"s{i}", "product_id": "A-0137", "type": "purchase", "ts": 1.7e9 + i + 1})]
     assert client.post("/events", json={"events": events}, headers=H).status_code == 200
-    client.app.state.engine.train_recommender("itemitem")
+    client.app.state.engine.personalization.train("itemitem")
     client.post("/events", json={"user_id": "fan", "product_id": "A-0003", "type": "click", "ts": 1.7e9 + 50},
                 headers=H)
 

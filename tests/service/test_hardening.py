@@ -210,7 +210,7 @@ def test_missing_optional_extra_is_503_naming_it(fake_engine, monkeypatch):
     for module in ("faster_whisper", "pocketsphinx", "av"):
         monkeypatch.setitem(sys.modules, module, None)  # as if the voice extra were not installed
     engine = _engine(fake_engine)
-    engine._speech = Lazy(lambda: factory.speech(engine.settings))
+    engine.models._speech = Lazy(lambda: factory.speech(engine.settings))
     with TestClient(create_app(engine)) as c:
         r = c.post("/search", files={"audio": ("q.wav", b"RIFF" + b"\0" * 100, "audio/wav")})
     assert r.status_code == 503 and "shoprank[voice]" in r.json()["detail"]

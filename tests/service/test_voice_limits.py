@@ -19,7 +19,7 @@ CLIP = {"audio": ("q.wav", b"RIFF-not-decoded-by-the-fake", "audio/wav")}
 def _engine(fake_engine, transcribe, **settings):
     engine = copy.copy(fake_engine)
     engine.settings = fake_engine.settings.model_copy(update=settings)
-    engine.transcribe = transcribe  # the copy's own: a 29 s clip's cost without a model
+    engine.models.transcribe = transcribe  # the copy's own: a 29 s clip's cost without a model
     return engine
 
 

@@ -28,7 +28,7 @@ class HeardRecognizer(SpeechRecognizer):
 def _client(fake_engine: ShopRank, rec: SpeechRecognizer) -> TestClient:
     engine = ShopRank(fake_engine.artifacts, fake_engine.settings.model_copy(update={"log_impressions": False}),
                       fake_engine.text_encoder, fake_engine.image_encoder)
-    engine._speech = Lazy(lambda: rec)
+    engine.models._speech = Lazy(lambda: rec)
     return TestClient(create_app(engine))
 
 

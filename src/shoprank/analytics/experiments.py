@@ -14,6 +14,9 @@ import hashlib
 import logging
 import math
 import random
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -23,7 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from shoprank.retrieval.fusion import FUSION_METHODS
 
 if TYPE_CHECKING:
-    from shoprank.engine import ShopRank
+    from shoprank.config import Settings
+    from shoprank.ranking.base import Ranker
     from shoprank.search import SearchResult
     from shoprank.types import Query
 
@@ -108,39 +112,114 @@ class Served:
     ranker: str  # the name of the ranker that ranked it (interleaving: "<control's>|<treatment's>")
     arm: str | None = None
     teams: tuple[str, ...] | None = None  # interleaving: "a" (control) or "b" (treatment) per hit
+    experiment: str | None = None  # the experiment it was served under
 
 
-def _with_arm(query: Query, arm: Arm, engine: ShopRank) -> Query:
-    ranker = None
-    if arm.changes_ranker:
-        try:
-            ranker = engine.arm_ranker(arm)
-        except Exception as e:  # e.g. the model folder vanished: serve, with the default ranker
-            log.error("experiment arm %r cannot be built here, serving the default ranker: %s", arm.name, e)
-    return replace(query, personalize=query.personalize and arm.personalize, fusion=arm.fusion or query.fusion,
-                   ranker=ranker)
+class Experiments:
+    """The running experiment (shared by every process serving the index, through its file),
+    the rankers its arms configure, and searches served under it."""
 
+    def __init__(self, settings: Settings, search: Callable[[Query, Ranker | None], SearchResult],
+                 ranker: Callable[[], Ranker]):
+        self.settings = settings
+        self._search = search        # the engine's: a query, ranked by the ranker given (None: the served one)
+        self._ranker = ranker        # the served ranker
+        self._experiment: Experiment | None = None
+        self._seen: tuple[int, int, int] | None = None  # the experiment file read: (mtime, size, inode)
+        self._checked = 0.0
+        self._lock = threading.Lock()
+        self._arm_rankers: dict[str, Ranker] = {}
 
-def serve(engine: ShopRank, query: Query, experiment: Experiment | None, unit: str | None,
-          rng: random.Random) -> Served:
-    """Search ``query`` as ``experiment`` says for a shopper identified by ``unit`` (None:
-    anonymous, so an A/B search gets a random arm and is analysed per search)."""
-    if experiment is None:
-        return Served(engine.search(query), engine.ranker.name)
-    if experiment.kind == "ab":
-        arm = experiment.assign(unit) if unit is not None else (
-            experiment.treatment if rng.random() < experiment.treatment_share else experiment.control)
-        q = _with_arm(query, arm, engine)
-        return Served(engine.search(q), (q.ranker or engine.ranker).name, arm=arm.name)
-    from shoprank.analytics.interleave import team_draft
+    def current(self) -> Experiment | None:
+        """The running experiment, re-read (at most once a second) when its file changes, so
+        every process serving the index runs the same one."""
+        now = time.monotonic()
+        if now - self._checked < 1.0:
+            return self._experiment
+        with self._lock:
+            self._checked = now
+            path = self.settings.experiment_path
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                self._experiment, self._seen = None, None
+                return None
+            seen = (st.st_mtime_ns, st.st_size, st.st_ino)  # a replace changes the inode
+            if seen != self._seen:
+                try:
+                    self._experiment = Experiment.model_validate_json(path.read_bytes())
+                except (OSError, ValueError) as e:  # keep serving the last good one
+                    log.error("%s: not a valid experiment, keeping the previous one: %s", path, e)
+                self._seen = seen
+            return self._experiment
 
-    qa, qb = _with_arm(query, experiment.control, engine), _with_arm(query, experiment.treatment, engine)
-    a, b = engine.search(qa), engine.search(qb)
-    by_id = {h.product.id: h for h in b.hits} | {h.product.id: h for h in a.hits}
-    ids, teams = team_draft([h.product.id for h in a.hits], [h.product.id for h in b.hits], query.k, rng)
-    result = a
-    result.hits = [by_id[i] for i in ids]
-    result.timings_ms = {k: round(v + b.timings_ms.get(k, 0.0), 3) for k, v in a.timings_ms.items()}
-    result.personalized = a.personalized or b.personalized
-    return Served(result, f"{(qa.ranker or engine.ranker).name}|{(qb.ranker or engine.ranker).name}",
-                  arm=INTERLEAVED, teams=tuple(teams))
+    def set(self, experiment: Experiment | None) -> None:
+        """Start ``experiment`` (replacing any running one) or, with None, stop it."""
+        path = self.settings.experiment_path
+        with self._lock:
+            if experiment is None:
+                path.unlink(missing_ok=True)
+            else:
+                for arm in (experiment.control, experiment.treatment):
+                    if arm.changes_ranker:
+                        try:  # fail now, not in searches
+                            self.arm_ranker(arm)
+                        except Exception as e:  # a saved model's files can be anything
+                            raise ValueError(f"arm {arm.name!r}: {e}") from e
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(experiment.model_dump_json(indent=2), encoding="utf-8")
+                tmp.replace(path)
+            self._experiment = experiment
+            self._checked = 0.0  # the next read records the file's new mtime
+
+    def arm_ranker(self, arm: Arm) -> Ranker:
+        """The ranker ``arm`` configures (built once per configuration). Raises if it cannot be built."""
+        from shoprank import factory
+
+        key = arm.model_dump_json(include={"ranker", "ranker_model", "ranker_weights"})
+        ranker = self._arm_rankers.get(key)
+        if ranker is None:
+            update: dict[str, object] = {"ranker": arm.ranker or self.settings.ranker}
+            if arm.ranker_model is not None:
+                update["ranker_model"] = arm.ranker_model
+            elif arm.ranker is not None:
+                update["ranker_model"] = None
+            if arm.ranker_weights is not None:
+                update["ranker_weights"] = arm.ranker_weights
+            ranker = self._arm_rankers[key] = factory.ranker(self.settings.model_copy(update=update))
+        return ranker
+
+    def _arm(self, query: Query, arm: Arm) -> tuple[Query, Ranker]:
+        ranker = self._ranker()
+        if arm.changes_ranker:
+            try:
+                ranker = self.arm_ranker(arm)
+            except Exception as e:  # e.g. the model folder vanished: serve, with the default ranker
+                log.error("experiment arm %r cannot be built here, serving the default ranker: %s", arm.name, e)
+        return replace(query, personalize=query.personalize and arm.personalize,
+                       fusion=arm.fusion or query.fusion), ranker
+
+    def serve(self, query: Query, unit: str | None, rng: random.Random) -> Served:
+        """Search ``query`` as the running experiment says for a shopper identified by ``unit``
+        (None: anonymous, so an A/B search gets a random arm and is analysed per search)."""
+        experiment = self.current()
+        if experiment is None:
+            return Served(self._search(query, None), self._ranker().name)
+        if experiment.kind == "ab":
+            arm = experiment.assign(unit) if unit is not None else (
+                experiment.treatment if rng.random() < experiment.treatment_share else experiment.control)
+            q, ranker = self._arm(query, arm)
+            return Served(self._search(q, ranker), ranker.name, arm=arm.name, experiment=experiment.name)
+        from shoprank.analytics.interleave import team_draft
+
+        (qa, ra), (qb, rb) = self._arm(query, experiment.control), self._arm(query, experiment.treatment)
+        a, b = self._search(qa, ra), self._search(qb, rb)
+        by_id = {h.product.id: h for h in b.hits} | {h.product.id: h for h in a.hits}
+        ids, teams = team_draft([h.product.id for h in a.hits], [h.product.id for h in b.hits], query.k, rng)
+        result = a
+        result.hits = [by_id[i] for i in ids]
+        result.timings_ms = {k: round(v + b.timings_ms.get(k, 0.0), 3) for k, v in a.timings_ms.items()}
+        result.personalized = a.personalized or b.personalized
+        return Served(result, f"{ra.name}|{rb.name}", arm=INTERLEAVED, teams=tuple(teams),
+                      experiment=experiment.name)

@@ -137,9 +137,9 @@ def evaluate_dataset(engine, ds: LabelledSet, n_folds: int = 5, num_rounds: int 
         if "dense_text" in runs:
             runs["dense_text"][qid] = _top(c.runs.get("text", []), products)
         if "rrf_hybrid" in runs:
-            runs["rrf_hybrid"][qid] = _top(engine.retriever.fuse(c.runs, "rrf"), products)
+            runs["rrf_hybrid"][qid] = _top(engine.pipeline.retriever.fuse(c.runs, "rrf"), products)
         if "linear_fusion" in runs:
-            runs["linear_fusion"][qid] = _top(engine.retriever.fuse(c.runs, "linear"), products)
+            runs["linear_fusion"][qid] = _top(engine.pipeline.retriever.fuse(c.runs, "linear"), products)
         if "linear_ranker" in runs and len(c.positions):
             s = linear.score(c.batch)
             runs["linear_ranker"][qid] = _top(sorted(zip(c.positions, s), key=lambda t: -t[1]), products)

@@ -11,13 +11,14 @@ from functools import cached_property
 
 import numpy as np
 
-from shoprank.features.query_parse import ParsedQuery
 from shoprank.features.registry import FEATURE_NAMES, FEATURES, PERSONAL_FEATURES, Feature
 from shoprank.features.title_match import PREFIX, TrigramMatrix, numbers, prefixes, words
 from shoprank.index.analysis import stemmed_terms
 from shoprank.index.artifacts import IndexArtifacts
 from shoprank.personalization.signals import ItemSignals, PersonalContext
-from shoprank.types import Product, QueryEncoding
+from shoprank.query.parse import ParsedQuery
+from shoprank.query.plan import QueryPlan
+from shoprank.types import Product
 
 
 class FeatureContext:
@@ -26,19 +27,19 @@ class FeatureContext:
     Work shared by several features (BM25 per field, the personalization columns) is done
     once, on first use."""
 
-    def __init__(self, ex: FeatureExtractor, q: QueryEncoding, parsed: ParsedQuery | None,
-                 cands: np.ndarray, fused: Mapping[int, float], personal: PersonalContext | None):
-        self.ex, self.q, self.cands, self.fused, self.context = ex, q, cands, fused, personal
+    def __init__(self, ex: FeatureExtractor, plan: QueryPlan, cands: np.ndarray, fused: Mapping[int, float],
+                 personal: PersonalContext | None):
+        self.ex, self.plan, self.cands, self.fused, self.context = ex, plan, cands, fused, personal
         self.rows: list[int] = cands.tolist()  # Python ints: per-candidate loops index lists and dicts by them
-        self.parsed = parsed or ParsedQuery(text="")
+        self.parsed = plan.parsed or ParsedQuery(text="")
 
     @cached_property
     def _field_scores(self) -> dict[str, dict[int, float]]:
-        return self.ex.art.lexical.field_scores(self.q.text, self.rows) if self.q.text else {}
+        return self.ex.art.lexical.field_scores(self.plan.text, self.rows) if self.plan.text else {}
 
     @cached_property
     def _qterms(self) -> set[str]:
-        return set(stemmed_terms(self.q.text or ""))
+        return set(self.plan.terms)
 
     @cached_property
     def _personal(self) -> dict[str, np.ndarray]:
@@ -61,7 +62,7 @@ class FeatureContext:
         return self._array([len(q & terms[c]) / n for c in self.rows])
 
     def title_phrase(self) -> np.ndarray:
-        phrase = (self.q.text or "").strip().lower()
+        phrase = (self.plan.text or "").strip().lower()
         if not phrase:
             return np.zeros(len(self.rows), np.float32)
         titles = self.ex.titles
@@ -69,7 +70,7 @@ class FeatureContext:
 
     @cached_property
     def _qwords(self) -> list[str]:
-        return words(self.q.text or "")
+        return words(self.plan.text or "")
 
     def title_prefix_cover(self) -> np.ndarray:
         qp = [w[:PREFIX] for w in self._qwords]
@@ -87,7 +88,7 @@ class FeatureContext:
 
     @cached_property
     def _trigram_cos(self) -> np.ndarray:
-        return self.ex.title_trigrams.cosine(self.q.text or "", self.cands)
+        return self.ex.title_trigrams.cosine(self.plan.text or "", self.cands)
 
     def title_trigram_cos(self) -> np.ndarray:
         return self._trigram_cos
@@ -101,7 +102,7 @@ class FeatureContext:
 
     def cosine(self, modality: str, query_key: str, joint_only: bool = False) -> np.ndarray:
         mod = self.ex.art.modalities.get(modality)
-        vec = self.q.vectors.get(query_key)
+        vec = self.plan.vectors.get(query_key)
         if vec is None or mod is None or (joint_only and not self.ex.art.joint):
             return np.zeros(len(self.cands), np.float32)
         return mod.cosine_for(vec, self.cands)
@@ -214,12 +215,12 @@ class FeatureExtractor:
         self.in_stock[pos] = p.in_stock
         self.signals.refresh(pos)
 
-    def extract(self, q: QueryEncoding, parsed: ParsedQuery | None, candidates: Sequence[int],
-                fused: Mapping[int, float], personal: PersonalContext | None = None) -> np.ndarray:
+    def extract(self, plan: QueryPlan, candidates: Sequence[int], fused: Mapping[int, float],
+                personal: PersonalContext | None = None) -> np.ndarray:
         cands = np.asarray(candidates, dtype=np.int64)
         if not len(cands):
             return np.zeros((0, len(self.features)), np.float32)
-        ctx = FeatureContext(self, q, parsed, cands, fused, personal)
+        ctx = FeatureContext(self, plan, cands, fused, personal)
         return np.stack([f.compute(ctx) for f in self.features], axis=1).astype(np.float32, copy=False)
 
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from shoprank.index.artifacts import IndexArtifacts
 from shoprank.modalities import dense_routes, retriever_weights
+from shoprank.query.plan import QueryPlan
 from shoprank.registry import Registry
 from shoprank.retrieval.fusion import FUSION_METHODS, Fused, Run
-from shoprank.types import QueryEncoding
 
 
 class Retriever:
@@ -16,7 +16,7 @@ class Retriever:
 
     name: str
 
-    def run(self, art: IndexArtifacts, q: QueryEncoding, k: int) -> Run:
+    def run(self, art: IndexArtifacts, plan: QueryPlan, k: int) -> Run:
         raise NotImplementedError
 
 
@@ -26,8 +26,16 @@ class LexicalRetriever(Retriever):
 
     name: str = "bm25"
 
-    def run(self, art: IndexArtifacts, q: QueryEncoding, k: int) -> Run:
-        return art.lexical.search(q.text, k) if q.text else []
+    def run(self, art: IndexArtifacts, plan: QueryPlan, k: int) -> Run:
+        queries = plan.lexical_queries()
+        if len(queries) <= 1:
+            return art.lexical.search(queries[0][0], k) if queries else []
+        # The query and its alternatives: each product at its best weighted score.
+        best: dict[int, float] = {}
+        for text, weight in queries:
+            for pos, score in art.lexical.search(text, k):
+                best[pos] = max(best.get(pos, 0.0), weight * score)
+        return sorted(best.items(), key=lambda h: -h[1])[:k]
 
 
 @dataclass(frozen=True)
@@ -38,8 +46,8 @@ class DenseRetriever(Retriever):
     modality: str
     query_key: str
 
-    def run(self, art: IndexArtifacts, q: QueryEncoding, k: int) -> Run:
-        vec = q.vectors.get(self.query_key)
+    def run(self, art: IndexArtifacts, plan: QueryPlan, k: int) -> Run:
+        vec = plan.vectors.get(self.query_key)
         mod = art.modalities.get(self.modality)
         if vec is None or mod is None:
             return []
@@ -76,9 +84,9 @@ class HybridRetriever:
         self.rrf_k = rrf_k
         self.retrievers = retrievers_for(artifacts)
 
-    def runs(self, q: QueryEncoding, k: int) -> dict[str, Run]:
+    def runs(self, plan: QueryPlan, k: int) -> dict[str, Run]:
         """Each applicable retriever's top ``k`` as (catalog position, score); empty lists dropped."""
-        runs = {r.name: r.run(self.artifacts, q, k) for r in self.retrievers}
+        runs = {r.name: r.run(self.artifacts, plan, k) for r in self.retrievers}
         return {name: run for name, run in runs.items() if run}
 
     def fuse(self, runs: Mapping[str, Run], method: str = "rrf") -> Fused:

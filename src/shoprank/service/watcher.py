@@ -48,7 +48,7 @@ class WriteFollower(IndexWatcher):
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
             try:
-                self.engine.sync_writes()
+                self.engine.writer.sync()
                 self._failed = None
             except Exception as e:  # keep following: the next poll retries
                 if str(e) != self._failed:
@@ -62,7 +62,7 @@ W = TypeVar("W", bound=IndexWatcher)
 @contextmanager
 def _running(engine: ShopRank, interval: float, kind: type[W]) -> Iterator[W | None]:
     """A ``kind`` thread while inside, when ``interval`` is set and the engine serves an index folder."""
-    if interval <= 0 or engine.home is None:
+    if interval <= 0 or engine.writer.home is None:
         yield None
         return
     poller = kind(engine, interval)

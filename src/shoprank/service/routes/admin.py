@@ -43,7 +43,7 @@ class ExperimentState(BaseModel):
 
 @router.get("/experiment", response_model=ExperimentState)
 async def get_experiment(engine: EngineDep) -> ExperimentState:
-    return ExperimentState(experiment=engine.experiment())
+    return ExperimentState(experiment=engine.experiments.current())
 
 
 @router.put("/experiment", response_model=ExperimentState, responses=ERROR_RESPONSES, openapi_extra=EXPERIMENT_BODY)
@@ -55,7 +55,7 @@ async def start_experiment(request: Request, engine: EngineDep) -> ExperimentSta
         raise HTTPException(422, "body must be an experiment object")
     try:
         exp = Experiment.model_validate_json(raw, strict=True)
-        await run_in_threadpool(engine.set_experiment, exp)
+        await run_in_threadpool(engine.experiments.set, exp)
     except ValidationError as e:
         raise HTTPException(422, describe_error(e)) from None
     except ValueError as e:  # an arm's ranker cannot be built, e.g. no such saved model
@@ -69,5 +69,5 @@ async def start_experiment(request: Request, engine: EngineDep) -> ExperimentSta
 async def stop_experiment(engine: EngineDep) -> ExperimentState:
     """Stop the running experiment: searches use the server's own ranking again. Its
     impressions stay for analysis."""
-    await run_in_threadpool(engine.set_experiment, None)
+    await run_in_threadpool(engine.experiments.set, None)
     return ExperimentState(experiment=None)

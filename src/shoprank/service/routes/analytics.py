@@ -32,7 +32,7 @@ def _report(engine: ShopRank, days: float, top: int, plots: bool) -> AnalyticsRe
     if log is None:
         raise HTTPException(409, "impressions are not logged on this server (SHOPRANK_LOG_IMPRESSIONS=false)")
     rep = load_report(log, engine.personalizer.events, since=time.time() - days * 86400.0,
-                      experiment=engine.experiment(), top_n=top)
+                      experiment=engine.experiments.current(), top_n=top)
     pngs: dict[str, str] = {}
     why = None
     if plots:

@@ -133,7 +133,7 @@ def _check_searches(log: ImpressionLog, events: list[Event]) -> dict[int, tuple[
 @router.delete("/users/{user_id}", response_model=ForgetResponse, dependencies=_OWNER)
 async def forget_user(user_id: str, engine: EngineDep) -> ForgetResponse:
     """Forget a shopper: their events and profiles (and their sessions') leave every store."""
-    gone, impressions = await run_in_threadpool(engine.forget, user_id)
+    gone, impressions = await run_in_threadpool(engine.personalization.forget, user_id)
     return ForgetResponse(user_id=user_id, events_deleted=gone.events, profiles_deleted=gone.profiles,
                           impressions_deleted=impressions)
 

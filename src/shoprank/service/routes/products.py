@@ -29,7 +29,7 @@ def get_product(pid: str, engine: EngineDep) -> ProductPublic:
     p = art.catalog.get(pid)
     if p is None:
         raise HTTPException(404, f"no product with id {pid!r}")
-    labels = [engine.shown_labels(per_photo) for per_photo in art.photo_labels(art.catalog.position(pid))]
+    labels = [engine.understanding.shown_labels(per_photo) for per_photo in art.photo_labels(art.catalog.position(pid))]
     return ProductPublic.from_product(p, labels)
 
 

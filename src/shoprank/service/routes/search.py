@@ -11,7 +11,6 @@ from pydantic import ValidationError
 from python_multipart.multipart import parse_options_header
 from starlette.datastructures import UploadFile
 
-from shoprank.analytics.experiments import serve
 from shoprank.analytics.impressions import Impression, SearchKind, new_search_id
 from shoprank.engine import QueryError, QueryTooLarge, ShopRank
 from shoprank.search import SearchResult
@@ -101,9 +100,8 @@ def _search_logged(engine: ShopRank, query: Query, body: SearchRequest, kind: Se
     """Search as the running experiment says, and log the impression (in the same worker
     thread, before the response: an answered search is on record)."""
     search_id = new_search_id()
-    experiment = engine.experiment()
     t0 = time.perf_counter()
-    served = serve(engine, query, experiment, body.user_id or body.session_id, random.Random(search_id))
+    served = engine.experiments.serve(query, body.user_id or body.session_id, random.Random(search_id))
     latency_ms = (time.perf_counter() - t0) * 1000
     log = engine.impressions
     if log is not None:
@@ -112,7 +110,7 @@ def _search_logged(engine: ShopRank, query: Query, body: SearchRequest, kind: Se
         imp = Impression(
             search_id=search_id, ts=time.time(), kind=kind, products=tuple(h.product.id for h in served.result.hits),
             query=query.text, user_id=body.user_id, session_id=body.session_id, filters=filters, sort=query.sort,
-            ranker=served.ranker, experiment=experiment.name if experiment is not None else None, arm=served.arm,
+            ranker=served.ranker, experiment=served.experiment, arm=served.arm,
             teams=served.teams, candidates=served.result.candidates, latency_ms=round(latency_ms, 3),
             personalized=served.result.personalized)
         try:
@@ -136,7 +134,7 @@ async def search(request: Request, engine: EngineDep) -> SearchResponse:
     text = body.q
     try:
         if audio is not None:
-            t = await transcribe(request, engine.transcribe, audio)
+            t = await transcribe(request, engine.models.transcribe, audio)
             request.app.state.access.charge_audio(request, t.duration_s)
             if not t.text.strip():
                 raise HTTPException(422, "no speech was recognised in the audio")

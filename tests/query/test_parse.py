@@ -1,6 +1,6 @@
 import pytest
 
-from shoprank.features.query_parse import parse_query
+from shoprank.query.parse import parse_query
 
 
 @pytest.mark.parametrize("text,types,colors,sizes,gender,lo,hi", [

@@ -1,0 +1,77 @@
+"""The query plan: what a request means, worked out once and read by every later stage.
+
+:class:`~shoprank.query.understanding.QueryUnderstanding` turns a request into a
+:class:`QueryPlan`; retrievers, features, rules and explanations read the plan, never the raw
+text. Rewriters (:mod:`shoprank.query.rewriters`) add :class:`Rewrite` s: a confident one
+*replaces* the text every stage reads (a typo correction), the others are *alternatives*
+BM25 and the dense text vector take in beside it, at their weight (synonyms, expansions).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from shoprank.query.parse import ParsedQuery
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+class QueryError(ValueError):
+    """The query cannot be served as given (an unreadable photo, nothing to search for)."""
+
+
+class QueryTooLarge(QueryError):
+    """A query input (a photo) larger than this server decodes."""
+
+
+def language_of(text: str | None) -> str | None:
+    """``"zh"`` for text with Chinese characters, ``"en"`` for other text, None for none."""
+    if not text:
+        return None
+    return "zh" if _CJK.search(text) else "en"
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """One other reading of the query, with where it came from."""
+
+    text: str
+    origin: str             # the rewriter that made it: "typo", "synonym", "rule", "llm", ...
+    weight: float = 1.0     # an alternative's strength beside the query itself (1: as strong)
+    replaces: bool = False  # True: every stage reads this text instead of the query's
+    reason: str = ""        # for explanations ("backpak → backpack: 1 edit")
+
+
+@dataclass
+class QueryPlan:
+    """A request as every stage reads it.
+
+    ``vectors`` holds one vector per query input a modality route needs (keys ``"text"``,
+    ``"photo_labels"``, ``"photo:<modality>"``; see :mod:`shoprank.modalities`)."""
+
+    text: str | None = None        # normalized, with replacing rewrites applied
+    original: str | None = None    # as the shopper typed it
+    language: str | None = None
+    terms: list[str] = field(default_factory=list)  # stemmed, as BM25 sees them
+    parsed: ParsedQuery | None = None  # types, colours, sizes, gender, price limits asked for
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    rewrites: list[Rewrite] = field(default_factory=list)
+    # What the image model saw in the photo, confidently enough to show (all labels feed the text bridge).
+    photo_labels: list[tuple[str, float]] = field(default_factory=list)
+    encode_ms: float = 0.0
+
+    @property
+    def alternatives(self) -> list[Rewrite]:
+        """Rewrites read beside the query (not instead of it)."""
+        return [r for r in self.rewrites if not r.replaces and r.text and r.weight > 0]
+
+    def lexical_queries(self) -> list[tuple[str, float]]:
+        """``(text, weight)`` for BM25: the query, then each alternative."""
+        if not self.text:
+            return []
+        return [(self.text, 1.0), *((r.text, r.weight) for r in self.alternatives)]
+
+
+__all__ = ["QueryError", "QueryPlan", "QueryTooLarge", "Rewrite", "language_of"]

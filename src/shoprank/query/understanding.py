@@ -1,0 +1,114 @@
+"""Query understanding: a request becomes a :class:`~shoprank.query.plan.QueryPlan`, once.
+
+Steps: normalize the text → rewriters (in the order configured) → terms and language → parse
+what the shopper asked for (types, colours, sizes, gender, price) → one vector per query input
+a modality route of the index can take (the text, the photo per photo modality, the text bridge
+of what the image model sees in the photo).
+"""
+from __future__ import annotations
+
+import functools
+import io
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from shoprank.catalog.images import ImageTooLarge, open_rgb
+from shoprank.encoders.base import EncoderSet, ImageEncoder, TextEncoder, confident_labels
+from shoprank.index.analysis import stemmed_terms
+from shoprank.index.builder import labels_to_text
+from shoprank.modalities import MODALITIES
+from shoprank.query.parse import parse_query
+from shoprank.query.plan import QueryError, QueryPlan, QueryTooLarge, language_of
+from shoprank.query.rewriters import REWRITERS, QueryRewriter
+
+if TYPE_CHECKING:
+    from shoprank.index.artifacts import IndexArtifacts
+    from shoprank.types import Query
+
+
+class QueryUnderstanding:
+    """Plans queries for one engine: its encoders (built on first use) and its rewriters."""
+
+    def __init__(self, text_encoder: Callable[[], TextEncoder], encoders: Callable[[], EncoderSet],
+                 rewriters: Sequence[QueryRewriter] | Sequence[str] = (), max_image_pixels: int | None = None,
+                 photo_label_min_confidence: float = 0.0):
+        self._text_encoder = text_encoder
+        self._encoders = encoders
+        self.rewriters = [REWRITERS.create(r) if isinstance(r, str) else r for r in rewriters]
+        self.max_image_pixels = max_image_pixels
+        self.photo_label_min_confidence = photo_label_min_confidence
+        # Popular queries repeat: keep their embeddings (the encoder is most of a text query's time).
+        self.encode_text = functools.lru_cache(maxsize=4096)(self._encode_text)
+
+    def plan(self, query: Query, artifacts: IndexArtifacts, currency: str = "USD") -> QueryPlan:
+        t0 = time.perf_counter()
+        plan = self.read_text(query.text, artifacts, currency)
+        if plan.text:
+            plan.vectors["text"] = self._text_vector(plan)
+        if query.image is not None:
+            self._photo(query.image, plan, artifacts)
+        plan.encode_ms = (time.perf_counter() - t0) * 1000
+        return plan
+
+    def read_text(self, text: str | None, artifacts: IndexArtifacts, currency: str = "USD") -> QueryPlan:
+        """The text steps of :meth:`plan` (no vectors)."""
+        plan = QueryPlan(text=(text or "").strip() or None, original=text)
+        if plan.text:
+            for rewriter in self.rewriters:
+                for r in rewriter.rewrite(plan, artifacts):
+                    plan.rewrites.append(r)
+                    if r.replaces and r.text.strip():
+                        plan.text = r.text.strip()
+            plan.terms = stemmed_terms(plan.text)
+            plan.parsed = parse_query(plan.text, currency)
+        plan.language = language_of(plan.text)
+        return plan
+
+    def shown_labels(self, labels: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
+        """The image labels confident enough to show a shopper (``photo_label_min_confidence``)."""
+        return confident_labels(labels, self.photo_label_min_confidence)
+
+    def _encode_text(self, text: str) -> np.ndarray:
+        vec = self._text_encoder().encode_query(text)
+        vec.setflags(write=False)  # shared by every later query with the same text
+        return vec
+
+    def _text_vector(self, plan: QueryPlan) -> np.ndarray:
+        """The text's vector; with alternatives, their weighted mean direction beside it."""
+        assert plan.text is not None
+        vec = self.encode_text(plan.text)
+        alternatives = plan.alternatives
+        if not alternatives:
+            return vec
+        acc = vec.astype(np.float64)
+        for r in alternatives:
+            acc = acc + r.weight * self.encode_text(r.text)
+        out = (acc / (np.linalg.norm(acc) or 1.0)).astype(np.float32)
+        out.setflags(write=False)
+        return out
+
+    def _photo(self, data: bytes, plan: QueryPlan, artifacts: IndexArtifacts) -> None:
+        try:
+            img = open_rgb(io.BytesIO(data), max_pixels=self.max_image_pixels)
+        except ImageTooLarge as e:
+            raise QueryTooLarge(str(e)) from None
+        except Exception as e:  # decoders of hostile files raise OSError, SyntaxError, EOFError, struct.error...
+            # The type, not the message: PIL's names the buffer's memory address.
+            raise QueryError(f"the uploaded file is not a readable image ({type(e).__name__})") from None
+        if not artifacts.manifest.get("image_encoder"):
+            raise QueryError("this index was built without an image encoder; photo search is unavailable")
+        encoders = self._encoders()
+        for spec in MODALITIES:
+            if spec.source != "photos" or spec.name not in artifacts.modalities:
+                continue
+            encoder = encoders.for_modality(spec)
+            if not isinstance(encoder, ImageEncoder):
+                continue
+            vecs, labels = encoder.encode([img])
+            plan.vectors[f"photo:{spec.name}"] = vecs[0]
+            if spec.encoder == "image" and labels[0]:
+                plan.photo_labels = self.shown_labels(labels[0])
+                plan.vectors["photo_labels"] = self.encode_text(labels_to_text(labels[0]))
