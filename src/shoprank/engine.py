@@ -34,7 +34,7 @@ from shoprank.features.query_parse import ParsedQuery, parse_query
 from shoprank.index.artifacts import IndexArtifacts
 from shoprank.index.builder import ImageTooLarge, build_index, encode_products, labels_to_text, open_rgb
 from shoprank.index.generations import Generation, IndexHome
-from shoprank.index.live import WRITE_LOG, CatalogLog, CatalogWrite, apply_writes, content_changed
+from shoprank.index.live import CatalogLog, CatalogWrite, apply_writes, content_changed
 from shoprank.lazy import Lazy
 from shoprank.memory import release_free_memory
 from shoprank.modalities import MODALITIES
@@ -68,10 +68,10 @@ class ReloadError(RuntimeError):
     """The index's current generation cannot replace the served one; the served one stays."""
 
 
-def _last_write(home: IndexHome) -> int:
-    if not (home.root / WRITE_LOG).is_file():
+def _last_write(home: IndexHome, settings: Settings) -> int:
+    if not factory.has_write_log(settings, home.root):
         return 0
-    log_ = CatalogLog(home.root / WRITE_LOG)
+    log_ = factory.write_log(settings, home.root)
     try:
         return log_.last_seq()
     finally:
@@ -134,20 +134,16 @@ class ShopRank:
         # Serialises what changes the served index: reloads and catalog writes.
         self._reload_lock = threading.Lock()
         self._write_log: Lazy[CatalogLog] = Lazy(self._open_write_log)
-        self._write_cache: Lazy[EmbeddingCache] = Lazy(
-            lambda: EmbeddingCache(self.settings.cache_dir / "embeddings.sqlite"))
+        self._write_cache: Lazy[EmbeddingCache] = Lazy(lambda: factory.embedding_cache(s))
         self._suggest_writes = 0  # the served writes version the autocomplete was built at
         self._suggest_rebuilt = 0.0  # when a catalog change last rebuilt it
-        self._impressions: Lazy[ImpressionLog] = Lazy(lambda: ImpressionLog.from_settings(s))
+        self._impressions: Lazy[ImpressionLog] = Lazy(lambda: factory.impression_log(s))
         self.impressions_dropped = 0  # searches answered whose impression could not be written
-        self._experiment: Experiment | None = None
-        self._experiment_seen: tuple[int, int, int] | None = None  # the experiment file read: (mtime, size, inode)
-        self._experiment_checked = 0.0
-        self._experiment_lock = threading.Lock()
+        self._experiments = factory.experiment_store(s)
         self._arm_rankers: dict[str, Ranker] = {}
         self.reranker = factory.reranker(s)  # loaded once: reloads keep it, as they keep the ranker
         self._served = self._serve(artifacts, generation, ranker)
-        if self.home is not None and (self.home.root / WRITE_LOG).is_file():
+        if self.home is not None and factory.has_write_log(s, self.home.root):
             with self._reload_lock:
                 self._apply_logged(self._served)  # writes made since the generation was built
 
@@ -173,10 +169,10 @@ class ShopRank:
         if image_encoder is None:
             image_encoder = factory.image_encoder(settings)
         encoders = EncoderSet(text_encoder, image_encoder)
-        cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite")
-        home = IndexHome(index_dir)
+        cache = factory.embedding_cache(settings)
+        home = factory.index_home(settings, index_dir)
         # The catalog given is the truth as of now: catalog writes logged before are not applied on top.
-        seq = _last_write(home) if catalog_seq is None else catalog_seq
+        seq = _last_write(home, settings) if catalog_seq is None else catalog_seq
         try:
             gen, art = home.build(lambda path: build_index(
                 catalog, path, encoders, cache, settings.exact_vector_limit, settings.vector_backend,
@@ -189,7 +185,7 @@ class ShopRank:
     @classmethod
     def open(cls, index_dir: Path, settings: Settings | None = None) -> ShopRank:
         """Serve the current generation of the index at ``index_dir`` (or a flat index folder)."""
-        home = IndexHome(index_dir)
+        home = factory.index_home(settings or get_settings(), index_dir)
         gen, art = home.open()
         return cls(art, settings, home=home, generation=gen)
 
@@ -255,7 +251,7 @@ class ShopRank:
     def _open_write_log(self) -> CatalogLog:
         if self.home is None:
             raise RuntimeError("catalog writes need an index folder; this engine serves artifacts it was handed")
-        return CatalogLog(self.home.root / WRITE_LOG)
+        return factory.write_log(self.settings, self.home.root)
 
     def write(self, writes: Sequence[CatalogWrite]) -> list[int]:
         """Log ``writes`` durably and apply them (with any other process's before them) to the
@@ -271,7 +267,7 @@ class ShopRank:
 
     def sync_writes(self) -> int:
         """Apply writes other processes logged; returns how many. Cheap when there are none."""
-        if self.home is None or not (self.home.root / WRITE_LOG).is_file():
+        if self.home is None or not factory.has_write_log(self.settings, self.home.root):
             return 0
         log_ = self._write_log.get()
         if log_.last_seq() <= self._served.writes.seq:
@@ -354,7 +350,7 @@ class ShopRank:
                 log.info("folded %d logged events into profiles", caught_up)
             p.load_queries(logged)
             if s.cf_model != "none":
-                p.train(s.cf_model, logged)
+                p.load_or_train(s.cf_model, factory.cf_model_store(s), logged)
         return p
 
     def forget(self, user_id: str) -> tuple[Forgotten, int]:
@@ -375,47 +371,18 @@ class ShopRank:
         return self._impressions.get() if self.settings.log_impressions else None
 
     def experiment(self) -> Experiment | None:
-        """The running experiment, re-read (at most once a second) when its file changes, so
-        every process serving the index runs the same one."""
-        now = time.monotonic()
-        if now - self._experiment_checked < 1.0:
-            return self._experiment
-        with self._experiment_lock:
-            self._experiment_checked = now
-            path = self.settings.experiment_path
-            try:
-                st = path.stat()
-            except FileNotFoundError:
-                self._experiment, self._experiment_seen = None, None
-                return None
-            seen = (st.st_mtime_ns, st.st_size, st.st_ino)  # a replace changes the inode
-            if seen != self._experiment_seen:
-                try:
-                    self._experiment = Experiment.model_validate_json(path.read_bytes())
-                except (OSError, ValueError) as e:  # keep serving the last good one
-                    log.error("%s: not a valid experiment, keeping the previous one: %s", path, e)
-                self._experiment_seen = seen
-            return self._experiment
+        """The running experiment, shared by every process serving the index (re-read at most once a second)."""
+        return self._experiments.get()
 
     def set_experiment(self, experiment: Experiment | None) -> None:
         """Start ``experiment`` (replacing any running one) or, with None, stop it."""
-        path = self.settings.experiment_path
-        with self._experiment_lock:
-            if experiment is None:
-                path.unlink(missing_ok=True)
-            else:
-                for arm in (experiment.control, experiment.treatment):
-                    if arm.changes_ranker:
-                        try:  # fail now, not in searches
-                            self.arm_ranker(arm)
-                        except Exception as e:  # a saved model's files can be anything
-                            raise ValueError(f"arm {arm.name!r}: {e}") from e
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text(experiment.model_dump_json(indent=2), encoding="utf-8")
-                tmp.replace(path)
-            self._experiment = experiment
-            self._experiment_checked = 0.0  # the next read records the file's new mtime
+        for arm in (experiment.control, experiment.treatment) if experiment is not None else ():
+            if arm.changes_ranker:
+                try:  # fail now, not in searches
+                    self.arm_ranker(arm)
+                except Exception as e:  # a saved model's files can be anything
+                    raise ValueError(f"arm {arm.name!r}: {e}") from e
+        self._experiments.put(experiment)
 
     def arm_ranker(self, arm: Arm) -> Ranker:
         """The ranker ``arm`` configures (built once per configuration). Raises if it cannot
