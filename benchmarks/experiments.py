@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 from common import DATA_DIR, OUT, REPO, save, table
 from server_process import start_server, stop_server
 from shoprank.analytics.clickmodel import judgments, make_click_model, rank_correlation
-from shoprank.analytics.impressions import ImpressionLog
+from shoprank.analytics.impressions import SQLiteImpressionLog
 from shoprank.analytics.interleave import credit
 from shoprank.analytics.plots import figures
 from shoprank.analytics.power import ab_power, interleaving_power, sessions_needed
@@ -114,7 +114,7 @@ def main() -> None:
     finally:
         stop_server(proc)
 
-    imps = ImpressionLog(settings.impressions_path)
+    imps = SQLiteImpressionLog(settings.impressions_path)
     events = SQLiteEventLog(settings.events_path)
     views = join(imps.scan(), list(events.scan()))
     by_unit: dict[str, list] = defaultdict(list)

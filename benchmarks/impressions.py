@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from common import DATA_DIR, ZH, percentiles, save, table, wands_queries
-from shoprank.analytics.impressions import Impression, ImpressionLog, new_search_id
+from shoprank.analytics.impressions import Impression, SQLiteImpressionLog, new_search_id
 from shoprank.config import Settings
 from shoprank.engine import ShopRank
 from shoprank.service.routes.search import _search_logged
@@ -31,7 +31,7 @@ from shoprank.types import Query
 
 def append_cost(n: int = 5000) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        log = ImpressionLog(Path(tmp) / "imp.sqlite", None, None, auto_retention=False)
+        log = SQLiteImpressionLog(Path(tmp) / "imp.sqlite", None, None, auto_retention=False)
         ms = []
         for i in range(n):
             imp = Impression(search_id=new_search_id(), ts=time.time(), kind="text", query=f"query {i % 50}",

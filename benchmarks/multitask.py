@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
 from common import DATA_DIR, OUT, REPO, save, table
 from server_process import start_server, stop_server
-from shoprank.analytics.impressions import ImpressionLog
+from shoprank.analytics.impressions import SQLiteImpressionLog
 from shoprank.analytics.report import join
 from shoprank.catalog import Catalog, load_magento
 from shoprank.config import Settings
@@ -69,7 +69,8 @@ def main() -> None:
         stop_server(proc)
     print(f"{traffic.searches} searches, {traffic.events} events in {traffic.seconds:.0f} s (simulated shoppers)")
 
-    views = join(ImpressionLog(settings.impressions_path).scan(), list(SQLiteEventLog(settings.events_path).scan()))
+    views = join(SQLiteImpressionLog(settings.impressions_path).scan(),
+                 list(SQLiteEventLog(settings.events_path).scan()))
     cands = {q: engine.candidates(Query(text=q, k=200, collapse_variants=False)) for q in TRAFFIC_QUERIES}
     row_of = {q: {products[p].id: i for i, p in enumerate(c.positions)} for q, c in cands.items()}
     bought = defaultdict(set)

@@ -73,7 +73,7 @@ def test_analytics_reports_judges_exports_and_eval_scores_the_judgments(runner, 
     import random
     import time
 
-    from shoprank.analytics.impressions import Impression, ImpressionLog
+    from shoprank.analytics.impressions import Impression, SQLiteImpressionLog
     from shoprank.personalization.store.sqlite import SQLiteEventLog
     from shoprank.types import Event
 
@@ -82,7 +82,7 @@ def test_analytics_reports_judges_exports_and_eval_scores_the_judgments(runner, 
     cat.write_text("id,title\n" + "\n".join(rows) + "\n")
     assert runner.invoke(app, ["index", str(cat), "--name", "t"]).exit_code == 0
     home = tmp_path / "home"
-    imps = ImpressionLog(home / "impressions.sqlite", None, None, auto_retention=False)
+    imps = SQLiteImpressionLog(home / "impressions.sqlite", None, None, auto_retention=False)
     events = SQLiteEventLog(home / "events.sqlite")
     rng = random.Random(0)
     now = time.time()

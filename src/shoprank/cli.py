@@ -586,24 +586,20 @@ def analytics(
     clicks, conversion, zero-result and no-click queries, latency, experiment readouts; plots."""
     import json
 
-    from shoprank.analytics.experiments import Experiment
-    from shoprank.analytics.impressions import ImpressionLog
+    from shoprank import factory
     from shoprank.analytics.report import join, load_report
-    from shoprank.personalization.store.sqlite import SQLiteEventLog
 
     _setup_logging(False)
     s = get_settings()
     if not s.impressions_path.is_file():
         _fail(f"no impression log at {s.impressions_path}: serve with SHOPRANK_LOG_IMPRESSIONS=true first")
-    imps = ImpressionLog.from_settings(s)
-    events = SQLiteEventLog(s.events_path)
+    imps = factory.impression_log(s)
+    events = factory.event_log(s)
     try:
         if retention:
             anonymized, deleted = imps.enforce_retention()
             typer.echo(f"retention: {anonymized} impressions anonymized, {deleted} deleted")
-        exp = None
-        if s.experiment_path.is_file():
-            exp = Experiment.model_validate_json(s.experiment_path.read_bytes())
+        exp = factory.experiment_store(s).get()
         since = time.time() - days * 86400.0
         rep = load_report(imps, events, since=since, experiment=exp)
         out_dir = out or s.home / "analytics"
@@ -664,8 +660,8 @@ def import_events(
     """Bulk-import an event log into the durable event store (SHOPRANK_EVENTS_DB).
 
     `shoprank serve` folds the log into profiles and fits the collaborative models when it starts."""
+    from shoprank import factory
     from shoprank.personalization.importers import IMPORTERS
-    from shoprank.personalization.store.sqlite import SQLiteEventLog
 
     if fmt not in IMPORTERS:
         raise typer.BadParameter(f"unknown format {fmt!r}; one of {sorted(IMPORTERS)}")
@@ -674,7 +670,7 @@ def import_events(
         typer.secho(f"skipped {err}", fg=typer.colors.YELLOW, err=True)
     settings = get_settings()
     settings.events_path.parent.mkdir(parents=True, exist_ok=True)
-    log_ = SQLiteEventLog(settings.events_path)
+    log_ = factory.event_log(settings)
     try:
         log_.append(res.events, time.time())
         typer.echo(f"imported {len(res.events)} events ({len(res.errors)} bad lines) into {settings.events_path}; "

@@ -19,6 +19,13 @@ _BACKENDS: dict[str, tuple[str, str, bool]] = {
     "vector_backend": ("shoprank.index", "VECTOR_INDEXES", False),
     "lexical_backend": ("shoprank.index", "LEXICAL_INDEXES", False),
     "profile_store": ("shoprank.personalization.backends", "PROFILE_STORES", False),
+    "event_store": ("shoprank.personalization.backends", "EVENT_LOGS", False),
+    "cf_model_store": ("shoprank.personalization.backends", "CF_MODEL_STORES", False),
+    "write_log_store": ("shoprank.index.writelog", "WRITE_LOGS", False),
+    "generation_store": ("shoprank.index.generations", "GENERATION_POINTERS", False),
+    "embedding_cache_store": ("shoprank.encoders.cache", "EMBEDDING_CACHES", False),
+    "impression_store": ("shoprank.analytics.impressions", "IMPRESSION_LOGS", False),
+    "experiment_store": ("shoprank.analytics.experiment_store", "EXPERIMENT_STORES", False),
     "cf_model": ("shoprank.personalization.backends", "COLLABORATIVE_MODELS", True),
     "speech_backend": ("shoprank.encoders.speech", "SPEECH_RECOGNIZERS", False),
 }
@@ -118,6 +125,16 @@ class Settings(BaseSettings):
     suggest_blocklist: list[str] = []
     # Collaborative model fitted on the event log when the engine opens (if there are events).
     cf_model: str = "itemitem"  # itemitem | als | none
+
+    # Where host-local state lives: each store is an interface with backends registered by name
+    # (see _BACKENDS); the defaults are the embedded ones, SQLite files and plain files under home.
+    event_store: str = "sqlite"            # the event log, at events_db
+    impression_store: str = "sqlite"       # the impression log, at impressions_db
+    experiment_store: str = "file"         # the running experiment, at experiment_file
+    cf_model_store: str = "file"           # fitted collaborative models, shared by processes: <home>/models
+    write_log_store: str = "sqlite"        # each index's catalog write log: <index>/writes.sqlite
+    generation_store: str = "file"         # each index's served-generation pointer: <index>/CURRENT
+    embedding_cache_store: str = "sqlite"  # encoded vectors by content: <home>/cache/embeddings.sqlite
 
     # Voice queries: faster-whisper (tiny.en), pocketsphinx as the fallback.
     speech_backend: str = "auto"  # auto | whisper | pocketsphinx

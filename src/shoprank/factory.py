@@ -1,6 +1,7 @@
 """Components built from :class:`~shoprank.config.Settings`, each backend looked up by name."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shoprank.config import Settings
@@ -13,9 +14,15 @@ from shoprank.retrieval.hybrid import HybridRetriever
 from shoprank.search import RULES, Budgets, SearchPipeline
 
 if TYPE_CHECKING:
+    from shoprank.analytics.experiment_store import ExperimentStore
+    from shoprank.analytics.impressions import ImpressionLog
+    from shoprank.encoders.cache import EmbeddingCache
     from shoprank.encoders.speech import SpeechRecognizer
+    from shoprank.index.generations import IndexHome
+    from shoprank.index.writelog import CatalogLog
     from shoprank.personalization.collaborative.base import Recommender
     from shoprank.personalization.store.base import EventLog, ProfileStore
+    from shoprank.personalization.store.models import CFModelStore
     from shoprank.ranking.rerank import CrossEncoderReranker
 
 
@@ -77,11 +84,11 @@ def pipeline(artifacts: IndexArtifacts, settings: Settings, ranker_: Ranker | No
                           [RULES.create(name) for name in settings.search_rules])
 
 
+# -- stores: each an interface, its backend chosen by a *_store setting ----------------------------
 def event_log(settings: Settings) -> EventLog:
-    from shoprank.personalization.store.sqlite import SQLiteEventLog
+    from shoprank.personalization.backends import EVENT_LOGS
 
-    settings.events_path.parent.mkdir(parents=True, exist_ok=True)
-    return SQLiteEventLog(settings.events_path)
+    return EVENT_LOGS.get_class(settings.event_store).from_settings(settings)
 
 
 def profile_store(settings: Settings) -> ProfileStore:
@@ -89,6 +96,53 @@ def profile_store(settings: Settings) -> ProfileStore:
 
     settings.events_path.parent.mkdir(parents=True, exist_ok=True)
     return PROFILE_STORES.get_class(settings.profile_store).from_settings(settings)
+
+
+def cf_model_store(settings: Settings) -> CFModelStore:
+    """Where fitted collaborative models are shared between processes."""
+    from shoprank.personalization.backends import CF_MODEL_STORES
+
+    return CF_MODEL_STORES.get_class(settings.cf_model_store).from_settings(settings)
+
+
+def impression_log(settings: Settings) -> ImpressionLog:
+    from shoprank.analytics.impressions import IMPRESSION_LOGS
+
+    return IMPRESSION_LOGS.get_class(settings.impression_store).from_settings(settings)
+
+
+def experiment_store(settings: Settings) -> ExperimentStore:
+    from shoprank.analytics.experiment_store import EXPERIMENT_STORES
+
+    return EXPERIMENT_STORES.get_class(settings.experiment_store).from_settings(settings)
+
+
+def embedding_cache(settings: Settings) -> EmbeddingCache:
+    from shoprank.encoders.cache import EMBEDDING_CACHES
+
+    return EMBEDDING_CACHES.get_class(settings.embedding_cache_store).from_settings(settings)
+
+
+def write_log(settings: Settings, index_root: Path) -> CatalogLog:
+    """The catalog write log of the index at ``index_root`` (created when missing)."""
+    from shoprank.index.writelog import WRITE_LOGS
+
+    return WRITE_LOGS.get_class(settings.write_log_store).from_settings(settings, index_root)
+
+
+def has_write_log(settings: Settings, index_root: Path) -> bool:
+    """Whether the index at ``index_root`` has a catalog write log; creates nothing."""
+    from shoprank.index.writelog import WRITE_LOGS
+
+    return WRITE_LOGS.get_class(settings.write_log_store).exists(settings, index_root)
+
+
+def index_home(settings: Settings, index_root: Path) -> IndexHome:
+    """The generations of the index at ``index_root``, with the configured pointer to the served one."""
+    from shoprank.index.generations import GENERATION_POINTERS, IndexHome
+
+    pointer = GENERATION_POINTERS.get_class(settings.generation_store).from_settings(settings, Path(index_root))
+    return IndexHome(index_root, pointer)
 
 
 def recommender(kind: str, **kwargs: object) -> Recommender:

@@ -5,7 +5,7 @@ import threading
 import time
 
 from shoprank.analytics import impressions as mod
-from shoprank.analytics.impressions import Impression, ImpressionLog, new_search_id
+from shoprank.analytics.impressions import Impression, ImpressionLog, SQLiteImpressionLog, new_search_id
 
 
 def _imp(ts: float, user: str | None = "u1", session: str | None = None, products=("p1", "p2")) -> Impression:
@@ -16,7 +16,7 @@ def _imp(ts: float, user: str | None = "u1", session: str | None = None, product
 
 
 def test_round_trip_and_time_ordered_paging(tmp_path, monkeypatch):
-    log = ImpressionLog(tmp_path / "imp.sqlite", None, None)
+    log = SQLiteImpressionLog(tmp_path / "imp.sqlite", None, None)
     first = _imp(100.0)
     log.append(first)
     assert log.get(first.search_id) == first
@@ -31,7 +31,7 @@ def test_round_trip_and_time_ordered_paging(tmp_path, monkeypatch):
 
 
 def test_forget_deletes_a_shoppers_impressions_and_their_sessions(tmp_path):
-    log = ImpressionLog(tmp_path / "imp.sqlite", None, None)
+    log = SQLiteImpressionLog(tmp_path / "imp.sqlite", None, None)
     log.extend([_imp(1e9, "ann", "s-ann"), _imp(1e9, None, "s-ann"), _imp(1e9, "bob"),
                 _imp(1e9, "mal", "bob"), _imp(1e9, "cy", "s-ann")])
     assert log.sessions_of("ann") == {"s-ann"} and log.sessions_of("mal") == {"bob"}
@@ -45,7 +45,7 @@ def test_forget_deletes_a_shoppers_impressions_and_their_sessions(tmp_path):
 def test_retention_anonymizes_then_deletes(tmp_path):
     day = 86400.0
     now = 1_800_000_000.0
-    log = ImpressionLog(tmp_path / "imp.sqlite", anonymize_after_s=30 * day, retention_s=365 * day,
+    log = SQLiteImpressionLog(tmp_path / "imp.sqlite", anonymize_after_s=30 * day, retention_s=365 * day,
                         auto_retention=False)
     fresh, old, ancient = _imp(now - day, "a", "s"), _imp(now - 40 * day, "b", "s2"), _imp(now - 400 * day, "c")
     log.extend([fresh, old, ancient])
@@ -59,8 +59,8 @@ def test_retention_anonymizes_then_deletes(tmp_path):
 
 
 def test_concurrent_writers_lose_nothing(tmp_path):
-    log = ImpressionLog(tmp_path / "imp.sqlite", None, None)
-    other = ImpressionLog(tmp_path / "imp.sqlite", None, None)  # a second process's connection, as it were
+    log = SQLiteImpressionLog(tmp_path / "imp.sqlite", None, None)
+    other = SQLiteImpressionLog(tmp_path / "imp.sqlite", None, None)  # a second process's connection, as it were
     written: list[str] = []
     lock = threading.Lock()
 
@@ -80,7 +80,7 @@ def test_concurrent_writers_lose_nothing(tmp_path):
 
 
 def test_appends_enforce_retention_in_the_background(tmp_path):
-    log = ImpressionLog(tmp_path / "imp.sqlite", anonymize_after_s=None, retention_s=86400.0)
+    log = SQLiteImpressionLog(tmp_path / "imp.sqlite", anonymize_after_s=None, retention_s=86400.0)
     old = _imp(time.time() - 2 * 86400.0, products=("p",) * 3)
     log.append(old)  # the first append of a process starts a retention pass
     deadline = time.monotonic() + 10

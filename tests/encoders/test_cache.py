@@ -1,10 +1,10 @@
 import numpy as np
 
-from shoprank.encoders.cache import EmbeddingCache, cached_encode, content_key
+from shoprank.encoders.cache import SQLiteEmbeddingCache, cached_encode, content_key
 
 
 def test_cached_encode_computes_each_distinct_item_once(tmp_path):
-    cache = EmbeddingCache(tmp_path / "c.sqlite")
+    cache = SQLiteEmbeddingCache(tmp_path / "c.sqlite")
     calls: list[list[int]] = []
     items = ["a", "b", "a", "c"]
 

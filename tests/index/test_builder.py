@@ -7,7 +7,7 @@ import pytest
 from fakes import broken_png, tiny_catalog
 from shoprank.catalog import Catalog
 from shoprank.encoders.base import EncoderSet
-from shoprank.encoders.cache import EmbeddingCache
+from shoprank.encoders.cache import SQLiteEmbeddingCache
 from shoprank.encoders.fake import HashingTextEncoder, PaletteImageEncoder
 from shoprank.index.artifacts import IndexArtifacts
 from shoprank.index.builder import build_index
@@ -54,14 +54,14 @@ def test_no_image_encoder_no_photo_modalities(catalog, tmp_path):
 
 
 def test_warm_rebuild_encodes_nothing(catalog, tmp_path):
-    cache = EmbeddingCache(tmp_path / "cache.sqlite")
+    cache = SQLiteEmbeddingCache(tmp_path / "cache.sqlite")
     enc = CountingText()
     build_index(catalog, tmp_path / "a", EncoderSet(enc, PaletteImageEncoder()), cache)
     # 8 passages, 2 reviews and 3 distinct label phrases (of 7 photos): repeated text is encoded once.
     cold = enc.encoded
     assert cold == 8 + 2 + 3
     first = build_index(catalog, tmp_path / "a2", EncoderSet(CountingText(), PaletteImageEncoder()),
-                        EmbeddingCache(tmp_path / "other.sqlite"))
+                        SQLiteEmbeddingCache(tmp_path / "other.sqlite"))
     # + the 3 distinct photos (of 7 rows: identical files are decoded and encoded once) through
     # palette and rgb-hist
     assert first.manifest["encoded"] == 13 + 3 * 2

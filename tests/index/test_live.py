@@ -8,7 +8,7 @@ from fakes import MARKER, broken_png, photo, shop_catalog
 from shoprank.catalog import Catalog
 from shoprank.config import Settings
 from shoprank.engine import ShopRank
-from shoprank.index.live import WRITE_LOG, CatalogLog, CatalogWrite
+from shoprank.index.live import WRITE_LOG, CatalogWrite, SQLiteCatalogLog
 from shoprank.types import CAPS, Filters, Product, Query
 
 
@@ -173,7 +173,7 @@ def test_a_logged_title_longer_than_the_caps_is_cut_at_replay(engine, settings):
     """A 900 KB title acknowledged before the caps: the write is kept, cut to the title cap, and
     the restarted server's first autocomplete answers."""
     huge = Product.model_construct(**{**lamp().model_dump(), "title": "Quibbleton " + "ba " * 300_000})
-    log = CatalogLog(settings.index_dir("shop") / WRITE_LOG)
+    log = SQLiteCatalogLog(settings.index_dir("shop") / WRITE_LOG)
     log.append([CatalogWrite.put(huge)])
     log.close()
     restarted = ShopRank.open(settings.index_dir("shop"), settings)

@@ -1,7 +1,8 @@
-"""Contract tests for the event log and profile store backends.
+"""The SQLite event log's own checks, and contract tests for the profile store backends.
 
-Each contract is a mixin of tests; a backend gets the whole suite from a small
-``Test...`` subclass that only supplies an ``open_*`` fixture (a factory that opens the
+The event log's contract suite is in tests/stores/event_log_contract.py, with the other stores'.
+The profile store contract is a mixin of tests; a backend gets the whole suite from a small
+``Test...`` subclass that only supplies an ``open_store`` fixture (a factory that opens the
 backend on the same underlying storage each time it is called). Backend-specific checks
 (pragmas, crash durability, cache, TTL) live in those subclasses.
 """
@@ -53,130 +54,14 @@ def run_threads(n: int, target: Callable[[int], None], timeout: float = 60) -> N
 
 # -- event log ----------------------------------------------------------------------------------
 
-class EventLogContract:
-    """What every :class:`EventLog` must do. Subclasses supply ``open_log``."""
+class TestSQLiteEventLog:
+    """What the SQLite event log adds to the contract (tests/stores/event_log_contract.py)."""
 
     @pytest.fixture
-    def open_log(self) -> Callable[[], EventLog]:
-        raise NotImplementedError
-
-    @pytest.fixture
-    def elog(self, open_log) -> Iterator[EventLog]:
-        log = open_log()
+    def elog(self, tmp_path) -> Iterator[EventLog]:
+        log = SQLiteEventLog(tmp_path / "events.sqlite")
         yield log
         log.close()
-
-    def test_append_returns_increasing_seqs_and_fills_ts(self, elog):
-        events = [ev("p1"), ev("p2", ts=50.0), ev("p3")]
-        stored = elog.append(events, now=1000.0)
-        assert [s.event for s in stored] == events
-        seqs = [s.seq for s in stored]
-        assert seqs == sorted(seqs) and len(set(seqs)) == 3
-        assert [s.ts for s in stored] == [1000.0, 50.0, 1000.0]
-        more = elog.append([ev("p4")], now=2000.0)
-        assert more[0].seq > seqs[-1] and more[0].ts == 2000.0
-
-    def test_append_nothing(self, elog):
-        assert elog.append([], now=1.0) == []
-        assert elog.count() == 0
-
-    def test_scan_gives_back_what_was_appended_in_order(self, elog):
-        stored = elog.append([ev("p1", user="u1", query="red dress"), ev("p2", ts=5.0), ev("p3", type="purchase")],
-                             now=10.0)
-        stored += elog.append([ev("p4", session="s2")], now=11.0)
-        assert list(elog.scan()) == stored
-
-    def test_scan_after_seq(self, elog):
-        stored = elog.append([ev(f"p{i}") for i in range(5)], now=1.0)
-        assert list(elog.scan(after_seq=stored[1].seq)) == stored[2:]
-        assert list(elog.scan(after_seq=stored[-1].seq)) == []
-        assert [s.seq for s in elog.scan("s1", after_seq=stored[2].seq)] == [s.seq for s in stored[3:]]
-
-    def test_scan_by_owner_matches_user_or_session(self, elog):
-        a = elog.append([ev("p1", user="u1", session="s1")], now=1.0)[0]
-        b = elog.append([ev("p2", user=None, session="s1")], now=2.0)[0]
-        c = elog.append([ev("p3", user="u1", session="s2")], now=3.0)[0]
-        d = elog.append([ev("p4", user="u2", session="s3")], now=4.0)[0]
-        assert list(elog.scan("u1")) == [a, c]
-        assert list(elog.scan("s1")) == [a, b]
-        assert list(elog.scan("s3")) == [d]
-        assert list(elog.scan("nobody")) == []
-
-    def test_count(self, elog):
-        elog.append([ev("p1", user="u1", session="s1"), ev("p2", session="s1"), ev("p3", user="u2", session="s2")],
-                    now=1.0)
-        assert elog.count() == 3
-        assert elog.count("s1") == 2
-        assert elog.count("u1") == 1
-        assert elog.count("u2") == 1 and elog.count("s2") == 1
-        assert elog.count("nobody") == 0
-
-    def test_sessions_of(self, elog):
-        elog.append([ev("p1", user="u1", session="s1"), ev("p2", user="u1", session="s2"),
-                     ev("p3", user="u1", session="s1"), ev("p4", user="u1", session=None),
-                     ev("p5", user="u2", session="s3"), ev("p6", session="s4")], now=1.0)
-        assert elog.sessions_of("u1") == {"s1", "s2"}
-        assert elog.sessions_of("u2") == {"s3"}
-        assert elog.sessions_of("nobody") == set()
-
-    def test_delete_owner_removes_user_and_session_matches(self, elog):
-        elog.append([ev("p1", user="u1", session="s1"), ev("p2", user="u1", session="s2"),
-                     ev("p3", session="u1"), ev("p4", user="u2", session="s3")], now=1.0)
-        assert elog.delete_owner("u1") == 3
-        assert elog.count("u1") == 0 and elog.count() == 1
-        assert [s.event.product_id for s in elog.scan()] == ["p4"]
-        assert elog.delete_owner("u1") == 0
-        assert elog.delete_owner("s3") == 1 and elog.count() == 0
-
-    def test_events_survive_close_and_reopen(self, open_log):
-        log = open_log()
-        stored = log.append([ev("p1", user="u1"), ev("p2", ts=3.0)], now=9.0)
-        log.close()
-        log = open_log()
-        try:
-            assert list(log.scan()) == stored
-            later = log.append([ev("p3")], now=10.0)
-            assert later[0].seq > stored[-1].seq
-        finally:
-            log.close()
-
-    def test_concurrent_appends_lose_nothing(self, elog):
-        n_threads, per_thread = 4, 200
-        acked: list[list[int]] = [[] for _ in range(n_threads)]
-
-        def work(i: int) -> None:
-            for j in range(per_thread):
-                acked[i] += [s.seq for s in elog.append([ev(f"t{i}-{j}", session=f"s{i}")], now=float(j))]
-
-        run_threads(n_threads, work)
-        all_seqs = [s for seqs in acked for s in seqs]
-        assert len(set(all_seqs)) == n_threads * per_thread
-        assert elog.count() == n_threads * per_thread
-        assert [s.seq for s in elog.scan()] == sorted(all_seqs)
-        for i in range(n_threads):
-            assert [s.event.product_id for s in elog.scan(f"s{i}")] == [f"t{i}-{j}" for j in range(per_thread)]
-
-    def test_two_logs_on_one_store_see_each_other(self, open_log):
-        a, b = open_log(), open_log()
-        try:
-            def work(i: int) -> None:
-                log = (a, b)[i]
-                for j in range(50):
-                    log.append([ev(f"{i}-{j}", session=f"s{i}")], now=1.0)
-
-            run_threads(2, work)
-            for log in (a, b):
-                assert log.count() == 100
-                assert {s.event.product_id for s in log.scan()} == {f"{i}-{j}" for i in range(2) for j in range(50)}
-        finally:
-            a.close()
-            b.close()
-
-
-class TestSQLiteEventLog(EventLogContract):
-    @pytest.fixture
-    def open_log(self, tmp_path):
-        return lambda: SQLiteEventLog(tmp_path / "events.sqlite")
 
     def test_is_wal_with_full_sync(self, elog):
         assert elog._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

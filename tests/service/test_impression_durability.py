@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from server_process import start_server, stop_server
-from shoprank.analytics.impressions import ImpressionLog
+from shoprank.analytics.impressions import SQLiteImpressionLog
 from shoprank.index.generations import IndexHome
 
 pytestmark = pytest.mark.slow  # child processes
@@ -66,7 +66,7 @@ def test_no_answered_search_is_lost_on_sigkill(demo_engine, settings, tmp_path):
         assert len(answered) >= before + 40, "the searchers stalled"
     url, proc = start_server("demo", env, tmp_path / "server.log")  # a restart opens the log after the kills
     stop_server(proc)
-    log = ImpressionLog(tmp_path / "impressions.sqlite", None, None, auto_retention=False)
+    log = SQLiteImpressionLog(tmp_path / "impressions.sqlite", None, None, auto_retention=False)
     logged = {imp.search_id: list(imp.products) for imp in log.scan()}
     missing = set(answered) - set(logged)
     assert not missing, f"{len(missing)} of {len(answered)} answered searches are not in the log"

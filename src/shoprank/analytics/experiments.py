@@ -14,8 +14,6 @@ import hashlib
 import logging
 import math
 import random
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from shoprank.retrieval.fusion import FUSION_METHODS
 
 if TYPE_CHECKING:
+    from shoprank.analytics.experiment_store import ExperimentStore
     from shoprank.config import Settings
     from shoprank.ranking.base import Ranker
     from shoprank.search import SearchResult
@@ -119,59 +118,27 @@ class Experiments:
     """The running experiment (shared by every process serving the index, through its file),
     the rankers its arms configure, and searches served under it."""
 
-    def __init__(self, settings: Settings, search: Callable[[Query, Ranker | None], SearchResult],
-                 ranker: Callable[[], Ranker]):
+    def __init__(self, settings: Settings, store: ExperimentStore,
+                 search: Callable[[Query, Ranker | None], SearchResult], ranker: Callable[[], Ranker]):
         self.settings = settings
+        self.store = store           # where the running experiment is kept (every process reads the same)
         self._search = search        # the engine's: a query, ranked by the ranker given (None: the served one)
         self._ranker = ranker        # the served ranker
-        self._experiment: Experiment | None = None
-        self._seen: tuple[int, int, int] | None = None  # the experiment file read: (mtime, size, inode)
-        self._checked = 0.0
-        self._lock = threading.Lock()
         self._arm_rankers: dict[str, Ranker] = {}
 
     def current(self) -> Experiment | None:
-        """The running experiment, re-read (at most once a second) when its file changes, so
-        every process serving the index runs the same one."""
-        now = time.monotonic()
-        if now - self._checked < 1.0:
-            return self._experiment
-        with self._lock:
-            self._checked = now
-            path = self.settings.experiment_path
-            try:
-                st = path.stat()
-            except FileNotFoundError:
-                self._experiment, self._seen = None, None
-                return None
-            seen = (st.st_mtime_ns, st.st_size, st.st_ino)  # a replace changes the inode
-            if seen != self._seen:
-                try:
-                    self._experiment = Experiment.model_validate_json(path.read_bytes())
-                except (OSError, ValueError) as e:  # keep serving the last good one
-                    log.error("%s: not a valid experiment, keeping the previous one: %s", path, e)
-                self._seen = seen
-            return self._experiment
+        """The running experiment, shared by every process serving the index (re-read at most once a second)."""
+        return self.store.get()
 
     def set(self, experiment: Experiment | None) -> None:
         """Start ``experiment`` (replacing any running one) or, with None, stop it."""
-        path = self.settings.experiment_path
-        with self._lock:
-            if experiment is None:
-                path.unlink(missing_ok=True)
-            else:
-                for arm in (experiment.control, experiment.treatment):
-                    if arm.changes_ranker:
-                        try:  # fail now, not in searches
-                            self.arm_ranker(arm)
-                        except Exception as e:  # a saved model's files can be anything
-                            raise ValueError(f"arm {arm.name!r}: {e}") from e
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text(experiment.model_dump_json(indent=2), encoding="utf-8")
-                tmp.replace(path)
-            self._experiment = experiment
-            self._checked = 0.0  # the next read records the file's new mtime
+        for arm in (experiment.control, experiment.treatment) if experiment is not None else ():
+            if arm.changes_ranker:
+                try:  # fail now, not in searches
+                    self.arm_ranker(arm)
+                except Exception as e:  # a saved model's files can be anything
+                    raise ValueError(f"arm {arm.name!r}: {e}") from e
+        self.store.put(experiment)
 
     def arm_ranker(self, arm: Arm) -> Ranker:
         """The ranker ``arm`` configures (built once per configuration). Raises if it cannot be built."""

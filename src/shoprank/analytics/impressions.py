@@ -14,6 +14,20 @@ fsync per search.
 Privacy: :meth:`ImpressionLog.forget` deletes a shopper's impressions; after
 ``anonymize_after_s`` every record loses its user and session ids (the query, the products
 shown and the arm stay, for aggregate analytics); after ``retention_s`` records are deleted.
+
+:class:`ImpressionLog` is the interface; :class:`SQLiteImpressionLog` is registered as ``sqlite``
+in :data:`IMPRESSION_LOGS` and chosen by ``Settings.impression_store`` (``factory.impression_log``).
+What another backend (Redis, Postgres, a column store) must guarantee:
+
+- **Durability:** when ``extend`` returns, its records survive the process being killed (they
+  are written before the response leaves; a host crash may lose the last ones). The records of
+  one ``extend`` are written together.
+- **Idempotency:** ``search_id`` is the key: writing a record again replaces it.
+- **Ordering:** ``scan`` yields in ``(ts, search_id)`` order a page at a time, so a report over
+  millions of searches runs in bounded memory and sees each record once.
+- **Privacy:** ``forget`` removes the user's records and their sessions' anonymous ones in one
+  step, never a record naming another user; ``enforce_retention`` anonymizes and deletes by age.
+- **Sharing:** threads and processes (every API worker) write one log at once.
 """
 from __future__ import annotations
 
@@ -23,12 +37,14 @@ import sqlite3
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from shoprank.personalization.store.sqlite import connect_wal, delete_user_rows
+from shoprank.registry import Registry
 
 if TYPE_CHECKING:
     from shoprank.config import Settings
@@ -95,7 +111,58 @@ def _impression(row: tuple[Any, ...]) -> Impression:
                       latency_ms=latency_ms, personalized=bool(personalized))
 
 
-class ImpressionLog:
+class ImpressionLog(ABC):
+    """What each search showed (see the module for what a backend guarantees)."""
+
+    anonymize_after_s: float | None = None  # records lose their user and session ids this old
+    retention_s: float | None = None  # and are deleted this old
+
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings: Settings) -> ImpressionLog:
+        """The log as ``settings`` configure it (its place and retention)."""
+
+    def append(self, imp: Impression) -> None:
+        """Write ``imp``; when this returns it survives the process being killed."""
+        self.extend([imp])
+
+    @abstractmethod
+    def extend(self, imps: Iterable[Impression]) -> int:
+        """Write ``imps`` (replacing any with the same ``search_id``); return how many."""
+
+    @abstractmethod
+    def get(self, search_id: str) -> Impression | None: ...
+
+    @abstractmethod
+    def scan(self, since: float | None = None, until: float | None = None) -> Iterator[Impression]:
+        """Impressions with ``since <= ts < until`` in ``(ts, search_id)`` order."""
+
+    @abstractmethod
+    def count(self) -> int: ...
+
+    @abstractmethod
+    def sessions_of(self, user_id: str) -> set[str]:
+        """Session ids that appeared together with ``user_id``."""
+
+    @abstractmethod
+    def forget(self, user_id: str, sessions: Iterable[str] = ()) -> int:
+        """Delete the user's impressions, and those of ``sessions`` that name no other user
+        (session ids come from clients: one must not reach another shopper's searches)."""
+
+    @abstractmethod
+    def enforce_retention(self, now: float | None = None) -> tuple[int, int]:
+        """Drop user/session ids older than ``anonymize_after_s`` and records older than
+        ``retention_s``. Returns ``(anonymized, deleted)``."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook: a backend may hold nothing to release
+        pass
+
+
+def _seconds(days: float | None) -> float | None:
+    return None if days is None else days * 86400.0
+
+
+class SQLiteImpressionLog(ImpressionLog):
     """Impressions in one SQLite file; safe for threads and for several processes on one host."""
 
     def __init__(self, path: Path, anonymize_after_s: float | None = 30 * 86400.0,
@@ -120,16 +187,9 @@ class ImpressionLog:
             """)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ImpressionLog:
-        def seconds(days: float | None) -> float | None:
-            return None if days is None else days * 86400.0
-
-        return cls(settings.impressions_path, seconds(settings.impression_anonymize_days),
-                   seconds(settings.impression_retention_days))
-
-    def append(self, imp: Impression) -> None:
-        """Write ``imp``; when this returns it survives the process being killed."""
-        self.extend([imp])
+    def from_settings(cls, settings: Settings) -> SQLiteImpressionLog:
+        return cls(settings.impressions_path, _seconds(settings.impression_anonymize_days),
+                   _seconds(settings.impression_retention_days))
 
     def extend(self, imps: Iterable[Impression]) -> int:
         rows = [_row(i) for i in imps]
@@ -159,7 +219,7 @@ class ImpressionLog:
         return _impression(row) if row is not None else None
 
     def scan(self, since: float | None = None, until: float | None = None) -> Iterator[Impression]:
-        """Impressions with ``since <= ts < until`` in time order, read a page at a time."""
+        # Read a page at a time, keyed by (ts, search_id): a slow consumer holds no lock.
         lo = -1.0 if since is None else since
         hi = float("inf") if until is None else until
         last_ts, last_id = lo, ""
@@ -189,8 +249,6 @@ class ImpressionLog:
         return {r[0] for r in rows}
 
     def forget(self, user_id: str, sessions: Iterable[str] = ()) -> int:
-        """Delete the user's impressions, and those of ``sessions`` that name no other user
-        (session ids come from clients: one must not reach another shopper's searches)."""
         with self._lock:
             return delete_user_rows(self._conn, "impressions", user_id, sorted(set(sessions) - {user_id}))
 
@@ -201,9 +259,8 @@ class ImpressionLog:
             log.warning("impressions: retention not enforced: %s", e)
 
     def enforce_retention(self, now: float | None = None) -> tuple[int, int]:
-        """Drop user/session ids older than ``anonymize_after_s`` and records older than
-        ``retention_s``. Returns ``(anonymized, deleted)``. Works in batches of
-        ``RETENTION_BATCH`` rows, letting searches write between them."""
+        """As :meth:`ImpressionLog.enforce_retention`, in batches of ``RETENTION_BATCH`` rows,
+        letting searches write between them."""
         now = time.time() if now is None else now
         self._retention_at = now
         deleted = anonymized = 0
@@ -231,3 +288,7 @@ class ImpressionLog:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+IMPRESSION_LOGS: Registry[ImpressionLog] = Registry("impression log")
+IMPRESSION_LOGS.register("sqlite", SQLiteImpressionLog)

@@ -1,7 +1,21 @@
-"""On-disk embedding cache: re-indexing an unchanged catalog re-encodes nothing.
+"""The embedding cache: re-indexing an unchanged catalog re-encodes nothing.
 
-Keys are content hashes (text, or image bytes) scoped by encoder name, so a changed
-product re-encodes only what changed, and a different model never reads stale vectors.
+Keys are content hashes (text, or image bytes) scoped by a namespace naming the encoder, so a
+changed product re-encodes only what changed, and a different model never reads stale vectors.
+
+:class:`EmbeddingCache` is the interface; :class:`SQLiteEmbeddingCache`
+(``<home>/cache/embeddings.sqlite``) is registered as ``sqlite`` in :data:`EMBEDDING_CACHES` and
+chosen by ``Settings.embedding_cache_store`` (``factory.embedding_cache``). What another backend
+(Redis, Postgres, a blob store) must guarantee:
+
+- **Exact values.** ``get_many`` gives back a stored vector bit for bit (float32) and its JSON
+  payload as stored; a key is found only in the namespace it was put in.
+- **Idempotent puts.** A key names content, so putting it again (another process encoding the same
+  title at the same time) stores the same vector: the last put wins and no error is raised.
+- **Durability is optional.** It is a cache: a lost entry is encoded again. A shared backend lets
+  one process's encodings serve another's (a build then a server's live writes).
+- **Threads** share one object; ``written`` counts the items this object stored (what was
+  encoded rather than found: builds report it).
 """
 from __future__ import annotations
 
@@ -9,12 +23,18 @@ import hashlib
 import json
 import sqlite3
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm.auto import tqdm
+
+from shoprank.registry import Registry
+
+if TYPE_CHECKING:
+    from shoprank.config import Settings
 
 
 def content_key(*parts: str | bytes) -> str:
@@ -25,8 +45,34 @@ def content_key(*parts: str | bytes) -> str:
     return h.hexdigest()
 
 
-class EmbeddingCache:
+class EmbeddingCache(ABC):
+    """``(namespace, key) -> (float32 vector, JSON payload or None)`` (see the module for the guarantees)."""
+
+    written: int = 0  # items this object stored
+
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings: Settings) -> EmbeddingCache:
+        """The cache as ``settings`` configure it."""
+
+    @abstractmethod
+    def get_many(self, ns: str, keys: Sequence[str]) -> dict[str, tuple[np.ndarray, Any]]:
+        """``{key: (vector, payload)}`` of the ``keys`` stored in ``ns``; missing keys are left out."""
+
+    @abstractmethod
+    def put_many(self, ns: str, items: Sequence[tuple[str, np.ndarray, Any]]) -> None:
+        """Store ``(key, vector, payload)`` items in ``ns``, replacing any stored under those keys."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook: a backend may hold nothing to release
+        pass
+
+
+class SQLiteEmbeddingCache(EmbeddingCache):
     """SQLite table of (namespace, key) -> float32 vector and optional JSON payload."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SQLiteEmbeddingCache:
+        return cls(settings.cache_dir / "embeddings.sqlite")
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,6 +104,10 @@ class EmbeddingCache:
 
     def close(self) -> None:
         self._db.close()
+
+
+EMBEDDING_CACHES: Registry[EmbeddingCache] = Registry("embedding cache")
+EMBEDDING_CACHES.register("sqlite", SQLiteEmbeddingCache)
 
 
 def cached_encode(

@@ -17,7 +17,6 @@ from shoprank.analytics.impressions import ImpressionLog
 from shoprank.catalog import Catalog
 from shoprank.config import Settings, get_settings
 from shoprank.encoders.base import EncoderSet, ImageEncoder, TextEncoder
-from shoprank.encoders.cache import EmbeddingCache
 from shoprank.engine.models import Models
 from shoprank.engine.personal import Personalization
 from shoprank.engine.served import Served, serve
@@ -47,17 +46,18 @@ class ShopRank:
                  generation: Generation | None = None):
         self.settings = s = settings or get_settings()
         self.models = Models(s, lambda: self.artifacts.manifest, text_encoder, image_encoder)
-        self._impressions: Lazy[ImpressionLog] = Lazy(lambda: ImpressionLog.from_settings(s))
+        self._impressions: Lazy[ImpressionLog] = Lazy(lambda: factory.impression_log(s))
         self.impressions_dropped = 0  # searches answered whose impression could not be written
         self.reranker = factory.reranker(s)  # loaded once: reloads keep it, as they keep the ranker
         self.understanding = QueryUnderstanding(lambda: self.models.text, self.models.encoders, s.query_rewriters,
                                                 s.max_image_pixels, s.photo_label_min_confidence)
-        self.writer = CatalogWriter(self._serve(artifacts, generation, ranker), home, self._serve,
-                                    self.models.encoders, lambda: EmbeddingCache(s.cache_dir / "embeddings.sqlite"))
+        self.writer = CatalogWriter(s, self._serve(artifacts, generation, ranker), home, self._serve,
+                                    self.models.encoders)
         self.personalization = Personalization(s, lambda: self.pipeline.extractor.signals, lambda: self.impressions)
         self.writer.followers.append(lambda new: self.personalization.follow(new.pipeline.extractor.signals))
         self.autocomplete = Autocomplete(self.personalization.peek)
-        self.experiments = Experiments(s, lambda q, r: self.search(q, ranker=r), lambda: self.ranker)
+        self.experiments = Experiments(s, factory.experiment_store(s), lambda q, r: self.search(q, ranker=r),
+                                       lambda: self.ranker)
         self.writer.catch_up()  # writes made since the generation was built
 
     def _serve(self, artifacts: IndexArtifacts, generation: Generation | None, ranker: Ranker | None) -> Served:
@@ -84,7 +84,7 @@ class ShopRank:
     @classmethod
     def open(cls, index_dir: Path, settings: Settings | None = None) -> ShopRank:
         """Serve the current generation of the index at ``index_dir`` (or a flat index folder)."""
-        home = IndexHome(index_dir)
+        home = factory.index_home(settings or get_settings(), index_dir)
         gen, art = home.open()
         return cls(art, settings, home=home, generation=gen)
 

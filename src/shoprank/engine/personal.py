@@ -58,7 +58,7 @@ class Personalization:
                 log.info("folded %d logged events into profiles", caught_up)
             p.load_queries(logged)
             if s.cf_model != "none":
-                p.train(s.cf_model, logged)
+                p.load_or_train(s.cf_model, factory.cf_model_store(s), logged)
         return p
 
     def context(self, query: Query) -> PersonalContext | None:

@@ -11,15 +11,15 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from shoprank import factory
 from shoprank.catalog import Catalog
 from shoprank.config import Settings
 from shoprank.encoders.base import EncoderSet
-from shoprank.encoders.cache import EmbeddingCache
 from shoprank.engine.served import Served, ServeFn
 from shoprank.index.artifacts import IndexArtifacts
 from shoprank.index.builder import build_index, encode_products
 from shoprank.index.generations import Generation, IndexHome
-from shoprank.index.live import WRITE_LOG, CatalogLog, CatalogWrite, apply_writes, content_changed
+from shoprank.index.live import CatalogLog, CatalogWrite, apply_writes, content_changed
 from shoprank.lazy import Lazy
 from shoprank.memory import release_free_memory
 
@@ -30,11 +30,11 @@ class ReloadError(RuntimeError):
     """The index's current generation cannot replace the served one; the served one stays."""
 
 
-def last_write(home: IndexHome) -> int:
+def last_write(home: IndexHome, settings: Settings) -> int:
     """The last write logged for the index at ``home`` (0: none)."""
-    if not (home.root / WRITE_LOG).is_file():
+    if not factory.has_write_log(settings, home.root):
         return 0
-    log_ = CatalogLog(home.root / WRITE_LOG)
+    log_ = factory.write_log(settings, home.root)
     try:
         return log_.last_seq()
     finally:
@@ -44,10 +44,10 @@ def last_write(home: IndexHome) -> int:
 def build_generation(catalog: Catalog, index_dir: Path, settings: Settings, encoders: EncoderSet,
                      catalog_seq: int | None = None) -> tuple[IndexHome, Generation, IndexArtifacts]:
     """Index ``catalog`` as a new generation of ``index_dir`` (see :meth:`ShopRank.build`)."""
-    cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite")
-    home = IndexHome(index_dir)
+    cache = factory.embedding_cache(settings)
+    home = factory.index_home(settings, index_dir)
     # The catalog given is the truth as of now: catalog writes logged before are not applied on top.
-    seq = last_write(home) if catalog_seq is None else catalog_seq
+    seq = last_write(home, settings) if catalog_seq is None else catalog_seq
     try:
         gen, art = home.build(lambda path: build_index(
             catalog, path, encoders, cache, settings.exact_vector_limit, settings.vector_backend,
@@ -65,20 +65,21 @@ def _encoding(manifest: dict[str, object]) -> dict[str, object]:
 
 
 class CatalogWriter:
-    def __init__(self, served: Served, home: IndexHome | None, serve: ServeFn, encoders: Callable[[], EncoderSet],
-                 cache: Callable[[], EmbeddingCache]):
+    def __init__(self, settings: Settings, served: Served, home: IndexHome | None, serve: ServeFn,
+                 encoders: Callable[[], EncoderSet]):
+        self.settings = settings
         self.served = served
         self.home = home  # where reload() looks for new generations; None: serve the artifacts handed over
         self._serve = serve
         self._encoders = encoders
         self._log: Lazy[CatalogLog] = Lazy(self._open_log)
-        self._cache = Lazy(cache)
+        self._cache = Lazy(lambda: factory.embedding_cache(settings))
         self.lock = threading.Lock()
         self.followers: list[Callable[[Served], None]] = []  # told of each new generation served
 
     def catch_up(self) -> None:
         """Apply the writes logged since the served generation was built (at start-up)."""
-        if self.home is not None and (self.home.root / WRITE_LOG).is_file():
+        if self._logged():
             with self.lock:
                 self._apply_logged(self.served)
 
@@ -111,10 +112,13 @@ class CatalogWriter:
         log.info("serving %s (was %s)", gen.name, old.generation.name if old.generation else "handed-over artifacts")
         return True
 
+    def _logged(self) -> bool:
+        return self.home is not None and factory.has_write_log(self.settings, self.home.root)
+
     def _open_log(self) -> CatalogLog:
         if self.home is None:
             raise RuntimeError("catalog writes need an index folder; this engine serves artifacts it was handed")
-        return CatalogLog(self.home.root / WRITE_LOG)
+        return factory.write_log(self.settings, self.home.root)
 
     def write(self, writes: Sequence[CatalogWrite]) -> list[int]:
         """Log ``writes`` durably and apply them (with any other process's before them) to the
@@ -130,7 +134,7 @@ class CatalogWriter:
 
     def sync(self) -> int:
         """Apply writes other processes logged; returns how many. Cheap when there are none."""
-        if self.home is None or not (self.home.root / WRITE_LOG).is_file():
+        if not self._logged():
             return 0
         if self._log.get().last_seq() <= self.served.writes.seq:
             return 0

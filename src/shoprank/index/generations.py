@@ -16,6 +16,23 @@ the generation is served).
 
 An index folder from before generations (``manifest.json`` in the home itself) opens as the
 generation ``flat``. The next build publishes ``gen-000001`` beside it, the one after removes it.
+
+The pointer is a :class:`GenerationPointer`: :class:`FileGenerationPointer` (the ``CURRENT``
+file) is registered as ``file`` in :data:`GENERATION_POINTERS` and chosen by
+``Settings.generation_store`` (``factory.index_home``). What another backend (a Redis key, a
+Postgres row, an object store's object) must guarantee, since servers on other hosts switch
+when it changes:
+
+- **Atomic and durable.** ``set`` replaces the name whole (a reader sees the old name or the new,
+  never a mix or nothing) and, once it returns, survives a crash of the process and the host.
+- **Ordered after the data.** The builder flushes a generation before it calls ``set``; a reader
+  that sees the new name must be able to read the whole generation (with shared storage: its
+  files are uploaded before the pointer names them).
+- **Idempotent and cheap.** Setting the same name twice is harmless; ``get`` is called by every
+  server every ``index_watch_s`` and must not create anything.
+
+The generation folders themselves stay on the local file system here (built, held and removed
+by :class:`IndexHome`); a shared-storage backend also syncs them before a server opens one.
 """
 from __future__ import annotations
 
@@ -25,14 +42,19 @@ import os
 import re
 import shutil
 import weakref
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from shoprank.index.artifacts import LAYOUT, IndexArtifacts
 from shoprank.index.crashpoints import crash_point
+from shoprank.registry import Registry
+
+if TYPE_CHECKING:
+    from shoprank.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -99,21 +121,77 @@ def _remove_path(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-class IndexHome:
-    """The folder of one named index: its generations and the pointer to the served one."""
+class GenerationPointer(ABC):
+    """Names the served generation of one index (see the module for what a backend guarantees)."""
+
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings: Settings, index_root: Path) -> GenerationPointer:
+        """The pointer of the index at ``index_root``."""
+
+    @abstractmethod
+    def get(self) -> str | None:
+        """The name last :meth:`set` (as set, unchecked), or None when none ever was."""
+
+    @abstractmethod
+    def set(self, name: str) -> None:
+        """Point at ``name``, atomically and durably."""
+
+    def where(self) -> str:
+        """Where the pointer lives, for messages."""
+        return type(self).__name__
+
+
+class FileGenerationPointer(GenerationPointer):
+    """The ``CURRENT`` file in the index folder, replaced by rename after an fsync."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, index_root: Path) -> FileGenerationPointer:
+        return cls(index_root)
 
     def __init__(self, root: Path):
         self.root = Path(root)
 
+    def get(self) -> str | None:
+        try:
+            return (self.root / POINTER).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+
+    def set(self, name: str) -> None:
+        tmp = self.root / f"{POINTER}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(name + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        crash_point("pointer-written")
+        os.replace(tmp, self.root / POINTER)
+        _fsync(self.root)
+
+    def where(self) -> str:
+        return str(self.root / POINTER)
+
+
+GENERATION_POINTERS: Registry[GenerationPointer] = Registry("generation pointer store")
+GENERATION_POINTERS.register("file", FileGenerationPointer)
+
+
+class IndexHome:
+    """The folder of one named index: its generations and the pointer to the served one
+    (``pointer``; default: the ``CURRENT`` file in ``root``)."""
+
+    def __init__(self, root: Path, pointer: GenerationPointer | None = None):
+        self.root = Path(root)
+        self.pointer = pointer or FileGenerationPointer(self.root)
+
     def current(self) -> str | None:
         """The served generation's name (``flat`` for an index from before generations), or
         None when nothing was ever published here."""
-        try:
-            name = (self.root / POINTER).read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
+        name = self.pointer.get()
+        if name is None:
             return FLAT if (self.root / "manifest.json").is_file() else None
         if not _GENERATION.fullmatch(name):
-            raise ValueError(f"{self.root / POINTER} names {name!r}, not a generation folder")
+            raise ValueError(f"{self.pointer.where()} names {name!r}, not a generation folder")
         return name
 
     def path(self, name: str) -> Path:
@@ -163,7 +241,7 @@ class IndexHome:
                 shutil.rmtree(gen.path, ignore_errors=True)
                 raise
             crash_point("written")
-            self._point_to(gen.name)
+            self.pointer.set(gen.name)
             crash_point("switched")
             log.info("%s: published %s (was %s)", self.root, gen.name, previous)
             self.cleanup(keep={gen.name} | ({previous} if previous else set()))
@@ -177,15 +255,6 @@ class IndexHome:
             log.info("removed old generations of %s: %s", self.root, ", ".join(removed))
         return removed
 
-    def _point_to(self, name: str) -> None:
-        tmp = self.root / f"{POINTER}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(name + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        crash_point("pointer-written")
-        os.replace(tmp, self.root / POINTER)
-        _fsync(self.root)
 
     def _remove(self, name: str) -> bool:
         path = self.path(name)

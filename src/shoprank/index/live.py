@@ -1,7 +1,7 @@
 """Catalog writes while serving: a durable write log, and applying writes to a served index.
 
 Every write (a product put whole, or a delete) is first committed to the index's write log
-(``<index>/writes.sqlite``: SQLite, WAL, ``synchronous=FULL``), then applied in log order to
+(:mod:`shoprank.index.writelog`; by default ``<index>/writes.sqlite``), then applied in log order to
 what the process serves, so an acknowledged write survives SIGKILL and every process that
 serves the index applies the same writes in the same order (each polls the log).
 
@@ -21,18 +21,16 @@ write, and opening it applies only the writes after that.
 """
 from __future__ import annotations
 
-import json
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from shoprank.catalog import Catalog
 from shoprank.index.lexical import LayeredLexicalIndex
-from shoprank.types import STORED, Product
+from shoprank.index.writelog import WRITE_LOG, CatalogLog, CatalogWrite, SQLiteCatalogLog
+from shoprank.types import Product
 
 if TYPE_CHECKING:
     from shoprank.encoders.base import EncoderSet
@@ -41,90 +39,16 @@ if TYPE_CHECKING:
     from shoprank.index.artifacts import IndexArtifacts
 
 log = logging.getLogger(__name__)
-
-WRITE_LOG = "writes.sqlite"
+# The write log moved to shoprank.index.writelog; these names stay importable from here.
+__all__ = ["CONTENT_FIELDS", "WRITE_LOG", "Applied", "CatalogLog", "CatalogWrite", "SQLiteCatalogLog", "apply_writes",
+           "content_changed"]
 # What the indexes hold of a product: a change here needs encoding and a new position.
 CONTENT_FIELDS: tuple[str, ...] = ("title", "description", "attributes", "categories", "reviews", "images",
                                    "parent_id")
 
 
-@dataclass(frozen=True, slots=True)
-class CatalogWrite:
-    """One catalog write: ``put`` a whole product (new or replacing), or ``delete`` an id."""
-
-    op: Literal["put", "delete"]
-    id: str
-    product: Product | None = None
-
-    @classmethod
-    def put(cls, p: Product) -> CatalogWrite:
-        return cls("put", p.id, p)
-
-    @classmethod
-    def delete(cls, pid: str) -> CatalogWrite:
-        return cls("delete", pid)
-
-
 def content_changed(old: Product, new: Product) -> bool:
     return any(getattr(old, f) != getattr(new, f) for f in CONTENT_FIELDS)
-
-
-class CatalogLog:
-    """The durable, ordered log of catalog writes; safe for threads and for processes on one host."""
-
-    def __init__(self, path: Path):
-        from shoprank.personalization.store.sqlite import connect_wal
-
-        self.path = Path(path)
-        self._conn = connect_wal(self.path, "FULL")
-        self._lock = threading.Lock()
-        with self._lock:
-            self._conn.execute("CREATE TABLE IF NOT EXISTS writes (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-                               " op TEXT NOT NULL, id TEXT NOT NULL, product TEXT, recorded REAL NOT NULL)")
-
-    def append(self, writes: Sequence[CatalogWrite]) -> list[int]:
-        """Commit ``writes`` (fsynced) and return their sequence numbers."""
-        now = time.time()
-        seqs = []
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                for w in writes:
-                    body = w.product.model_dump_json() if w.product is not None else None
-                    cur = self._conn.execute("INSERT INTO writes (op, id, product, recorded) VALUES (?, ?, ?, ?)",
-                                             (w.op, w.id, body, now))
-                    seqs.append(int(cur.lastrowid or 0))
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
-        return seqs
-
-    def scan(self, after: int = 0, until: int | None = None) -> Iterator[tuple[int, CatalogWrite]]:
-        """Writes with ``after < seq <= until``, in order (seqs are committed in order)."""
-        until = (1 << 63) - 1 if until is None else until
-        last = after
-        while True:
-            with self._lock:
-                rows = self._conn.execute("SELECT seq, op, id, product FROM writes WHERE seq > ? AND seq <= ?"
-                                          " ORDER BY seq LIMIT 1000", (last, until)).fetchall()
-            for seq, op, pid, body in rows:
-                # An acknowledged write loads whatever caps came since: cut to them, never refused.
-                p = Product.model_validate(json.loads(body), context=STORED) if body is not None else None
-                yield seq, CatalogWrite(op, pid, p)
-            if len(rows) < 1000:
-                return
-            last = rows[-1][0]
-
-    def last_seq(self) -> int:
-        with self._lock:
-            row = self._conn.execute("SELECT MAX(seq) FROM writes").fetchone()
-        return int(row[0] or 0)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
 
 
 @dataclass

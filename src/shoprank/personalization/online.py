@@ -26,6 +26,7 @@ from shoprank.types import Event
 
 if TYPE_CHECKING:
     from shoprank.personalization.collaborative import Recommender
+    from shoprank.personalization.store.models import CFModelStore
 
 log = logging.getLogger(__name__)
 # Owners whose folding waits for the profile store to come back; beyond this many, the rest are
@@ -246,6 +247,33 @@ class Personalizer:
         self.recommender = self._fit(model, events)
         self._related = self._fit(COLLABORATIVE_MODELS.create("itemitem", event_types={"cart", "purchase"}), events)
         return len(events)
+
+    def load_or_train(self, kind: str, store: CFModelStore, logged: Sequence[StoredEvent] | None = None) -> bool:
+        """Serve the models :meth:`train` fits, loading them from ``store`` when another process
+        already fitted them on exactly these events; else fit them and save them there. Returns
+        whether they were loaded.
+
+        A saved fit is current when its :class:`LogMark` equals the log's now: the same log, the
+        same last sequence number and the same count. Fits are deterministic, so a loaded model
+        is the one fitting would give, and a process opening while events arrive fits its own
+        (as every process did before) and shares it with the next. Checking and fitting happen
+        under the store's lock for ``kind``: processes that open together fit once."""
+        from shoprank.personalization.store.models import CollaborativeFit, LogMark
+
+        events = list(self.events.scan()) if logged is None else logged
+        mark = LogMark(self.events.log_id(), events[-1].seq if events else 0, len(events))
+        with store.lock(kind):
+            saved = store.load(kind)
+            if saved is not None and saved.mark == mark:
+                self.recommender, self._related = saved.recommender, saved.related
+                log.info("loaded the %s models fitted at event %d", kind, mark.last_seq)
+                return True
+            self.train(kind, events)
+            try:
+                store.save(CollaborativeFit(kind, mark, self.recommender, self._related))
+            except OSError as e:  # the models serve here anyway; other processes fit their own
+                log.warning("collaborative models not saved for other processes: %s", e)
+        return False
 
     @staticmethod
     def _fit(model: Recommender, events: Sequence[StoredEvent]) -> Recommender | None:

@@ -4,6 +4,27 @@
   after the events are on disk, so an acknowledged event survives a crash.
 - :class:`ProfileStore` holds the online profiles that search reads. Profiles can always
   be rebuilt from the event log, so a store may trade durability for speed (Redis).
+
+Backends are registered by name in :mod:`shoprank.personalization.backends` (``EVENT_LOGS``,
+``PROFILE_STORES``) and chosen by ``Settings.event_store`` / ``Settings.profile_store``.
+What a new event log (Redis streams, Postgres) must guarantee, because profiles are folded
+from it by sequence number and collaborative models are fitted on it:
+
+- **Ordering.** Sequence numbers increase in commit order: once ``append`` has returned seq
+  ``n``, every event with a lower seq is committed and visible to ``scan`` (Postgres: number
+  events under one lock, not with a bare SEQUENCE, whose numbers commit out of order). Seqs
+  are never reused, after deletes or restarts either.
+- **Durability and atomicity.** When ``append`` returns, its events are committed together and
+  survive the process and the host (fsync or synchronous replication).
+- **Idempotency.** An ``event_id`` its owner already logged is not stored again; the earlier
+  event comes back marked ``duplicate``, also when two processes append it at once.
+- **Deletion.** ``delete_user`` removes a user's events and their sessions' anonymous ones in one
+  step, never an event naming another user.
+- **Identity.** ``log_id`` names the log itself and stays the same for as long as the log holds
+  its events, so a saved fit is never taken for another log's (a store under another home, a
+  log deleted and started afresh).
+- **Sharing.** Threads and processes append at once; ``scan`` pages without holding a lock
+  while the caller consumes.
 """
 from __future__ import annotations
 
@@ -35,6 +56,11 @@ class StoredEvent:
 
 
 class EventLog(ABC):
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings: Settings) -> EventLog:
+        """The log as ``settings`` configure it, created when missing."""
+
     @abstractmethod
     def append(self, events: Sequence[Event], now: float) -> list[StoredEvent]:
         """Store ``events`` durably (events without ``ts`` get ``now``); return them as stored.
@@ -70,6 +96,10 @@ class EventLog(ABC):
     @abstractmethod
     def has_user(self, user_id: str) -> bool:
         """Whether any event names ``user_id`` as its user."""
+
+    @abstractmethod
+    def log_id(self) -> str:
+        """A random id given to the log when it was created, the same in every process."""
 
     def close(self) -> None:  # noqa: B027 - optional hook: most backends hold nothing to release
         pass

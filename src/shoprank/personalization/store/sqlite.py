@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,11 +84,17 @@ class SQLiteEventLog(EventLog):
     events that were appended; :attr:`StoredEvent.ts` is ``ts`` or else ``recorded``.
     """
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SQLiteEventLog:
+        settings.events_path.parent.mkdir(parents=True, exist_ok=True)
+        return cls(settings.events_path)
+
     def __init__(self, path: Path):
         self.path = Path(path)
         self._conn = connect_wal(self.path, "FULL")
         # One connection shared by the thread pool: the lock serialises its use.
         self._lock = threading.Lock()
+        self._log_id: str | None = None
         with self._lock:
             self._conn.executescript("""
                 CREATE TABLE IF NOT EXISTS events (
@@ -207,6 +214,15 @@ class SQLiteEventLog(EventLog):
         with self._lock:
             return self._conn.execute("SELECT 1 FROM events WHERE user_id = ? LIMIT 1", (user_id,)).fetchone() \
                 is not None
+
+    def log_id(self) -> str:
+        if self._log_id is None:
+            with self._lock:
+                # Made by whichever process asks first; OR IGNORE keeps the first one's.
+                self._conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+                self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('log_id', ?)", (uuid.uuid4().hex,))
+                self._log_id = str(self._conn.execute("SELECT value FROM meta WHERE key = 'log_id'").fetchone()[0])
+        return self._log_id
 
     def close(self) -> None:
         with self._lock:
