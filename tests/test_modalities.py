@@ -36,8 +36,10 @@ def test_dense_features_and_retrievers_come_from_the_modality_routes():
 def test_the_consumers_name_no_modality():
     # Adding a modality is a spec plus an encoder: the builder, retrievers, extractor and
     # profile signals must loop over the specs rather than name modalities.
-    for rel in ("index/builder.py", "retrieval/hybrid.py", "features/extract.py", "personalization/signals.py",
-                "search.py", "retrieval/similar.py"):
+    consumers = ["index/builder.py", "retrieval/hybrid.py", "features/extract.py", "personalization/signals.py",
+                 "retrieval/similar.py", "query/understanding.py",
+                 *(str(p.relative_to(SRC)) for d in ("search", "engine") for p in (SRC / d).glob("*.py"))]
+    for rel in consumers:
         text = (SRC / rel).read_text()
         for name in ("color", "label", "review"):
             assert not re.search(rf"[\"']{name}[\"']", text), f"{rel} names the {name!r} modality"

@@ -112,6 +112,8 @@ def test_search_threads_bounds_concurrent_searches(fake_engine):
                 running -= 1
 
     engine.search = counted
+    engine.experiments = copy.copy(fake_engine.experiments)  # serves searches through the counted search
+    engine.experiments._search = lambda query, ranker: counted(query)
 
     async def burst() -> list[int]:
         transport = httpx.ASGITransport(app=create_app(engine))

@@ -37,13 +37,23 @@ class SearchPipeline:
         self.retriever = retriever
         self.extractor = extractor
         self.ranker = ranker
-        self.reranker = reranker
         self.budgets = budgets
         self.fusion = fusion
+        self.rules = Rules(rules)
+        self.reranker = reranker  # builds the stages
+
+    @property
+    def reranker(self) -> CrossEncoderReranker | None:
+        return self._reranker
+
+    @reranker.setter
+    def reranker(self, reranker: CrossEncoderReranker | None) -> None:
+        self._reranker = reranker
+        art, ex, budgets = self.art, self.extractor, self.budgets
         self.stages: list[Stage] = [
-            Retrieve(retriever, budgets), Fuse(retriever, artifacts), Filter(artifacts, extractor, budgets),
-            Features(artifacts, extractor), Rank(), *([Rerank(artifacts, reranker)] if reranker else []),
-            Rules(rules), Present(artifacts, extractor, budgets, reranker)]
+            Retrieve(self.retriever, budgets), Fuse(self.retriever, art), Filter(art, ex, budgets),
+            Features(art, ex), Rank(), *([Rerank(art, reranker)] if reranker else []), self.rules,
+            Present(art, ex, budgets, reranker)]
 
     def _state(self, query: Query, plan: QueryPlan, personal: PersonalContext | None,
                ranker: Ranker | None) -> SearchState:
