@@ -113,6 +113,7 @@ class ResultPublic(BaseModel):
     score: float
     # False: not a match for the query (outside the set the facets count), shown after the matches to fill the page.
     match: bool = True
+    pinned: bool = False  # placed at its position by a merchandising rule, not by its score
     retrievers: dict[str, int] = {}
     explanation: dict[str, float] = {}
     # With explain, for rankers that weigh modalities (attention and late fusion): modality -> weight.
@@ -124,10 +125,20 @@ class ResultPublic(BaseModel):
         return cls(id=p.id, title=p.title, price=p.price, currency=p.currency, rating=p.rating,
                    review_count=p.review_count, category=p.category,
                    image_url=f"/images/{p.id}/0" if p.images else None, parent_id=p.parent_id,
-                   in_stock=p.in_stock, stock=p.stock, score=round(hit.score, 6), match=hit.match,
+                   in_stock=p.in_stock, stock=p.stock, score=round(hit.score, 6), match=hit.match, pinned=hit.pinned,
                    retrievers=hit.retrievers,
                    explanation={k: round(v, 6) for k, v in hit.contributions.items()},
                    modality_weights={k: round(v, 4) for k, v in hit.modality_weights.items()})
+
+
+class RewritePublic(BaseModel):
+    """Another reading of the query that the search used (query understanding)."""
+
+    text: str
+    origin: str  # the rewriter: "typo", "synonym", "rule", ...
+    weight: float
+    replaces: bool  # true: searched instead of the query's text; false: beside it
+    reason: str = ""
 
 
 class SearchResponse(BaseModel):
@@ -136,6 +147,9 @@ class SearchResponse(BaseModel):
     query: str | None
     transcript: TranscriptPublic | None = None  # voice queries: what was heard (then searched)
     parsed: ParsedQueryPublic | None
+    # What was searched for after rewrites that replace the text, and every rewrite used.
+    searched: str | None = None
+    rewrites: list[RewritePublic] = []
     candidates: int
     fusion: str
     retrievers: list[str]

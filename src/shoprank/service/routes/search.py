@@ -21,6 +21,7 @@ from shoprank.service.schemas import (
     JSON_BODY,
     FacetValuePublic,
     ParsedQueryPublic,
+    RewritePublic,
     ResultPublic,
     SearchRequest,
     SearchResponse,
@@ -168,7 +169,9 @@ async def search(request: Request, engine: EngineDep) -> SearchResponse:
                                    price_min=pq.price_min, price_max=pq.price_max,
                                    price_note=pq.price_note)
     return SearchResponse(
-        search_id=search_id, query=text, transcript=transcript, parsed=parsed, candidates=res.candidates,
+        search_id=search_id, query=text, transcript=transcript, parsed=parsed, searched=res.query_text,
+        rewrites=[RewritePublic(text=r.text, origin=r.origin, weight=r.weight, replaces=r.replaces, reason=r.reason)
+                  for r in res.rewrites], candidates=res.candidates,
         fusion=res.fusion,
         retrievers=res.retrievers, photo_labels=[(a, round(b, 4)) for a, b in res.photo_labels],
         timings_ms=res.timings_ms,
