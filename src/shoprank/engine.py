@@ -32,12 +32,12 @@ from shoprank.encoders.base import EncoderSet, ImageEncoder, TextEncoder, confid
 from shoprank.encoders.cache import EmbeddingCache
 from shoprank.features.query_parse import ParsedQuery, parse_query
 from shoprank.index.artifacts import IndexArtifacts
-from shoprank.index.builder import ImageTooLarge, build_index, encode_products, labels_to_text, open_rgb
+from shoprank.index.builder import ImageTooLarge, build_index, encode_products, open_rgb
 from shoprank.index.generations import Generation, IndexHome
 from shoprank.index.live import CatalogLog, CatalogWrite, apply_writes, content_changed
+from shoprank.index.sources.photos import encode_query_photo
 from shoprank.lazy import Lazy
 from shoprank.memory import release_free_memory
-from shoprank.modalities import MODALITIES
 from shoprank.personalization.online import Forgotten, Personalizer
 from shoprank.personalization.signals import PersonalContext
 from shoprank.personalization.store.base import StoreUnavailable
@@ -89,7 +89,7 @@ class _Writes:
     """How far the catalog write log is applied to one served generation."""
 
     seq: int = 0  # the last write applied
-    version: int = 0  # bumped by every applied run of writes (autocomplete rebuilds)
+    version: int = 0  # bumped by every applied run of writes
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ class _Served:
     artifacts: IndexArtifacts
     pipeline: SearchPipeline
     similar_items: SimilarItems
-    suggester: Lazy[Suggester]
+    suggester: Suggester  # kept current by catalog writes, like the pipeline's per-product columns
     generation: Generation | None
     writes: _Writes
     currency: Lazy[str]  # the catalog's, for price phrases: counted once per generation
@@ -135,8 +135,6 @@ class ShopRank:
         self._reload_lock = threading.Lock()
         self._write_log: Lazy[CatalogLog] = Lazy(self._open_write_log)
         self._write_cache: Lazy[EmbeddingCache] = Lazy(lambda: factory.embedding_cache(s))
-        self._suggest_writes = 0  # the served writes version the autocomplete was built at
-        self._suggest_rebuilt = 0.0  # when a catalog change last rebuilt it
         self._impressions: Lazy[ImpressionLog] = Lazy(lambda: factory.impression_log(s))
         self.impressions_dropped = 0  # searches answered whose impression could not be written
         self._experiments = factory.experiment_store(s)
@@ -150,7 +148,7 @@ class ShopRank:
     def _serve(self, artifacts: IndexArtifacts, generation: Generation | None, ranker: Ranker | None) -> _Served:
         return _Served(artifacts, factory.pipeline(artifacts, self.settings, ranker, self.reranker),
                        SimilarItems(artifacts),
-                       Lazy(lambda: Suggester(artifacts.catalog)), generation,
+                       Suggester(artifacts.catalog), generation,
                        _Writes(seq=int(artifacts.manifest.get("catalog_seq") or 0)),
                        Lazy(lambda: self.settings.currency or _catalog_currency(artifacts.catalog)))
 
@@ -297,7 +295,7 @@ class ShopRank:
         if not batch:
             return 0
         done = apply_writes(served.artifacts, served.pipeline.extractor, [w for _, w in batch],
-                            self._encoders.get, self._write_cache.get)
+                            self._encoders.get, self._write_cache.get, also=(served.suggester,))
         served.writes.seq = batch[-1][0]
         served.writes.version += 1
         log.debug("applied catalog writes up to %d: %s", served.writes.seq, done)
@@ -408,15 +406,7 @@ class ShopRank:
     def suggest(self, prefix: str, k: int = 8) -> list[Suggestion]:
         """Autocomplete from past queries, category names and titles."""
         served = self._served
-        if served.writes.version != self._suggest_writes:
-            # The catalog changed: new titles and categories, at most once a second.
-            with self._suggest_lock:
-                now = time.monotonic()
-                if served.writes.version != self._suggest_writes and now - self._suggest_rebuilt > 1.0:
-                    self._suggest_writes, self._suggest_rebuilt = served.writes.version, now
-                    served.suggester.swap(Suggester(served.artifacts.catalog))
-                    self._suggested = None  # past queries go into the new one too
-        suggester = served.suggester.get()
+        suggester = served.suggester
         p = self._personalizer.peek()
         # New past queries arrive with events; re-sort the keys at most once a second.
         # A new generation's autocomplete gets them at once.
@@ -487,18 +477,10 @@ class ShopRank:
             raise QueryError(f"the uploaded file is not a readable image ({type(e).__name__})") from None
         if self.image_encoder is None:
             raise QueryError("this index was built without an image encoder; photo search is unavailable")
-        encoders = self._encoders.get()
-        for spec in MODALITIES:
-            if spec.source != "photos" or spec.name not in served.artifacts.modalities:
-                continue
-            encoder = encoders.for_modality(spec)
-            if not isinstance(encoder, ImageEncoder):
-                continue
-            vecs, labels = encoder.encode([img])
-            enc.vectors[f"photo:{spec.name}"] = vecs[0]
-            if spec.encoder == "image" and labels[0]:
-                enc.photo_labels = self.shown_labels(labels[0])
-                enc.vectors["photo_labels"] = self._encode_text(labels_to_text(labels[0]))
+        vectors, labels = encode_query_photo(img, served.artifacts.modalities, self._encoders.get(), self._encode_text)
+        enc.vectors.update(vectors)
+        if labels:
+            enc.photo_labels = self.shown_labels(labels)
 
     def _understand(self, query: Query, served: _Served) -> tuple[QueryEncoding, ParsedQuery | None]:
         enc = self._encode(query, served)
