@@ -122,8 +122,9 @@ Slot = tuple[SuggestionKind, str]  # ("category", shown name) or ("product", nor
 
 class Suggester:
     """Prefix lookup over sorted key lists (binary search). Catalog entries are kept per
-    product as the catalog changes (:meth:`extend`, :meth:`refresh`, :meth:`drop`); their
-    keys are made on the first lookup. Past queries are replaced as a whole."""
+    product as the catalog changes (:meth:`extend`, :meth:`refresh`, :meth:`drop`), made on
+    the first lookup: until then only the live positions are tracked. Past queries are
+    replaced as a whole."""
 
     def __init__(self, catalog: Catalog):
         self._catalog = catalog
@@ -138,12 +139,11 @@ class Suggester:
         self._entries: list[Suggestion | None] = []  # each slot's entry; None: none now (its keys stay)
         self._keys: _Keys | None = None  # None until the first lookup
         self._queries = _Keys()
-        touched: dict[Slot, None] = {}
         self._n = len(catalog.products)
-        for pos in range(self._n):
-            if catalog.is_live(pos):
-                self._add(pos, catalog.products[pos], touched)
-        self._settle(touched)
+        # Until the first lookup: the positions to take in then (their products read then, as
+        # refreshed meanwhile). The live ones now, the catalog's writes add and drop theirs.
+        self._pending: dict[int, None] | None = dict.fromkeys(
+            range(self._n) if catalog.all_live else (pos for pos in range(self._n) if catalog.is_live(pos)))
 
     # -- the catalog entries, per product --------------------------------------------------
     def _add(self, pos: int, p: Product, touched: dict[Slot, None]) -> None:
@@ -152,8 +152,9 @@ class Suggester:
         for name, path in _category_names(p):
             self._cats.setdefault(name, []).append((pos, path))
             touched["category", name] = None
-        self._titles.setdefault(_norm(_clip(p.title)), []).append(pos)
-        touched["product", _norm(_clip(p.title))] = None
+        title = _norm(_clip(p.title))
+        self._titles.setdefault(title, []).append(pos)
+        touched["product", title] = None
         if p.parent_id is not None:
             self._variants.setdefault(p.parent_id, []).append(pos)
         for v in self._variants.get(p.id, []):  # its variants no longer show: the model does
@@ -168,8 +169,9 @@ class Suggester:
         for name, path in _category_names(p):
             self._cats[name].remove((pos, path))
             touched["category", name] = None
-        self._titles[_norm(_clip(p.title))].remove(pos)
-        touched["product", _norm(_clip(p.title))] = None
+        title = _norm(_clip(p.title))
+        self._titles[title].remove(pos)
+        touched["product", title] = None
         if p.parent_id is not None:
             self._variants[p.parent_id].remove(pos)
         for v in self._variants.get(p.id, []):
@@ -213,6 +215,10 @@ class Suggester:
     def extend(self, products: Sequence[Product]) -> None:
         """Products at the next catalog positions: their titles and categories."""
         with self._lock:
+            if self._pending is not None:
+                self._pending.update(dict.fromkeys(range(self._n, self._n + len(products))))
+                self._n += len(products)
+                return
             touched: dict[Slot, None] = {}
             for pos, p in enumerate(products, self._n):
                 self._add(pos, p, touched)
@@ -223,7 +229,7 @@ class Suggester:
         """Products changed in place: a title's weight is its review count."""
         with self._lock:
             touched: dict[Slot, None] = {}
-            for pos in positions:
+            for pos in positions:  # before the first lookup there is nothing to change: it reads them then
                 if pos in self._live:
                     self._live[pos] = p = self._catalog.products[pos]
                     touched["product", _norm(_clip(p.title))] = None
@@ -232,6 +238,10 @@ class Suggester:
     def drop(self, positions: Sequence[int]) -> None:
         """Positions no longer live: their titles and category counts go."""
         with self._lock:
+            if self._pending is not None:
+                for pos in positions:
+                    self._pending.pop(pos, None)
+                return
             touched: dict[Slot, None] = {}
             for pos in positions:
                 self._remove(pos, touched)
@@ -242,6 +252,11 @@ class Suggester:
         if keys is None:
             with self._lock:
                 if self._keys is None:
+                    touched: dict[Slot, None] = {}
+                    for pos in self._pending or ():
+                        self._add(pos, self._catalog.products[pos], touched)
+                    self._pending = None
+                    self._settle(touched)
                     base, cjk = _index(enumerate(self._texts))
                     self._keys = _Keys(base, [], cjk)
                 keys = self._keys
