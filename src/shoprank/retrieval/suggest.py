@@ -157,8 +157,21 @@ class Suggester:
         touched["product", title] = None
         if p.parent_id is not None:
             self._variants.setdefault(p.parent_id, []).append(pos)
-        for v in self._variants.get(p.id, []):  # its variants no longer show: the model does
+        for v in self._variants.get(p.id) or ():  # its variants no longer show: the model does
             touched["product", _norm(_clip(self._live[v].title))] = None
+
+    def _take_in(self, positions: Iterable[int]) -> None:
+        """The first lookup's work: the pending positions' entries at once (categories, then titles)."""
+        products = self._catalog.products
+        for pos in positions:
+            p = self._live[pos] = products[pos]
+            self._ids[p.id] = pos
+            for name, path in _category_names(p):
+                self._cats.setdefault(name, []).append((pos, path))
+            self._titles.setdefault(_norm(_clip(p.title)), []).append(pos)
+            if p.parent_id is not None:
+                self._variants.setdefault(p.parent_id, []).append(pos)
+        self._settle(dict.fromkeys([*(("category", n) for n in self._cats), *(("product", t) for t in self._titles)]))
 
     def _remove(self, pos: int, touched: dict[Slot, None]) -> None:
         p = self._live.pop(pos, None)
@@ -174,7 +187,7 @@ class Suggester:
         touched["product", title] = None
         if p.parent_id is not None:
             self._variants[p.parent_id].remove(pos)
-        for v in self._variants.get(p.id, []):
+        for v in self._variants.get(p.id) or ():
             touched["product", _norm(_clip(self._live[v].title))] = None
 
     def _entry(self, slot: Slot) -> Suggestion | None:
@@ -252,11 +265,8 @@ class Suggester:
         if keys is None:
             with self._lock:
                 if self._keys is None:
-                    touched: dict[Slot, None] = {}
-                    for pos in self._pending or ():
-                        self._add(pos, self._catalog.products[pos], touched)
+                    self._take_in(self._pending or {})
                     self._pending = None
-                    self._settle(touched)
                     base, cjk = _index(enumerate(self._texts))
                     self._keys = _Keys(base, [], cjk)
                 keys = self._keys
