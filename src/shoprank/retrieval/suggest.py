@@ -196,7 +196,7 @@ class Suggester:
             contributions = self._cats.get(key)
             if not contributions:
                 return None
-            return Suggestion(key, "category", float(len(contributions)), category=contributions[0][1])
+            return Suggestion(key, "category", len(contributions), category=contributions[0][1])
         for pos in self._titles.get(key, []):  # one entry per model: the first product that is no variant of one
             p = self._live[pos]
             if p.parent_id is None or p.parent_id not in self._ids:
