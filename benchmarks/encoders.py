@@ -193,10 +193,9 @@ def _luma_photos() -> list[tuple[str, str]]:
 
 
 def run_photo(runtime: str) -> dict:
-    from shoprank.catalog.images import load_image
     from shoprank.encoders import IMAGE_ENCODERS
     from shoprank.encoders.color import ColorHistogramEncoder
-    from shoprank.index.builder import labels_to_text
+    from shoprank.index.builder import labels_to_text, load_image
 
     photos = _luma_photos()[::3]
     enc = IMAGE_ENCODERS.create("efficientnet", runtime=runtime, home=REPO / "var" / "models")

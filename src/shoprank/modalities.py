@@ -1,10 +1,14 @@
 """The modalities, declared once.
 
-A :class:`ModalitySpec` says what a modality encodes from each product (its
-:class:`Source`), which encoder makes its vectors, and how queries meet it (its
+A :class:`ModalitySpec` says what a modality encodes from each product (its source: a
+registered :class:`shoprank.index.sources.Source` that collects the inputs, encodes them and
+pools them into rows), which encoder makes its vectors, and how queries meet it (its
 :class:`Route` s: which query input, which retriever, which ranking feature). The index
 builder, the retrievers, the feature extractor and the personalization signals all loop
-over :data:`MODALITIES`; adding a modality is one spec here plus one encoder file.
+over :data:`MODALITIES`; adding a modality is one spec here plus one encoder or source file.
+
+The BM25 fields are declared here too (:data:`LEXICAL_FIELDS`): the lexical index and the
+``bm25_<field>`` ranking features both read them.
 
 Query inputs a route can match:
 
@@ -16,11 +20,14 @@ Query inputs a route can match:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from shoprank.types import Product
 
 QueryInput = Literal["text", "photo", "photo_labels"]
-SourceKind = Literal["product_text", "reviews", "photos", "photo_labels"]
 
 
 @dataclass(frozen=True)
@@ -42,18 +49,14 @@ class ModalitySpec:
     """One modality: what it encodes, with which encoder, and how queries reach it."""
 
     name: str          # folder in the index, key of its vectors everywhere
-    source: SourceKind  # product_text: one passage a product; reviews: mean of a model's reviews;
-    #                     photos: one row a photo; photo_labels: a photo's top image labels as text
+    source: str        # a registered source (shoprank.index.sources.SOURCES): product_text: one passage a
+    #                    product; reviews: mean of a model's reviews; photos: one row a photo;
+    #                    photo_labels: a photo's top image labels as text
     encoder: str       # "text" / "image": the configured encoder; else a registered image encoder's name
     routes: tuple[Route, ...]
     # Items touched feed a profile's taste vector; feature ``user_<name>`` with this linear weight.
     taste_weight: float | None = None
     similar_weight: float = 0.0     # weight in "similar items" (products' own vectors compared)
-
-    @property
-    def photo_based(self) -> bool:
-        """Encoded from photos: present only when the index has an image encoder."""
-        return self.source in ("photos", "photo_labels")
 
     def query_key(self, route: Route) -> str:
         """Key of the query vector ``route`` needs in :attr:`QueryEncoding.vectors`."""
@@ -102,3 +105,27 @@ def retriever_weights(specs: tuple[ModalitySpec, ...] = MODALITIES) -> dict[str,
     out = {"bm25": 1.0}  # words in title/description/category/attributes/reviews
     out.update({r.retriever: r.retriever_weight for m in specs for r in m.routes if r.retriever})
     return out
+
+
+@dataclass(frozen=True)
+class LexicalField:
+    """One BM25 field: what it holds of a product, its boost, and its ranking feature ``bm25_<name>``."""
+
+    name: str
+    text: Callable[[Product], str]  # the field's text, before analysis
+    boost: float        # multi-field BM25 weight: a title hit says more than a description hit
+    weight: float       # the default linear weight of ``bm25_<name>``
+    description: str    # of ``bm25_<name>``
+
+
+LEXICAL_FIELDS: tuple[LexicalField, ...] = (
+    LexicalField("title", lambda p: p.title, 3.0, 1.0, "BM25 of the query in the title"),
+    LexicalField("description", lambda p: p.description, 1.0, 0.3, "BM25 in the description"),
+    LexicalField("category", lambda p: " ".join(c.replace("/", " ") for c in p.categories), 2.0, 0.8,
+                 "BM25 in the category path"),
+    LexicalField("attributes", lambda p: " ".join(f"{k.replace('_', ' ')} {' '.join(v)}"
+                                                  for k, v in p.attributes.items()), 1.5, 0.4,
+                 "BM25 in attribute names and values"),
+    LexicalField("reviews", lambda p: " ".join(f"{r.title} {r.text}" for r in p.reviews), 0.5, 0.1,
+                 "BM25 in review text"),
+)

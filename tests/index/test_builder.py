@@ -86,3 +86,54 @@ def test_a_photo_that_does_not_decode_is_left_out_and_its_product_indexed(catalo
     assert list(mods["image"].owners) == list(mods["color"].owners) == list(mods["label"].owners)
     assert list(mods["image"].owners).count(pos) == 1
     assert art.lexical.search("quibbleton", 3)[0][0] == pos
+
+
+def _variants_catalog(folder) -> Catalog:
+    """The tiny catalog plus a model whose variants are apart in the catalog, reviews on two of
+    them, and a photo that does not decode."""
+    from fakes import photo
+    from shoprank.types import Review
+
+    base = list(tiny_catalog(folder))
+    bad = broken_png(folder / "bad.png")
+    tee = [Product(id=f"tee-{i}", parent_id="tee" if i else None, title=f"Trail Tee {i}",
+                   images=[photo(folder / f"tee-{i}.png", "blue"), bad] if i != 2 else [],
+                   reviews=[Review(rating=4, text=f"Soft, size {i} fits")] if i in (1, 3) else [])
+           for i in range(4)]
+    tee[0] = tee[0].model_copy(update={"id": "tee"})
+    return Catalog([tee[0], *base[:3], tee[1], *base[3:6], tee[2], *base[6:], tee[3]])
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 5])
+def test_a_batched_build_equals_a_whole_catalog_build(tmp_path, batch_size):
+    enc = EncoderSet(HashingTextEncoder(), PaletteImageEncoder())
+    whole = build_index(_variants_catalog(tmp_path / "cat"), tmp_path / "whole", enc)
+    batched = build_index(_variants_catalog(tmp_path / "cat"), tmp_path / "batched", enc, batch_size=batch_size)
+    assert sorted(whole.modalities) == sorted(batched.modalities) == ["color", "image", "label", "review", "text"]
+    for name, mod in whole.modalities.items():
+        other = batched.modalities[name]
+        assert mod.vectors.tobytes() == other.vectors.tobytes() and np.array_equal(mod.owners, other.owners), name
+    assert whole.image_labels == batched.image_labels
+    # The tee's reviews pool over its variants wherever they sit: every variant has the model's mean.
+    tee = [whole.catalog.position(f"tee-{i}") for i in (1, 2, 3)] + [whole.catalog.position("tee")]
+    assert set(tee) <= set(whole.modalities["review"].owners.tolist())
+    assert [p.images for p in whole.catalog] == [p.images for p in batched.catalog]  # the bad photo taken off
+    assert whole.manifest["photos_left_out"] == batched.manifest["photos_left_out"] == 1
+
+    def same(m):
+        return {k: v for k, v in m.items() if k not in ("timings", "built_at")}
+
+    assert same(whole.manifest) == same(batched.manifest)
+    for q in ("trail tee", "hoodie", "soft fits", "watch"):
+        assert whole.lexical.search(q, 20) == batched.lexical.search(q, 20)
+
+
+def test_batches_never_split_a_model():
+    from shoprank.index.encode import product_batches
+
+    ps = [Product(id=i, title=i, parent_id=parent) for i, parent in
+          [("a", None), ("a1", "a"), ("b", None), ("c", None), ("a2", "a"), ("d", None), ("e", None)]]
+    assert [list(r) for r in product_batches(ps, 2)] == [[0, 1, 2, 3, 4], [5, 6]]
+    assert [list(r) for r in product_batches(ps, 1)] == [[0, 1, 2, 3, 4], [5], [6]]
+    assert [list(r) for r in product_batches(ps, 100)] == [list(range(7))]
+    assert list(product_batches([], 3)) == []

@@ -4,7 +4,7 @@ import tracemalloc
 import pytest
 
 from shoprank.catalog import Catalog
-from shoprank.retrieval.suggest import Suggester
+from shoprank.retrieval.suggest import Suggester, Suggestion
 from shoprank.types import Product
 
 CATALOG = Catalog([
@@ -48,9 +48,10 @@ def test_keys_per_product_are_bounded_whatever_its_title():
     """Every word-suffix of a title was a key: quadratic in its length (a 900 KB title: > 6 GB)."""
     long_title = " ".join(f"word{i}" for i in range(5_000))
     s = Suggester(Catalog([*CATALOG, _unvalidated("long", long_title)]))
+    keys = s._ready().base  # entries and keys are made on the first lookup
     pos = len(s._entries) - 1
     assert s._entries[pos].product_id == "long" and len(s._entries[pos].text) <= 200
-    mine = [key for key, i in s._keys if i == pos]
+    mine = [key for key, i in keys if i == pos]
     assert len(mine) == 16 and max(map(len, mine)) <= 48
     assert [x.product_id for x in s.suggest("word3")] == ["long"]
     assert s.suggest("word30") == []  # past the words an entry is found by
@@ -79,3 +80,59 @@ def test_autocomplete_over_a_900_kb_title_stays_small_and_quick():
     assert time.perf_counter() - t0 < 2.0
     assert peak < 20 * 2**20, f"peak {peak / 2**20:.1f} MiB"
     assert "huge" in [x.product_id for x in got]
+
+
+def _entries(s: Suggester) -> list[Suggestion]:
+    s._ready()
+    return sorted((e for e in s._entries if e is not None), key=lambda e: (e.kind, e.text))
+
+
+@pytest.mark.parametrize("looked_up", [True, False], ids=["entries-made", "before-the-first-lookup"])
+def test_kept_current_through_catalog_writes_it_equals_one_built_afresh(looked_up):
+    """Titles and category counts follow adds, deletes, content changes and review counts as a
+    suggester built over the catalog afterwards has them, variants folding into live models."""
+    import random
+
+    rng = random.Random(7)
+    words = ["trail", "pack", "mug", "tee", "lamp", "desk", "背包", "red"]
+    cats = ["Bags/Backpacks", "Home/Kitchen", "Men/Tops/Tees", "Bags", "Home/Lighting"]
+
+    def product(pid: str, parent: str | None = None) -> Product:
+        return Product(id=pid, title=" ".join(rng.sample(words, 2)).title(), parent_id=parent,
+                       categories=rng.sample(cats, rng.randint(0, 2)), review_count=rng.randint(0, 9))
+
+    catalog = Catalog([product("p0"), product("p0-a", "p0"), product("p1")])
+    s = Suggester(catalog)
+    if looked_up:
+        s.suggest("t")  # entries and keys made: later ones go to the added run
+    for step in range(300):
+        ids = [p.id for p in catalog.live()]
+        op = rng.random()
+        if op < 0.4 or not ids:  # a new product, a variant of a live or a gone model half the time
+            pid = f"n{step}"
+            parent = rng.choice(ids + ["p0", "gone"]) if rng.random() < 0.5 else None
+            new = [product(pid, parent if parent != pid else None)]
+        elif op < 0.6:  # new content for a live product: a new position, the old one dropped
+            old = catalog.get(rng.choice(ids))
+            new = [product(old.id, old.parent_id)]
+        elif op < 0.8:  # a delete
+            pos = catalog.remove(rng.choice(ids))
+            s.drop([pos])
+            continue
+        else:  # a review count changed in place
+            pid = rng.choice(ids)
+            pos = catalog.position(pid)
+            catalog.replace(pos, catalog.get(pid).model_copy(update={"review_count": rng.randint(0, 50)}))
+            s.refresh([pos])
+            continue
+        positions = [catalog.stage(p) for p in new]
+        s.extend(new)
+        replaced = [catalog.position(p.id) for p in new if p.id in catalog]
+        for p, pos in zip(new, positions, strict=True):
+            catalog.publish(p.id, pos)
+        s.drop(replaced)
+        if step % 100 == 99:
+            fresh = Suggester(catalog)
+            assert _entries(s) == _entries(fresh)
+            for typed in ["t", "tr", "bags", "home ›", "背", "red m", "lamp d", "z"]:
+                assert s.suggest(typed, k=20) == fresh.suggest(typed, k=20), typed

@@ -6,14 +6,9 @@ must exist and decode as an image, or a catalog row could publish ``/etc/passwd`
 """
 from __future__ import annotations
 
-import logging
-import warnings
 from pathlib import Path
-from typing import IO
 
 from PIL import Image
-
-log = logging.getLogger(__name__)
 
 
 class ImageRoot:
@@ -66,49 +61,3 @@ def _problem(path: Path, decode: bool) -> str | None:
 
 
 DECODE_CHECK_SIDE = 64  # a JPEG is decoded at 1/8 scale: every byte is still read
-
-
-# Photo encoders look at 224 px (EfficientNet) or less: JPEGs are decoded at a reduced scale
-# (DCT scaling, ``Image.draft``) no smaller than this, never at their full 12 megapixels.
-DECODE_SIDE = 448
-
-
-# Pillow warns from 89 MP on; open_rgb's own bound (max_pixels) applies long before that.
-warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
-
-
-_REDUCIBLE = frozenset({"RGB", "RGBA", "RGBX", "L", "LA", "CMYK", "I", "F"})
-
-
-class ImageTooLarge(ValueError):
-    """A photo with more pixels to decode than allowed (a decompression bomb, or just too big)."""
-
-
-def open_rgb(fp: str | IO[bytes], side: int = DECODE_SIDE, max_pixels: int | None = None) -> Image.Image:
-    """A photo as RGB, decoded at reduced size where the format allows (JPEG).
-
-    ``max_pixels`` bounds the pixels decoded, checked from the header before any decoding."""
-    try:
-        im = Image.open(fp)
-    except Image.DecompressionBombError as e:
-        raise ImageTooLarge(str(e)) from None
-    with im:
-        im.draft("RGB", (side, side))
-        w, h = im.size
-        if max_pixels is not None and w * h > max_pixels:
-            raise ImageTooLarge(f"the photo is {w}x{h} pixels; at most {max_pixels:,} are decoded")
-        factor = min(w, h) // side
-        if factor >= 2 and im.mode in _REDUCIBLE:
-            # Formats without DCT scaling (PNG, WebP...): box-reduce right after decoding, so the
-            # full-size image is held once, not again as its RGB copy.
-            return im.reduce(factor).convert("RGB")
-        return im.convert("RGB")
-
-
-def load_image(path: str) -> Image.Image | None:
-    """A photo as RGB, or None (logged) when it does not decode: the product is indexed without it."""
-    try:
-        return open_rgb(path)
-    except Exception as e:  # decoders raise anything on bad bytes (SyntaxError: broken PNG file)
-        log.warning("photo %s does not decode (%s: %s): left out", path, type(e).__name__, e)
-        return None

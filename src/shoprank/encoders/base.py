@@ -4,12 +4,15 @@ A text encoder maps queries and passages into one space. An image encoder maps p
 to feature vectors and, for the text bridge, names what it sees. A joint model such as
 CLIP fits both: its ``ImageEncoder`` returns vectors in its ``TextEncoder``'s space and
 sets ``shares_text_space``.
+
+A modality whose products have several inputs (a model's reviews, a video's frames) pools
+their vectors into its rows by a rule chosen by name from :data:`POOLINGS`.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -74,6 +77,48 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(n, 1e-12)
 
 
+Pooled = tuple[np.ndarray, np.ndarray]  # (rows, owner of each row)
+Pooling = Literal["none", "mean", "max"]
+
+
+def _groups(owners: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Each owner (ascending) and its inputs' indices, in input order."""
+    order = np.argsort(owners, kind="stable")
+    uniq, starts = np.unique(owners[order], return_index=True)
+    return uniq, np.split(order, starts[1:]) if len(order) else []
+
+
+def _reduce(vectors: np.ndarray, owners: np.ndarray, how: str) -> Pooled:
+    uniq, groups = _groups(np.asarray(owners, np.int64))
+    if not groups:
+        return np.zeros((0, vectors.shape[1]), np.float32), uniq.astype(np.int64)
+    rows = [getattr(vectors[idx], how)(axis=0) for idx in groups]
+    return l2_normalize(np.array(rows)), uniq.astype(np.int64)
+
+
+def pool_none(vectors: np.ndarray, owners: np.ndarray) -> Pooled:
+    """One row per input (one per photo)."""
+    return vectors, np.asarray(owners, np.int64)
+
+
+def pool_mean(vectors: np.ndarray, owners: np.ndarray) -> Pooled:
+    """One row per owner: the L2-normalised mean of its inputs' vectors (a model's reviews)."""
+    return _reduce(vectors, owners, "mean")
+
+
+def pool_max(vectors: np.ndarray, owners: np.ndarray) -> Pooled:
+    """One row per owner: the L2-normalised element-wise maximum of its inputs' vectors."""
+    return _reduce(vectors, owners, "max")
+
+
+# How a modality turns several inputs per owner into rows; a rule with several rows per owner
+# (one per segment of a video) is one more function here.
+POOLINGS: Registry[Pooled] = Registry("pooling rule")
+POOLINGS.register("none", pool_none)
+POOLINGS.register("mean", pool_mean)
+POOLINGS.register("max", pool_max)
+
+
 TEXT_ENCODERS: Registry[TextEncoder] = Registry("text encoder")
 IMAGE_ENCODERS: Registry[ImageEncoder] = Registry("image encoder")
 
@@ -93,10 +138,9 @@ class EncoderSet:
         return self.image is not None and self.image.shares_text_space
 
     def for_modality(self, spec: ModalitySpec) -> TextEncoder | ImageEncoder | None:
-        """The encoder of ``spec``'s vectors; ``None`` when the modality is off (photo
-        modalities need an image encoder: without one, photos are not indexed)."""
-        if spec.photo_based and self.image is None:
-            return None
+        """The encoder of ``spec``'s vectors; ``None`` for ``"image"`` without an image encoder.
+        (Whether the modality is on at all is its source's to say: photos are indexed only
+        with an image encoder.)"""
         if spec.encoder == "text":
             return self.text
         if spec.encoder == "image":

@@ -24,7 +24,7 @@ class Writes:
     """How far the catalog write log is applied to one served generation."""
 
     seq: int = 0  # the last write applied
-    version: int = 0  # bumped by every applied run of writes (autocomplete rebuilds)
+    version: int = 0  # bumped by every applied run of writes
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Served:
     artifacts: IndexArtifacts
     pipeline: SearchPipeline
     similar_items: SimilarItems
-    suggester: Lazy[Suggester]
+    suggester: Suggester  # kept current by catalog writes, like the pipeline's per-product columns
     generation: Generation | None
     writes: Writes
     currency: Lazy[str]  # the catalog's, for price phrases: counted once per generation
@@ -45,8 +45,8 @@ def catalog_currency(catalog: Catalog) -> str:
 
 def serve(artifacts: IndexArtifacts, generation: Generation | None, pipeline: SearchPipeline,
           currency: str | None = None) -> Served:
-    """``artifacts`` ready to serve with ``pipeline`` (autocomplete and currency counted on first use)."""
-    return Served(artifacts, pipeline, SimilarItems(artifacts), Lazy(lambda: Suggester(artifacts.catalog)),
+    """``artifacts`` ready to serve with ``pipeline`` (the currency counted on first use)."""
+    return Served(artifacts, pipeline, SimilarItems(artifacts), Suggester(artifacts.catalog),
                   generation, Writes(seq=int(artifacts.manifest.get("catalog_seq") or 0)),
                   Lazy(lambda: currency or catalog_currency(artifacts.catalog)))
 

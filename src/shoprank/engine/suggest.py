@@ -1,5 +1,5 @@
-"""Autocomplete as served: the generation's titles and categories, kept current with catalog
-writes, plus the past queries personalization collects."""
+"""Autocomplete as served: the generation's titles and categories (catalog writes keep them
+current), plus the past queries personalization collects."""
 from __future__ import annotations
 
 import threading
@@ -18,20 +18,10 @@ class Autocomplete:
         self._built = 0.0
         self._version = -1
         self._suggested: Suggester | None = None  # the autocomplete that has those past queries
-        self._writes = 0  # the served writes version the autocomplete was built at
-        self._rebuilt = 0.0  # when a catalog change last rebuilt it
 
     def suggest(self, served: Served, prefix: str, k: int = 8) -> list[Suggestion]:
         """Completions of ``prefix`` from past queries, category names and titles."""
-        if served.writes.version != self._writes:
-            # The catalog changed: new titles and categories, at most once a second.
-            with self._lock:
-                now = time.monotonic()
-                if served.writes.version != self._writes and now - self._rebuilt > 1.0:
-                    self._writes, self._rebuilt = served.writes.version, now
-                    served.suggester.swap(Suggester(served.artifacts.catalog))
-                    self._suggested = None  # past queries go into the new one too
-        suggester = served.suggester.get()
+        suggester = served.suggester  # catalog writes keep it current
         p = self._personalizer()
         # New past queries arrive with events; re-sort the keys at most once a second.
         # A new generation's autocomplete gets them at once.

@@ -166,7 +166,8 @@ _STATIC: dict[str, Callable[[Product], float]] = {
 
 
 class FeatureExtractor:
-    """Builds rows in :data:`FEATURE_NAMES` order. Per-product columns are precomputed once."""
+    """Builds rows in :data:`FEATURE_NAMES` order. Per-product columns are precomputed once, and
+    kept current as a :class:`~shoprank.index.state.ProductState` (with its :class:`ItemSignals`)."""
 
     names: list[str] = FEATURE_NAMES
     features: tuple[Feature, ...] = FEATURES
@@ -185,13 +186,15 @@ class FeatureExtractor:
         self.sizes: list[set[str]] = []
         self.prices = np.zeros(0, np.float64)
         self.in_stock = np.zeros(0, bool)  # can be bought now (not a feature: ordering and filters read it)
-        self.extend()
+        self._columns(artifacts.catalog.products)  # the signals took the catalog in already
 
-    def extend(self) -> None:
-        """Take in the positions the catalog gained since (see :meth:`ItemSignals.extend`)."""
-        if self.signals.n < len(self.art.catalog.products):
-            self.signals.extend()
-        products = self.art.catalog.products[self.n:]
+    def extend(self, products: Sequence[Product]) -> None:
+        """Take in ``products`` at the next positions, here and in the signals (appended lists,
+        new arrays: a search in flight keeps reading what it has)."""
+        self.signals.extend(products)
+        self._columns(products)
+
+    def _columns(self, products: Sequence[Product]) -> None:
         self.static = {name: np.concatenate([self.static[name], np.array([f(p) for p in products], np.float32)])
                        for name, f in _STATIC.items()}
         self.title_terms += [set(stemmed_terms(p.title)) for p in products]
@@ -206,14 +209,19 @@ class FeatureExtractor:
         self.in_stock = np.concatenate([self.in_stock, np.array([p.in_stock for p in products], bool)])
         self.n = len(self.titles)
 
-    def refresh(self, pos: int) -> None:
-        """The product at ``pos`` changed price, rating, sales or stock (its indexed content is the same)."""
-        p = self.art.catalog.products[pos]
-        for name, f in _STATIC.items():
-            self.static[name][pos] = f(p)
-        self.prices[pos] = np.nan if p.price is None else p.price
-        self.in_stock[pos] = p.in_stock
-        self.signals.refresh(pos)
+    def refresh(self, positions: Sequence[int]) -> None:
+        """The products at ``positions`` changed price, rating, sales or stock (their indexed content is the same)."""
+        for pos in positions:
+            p = self.art.catalog.products[pos]
+            for name, f in _STATIC.items():
+                self.static[name][pos] = f(p)
+            self.prices[pos] = np.nan if p.price is None else p.price
+            self.in_stock[pos] = p.in_stock
+        self.signals.refresh(positions)
+
+    def drop(self, positions: Sequence[int]) -> None:
+        """Nothing: candidates are live positions only."""
+        self.signals.drop(positions)
 
     def extract(self, plan: QueryPlan, candidates: Sequence[int], fused: Mapping[int, float],
                 personal: PersonalContext | None = None) -> np.ndarray:

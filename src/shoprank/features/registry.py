@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from shoprank.modalities import MODALITIES, dense_routes
+from shoprank.modalities import LEXICAL_FIELDS, MODALITIES, dense_routes
 
 if TYPE_CHECKING:
     from shoprank.features.extract import FeatureContext
@@ -51,11 +51,7 @@ def _personal(name: str) -> Compute:
 
 
 _LEXICAL = [
-    Feature("bm25_title", "BM25 of the query in the title", "lexical", 1.0, _bm25("title"), True),
-    Feature("bm25_description", "BM25 in the description", "lexical", 0.3, _bm25("description"), True),
-    Feature("bm25_category", "BM25 in the category path", "lexical", 0.8, _bm25("category"), True),
-    Feature("bm25_attributes", "BM25 in attribute names and values", "lexical", 0.4, _bm25("attributes"), True),
-    Feature("bm25_reviews", "BM25 in review text", "lexical", 0.1, _bm25("reviews"), True),
+    *(Feature(f"bm25_{f.name}", f.description, "lexical", f.weight, _bm25(f.name), True) for f in LEXICAL_FIELDS),
     # The next four are for learned rankers: hand weights found no use for them.
     Feature("title_coverage", "share of the query's terms found in the title (stemmed)", "lexical", 0.0,
             lambda c: c.coverage("title")),

@@ -9,23 +9,41 @@ from pathlib import Path
 from typing import Any
 
 from shoprank.index.analysis import analyze, query_terms, stemmed_terms
+from shoprank.modalities import LEXICAL_FIELDS
 from shoprank.registry import Registry
 from shoprank.types import Product
 
-FIELDS: tuple[str, ...] = ("title", "description", "category", "attributes", "reviews")
-# Multi-field BM25 weights: a title hit says more than a description hit.
-BOOSTS: dict[str, float] = {"title": 3.0, "category": 2.0, "attributes": 1.5, "description": 1.0, "reviews": 0.5}
+FIELDS: tuple[str, ...] = tuple(f.name for f in LEXICAL_FIELDS)
+BOOSTS: dict[str, float] = {f.name: f.boost for f in LEXICAL_FIELDS}
 
 
 def product_fields(p: Product) -> dict[str, str]:
     """The text of each searchable field, before analysis."""
-    return {
-        "title": p.title,
-        "description": p.description,
-        "category": " ".join(c.replace("/", " ") for c in p.categories),
-        "attributes": " ".join(f"{k.replace('_', ' ')} {' '.join(v)}" for k, v in p.attributes.items()),
-        "reviews": " ".join(f"{r.title} {r.text}" for r in p.reviews),
-    }
+    return {f.name: f.text(p) for f in LEXICAL_FIELDS}
+
+
+class LexicalBuild:
+    """A lexical index being built batch by batch (a per-product state: documents are added
+    at the next positions, in catalog order); :meth:`finish` makes it searchable.
+
+    This default collects the products and builds them at once; a backend that can add
+    documents as they come overrides :meth:`LexicalIndex.builder`."""
+
+    def __init__(self, cls: type[LexicalIndex], path: Path):
+        self.cls, self.path = cls, path
+        self.products: list[Product] = []
+
+    def extend(self, products: Sequence[Product]) -> None:
+        self.products.extend(products)
+
+    def refresh(self, positions: Sequence[int]) -> None:
+        """Nothing: a product's indexed text never changes in place."""
+
+    def drop(self, positions: Sequence[int]) -> None:
+        """Nothing: readers drop positions that are not live."""
+
+    def finish(self) -> LexicalIndex:
+        return self.cls.build(self.products, self.path)
 
 
 class LexicalIndex(ABC):
@@ -36,6 +54,11 @@ class LexicalIndex(ABC):
     @classmethod
     @abstractmethod
     def build(cls, products: Iterable[Product], path: Path) -> LexicalIndex: ...
+
+    @classmethod
+    def builder(cls, path: Path) -> LexicalBuild:
+        """An index at ``path`` to build batch by batch."""
+        return LexicalBuild(cls, path)
 
     @classmethod
     @abstractmethod
@@ -164,19 +187,13 @@ class TantivyLexicalIndex(LexicalIndex):
 
     @classmethod
     def build(cls, products: Iterable[Product], path: Path) -> TantivyLexicalIndex:
-        import tantivy
+        build = cls.builder(path)
+        build.extend(list(products))
+        return build.finish()
 
-        if path.exists():
-            shutil.rmtree(path)
-        path.mkdir(parents=True)
-        index = tantivy.Index(_schema(), path=str(path))
-        writer = index.writer(heap_size=64_000_000, num_threads=1)
-        for pos, p in enumerate(products):
-            writer.add_document(cls._document(pos, p))
-        writer.commit()
-        writer.wait_merging_threads()
-        index.reload()
-        return cls(index)
+    @classmethod
+    def builder(cls, path: Path) -> _TantivyBuild:
+        return _TantivyBuild(path)
 
     @classmethod
     def open(cls, path: Path) -> TantivyLexicalIndex:
@@ -240,6 +257,32 @@ class TantivyLexicalIndex(LexicalIndex):
             if self._has_key else
             tantivy.Query.term_set_query(self._index.schema, "pos", list(positions)), 0.0)
         return tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, only)])
+
+
+class _TantivyBuild(LexicalBuild):
+    """Documents go to one writer as batches come, committed once at the end."""
+
+    def __init__(self, path: Path):
+        import tantivy
+
+        super().__init__(TantivyLexicalIndex, path)
+        if path.exists():
+            shutil.rmtree(path)
+        path.mkdir(parents=True)
+        self.index = tantivy.Index(_schema(), path=str(path))
+        self.writer = self.index.writer(heap_size=64_000_000, num_threads=1)
+        self.n = 0
+
+    def extend(self, products: Sequence[Product]) -> None:
+        for pos, p in enumerate(products, self.n):
+            self.writer.add_document(TantivyLexicalIndex._document(pos, p))
+        self.n += len(products)
+
+    def finish(self) -> TantivyLexicalIndex:
+        self.writer.commit()
+        self.writer.wait_merging_threads()
+        self.index.reload()
+        return TantivyLexicalIndex(self.index)
 
 
 LEXICAL_INDEXES.register("tantivy", TantivyLexicalIndex)

@@ -5,7 +5,8 @@ Every write (a product put whole, or a delete) is first committed to the index's
 what the process serves, so an acknowledged write survives SIGKILL and every process that
 serves the index applies the same writes in the same order (each polls the log).
 
-Applying a write never rebuilds anything:
+Applying a write never rebuilds anything: every per-product state (:mod:`shoprank.index.state`)
+is extended, refreshed or told of dropped positions:
 
 - a change of price, stock, rating or sales (nothing that is indexed) replaces the product
   in place and updates its numbers for the ranker: nothing is encoded;
@@ -28,8 +29,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from shoprank.catalog import Catalog
-from shoprank.index.lexical import LayeredLexicalIndex
+from shoprank.index.encode import encode_products
+from shoprank.index.state import ProductState, drop_all, extend_all, refresh_all, served_states
 from shoprank.index.writelog import WRITE_LOG, CatalogLog, CatalogWrite, SQLiteCatalogLog
+from shoprank.modalities import MODALITIES, ModalitySpec
 from shoprank.types import Product
 
 if TYPE_CHECKING:
@@ -62,25 +65,17 @@ class Applied:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def apply_writes(art: IndexArtifacts, extractor: FeatureExtractor, writes: Sequence[CatalogWrite],
-                 encoders: Callable[[], EncoderSet], cache: Callable[[], EmbeddingCache | None]) -> Applied:
-    """Apply ``writes`` in order to the served ``art`` (and the ranker's per-product columns).
-
-    ``encoders`` and ``cache`` are asked for only when something must be encoded: a price change
-    never waits for a model to load.
-
-    The caller serialises calls. Readers run concurrently: new positions are filled in every
-    per-position structure before they become live, so a search sees a product either as it
-    was or as it is."""
-    from shoprank.index.builder import encode_products
-
-    catalog = art.catalog
-    out = Applied()
+def _in_place(catalog: Catalog, writes: Sequence[CatalogWrite], states: Sequence[ProductState],
+              out: Applied) -> dict[str, Product]:
+    """Apply deletes and changes of nothing indexed; returns the products to encode and add."""
     pending: dict[str, Product] = {}  # new content, to encode and append at the end
     for w in writes:
         if w.op == "delete":
             gone = pending.pop(w.id, None) is not None
-            if catalog.remove(w.id) is not None or gone:
+            pos = catalog.remove(w.id)
+            if pos is not None:
+                drop_all(states, [pos])
+            if pos is not None or gone:
                 out.deleted += 1
             else:
                 out.missing += 1
@@ -93,32 +88,41 @@ def apply_writes(art: IndexArtifacts, extractor: FeatureExtractor, writes: Seque
         else:
             pos = catalog.position(p.id)
             catalog.replace(pos, p)
-            extractor.refresh(pos)
+            refresh_all(states, [pos])
             out.replaced += 1
+    return pending
+
+
+def apply_writes(art: IndexArtifacts, extractor: FeatureExtractor, writes: Sequence[CatalogWrite],
+                 encoders: Callable[[], EncoderSet], cache: Callable[[], EmbeddingCache | None],
+                 also: Sequence[ProductState] = (), specs: Sequence[ModalitySpec] = MODALITIES) -> Applied:
+    """Apply ``writes`` in order to the served ``art``, the ranker's per-product columns
+    (``extractor``) and any other per-product state (``also``: autocomplete).
+
+    ``encoders`` and ``cache`` are asked for only when something must be encoded: a price change
+    never waits for a model to load.
+
+    The caller serialises calls. Readers run concurrently: new positions are filled in every
+    per-position state before they become live, so a search sees a product either as it
+    was or as it is."""
+    catalog = art.catalog
+    # The index's states first: the ranker's columns read the vectors' first rows.
+    states = [*served_states(art), extractor, *also]
+    out = Applied()
+    pending = _in_place(catalog, writes, states, out)
     if not pending:
         return out
-
     t0 = time.perf_counter()
-    batch = Catalog(pending.values())
-    enc = encode_products(batch, encoders(), cache())  # takes photos that do not decode off their products
-    new = batch.products
+    held = [s for s in specs if s.name in art.modalities]
+    # Takes photos that do not decode off their products.
+    new = encode_products(pending.values(), encoders(), cache(), held)
     t1 = time.perf_counter()
-    start = len(catalog.products)
     positions = [catalog.stage(p) for p in new]  # positions exist, not yet live
-    extractor.extend()
-    for name, (vecs, owners) in enc.rows.items():
-        mod = art.modalities.get(name)
-        if mod is None or not len(vecs):  # built without it, or nothing new in it (no reviews, no photo)
-            continue
-        if name == "image":
-            art.image_labels.extend(enc.image_labels)  # aligned with the image rows, before they appear
-        art.modalities[name] = mod.extended(vecs, owners + start)
-    extractor.signals.extend()  # its first-row maps now see the added rows
-    if not isinstance(art.lexical, LayeredLexicalIndex):
-        art.lexical = LayeredLexicalIndex(art.lexical, start)
-    art.lexical.add(list(zip(positions, new, strict=True)))
+    extend_all(states, new)
+    replaced = [catalog.position(p.id) for p in new if p.id in catalog]
     for p, pos in zip(new, positions, strict=True):
         catalog.publish(p.id, pos)
+    drop_all(states, replaced)
     out.added = len(new)
     out.seconds = {"encode": t1 - t0, "index": time.perf_counter() - t1}
     return out

@@ -45,7 +45,8 @@ class PersonalContext:
 
 
 class ItemSignals:
-    """Per-item facet keys and modality vectors over one built index."""
+    """Per-item facet keys and modality vectors over one built index, kept current as a
+    :class:`~shoprank.index.state.ProductState`."""
 
     def __init__(self, artifacts: IndexArtifacts):
         self.art = artifacts
@@ -61,15 +62,14 @@ class ItemSignals:
         self.types: list[set[str]] = []
         self._attrs: list[list[str]] = []
         self._rows: dict[str, np.ndarray] = {}
-        self.extend()
+        self.extend(products)
 
     def _band(self, p: Product) -> int:
         return -1 if p.price is None else int(np.searchsorted(self.price_edges, p.price, side="right"))
 
-    def extend(self) -> None:
-        """Take in the positions the catalog gained since (appended lists, new arrays: a search
-        in flight keeps reading what it has)."""
-        products = self.art.catalog.products[self.n:]
+    def extend(self, products: Sequence[Product]) -> None:
+        """Take in ``products`` at the next positions (appended lists, new arrays: a search in
+        flight keeps reading what it has). The modalities must hold their rows already."""
         self.ids += [p.id for p in products]
         self._categories += [self._category_keys(p) for p in products]
         self.colors += [product_colors(p) for p in products]
@@ -86,9 +86,13 @@ class ItemSignals:
                 rows[mod] = m.first_rows(np.arange(self.n))
         self._rows = rows
 
-    def refresh(self, pos: int) -> None:
-        """The product at ``pos`` changed price (its indexed content is the same)."""
-        self.price_band[pos] = self._band(self.art.catalog.products[pos])
+    def refresh(self, positions: Sequence[int]) -> None:
+        """The products at ``positions`` changed price (their indexed content is the same)."""
+        for pos in positions:
+            self.price_band[pos] = self._band(self.art.catalog.products[pos])
+
+    def drop(self, positions: Sequence[int]) -> None:
+        """Nothing: events and candidates name live products only."""
 
     @staticmethod
     def _category_keys(p: Product) -> list[list[str]]:

@@ -15,11 +15,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from shoprank.catalog.images import ImageTooLarge, open_rgb
-from shoprank.encoders.base import EncoderSet, ImageEncoder, TextEncoder, confident_labels
+from shoprank.encoders.base import EncoderSet, TextEncoder, confident_labels
 from shoprank.index.analysis import stemmed_terms
-from shoprank.index.builder import labels_to_text
-from shoprank.modalities import MODALITIES
+from shoprank.index.sources.photos import ImageTooLarge, encode_query_photo, open_rgb
 from shoprank.query.parse import parse_query
 from shoprank.query.plan import QueryError, QueryPlan, QueryTooLarge, language_of
 from shoprank.query.rewriters import REWRITERS, QueryRewriter
@@ -100,15 +98,7 @@ class QueryUnderstanding:
             raise QueryError(f"the uploaded file is not a readable image ({type(e).__name__})") from None
         if not artifacts.manifest.get("image_encoder"):
             raise QueryError("this index was built without an image encoder; photo search is unavailable")
-        encoders = self._encoders()
-        for spec in MODALITIES:
-            if spec.source != "photos" or spec.name not in artifacts.modalities:
-                continue
-            encoder = encoders.for_modality(spec)
-            if not isinstance(encoder, ImageEncoder):
-                continue
-            vecs, labels = encoder.encode([img])
-            plan.vectors[f"photo:{spec.name}"] = vecs[0]
-            if spec.encoder == "image" and labels[0]:
-                plan.photo_labels = self.shown_labels(labels[0])
-                plan.vectors["photo_labels"] = self.encode_text(labels_to_text(labels[0]))
+        vectors, labels = encode_query_photo(img, artifacts.modalities, self._encoders(), self.encode_text)
+        plan.vectors.update(vectors)
+        if labels:
+            plan.photo_labels = self.shown_labels(labels)

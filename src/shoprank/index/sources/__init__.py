@@ -1,0 +1,12 @@
+"""Modality sources, registered by name (a :class:`~shoprank.modalities.ModalitySpec` names one).
+
+A new source is one file beside these with a :class:`Source` subclass, registered here or by
+whoever defines it (``SOURCES.register("video_frames", VideoFrames)``)."""
+from shoprank.index.sources.base import SOURCES, Batch, Inputs, Rows, Source, plan
+
+SOURCES.register("product_text", "shoprank.index.sources.text:ProductTextSource")
+SOURCES.register("reviews", "shoprank.index.sources.text:ReviewSource")
+SOURCES.register("photos", "shoprank.index.sources.photos:PhotoSource")
+SOURCES.register("photo_labels", "shoprank.index.sources.photos:PhotoLabelSource")
+
+__all__ = ["SOURCES", "Batch", "Inputs", "Rows", "Source", "plan"]

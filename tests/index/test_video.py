@@ -1,0 +1,63 @@
+"""Touch-list (a), index side: a new modality whose source pools several inputs per product
+(the frames of a video) is added with one spec and one source file, then built, extended by a
+live write, and retrieved by its dense route."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from video_source import VIDEO, FrameEncoder, VideoFrames
+
+from fakes import photo, tiny_catalog
+from shoprank.encoders.base import IMAGE_ENCODERS, EncoderSet, l2_normalize
+from shoprank.encoders.color import color_histograms
+from shoprank.encoders.fake import HashingTextEncoder, PaletteImageEncoder
+from shoprank.features.extract import FeatureExtractor
+from shoprank.index.builder import build_index
+from shoprank.index.live import CatalogWrite, apply_writes
+from shoprank.index.sources import SOURCES
+from shoprank.index.sources.photos import load_image
+from shoprank.modalities import MODALITIES
+from shoprank.retrieval.hybrid import DenseRetriever
+from shoprank.types import Product, QueryEncoding
+
+SPECS = (*MODALITIES, VIDEO)
+
+
+@pytest.fixture(autouse=True)
+def registered():
+    SOURCES.register("video_frames", VideoFrames)
+    IMAGE_ENCODERS.register("fake-frames", FrameEncoder)
+
+
+def _mean_of_frames(paths: list[str]) -> np.ndarray:
+    return l2_normalize(color_histograms([load_image(p) for p in paths]).mean(axis=0)[None])[0]
+
+
+def test_a_pooled_modality_is_built_extended_live_and_retrieved(tmp_path):
+    catalog = tiny_catalog(tmp_path / "cat")
+    encoders = EncoderSet(HashingTextEncoder(), PaletteImageEncoder())
+    art = build_index(catalog, tmp_path / "idx", encoders, specs=SPECS)
+    plain = build_index(tiny_catalog(tmp_path / "cat"), tmp_path / "plain", encoders)
+    assert "video" in art.manifest["modalities"] and "video" not in plain.manifest["modalities"]
+    for name, mod in plain.modalities.items():  # the other modalities are as they were
+        assert np.array_equal(art.modalities[name].vectors, mod.vectors)
+    video = art.modalities["video"]
+    # One row per product with frames, the mean of its frames: the backpack's two pool into one.
+    assert list(video.owners) == [pos for pos, p in enumerate(catalog) if p.images]
+    pack = catalog.get("backpack-green")
+    [row] = video.rows_of(catalog.position("backpack-green"))
+    assert np.allclose(video.vectors[row], _mean_of_frames(pack.images), atol=1e-6)
+
+    # A live write adds a product with three frames; its pooled row is searchable at once.
+    frames = [photo(tmp_path / f"f{i}.png", c) for i, c in enumerate(["green", "blue", "blue"])]
+    clip = Product(id="clip", title="Quibbleton Clip", images=frames)
+    done = apply_writes(art, FeatureExtractor(art), [CatalogWrite.put(clip)], lambda: encoders, lambda: None,
+                        specs=SPECS)
+    assert done.added == 1
+    pos = art.catalog.position("clip")
+    assert len(art.modalities["video"].rows_of(pos)) == 1
+    q = QueryEncoding(vectors={"photo:video": _mean_of_frames(frames)})
+    route = VIDEO.routes[0]
+    retriever = DenseRetriever(route.retriever, VIDEO.name, VIDEO.query_key(route))
+    hits = retriever.run(art, q, 3)
+    assert hits[0][0] == pos and hits[0][1] == pytest.approx(1.0, abs=1e-5)
