@@ -59,7 +59,7 @@ class ModalitySpec:
     similar_weight: float = 0.0     # weight in "similar items" (products' own vectors compared)
 
     def query_key(self, route: Route) -> str:
-        """Key of the query vector ``route`` needs in :attr:`QueryEncoding.vectors`."""
+        """Key of the query vector ``route`` needs in :attr:`~shoprank.query.plan.QueryPlan.vectors`."""
         if route.query == "photo":
             return f"photo:{self.name}"
         return route.query

@@ -37,7 +37,7 @@ def written(tmp_path_factory):
 
 
 def test_the_states_implement_the_protocol(written):
-    served = written._served
+    served = written.writer.served
     for state in [*served_states(served.artifacts), served.pipeline.extractor, served.pipeline.extractor.signals,
                   served.suggester]:
         assert isinstance(state, ProductState), type(state)
@@ -71,7 +71,7 @@ def test_the_profile_signals_equal_signals_built_afresh(written):
 
 
 def test_autocomplete_equals_one_built_afresh(written):
-    kept = written._served.suggester
+    kept = written.writer.served.suggester
     fresh = Suggester(written.artifacts.catalog)
     for typed in ("quib", "flurb", "home", "oak", "lamp", "a"):
         assert kept.suggest(typed, k=30) == fresh.suggest(typed, k=30), typed

@@ -17,8 +17,9 @@ from shoprank.index.live import CatalogWrite, apply_writes
 from shoprank.index.sources import SOURCES
 from shoprank.index.sources.photos import load_image
 from shoprank.modalities import MODALITIES
+from shoprank.query.plan import QueryPlan
 from shoprank.retrieval.hybrid import DenseRetriever
-from shoprank.types import Product, QueryEncoding
+from shoprank.types import Product
 
 SPECS = (*MODALITIES, VIDEO)
 
@@ -56,7 +57,7 @@ def test_a_pooled_modality_is_built_extended_live_and_retrieved(tmp_path):
     assert done.added == 1
     pos = art.catalog.position("clip")
     assert len(art.modalities["video"].rows_of(pos)) == 1
-    q = QueryEncoding(vectors={"photo:video": _mean_of_frames(frames)})
+    q = QueryPlan(vectors={"photo:video": _mean_of_frames(frames)})
     route = VIDEO.routes[0]
     retriever = DenseRetriever(route.retriever, VIDEO.name, VIDEO.query_key(route))
     hits = retriever.run(art, q, 3)
