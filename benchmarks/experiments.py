@@ -56,7 +56,7 @@ def _experiment(name: str, kind: str) -> dict:
 
 def power_plot(rows: list[dict], path: Path) -> Path:
     """Power (share of resampled experiments with p < 0.01) against sessions, one line per test."""
-    from shoprank.evaluation.plots import pyplot
+    from shoprank.plotting import pyplot
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.6))

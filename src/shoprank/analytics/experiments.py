@@ -119,8 +119,10 @@ class Experiments:
     the rankers its arms configure, and searches served under it."""
 
     def __init__(self, settings: Settings, store: ExperimentStore,
-                 search: Callable[[Query, Ranker | None], SearchResult], ranker: Callable[[], Ranker]):
+                 search: Callable[[Query, Ranker | None], SearchResult], ranker: Callable[[], Ranker],
+                 make_ranker: Callable[[Settings], Ranker]):
         self.settings = settings
+        self._make_ranker = make_ranker  # a ranker from settings (the factory's)
         self.store = store           # where the running experiment is kept (every process reads the same)
         self._search = search        # the engine's: a query, ranked by the ranker given (None: the served one)
         self._ranker = ranker        # the served ranker
@@ -142,8 +144,6 @@ class Experiments:
 
     def arm_ranker(self, arm: Arm) -> Ranker:
         """The ranker ``arm`` configures (built once per configuration). Raises if it cannot be built."""
-        from shoprank import factory
-
         key = arm.model_dump_json(include={"ranker", "ranker_model", "ranker_weights"})
         ranker = self._arm_rankers.get(key)
         if ranker is None:
@@ -154,7 +154,7 @@ class Experiments:
                 update["ranker_model"] = None
             if arm.ranker_weights is not None:
                 update["ranker_weights"] = arm.ranker_weights
-            ranker = self._arm_rankers[key] = factory.ranker(self.settings.model_copy(update=update))
+            ranker = self._arm_rankers[key] = self._make_ranker(self.settings.model_copy(update=update))
         return ranker
 
     def _arm(self, query: Query, arm: Arm) -> tuple[Query, Ranker]:

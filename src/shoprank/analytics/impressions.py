@@ -43,8 +43,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from shoprank.personalization.store.sqlite import connect_wal, delete_user_rows
 from shoprank.registry import Registry
+from shoprank.sqlitedb import connect_wal, delete_user_rows
 
 if TYPE_CHECKING:
     from shoprank.config import Settings

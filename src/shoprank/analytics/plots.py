@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from shoprank.analytics.report import CTR_AT, AnalyticsReport
-from shoprank.evaluation.plots import pyplot
+from shoprank.plotting import pyplot
 
 SIZE = (7.5, 3.2)  # every panel the same size: the page shows them side by side at one scale
 

@@ -57,7 +57,7 @@ class ShopRank:
         self.writer.followers.append(lambda new: self.personalization.follow(new.pipeline.extractor.signals))
         self.autocomplete = Autocomplete(self.personalization.peek)
         self.experiments = Experiments(s, factory.experiment_store(s), lambda q, r: self.search(q, ranker=r),
-                                       lambda: self.ranker)
+                                       lambda: self.ranker, factory.ranker)
         self.writer.catch_up()  # writes made since the generation was built
 
     def _serve(self, artifacts: IndexArtifacts, generation: Generation | None, ranker: Ranker | None) -> Served:

@@ -101,7 +101,7 @@ class SQLiteCatalogLog(CatalogLog):
         return (Path(index_root) / WRITE_LOG).is_file()
 
     def __init__(self, path: Path):
-        from shoprank.personalization.store.sqlite import connect_wal
+        from shoprank.sqlitedb import connect_wal
 
         self.path = Path(path)
         self._conn = connect_wal(self.path, "FULL")

@@ -1,0 +1,39 @@
+"""SQLite as every local store uses it: WAL, explicit transactions, and a privacy delete."""
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+# Writers from other processes wait this long for the file lock instead of failing at once.
+BUSY_TIMEOUT_MS = 5000
+
+
+def connect_wal(path: Path, synchronous: str) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # isolation_level=None: autocommit, transactions are opened explicitly (BEGIN IMMEDIATE).
+    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+    # busy_timeout first: switching to WAL itself needs a lock another process may hold.
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise RuntimeError(f"{path}: could not switch SQLite to WAL mode (got {mode!r})")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    return conn
+
+
+def delete_user_rows(conn: sqlite3.Connection, table: str, user_id: str, sessions: Iterable[str]) -> int:
+    """In one transaction, delete ``table``'s rows of ``user_id`` and the rows of ``sessions``
+    that name no user (a session id is whatever a client sent: it must not reach another
+    user's rows). The caller holds the connection's lock."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        n = conn.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,)).rowcount
+        for sid in sessions:
+            n += conn.execute(f"DELETE FROM {table} WHERE session_id = ? AND user_id IS NULL", (sid,)).rowcount
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return int(n)
