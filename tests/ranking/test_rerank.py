@@ -114,6 +114,12 @@ def test_load_refuses_a_folder_without_a_reranker_or_with_a_foreign_stack(tmp_pa
 
     save_reranker(tmp_path / "r", Saved(), plain)  # type: ignore[arg-type]
     meta = (tmp_path / "r" / "stack" / "ranker.json")
-    meta.write_text(meta.read_text().replace('"ce_z"', '"other"'))
-    with pytest.raises(ValueError, match="not a stack"):
+    saved = meta.read_text()
+    # A stack reads its features by name, but at least the first stage's columns, with LambdaMART.
+    for foreign in (saved.replace('"type": "lambdamart"', '"type": "linear"'), saved.replace('"stage1_z"', '"x"')):
+        meta.write_text(foreign)
+        with pytest.raises(ValueError, match="not a stack"):
+            CrossEncoderReranker.load(tmp_path / "r")
+    meta.write_text(saved.replace('"ce_z"', '"other"'))  # a list its model file does not hold
+    with pytest.raises(ValueError, match="other features than its ranker.json"):
         CrossEncoderReranker.load(tmp_path / "r")
