@@ -123,3 +123,14 @@ def test_load_refuses_a_folder_without_a_reranker_or_with_a_foreign_stack(tmp_pa
     meta.write_text(saved.replace('"ce_z"', '"other"'))  # a list its model file does not hold
     with pytest.raises(ValueError, match="other features than its ranker.json"):
         CrossEncoderReranker.load(tmp_path / "r")
+
+
+def test_the_stack_reads_the_features_by_name(stack):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(5, len(FEATURE_NAMES))).astype(np.float32)
+    reranker = CrossEncoderReranker(Favours("x"), stack, top=5)
+    texts, s1, rows = ["a x", "b", "c x", "d", "e"], np.arange(5, 0, -1.0), np.arange(5)
+    plain = reranker.rerank("q", texts, X, s1, rows)
+    order = rng.permutation(len(FEATURE_NAMES))
+    moved = reranker.rerank("q", texts, X[:, order], s1, rows, [FEATURE_NAMES[j] for j in order])
+    assert np.array_equal(moved.scores, plain.scores) and np.array_equal(moved.X, plain.X)
