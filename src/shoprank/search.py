@@ -263,7 +263,7 @@ class SearchPipeline:
     def _explain(self, hits: list[Hit], rows: list[int], batch: CandidateBatch, ranker: Ranker,
                  reranked: Reranked | None = None) -> None:
         # Only the returned hits are explained: for tree models that is most of the cost.
-        names = self.extractor.names
+        names = ranker.explained_names(batch)  # the batch's columns, then any the ranker read at its fallback
         contrib = ranker.explain(batch, rows)
         base = ranker.base_score()
         weights = ranker.modality_weights(batch, rows)
