@@ -20,7 +20,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import DATA_DIR, save, table
 from shoprank.evaluation.datasets import load_dataset
 from shoprank.evaluation.metrics import METRICS, evaluate_run
-from shoprank.features.registry import FEATURE_NAMES
 from shoprank.ranking.lgbm import LambdaMARTRanker
 from shoprank.ranking.training import TrainingSet, query_folds
 
@@ -29,11 +28,11 @@ DEPTH = 100
 
 def cross_validated(ts: TrainingSet, keep: list[str], rounds: int) -> dict[str, dict[str, float]]:
     """Out-of-fold LambdaMART scores over the ``keep`` columns, as runs (query -> product -> score)."""
-    ts = TrainingSet(ts.X[:, [FEATURE_NAMES.index(n) for n in keep]], ts.y, ts.qids, ts.pids)
+    ts = TrainingSet(ts.X[:, [ts.names.index(n) for n in keep]], ts.y, ts.qids, ts.pids, keep)
     oof = np.zeros(len(ts.y))
     for train, test in query_folds(ts.qids, 5):
         tr = ts.subset(train)
-        model = LambdaMARTRanker.fit(tr.X, tr.y, tr.group_sizes, num_rounds=rounds, feature_names=keep)
+        model = LambdaMARTRanker.fit(tr.X, tr.y, tr.group_sizes, num_rounds=rounds, feature_names=tr.names)
         oof[test] = model.score_matrix(ts.X[test])
     runs: dict[str, dict[str, float]] = {}
     for qid, rows in ts.by_query():
@@ -51,13 +50,13 @@ def main() -> None:
     args = ap.parse_args()
     ds = load_dataset(args.dataset, DATA_DIR)
     ts = TrainingSet.from_parquet(args.features)
-    variants = {"all": FEATURE_NAMES}
+    variants = {"all": ts.names}
     for group in args.drop:
         names = group.split(",")
-        unknown = set(names) - set(FEATURE_NAMES)
+        unknown = set(names) - set(ts.names)
         if unknown:
             ap.error(f"unknown features: {sorted(unknown)}")
-        variants[f"without {group}"] = [n for n in FEATURE_NAMES if n not in names]
+        variants[f"without {group}"] = [n for n in ts.names if n not in names]
     rows, base = [], None
     for name, keep in variants.items():
         t0 = time.perf_counter()

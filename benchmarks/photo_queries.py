@@ -105,7 +105,8 @@ def trained_rankers(engine: ShopRank, catalog: Catalog, queries: list[tuple[str,
     t0 = time.perf_counter()
     X = np.concatenate([c.X for _, c, _ in train])
     y = np.concatenate([y for _, _, y in train])
-    rankers["lambdamart"] = (LambdaMARTRanker.fit(X, y, [len(y) for _, _, y in train], num_rounds=300),
+    rankers["lambdamart"] = (LambdaMARTRanker.fit(X, y, [len(y) for _, _, y in train], num_rounds=300,
+                                                  feature_names=train[0][1].batch.names),
                              time.perf_counter() - t0)
     mods = index_modalities(engine.artifacts)
     lists = [ListInputs.from_batch(c.batch, mods, y.astype(np.float32)) for _, c, y in train]

@@ -56,7 +56,7 @@ def lambdamart(dataset: str = "crowdflower", n_queries: int = 200) -> list[dict]
         return []
     print(f"LambdaMART: {model_dir}, candidates from {log}")
     ts = TrainingSet.from_parquet(log)
-    queries = [(CandidateBatch.from_features(ts.X[rows]),) for _, rows in ts.by_query()][:n_queries]
+    queries = [(CandidateBatch.from_features(ts.X[rows], ts.names),) for _, rows in ts.by_query()][:n_queries]
     size_kb = sum(f.stat().st_size for f in model_dir.iterdir() if f.is_file()) / 1024
     rows = []
     for backend in ("lightgbm", "onnx"):

@@ -6,6 +6,7 @@ import pytest
 
 from shoprank.features.registry import FEATURE_NAMES
 from shoprank.ranking import RANKERS, CandidateBatch, LinearRanker, Ranker, load_ranker
+from shoprank.ranking.base import fallback_value
 
 
 def _batch(n=30, seed=0) -> tuple[CandidateBatch, np.ndarray]:
@@ -13,6 +14,16 @@ def _batch(n=30, seed=0) -> tuple[CandidateBatch, np.ndarray]:
     X = rng.normal(size=(n, len(FEATURE_NAMES))).astype(np.float32)
     y = np.digitize(X[:, FEATURE_NAMES.index("cos_text")] + X[:, FEATURE_NAMES.index("bm25_title")], [-1, 0, 1])
     return CandidateBatch.from_features(X), y
+
+
+def _rearranged(b: CandidateBatch, seed=0) -> CandidateBatch:
+    """``b``'s rows with its columns in another order and one no ranker knows in the middle."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(b.names))
+    names = [b.names[j] for j in order]
+    mid = len(names) // 2
+    names.insert(mid, "not_a_feature")
+    return CandidateBatch.from_features(np.insert(b.X[:, order], mid, rng.normal(size=len(b)), axis=1), names)
 
 
 class RankerContract:
@@ -47,6 +58,27 @@ class RankerContract:
     def test_ranks_relevant_items_higher(self, ranker):
         b, y = _batch(200, seed=1)
         assert np.corrcoef(ranker.score(b), y)[0, 1] > 0.3
+
+    def test_reads_its_features_by_name(self, ranker):
+        b, _ = _batch()
+        other = _rearranged(b)
+        assert np.array_equal(ranker.score(other), ranker.score(b))
+        contrib, again = ranker.explain(b), ranker.explain(other)
+        assert ranker.explained_names(other) == other.names  # aligned with the batch's columns
+        assert np.array_equal(again[:, [other.names.index(n) for n in b.names]], contrib)
+        assert (again[:, other.names.index("not_a_feature")] == 0).all()
+
+    def test_a_feature_the_batch_lacks_gets_its_fallback_and_is_explained_by_name(self, ranker):
+        b, _ = _batch()
+        lost = "cos_text"  # what every ranker here reads most
+        keep = [n for n in b.names if n != lost]
+        lacking = CandidateBatch.from_features(b.columns(keep), keep)
+        filled = b.X.copy()
+        filled[:, b.names.index(lost)] = fallback_value(lost)
+        s = ranker.score(lacking)
+        assert np.array_equal(s, ranker.score(CandidateBatch.from_features(filled)))
+        assert ranker.explained_names(lacking) == [*keep, lost]
+        assert ranker.explain(lacking).sum(axis=1) + ranker.base_score() == pytest.approx(s, abs=1e-4)
 
     def test_save_and_load_give_the_same_scores(self, ranker, tmp_path):
         ranker.save(tmp_path / "m")

@@ -59,13 +59,27 @@ def test_feature_log_roundtrip(tmp_path):
     assert cols[:3] == ["query_id", "product_id", "label"] and cols[3:] == FEATURE_NAMES
 
 
-def test_load_refuses_other_features(tmp_path):
+def test_load_refuses_a_feature_list_its_model_file_does_not_hold(tmp_path):
     ts = _synthetic(10, 10)
     model = LambdaMARTRanker.fit(ts.X, ts.y, ts.group_sizes, num_rounds=5, backend="lightgbm")
     model.save(tmp_path / "m")
     (tmp_path / "m" / "ranker.json").write_text('{"type": "lambdamart", "features": ["a", "b"]}')
-    with pytest.raises(ValueError, match="other features"):
+    with pytest.raises(ValueError, match="other features than its ranker.json"):
         LambdaMARTRanker.load(tmp_path / "m")
+
+
+def test_a_feature_log_keeps_its_names_and_a_model_fitted_on_it_records_them(tmp_path):
+    ts = _synthetic(20, 10)
+    names = [f"f{j}" for j in range(ts.X.shape[1])]  # another version's features
+    TrainingSet(ts.X, ts.y, ts.qids, ts.pids, names).to_parquet(tmp_path / "log.parquet")
+    back = TrainingSet.from_parquet(tmp_path / "log.parquet")
+    assert back.names == names and back.subset(np.arange(5)).names == names
+    model = LambdaMARTRanker.fit(back.X, back.y, back.group_sizes, num_rounds=5, feature_names=back.names,
+                                 backend="lightgbm")
+    model.save(tmp_path / "m")
+    assert load_ranker(tmp_path / "m").feature_names == names  # loads though this version computes others
+    with pytest.raises(ValueError, match="feature columns for"):
+        LambdaMARTRanker.fit(back.X[:, :3], back.y, back.group_sizes, feature_names=names)
 
 
 def test_rows_by_query_are_each_query_once_sorted_with_its_rows_in_order():

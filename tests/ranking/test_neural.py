@@ -7,7 +7,7 @@ import pytest
 from test_contract import RankerContract
 
 from shoprank.features.registry import FEATURE_NAMES
-from shoprank.ranking import Ranker
+from shoprank.ranking import CandidateBatch, Ranker
 
 torch = pytest.importorskip("torch", reason="pip install 'shoprank[neural]'")
 
@@ -102,11 +102,8 @@ def test_explanations_credit_the_modality_on_its_cosine_column():
     li = lists[0]
     s = model._forward(li)[0]
 
-    class _Batch:  # what explain reads: the lists' inputs (the index is not needed here)
-        pass
-
-    model._inputs = lambda batch: li  # type: ignore[method-assign]
-    contrib = model.explain(_Batch())  # type: ignore[arg-type]
+    model._inputs = lambda batch: li  # type: ignore[method-assign]  # the list's vectors (no index here)
+    contrib = model.explain(CandidateBatch.from_features(li.X))
     assert contrib.sum(1) + model.base_score() == pytest.approx(s, abs=1e-4)
     best = int(np.argmax(s))
     assert abs(contrib[best, COS]) > np.abs(np.delete(contrib[best], COS)).max()

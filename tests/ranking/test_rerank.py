@@ -114,6 +114,23 @@ def test_load_refuses_a_folder_without_a_reranker_or_with_a_foreign_stack(tmp_pa
 
     save_reranker(tmp_path / "r", Saved(), plain)  # type: ignore[arg-type]
     meta = (tmp_path / "r" / "stack" / "ranker.json")
-    meta.write_text(meta.read_text().replace('"ce_z"', '"other"'))
-    with pytest.raises(ValueError, match="not a stack"):
+    saved = meta.read_text()
+    # A stack reads its features by name, but at least the first stage's columns, with LambdaMART.
+    for foreign in (saved.replace('"type": "lambdamart"', '"type": "linear"'), saved.replace('"stage1_z"', '"x"')):
+        meta.write_text(foreign)
+        with pytest.raises(ValueError, match="not a stack"):
+            CrossEncoderReranker.load(tmp_path / "r")
+    meta.write_text(saved.replace('"ce_z"', '"other"'))  # a list its model file does not hold
+    with pytest.raises(ValueError, match="other features than its ranker.json"):
         CrossEncoderReranker.load(tmp_path / "r")
+
+
+def test_the_stack_reads_the_features_by_name(stack):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(5, len(FEATURE_NAMES))).astype(np.float32)
+    reranker = CrossEncoderReranker(Favours("x"), stack, top=5)
+    texts, s1, rows = ["a x", "b", "c x", "d", "e"], np.arange(5, 0, -1.0), np.arange(5)
+    plain = reranker.rerank("q", texts, X, s1, rows)
+    order = rng.permutation(len(FEATURE_NAMES))
+    moved = reranker.rerank("q", texts, X[:, order], s1, rows, [FEATURE_NAMES[j] for j in order])
+    assert np.array_equal(moved.scores, plain.scores) and np.array_equal(moved.X, plain.X)

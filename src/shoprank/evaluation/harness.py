@@ -22,7 +22,6 @@ import numpy as np
 
 from shoprank.evaluation.datasets import LabelledSet
 from shoprank.evaluation.metrics import METRICS, evaluate_run
-from shoprank.features.registry import FEATURE_NAMES
 from shoprank.ranking.augment import perturb
 from shoprank.ranking.base import CandidateBatch, Ranker
 from shoprank.ranking.cross_encoder import CE_EPOCHS, CE_LAYERS, CE_LR, CE_MAX_LENGTH, CrossEncoder, product_text
@@ -166,13 +165,13 @@ def evaluate_dataset(engine, ds: LabelledSet, n_folds: int = 5, num_rounds: int 
             if ltr.endswith("+aug") and aug_ts is not None:
                 keep = set(ts.qids[train])
                 tr = _concat(tr, aug_ts.subset(np.flatnonzero([_base(q) in keep for q in aug_ts.qids])))
-            model = LambdaMARTRanker.fit(tr.X, tr.y, tr.group_sizes, num_rounds=num_rounds)
+            model = LambdaMARTRanker.fit(tr.X, tr.y, tr.group_sizes, num_rounds=num_rounds, feature_names=tr.names)
             oof[test] = model.score_matrix(ts.X[test])
         for qid, rows in ts.by_query():
             order = rows[np.argsort(-oof[rows], kind="stable")][:DEPTH]
             runs[ltr][qid] = {str(ts.pids[r]): float(oof[r]) for r in order}
     if "lambdamart" in runs:
-        full = LambdaMARTRanker.fit(ts.X, ts.y, ts.group_sizes, num_rounds=num_rounds)
+        full = LambdaMARTRanker.fit(ts.X, ts.y, ts.group_sizes, num_rounds=num_rounds, feature_names=ts.names)
         report.feature_importance = full.feature_importance()
         report.model = full
         report.serving["lambdamart"] = serving_cost(full, [c.batch for c in cands.values()])
@@ -267,7 +266,7 @@ def _cross_encoder_runs(engine, ds: LabelledSet, queries: dict[str, str], ts: Tr
         for name in names:
             t2 = time.perf_counter()
             cols = len(STACK_FEATURES if name.endswith("+ce") else STAGE1_FEATURES)
-            Xn = Xa[:, :len(FEATURE_NAMES) + cols]
+            Xn = Xa[:, :len(ts.names) + cols]
             scores = np.zeros(len(ya))
             for train, test in folds:
                 tr, te = np.flatnonzero(np.isin(qa, list(train))), np.flatnonzero(np.isin(qa, list(test)))
@@ -276,7 +275,7 @@ def _cross_encoder_runs(engine, ds: LabelledSet, queries: dict[str, str], ts: Tr
                 _, first_row, counts = np.unique(qa[tr], return_index=True, return_counts=True)
                 model = LambdaMARTRanker.fit(Xn[tr], ya[tr], [int(c) for _, c in sorted(zip(first_row, counts))],
                                              num_rounds=num_rounds,
-                                             feature_names=[*FEATURE_NAMES, *STACK_FEATURES[:cols]])
+                                             feature_names=[*ts.names, *STACK_FEATURES[:cols]])
                 scores[te] = model.score_matrix(Xn[te])
             for qid, (lo, hi) in bounds.items():
                 runs[name][qid] = _reorder_top(stage[qid], scores[lo:hi].tolist())
@@ -292,7 +291,7 @@ def _cross_encoder_runs(engine, ds: LabelledSet, queries: dict[str, str], ts: Tr
                    epochs=setup.epochs, lr=setup.lr)
             _, first_row, counts = np.unique(qa, return_index=True, return_counts=True)
             stack = LambdaMARTRanker.fit(Xa, ya, [int(c) for _, c in sorted(zip(first_row, counts))],
-                                         num_rounds=num_rounds, feature_names=[*FEATURE_NAMES, *STACK_FEATURES])
+                                         num_rounds=num_rounds, feature_names=[*ts.names, *STACK_FEATURES])
             report.reranker = (ce, stack)
 
 
@@ -338,8 +337,10 @@ def _base(qid: str) -> str:
 
 
 def _concat(a: TrainingSet, b: TrainingSet) -> TrainingSet:
+    if a.names != b.names:
+        raise ValueError("feature rows with other features cannot be joined")
     return TrainingSet(np.concatenate([a.X, b.X]), np.concatenate([a.y, b.y]), np.concatenate([a.qids, b.qids]),
-                       np.concatenate([a.pids, b.pids]))
+                       np.concatenate([a.pids, b.pids]), a.names)
 
 
 def _neural_runs(engine, cands, qrels, folds, runs: dict[str, dict[str, dict[str, float]]],
@@ -394,7 +395,7 @@ def train_on_labels(engine, queries: dict[str, str], labels: dict[str, dict[str,
     for train, test in query_folds(ref.qids, n_folds, seed):
         for name, ts in sets.items():
             tr = ts.subset(train)
-            model = LambdaMARTRanker.fit(tr.X, tr.y, tr.group_sizes, num_rounds=num_rounds)
+            model = LambdaMARTRanker.fit(tr.X, tr.y, tr.group_sizes, num_rounds=num_rounds, feature_names=tr.names)
             scores = model.score_matrix(ts.X[test])
             for qid in np.unique(ts.qids[test]):
                 rows = np.flatnonzero(ts.qids[test] == qid)

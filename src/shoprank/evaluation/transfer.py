@@ -53,10 +53,13 @@ def labelled_rows(name: str, settings: Settings, max_queries: int | None = None)
 def fit_default(sets: Sequence[LabelledRows], text_encoder: str, num_rounds: int = 300) -> DefaultRanker:
     """The default ranker fitted on every row of ``sets`` (each set's grades on its own scale:
     LambdaMART compares candidates only within a query)."""
+    names = sets[0].rows.names
+    if any(s.rows.names != names for s in sets):
+        raise ValueError("the labelled sets' rows hold other features")
     X = np.concatenate([s.rows.X for s in sets])
     y = np.concatenate([s.rows.y for s in sets])
     groups = [g for s in sets for g in s.rows.group_sizes]
-    return DefaultRanker.fit(X, y, groups, num_rounds, [s.ds.name for s in sets], text_encoder)
+    return DefaultRanker.fit(X, y, groups, num_rounds, [s.ds.name for s in sets], text_encoder, names)
 
 
 def cross_check(train: LabelledRows, test: LabelledRows, text_encoder: str,

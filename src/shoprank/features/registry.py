@@ -2,7 +2,8 @@
 
 Each :class:`Feature` names one column: what it means, how it is computed (a function of
 the per-query :class:`~shoprank.features.extract.FeatureContext`), whether the linear
-ranker min-max scales it within the query, and its default linear weight. The same ordered
+ranker min-max scales it within the query, its default linear weight, and the value a model
+reading it falls back to when a candidate batch lacks the column (``missing``). The same ordered
 list builds the matrix at serving time, names the columns of training logs, weights the
 linear ranker and labels each contribution in a result's explanation. The dense features
 come from the modality routes (:mod:`shoprank.modalities`).
@@ -32,6 +33,9 @@ class Feature:
     weight: float          # default weight in the linear ranker
     compute: Compute
     scaled: bool = False   # min-max scaled within the query before the linear ranker (scores whose scale varies)
+    # What a model that reads this feature gets from a batch without the column: the value the
+    # extractor gives when the feature's input is absent (0 for every feature today).
+    missing: float = 0.0
 
 
 def _bm25(field: str) -> Compute:

@@ -62,6 +62,14 @@ def _lightgbm():
     return lightgbm
 
 
+def _model_feature_names(model: bytes) -> list[str] | None:
+    """The feature names a LightGBM model file lists in its header, if it does."""
+    for line in model.split(b"\nTree=", 1)[0].splitlines():  # the header: before the first tree
+        if line.startswith(b"feature_names="):
+            return line.removeprefix(b"feature_names=").decode("utf-8").split(" ")
+    return None
+
+
 def _converter() -> None:
     """What converting a booster to ONNX takes (an ImportError if it is not installed)."""
     _lightgbm()
@@ -86,7 +94,8 @@ class LambdaMARTRanker(Ranker):
                  backend: Literal["onnx", "lightgbm"] = "onnx", *, model_file: Path | None = None):
         """``booster``, or ``None`` with the ``model_file`` it was saved to: a saved model is then
         scored by its ONNX conversion cached per user (LightGBM is not even imported, ~1.7 s with
-        scikit-learn), and the booster is read only for what needs it (explanations)."""
+        scikit-learn), and the booster is read only for what needs it (explanations).
+        ``feature_names``: the trees' inputs, in order; each is read from a batch by name."""
         if booster is None and model_file is None:
             raise ValueError("a LambdaMART ranker needs a booster or its model file")
         # Read once: scores (the ONNX copy keyed by these bytes) and explanations (the booster, read
@@ -94,6 +103,9 @@ class LambdaMARTRanker(Ranker):
         self._model_bytes = model_file.read_bytes() if booster is None and model_file is not None else None
         self._booster = Lazy(lambda: _lightgbm().Booster(model_str=self._model_text()), booster)
         self.feature_names = list(feature_names)
+        if self._model_bytes is not None and (saved := _model_feature_names(self._model_bytes)) is not None \
+                and saved != self.feature_names:
+            raise ValueError(f"{model_file} was trained on other features than its ranker.json lists")
         self.backend = backend
         self._base: float | None = None
         self._onnx = self._onnx_session() if backend == "onnx" else None
@@ -110,7 +122,10 @@ class LambdaMARTRanker(Ranker):
     def fit(cls, X: np.ndarray, y: np.ndarray, group_sizes: Sequence[int], num_rounds: int = 300,
             params: dict[str, Any] | None = None, feature_names: Sequence[str] = FEATURE_NAMES,
             backend: Literal["onnx", "lightgbm"] = "lightgbm") -> LambdaMARTRanker:
-        """Train on rows grouped by query (``group_sizes`` in row order)."""
+        """Train on rows grouped by query (``group_sizes`` in row order); ``feature_names`` name the
+        columns of ``X``."""
+        if np.shape(X)[1] != len(feature_names):
+            raise ValueError(f"{np.shape(X)[1]} feature columns for {len(feature_names)} names")
         lgb = _lightgbm()
         p = {**DEFAULT_PARAMS, **(params or {})}
         # Gains may exceed LightGBM's default 0..30 label table (ESCI uses 100/10/1/0).
@@ -160,10 +175,11 @@ class LambdaMARTRanker(Ranker):
         return bytes(onx.SerializeToString())
 
     def score(self, batch: CandidateBatch) -> np.ndarray:
-        return self.score_matrix(batch.X)
+        return self.score_matrix(batch.columns(self.feature_names))
 
     def score_matrix(self, X: np.ndarray) -> np.ndarray:
-        """Scores of feature rows (trees score each row on its own, so rows of many queries may mix)."""
+        """Scores of the model's input rows (columns :attr:`feature_names`; trees score each row on
+        its own, so rows of many queries may mix)."""
         X = np.asarray(X, np.float32)
         if len(X) == 0:
             return np.zeros(0, np.float32)
@@ -173,8 +189,12 @@ class LambdaMARTRanker(Ranker):
 
     def explain(self, batch: CandidateBatch, rows: Sequence[int] | None = None) -> np.ndarray:
         # Trees score rows independently, so only the asked rows are explained (TreeSHAP is costly).
-        X = np.asarray(batch.X, np.float32)
-        X = X if rows is None else X[list(rows)]
+        X = batch.columns(self.feature_names)
+        return self._by_batch_columns(batch, self.contributions(X if rows is None else X[list(rows)]))
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """TreeSHAP contributions of the model's input rows ``X``, in :attr:`feature_names` order."""
+        X = np.asarray(X, np.float32)
         if len(X) == 0:
             return np.zeros((0, len(self.feature_names)), np.float32)
         return self.booster.predict(X, pred_contrib=True)[:, :-1]  # last column: base_score()

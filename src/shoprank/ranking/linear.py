@@ -26,6 +26,8 @@ class LinearRanker(Ranker):
     name = "linear"
 
     def __init__(self, weights: Mapping[str, float] | None = None, feature_names: Sequence[str] = FEATURE_NAMES):
+        """Weights by feature name over ``feature_names`` (a declared feature without one gets its
+        declared default weight, any other 0)."""
         w = dict(DEFAULT_WEIGHTS)
         if weights:
             unknown = set(weights) - set(feature_names)
@@ -37,19 +39,19 @@ class LinearRanker(Ranker):
         self.w = np.array([self.weights[n] for n in self.feature_names], np.float32)
         self._scaled = np.array([BY_NAME[n].scaled if n in BY_NAME else False for n in self.feature_names])
 
-    def _prepare(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, np.float32).copy()
-        if len(X) == 0:
-            return X
-        X[:, self._scaled] = min_max_within_query(X[:, self._scaled])
-        return X
+    def contributions(self, M: np.ndarray, rows: Sequence[int] | None = None) -> np.ndarray:
+        """Each feature's part of the score of ``rows`` of one query's input rows ``M`` (columns
+        :attr:`feature_names`); scaling needs every candidate of the query."""
+        X = np.asarray(M, np.float32).copy()
+        if len(X):
+            X[:, self._scaled] = min_max_within_query(X[:, self._scaled])
+        return (X if rows is None else X[list(rows)]) * self.w
 
     def explain(self, batch: CandidateBatch, rows: Sequence[int] | None = None) -> np.ndarray:
-        scaled = self._prepare(batch.X)  # scaling needs every candidate of the query
-        return (scaled if rows is None else scaled[list(rows)]) * self.w
+        return self._by_batch_columns(batch, self.contributions(batch.columns(self.feature_names), rows))
 
     def score(self, batch: CandidateBatch) -> np.ndarray:
-        return self.explain(batch).sum(axis=1)
+        return self.contributions(batch.columns(self.feature_names)).sum(axis=1)
 
     def _save(self, path: Path) -> dict[str, Any]:
         return {"weights": self.weights}

@@ -32,7 +32,7 @@ import logging
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -60,15 +60,17 @@ def _torch():
 class ListInputs:
     """One query's candidates as the network reads them (numpy; tensors are made per call)."""
 
-    X: np.ndarray                      # (n, F) raw features
+    X: np.ndarray                      # (n, F) raw features, columns ``names``
     q: list[np.ndarray | None]         # per modality: the query vector, or None
     V: list[np.ndarray]                # per modality: (n, d) candidate vectors (0 where absent)
     P: list[np.ndarray]                # per modality: (n,) bool, candidate has it
     y: np.ndarray | None = None        # graded labels, when training
+    names: list[str] = field(default_factory=lambda: FEATURE_NAMES)  # the features in X
 
     @classmethod
     def from_batch(cls, batch: CandidateBatch, modalities: Sequence[tuple[str, int]],
-                   y: np.ndarray | None = None) -> ListInputs:
+                   y: np.ndarray | None = None, names: Sequence[str] | None = None) -> ListInputs:
+        """``batch``'s features ``names`` (default: all its columns, for training) and vectors."""
         qs, vs, ps = [], [], []
         n = len(batch)
         for name, dim in modalities:
@@ -79,92 +81,114 @@ class ListInputs:
             qs.append(None if q is None else np.array(q, np.float32))  # a copy: cached query vectors are read-only
             vs.append(v)
             ps.append(p)
-        return cls(np.asarray(batch.X, np.float32), qs, vs, ps, y)
+        names = batch.names if names is None else list(names)
+        return cls(np.asarray(batch.columns(names), np.float32), qs, vs, ps, y, names)
 
 
 def _build_net(n_features: int, dims: Sequence[int], variant: Variant, hidden: int, dropout: float):
     torch = _torch()
-    nn = torch.nn
 
-    class FusionNet(nn.Module):  # type: ignore[name-defined]
+    class FusionNet(torch.nn.Module):  # type: ignore[name-defined]
         def __init__(self) -> None:
             super().__init__()
-            self.variant = variant
-            self.dims = list(dims)
-            m = len(self.dims)
-            self.inter = nn.ModuleList([nn.Linear(d + 1, hidden) for d in self.dims])
-            self.qproj = nn.ModuleList([nn.Linear(d, hidden) for d in self.dims])
-            self.feat = nn.Sequential(nn.Linear(n_features, hidden), nn.ReLU())
-            if variant == "early":
-                width = n_features + sum(3 * d + 1 for d in self.dims)
-                self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, 2 * hidden), nn.ReLU(),
-                                          nn.Dropout(dropout), nn.Linear(2 * hidden, hidden), nn.ReLU(),
-                                          nn.Linear(hidden, 1))
-            elif variant == "attention":
-                self.att_u = nn.Linear(hidden, hidden, bias=False)
-                self.att_c = nn.Linear(hidden, hidden)
-                self.att_v = nn.Linear(hidden, 1, bias=False)
-                self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * hidden, hidden), nn.ReLU(),
-                                          nn.Linear(hidden, 1))
-            elif variant == "transformer":
-                self.mod_emb = nn.Parameter(torch.zeros(m + 2, hidden))
-                nn.init.normal_(self.mod_emb, std=0.02)
-                layer = nn.TransformerEncoderLayer(hidden, nhead=4, dim_feedforward=2 * hidden, dropout=dropout,
-                                                   batch_first=True)
-                self.encoder = nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
-                self.head = nn.Linear(hidden, 1)
-            else:  # late
-                self.mod_score = nn.ModuleList([nn.Linear(hidden, 1) for _ in self.dims])
-                self.mod_logit = nn.Parameter(torch.zeros(m))
-                self.head = nn.Linear(n_features, 1)
+            _add_layers(self, torch, n_features, dims, variant, hidden, dropout)
 
-        def forward(self, X, qs, Vs, mask, gates):
-            """X (n, F) standardised; qs per modality (d,) or None; Vs (n, d); mask (n, M) bool:
-            present; gates (n, M) in [0, 1] scale each modality's inputs (1 = as is)."""
-            n = X.shape[0]
-            f = self.feat(X)
-            if self.variant == "early":
-                parts = [X]
-                for k, d in enumerate(self.dims):
-                    g = (gates[:, k] * mask[:, k]).unsqueeze(1)
-                    q = qs[k].expand(n, d) if qs[k] is not None else X.new_zeros(n, d)
-                    parts += [q * g, Vs[k] * g, q * Vs[k] * g, g]
-                return self.head(torch.cat(parts, 1)).squeeze(1), None
-            tokens, ctx = [], []
-            for k in range(len(self.dims)):
-                if qs[k] is None:
-                    tokens.append(X.new_zeros(n, f.shape[1]))
-                    continue
-                cos = (Vs[k] @ qs[k]).unsqueeze(1)
-                tokens.append(torch.relu(self.inter[k](torch.cat([Vs[k] * qs[k], cos], 1))))
-                ctx.append(self.qproj[k](qs[k].unsqueeze(0)).squeeze(0))  # 2-D in: int8 (dynamic) linears need it
-            if not tokens:  # an index without vector modalities: the features alone
-                U = X.new_zeros(n, 0, f.shape[1])
-            else:
-                U = torch.stack(tokens, 1) * gates.unsqueeze(2)  # (n, M, H)
-            fmask = mask.float()
-            if self.variant == "late":
-                if not tokens:
-                    return self.head(X).squeeze(1), None
-                s = torch.cat([self.mod_score[k](U[:, k]) for k in range(U.shape[1])], 1)  # (n, M)
-                w = torch.softmax(self.mod_logit.expand(n, -1).masked_fill(~mask, -1e9), 1) * fmask
-                return self.head(X).squeeze(1) + (w * s).sum(1), w
-            # The query's context, gated like the modalities it comes from.
-            present_q = [k for k in range(len(self.dims)) if qs[k] is not None]
-            c = torch.zeros_like(f)
-            if present_q:
-                c = torch.stack([ctx[i] * gates[:, k:k + 1] for i, k in enumerate(present_q)], 0).mean(0)
-            if self.variant == "attention":
-                logits = self.att_v(torch.tanh(self.att_u(U) + self.att_c(c).unsqueeze(1))).squeeze(2)
-                a = torch.softmax(logits.masked_fill(~mask, -1e9), 1) * fmask  # rows with nothing: all 0
-                fused = (a.unsqueeze(2) * U).sum(1)
-                return self.head(torch.cat([fused, f], 1)).squeeze(1), a
-            seq = torch.cat([f.unsqueeze(1), c.unsqueeze(1), U], 1) + self.mod_emb.unsqueeze(0)
-            pad = torch.cat([mask.new_zeros(n, 2), ~mask], 1)
-            out = self.encoder(seq, src_key_padding_mask=pad)
-            return self.head(out[:, 0]).squeeze(1), None
+        forward = _fusion_forward
 
     return FusionNet()
+
+
+def _add_layers(net: Any, torch: Any, n_features: int, dims: Sequence[int], variant: Variant, hidden: int,
+                dropout: float) -> None:
+    """The network's layers: the modality interactions, the feature token, the variant's head."""
+    nn = torch.nn
+    net.variant = variant
+    net.dims = list(dims)
+    m = len(net.dims)
+    net.inter = nn.ModuleList([nn.Linear(d + 1, hidden) for d in net.dims])
+    net.qproj = nn.ModuleList([nn.Linear(d, hidden) for d in net.dims])
+    net.feat = nn.Sequential(nn.Linear(n_features, hidden), nn.ReLU())
+    if variant == "early":
+        width = n_features + sum(3 * d + 1 for d in net.dims)
+        net.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, 2 * hidden), nn.ReLU(),
+                                 nn.Dropout(dropout), nn.Linear(2 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+    elif variant == "attention":
+        net.att_u = nn.Linear(hidden, hidden, bias=False)
+        net.att_c = nn.Linear(hidden, hidden)
+        net.att_v = nn.Linear(hidden, 1, bias=False)
+        net.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+    elif variant == "transformer":
+        net.mod_emb = nn.Parameter(torch.zeros(m + 2, hidden))
+        nn.init.normal_(net.mod_emb, std=0.02)
+        layer = nn.TransformerEncoderLayer(hidden, nhead=4, dim_feedforward=2 * hidden, dropout=dropout,
+                                           batch_first=True)
+        net.encoder = nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
+        net.head = nn.Linear(hidden, 1)
+    else:  # late
+        net.mod_score = nn.ModuleList([nn.Linear(hidden, 1) for _ in net.dims])
+        net.mod_logit = nn.Parameter(torch.zeros(m))
+        net.head = nn.Linear(n_features, 1)
+
+
+def _fusion_forward(net: Any, X, qs, Vs, mask, gates):
+    """X (n, F) standardised; qs per modality (d,) or None; Vs (n, d); mask (n, M) bool:
+    present; gates (n, M) in [0, 1] scale each modality's inputs (1 = as is).
+    Returns the scores (n,) and the modality weights (n, M) of the variants that have them."""
+    torch = _torch()
+    n = X.shape[0]
+    f = net.feat(X)
+    if net.variant == "early":
+        return _early_fusion(net, torch, X, qs, Vs, mask, gates), None
+    U, ctx = _modality_tokens(net, torch, X, f, qs, Vs, gates)
+    fmask = mask.float()
+    if net.variant == "late":
+        if not U.shape[1]:
+            return net.head(X).squeeze(1), None
+        s = torch.cat([net.mod_score[k](U[:, k]) for k in range(U.shape[1])], 1)  # (n, M)
+        w = torch.softmax(net.mod_logit.expand(n, -1).masked_fill(~mask, -1e9), 1) * fmask
+        return net.head(X).squeeze(1) + (w * s).sum(1), w
+    # The query's context, gated like the modalities it comes from.
+    present_q = [k for k in range(len(net.dims)) if qs[k] is not None]
+    c = torch.zeros_like(f)
+    if present_q:
+        c = torch.stack([ctx[i] * gates[:, k:k + 1] for i, k in enumerate(present_q)], 0).mean(0)
+    if net.variant == "attention":
+        logits = net.att_v(torch.tanh(net.att_u(U) + net.att_c(c).unsqueeze(1))).squeeze(2)
+        a = torch.softmax(logits.masked_fill(~mask, -1e9), 1) * fmask  # rows with nothing: all 0
+        fused = (a.unsqueeze(2) * U).sum(1)
+        return net.head(torch.cat([fused, f], 1)).squeeze(1), a
+    seq = torch.cat([f.unsqueeze(1), c.unsqueeze(1), U], 1) + net.mod_emb.unsqueeze(0)
+    pad = torch.cat([mask.new_zeros(n, 2), ~mask], 1)
+    out = net.encoder(seq, src_key_padding_mask=pad)
+    return net.head(out[:, 0]).squeeze(1), None
+
+
+def _early_fusion(net: Any, torch: Any, X, qs, Vs, mask, gates):
+    """Early fusion's scores: the features, and per modality q, v, q ⊙ v and the gated presence bit."""
+    n = X.shape[0]
+    parts = [X]
+    for k, d in enumerate(net.dims):
+        g = (gates[:, k] * mask[:, k]).unsqueeze(1)
+        q = qs[k].expand(n, d) if qs[k] is not None else X.new_zeros(n, d)
+        parts += [q * g, Vs[k] * g, q * Vs[k] * g, g]
+    return net.head(torch.cat(parts, 1)).squeeze(1)
+
+
+def _modality_tokens(net: Any, torch: Any, X, f, qs, Vs, gates):
+    """The gated interaction tokens (n, M, H) (0 for a modality the query has no vector for) and
+    the query's projection per modality it has a vector for."""
+    n = X.shape[0]
+    tokens, ctx = [], []
+    for k in range(len(net.dims)):
+        if qs[k] is None:
+            tokens.append(X.new_zeros(n, f.shape[1]))
+            continue
+        cos = (Vs[k] @ qs[k]).unsqueeze(1)
+        tokens.append(torch.relu(net.inter[k](torch.cat([Vs[k] * qs[k], cos], 1))))
+        ctx.append(net.qproj[k](qs[k].unsqueeze(0)).squeeze(0))  # 2-D in: int8 (dynamic) linears need it
+    if not tokens:  # an index without vector modalities: the features alone
+        return X.new_zeros(n, 0, f.shape[1]), ctx
+    return torch.stack(tokens, 1) * gates.unsqueeze(2), ctx
 
 
 def _loss(scores, y, kind: Loss, temperature: float = 0.1):
@@ -187,8 +211,9 @@ class NeuralFusionRanker(Ranker):
     name = "neural"
 
     def __init__(self, net: Any, variant: Variant, modalities: list[tuple[str, int]], mean: np.ndarray,
-                 std: np.ndarray, config: dict[str, Any]):
+                 std: np.ndarray, config: dict[str, Any], feature_names: Sequence[str] = FEATURE_NAMES):
         self.net = net.eval()
+        self.feature_names = list(feature_names)
         self.variant = variant
         self.modalities = modalities
         self.mean = mean.astype(np.float32)
@@ -222,7 +247,7 @@ class NeuralFusionRanker(Ranker):
         return s.numpy().astype(np.float64), None if w is None else w.numpy()
 
     def _inputs(self, batch: CandidateBatch) -> ListInputs:
-        return ListInputs.from_batch(batch, self.modalities)
+        return ListInputs.from_batch(batch, self.modalities, names=self.feature_names)
 
     # -- the contract -------------------------------------------------------------------------
     def score(self, batch: CandidateBatch) -> np.ndarray:
@@ -258,9 +283,8 @@ class NeuralFusionRanker(Ranker):
         torch = _torch()
         li = self._inputs(batch)
         idx = np.arange(len(li.X)) if rows is None else np.asarray(rows, np.int64)
-        out = np.zeros((len(idx), len(FEATURE_NAMES)))
         if not len(idx):
-            return out
+            return np.zeros((0, len(self.explained_names(batch))))
         X, qs, Vs, mask = self._tensors(li)
         X, Vs, mask = X[idx], [v[idx] for v in Vs], mask[idx]
         gates_full = mask.float()
@@ -277,17 +301,17 @@ class NeuralFusionRanker(Ranker):
                 total_g += gg
         attr_f = (total_f * X / IG_STEPS).detach().numpy().astype(np.float64)
         attr_g = (total_g * gates_full / IG_STEPS).detach().numpy().astype(np.float64)
-        out[:, : attr_f.shape[1]] = attr_f
+        out = attr_f  # in the model's column order until the end: the same numbers whatever the batch's order
         for k, (name, _) in enumerate(self.modalities):
-            out[:, FEATURE_NAMES.index(_cos_feature(name))] += attr_g[:, k]
+            out[:, _column(self.feature_names, _cos_feature(name), "rrf")] += attr_g[:, k]
         # Rescale so each row adds up exactly (the Riemann sum is close, not exact).
         target = self._forward(li)[0][idx] - self.base_score()
         got = out.sum(1)
         scale = np.where(np.abs(got) > 1e-9, target / np.where(np.abs(got) > 1e-9, got, 1.0), 0.0)
         out *= scale[:, None]
         short = target - out.sum(1)  # rows whose attributions summed to ~0: put the rest on the fused rank
-        out[:, FEATURE_NAMES.index("rrf")] += short
-        return out
+        out[:, _column(self.feature_names, "rrf")] += short
+        return self._by_batch_columns(batch, out)
 
     # -- persistence --------------------------------------------------------------------------
     def _save(self, path: Path) -> dict[str, Any]:
@@ -302,9 +326,10 @@ class NeuralFusionRanker(Ranker):
         torch = _torch()
         mods = [(str(m), int(d)) for m, d in meta["modalities"]]
         cfg = meta["config"]
-        net = _build_net(len(FEATURE_NAMES), [d for _, d in mods], meta["variant"], cfg["hidden"], cfg["dropout"])
+        names = list(meta["features"])
+        net = _build_net(len(names), [d for _, d in mods], meta["variant"], cfg["hidden"], cfg["dropout"])
         net.load_state_dict(torch.load(path / "net.pt", weights_only=True))
-        return cls(net, meta["variant"], mods, np.load(path / "mean.npy"), np.load(path / "std.npy"), cfg)
+        return cls(net, meta["variant"], mods, np.load(path / "mean.npy"), np.load(path / "std.npy"), cfg, names)
 
     # -- training -----------------------------------------------------------------------------
     @classmethod
@@ -312,8 +337,9 @@ class NeuralFusionRanker(Ranker):
             *, loss: Loss = "approxndcg", hidden: int = 64, dropout: float = 0.1, epochs: int = 30,
             lr: float = 1e-3, patience: int = 4, valid_share: float = 0.15, seed: int = 0,
             threads: int = 2) -> NeuralFusionRanker:
-        """Train on one query's candidates per list (``ListInputs.y`` set); a share of the
-        queries is held out for early stopping (the best epoch's weights are kept)."""
+        """Train on one query's candidates per list (``ListInputs.y`` set; every list's features
+        under the same ``names``, which the model keeps); a share of the queries is held out for
+        early stopping (the best epoch's weights are kept)."""
         if variant not in VARIANTS:
             raise ValueError(f"unknown variant {variant!r}; one of {VARIANTS}")
         torch = _torch()
@@ -323,6 +349,9 @@ class NeuralFusionRanker(Ranker):
         lists = [li for li in lists if li.y is not None and len(li.X) > 1 and np.ptp(li.y) > 0]
         if not lists:
             raise ValueError("no query has candidates with different grades to learn from")
+        names = lists[0].names
+        if any(li.names != names for li in lists) or lists[0].X.shape[1] != len(names):
+            raise ValueError("the lists' feature columns differ from each other or from their names")
         X_all = np.concatenate([li.X for li in lists])
         mean, std = X_all.mean(0), X_all.std(0)
         std = np.where(std > 1e-6, std, 1.0)
@@ -332,7 +361,7 @@ class NeuralFusionRanker(Ranker):
         valid, train = order[:n_valid], order[n_valid:]
         cfg = {"hidden": hidden, "dropout": dropout, "loss": loss, "epochs": epochs, "lr": lr, "seed": seed}
         net = _build_net(X_all.shape[1], [d for _, d in modalities], variant, hidden, dropout)
-        model = cls(net, variant, list(modalities), mean, std, cfg)
+        model = cls(net, variant, list(modalities), mean, std, cfg, names)
         opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-5)
         tensors = [model._tensors(li) + (torch.from_numpy(li.y.astype(np.float32)),) for li in lists]  # type: ignore[union-attr]
         stopper, epochs_run = EarlyStopping(patience), 0
@@ -372,8 +401,13 @@ def _cos_feature(modality: str) -> str:
     from shoprank.modalities import BY_NAME
 
     spec = BY_NAME.get(modality)
-    feat = spec.routes[0].feature if spec and spec.routes else None
-    return feat if feat in FEATURE_NAMES else "rrf"
+    return spec.routes[0].feature if spec and spec.routes else "rrf"
+
+
+def _column(names: list[str], *preferred: str) -> int:
+    """Where an explanation shows what has no feature of its own: the first of ``preferred`` among
+    a model's ``names``, else its last."""
+    return next((names.index(n) for n in preferred if n in names), len(names) - 1)
 
 
 def index_modalities(artifacts: Any) -> list[tuple[str, int]]:

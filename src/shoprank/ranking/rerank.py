@@ -5,7 +5,7 @@ rank, and the cross-encoder's score (how the top KDD Cup 2022 ESCI solutions com
 ``shoprank eval --cross-encoder --save-model DIR`` trains both (the stack on out-of-fold
 cross-encoder and first-stage scores) and writes ``DIR/<set>-ce``; a server reranks with it when
 ``SHOPRANK_RERANKER_MODEL`` names that folder. The columns the stack reads are built here, for
-training and serving alike.
+training and serving alike; the stack reads them, and the features, by name.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from shoprank.features.registry import FEATURE_NAMES
+from shoprank.ranking.base import CandidateBatch, read_meta
 
 if TYPE_CHECKING:
     from shoprank.ranking.cross_encoder import CrossEncoder
@@ -65,7 +66,7 @@ class Reranked:
     rows: np.ndarray
     scores: np.ndarray
     ce: np.ndarray
-    X: np.ndarray  # the stack's input rows, for explanations
+    X: np.ndarray  # the stack's input rows (columns: its feature_names), for explanations
     shift: float = 0.0  # added to the other candidates' scores to keep them below these
 
 
@@ -81,15 +82,18 @@ class CrossEncoderReranker:
         return bool(query.strip()) and _HAN.search(query) is None
 
     def rerank(self, query: str, texts: Sequence[str], X: np.ndarray, stage1: np.ndarray,
-               rows: np.ndarray) -> Reranked:
-        """Rescore a first stage's top rows (``X``, ``stage1``, ``texts`` in its order)."""
+               rows: np.ndarray, names: Sequence[str] = FEATURE_NAMES) -> Reranked:
+        """Rescore a first stage's top rows (``X``, its feature columns ``names``; ``stage1``,
+        ``texts`` in its order)."""
         ce = np.asarray(self.scorer.score(query, texts), np.float64)
-        Xs = np.hstack([np.asarray(X, np.float64), stack_columns(stage1, ce, self.top)]).astype(np.float32)
+        both = np.hstack([np.asarray(X, np.float64), stack_columns(stage1, ce, self.top)]).astype(np.float32)
+        Xs = np.asarray(CandidateBatch.from_features(both, [*names, *STACK_FEATURES]).columns(self.stack.feature_names))
         return Reranked(rows, np.asarray(self.stack.score_matrix(Xs), np.float64), ce, Xs)
 
     def explain(self, X: np.ndarray) -> list[dict[str, float]]:
-        """Each row's stack score as contributions: the features by name, plus "first_stage" and
-        "cross_encoder" for the stack's own columns, and "base"."""
+        """Each row's stack score (``X``: the stack's input rows, :attr:`Reranked.X`) as
+        contributions: the features by name, plus "first_stage" and "cross_encoder" for the
+        stack's own columns, and "base"."""
         contrib = self.stack.booster.predict(np.asarray(X, np.float32), pred_contrib=True)
         names = self.stack.feature_names
         out = []
@@ -106,7 +110,6 @@ class CrossEncoderReranker:
     @classmethod
     def load(cls, path: Path, threads: int = 1) -> CrossEncoderReranker:
         """A reranker saved by :func:`save_reranker`, its cross-encoder on onnxruntime int8."""
-        from shoprank.ranking.base import read_meta
         from shoprank.ranking.cross_encoder import OnnxCrossEncoder
         from shoprank.ranking.lgbm import LambdaMARTRanker
 
@@ -117,8 +120,9 @@ class CrossEncoderReranker:
                                     "`shoprank eval --cross-encoder --save-model DIR`")
         meta: dict[str, Any] = json.loads(meta_file.read_text())
         stack_meta = read_meta(path / "stack")
-        if stack_meta["type"] != LambdaMARTRanker.name or stack_meta["features"] != [*FEATURE_NAMES, *STACK_FEATURES]:
-            raise ValueError(f"{path / 'stack'} is not a stack over this version's features")
+        # Any features, by name; but a stack reads at least the first stage's columns.
+        if stack_meta["type"] != LambdaMARTRanker.name or not set(STAGE1_FEATURES) <= set(stack_meta["features"]):
+            raise ValueError(f"{path / 'stack'} is not a stack (a LambdaMART model reading {list(STAGE1_FEATURES)})")
         stack = LambdaMARTRanker._load(path / "stack", stack_meta)
         scorer = OnnxCrossEncoder(path / "cross-encoder", meta["runtime"], int(meta["max_length"]), threads)
         return cls(scorer, stack, int(meta["top"]), str(meta["first_stage"]))

@@ -2,26 +2,32 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from shoprank.features.registry import FEATURE_NAMES
-from shoprank.search import Candidates
 from shoprank.types import Query
+
+if TYPE_CHECKING:
+    from shoprank.search import Candidates
+
+_LOG_KEYS = ("query_id", "product_id", "label")  # a feature log's columns that are not features
 
 
 @dataclass
 class TrainingSet:
-    """Feature rows of every (query, candidate) pair, in query order, with graded labels."""
+    """Feature rows of every (query, candidate) pair, in query order, with graded labels; a model
+    fitted on them records ``names``, the features in ``X``."""
 
     X: np.ndarray
     y: np.ndarray
     qids: np.ndarray  # query id per row
     pids: np.ndarray  # product id per row
+    names: list[str] = field(default_factory=lambda: FEATURE_NAMES)
 
     @property
     def group_sizes(self) -> list[int]:
@@ -35,13 +41,13 @@ class TrainingSet:
         yield from zip((str(q) for q in qids), groups)
 
     def subset(self, rows: np.ndarray) -> TrainingSet:
-        return TrainingSet(self.X[rows], self.y[rows], self.qids[rows], self.pids[rows])
+        return TrainingSet(self.X[rows], self.y[rows], self.qids[rows], self.pids[rows], self.names)
 
     def to_parquet(self, path: Path) -> None:
         """Feature log: one row per (query, product) with label and every named feature."""
         import pandas as pd
 
-        df = pd.DataFrame(self.X, columns=FEATURE_NAMES)
+        df = pd.DataFrame(self.X, columns=self.names)
         df.insert(0, "label", self.y)
         df.insert(0, "product_id", self.pids)
         df.insert(0, "query_id", self.qids)
@@ -50,11 +56,13 @@ class TrainingSet:
 
     @classmethod
     def from_parquet(cls, path: Path) -> TrainingSet:
+        """A feature log as written, with the features it holds (whichever version wrote it)."""
         import pandas as pd
 
         df = pd.read_parquet(path)
-        return cls(df[FEATURE_NAMES].to_numpy(np.float32), df["label"].to_numpy(), df["query_id"].to_numpy(),
-                   df["product_id"].to_numpy())
+        names = [str(c) for c in df.columns if c not in _LOG_KEYS]
+        return cls(df[names].to_numpy(np.float32), df["label"].to_numpy(), df["query_id"].to_numpy(),
+                   df["product_id"].to_numpy(), names)
 
 
 def collect_candidates(engine, queries: dict[str, str], rerank_k: int = 200) -> dict[str, Candidates]:
@@ -66,8 +74,9 @@ def collect_candidates(engine, queries: dict[str, str], rerank_k: int = 200) -> 
 
 
 def training_set(engine, cands: dict[str, Candidates], qrels: dict[str, dict[str, int]]) -> TrainingSet:
-    """Label each candidate from the judgments (unjudged = 0)."""
+    """Label each candidate from the judgments (unjudged = 0); the rows keep the candidates' feature names."""
     products = engine.artifacts.catalog.products
+    names = next((c.batch.names for c in cands.values()), FEATURE_NAMES)
     X: list[np.ndarray] = []
     y: list[int] = []
     q: list[str] = []
@@ -76,11 +85,11 @@ def training_set(engine, cands: dict[str, Candidates], qrels: dict[str, dict[str
         if not len(c.positions):
             continue
         pids = [products[i].id for i in c.positions]
-        X.append(c.X)
+        X.append(c.batch.columns(names))
         y.extend(qrels.get(qid, {}).get(pid, 0) for pid in pids)
         q.extend([qid] * len(pids))
         p.extend(pids)
-    return TrainingSet(np.concatenate(X).astype(np.float32), np.array(y, np.int64), np.array(q), np.array(p))
+    return TrainingSet(np.concatenate(X).astype(np.float32), np.array(y, np.int64), np.array(q), np.array(p), names)
 
 
 def query_folds(qids: np.ndarray, n_folds: int = 5, seed: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -169,7 +169,7 @@ class Present:
         shown = [(hit, i) for hit, i in zip(hits, rows, strict=True) if i >= 0]  # pinned from outside: nothing
         if not shown:
             return
-        names = self.extractor.names
+        names = ranker.explained_names(batch)  # the batch's columns, then any the ranker read at its fallback
         contrib = ranker.explain(batch, [i for _, i in shown])
         base = ranker.base_score()
         weights = ranker.modality_weights(batch, [i for _, i in shown])

@@ -86,7 +86,7 @@ class Features:
         keep, products = state.kept, self.art.catalog.products
         X = self.extractor.extract(state.plan, keep, dict(state.fused), state.personal)
         state.batch = CandidateBatch(X, np.array(keep, np.int64), [products[p].id for p in keep],
-                                     state.plan.vectors, self.art)
+                                     state.plan.vectors, self.art, self.extractor.names)
 
 
 class Rank:
@@ -112,7 +112,7 @@ class Rerank:
         top = np.argsort(-scores, kind="stable")[:self.reranker.top]
         products = self.art.catalog.products
         texts = [product_text(products[int(batch.positions[i])]) for i in top]
-        r = self.reranker.rerank(text, texts, batch.X[top], scores[top], top)
+        r = self.reranker.rerank(text, texts, batch.X[top], scores[top], top, batch.names)
         out = np.asarray(scores, np.float64).copy()
         rest = np.ones(len(out), bool)
         rest[top] = False

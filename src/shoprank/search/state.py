@@ -79,7 +79,8 @@ class SearchState:
     runs: dict[str, Run] = field(default_factory=dict)   # retrieve
     fused: Fused = field(default_factory=list)           # fuse
     kept: list[int] = field(default_factory=list)        # filter: catalog positions, fused order
-    batch: CandidateBatch = field(default_factory=lambda: CandidateBatch(np.zeros((0, 0), np.float32)))  # features
+    # features
+    batch: CandidateBatch = field(default_factory=lambda: CandidateBatch(np.zeros((0, 0), np.float32), names=[]))
     scores: np.ndarray = field(default_factory=lambda: np.zeros(0))  # rank (and rerank): one per batch row
     reranked: Reranked | None = None                     # rerank
     # Rules: catalog positions pinned to a slot on the page (0: first), and positions never shown.
