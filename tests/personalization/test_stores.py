@@ -25,31 +25,12 @@ from shoprank.personalization.store import sqlite as sqlite_store
 from shoprank.personalization.store.base import EventLog, ProfileStore
 from shoprank.personalization.store.sqlite import MemoryProfileStore, SQLiteEventLog, SQLiteProfileStore
 from shoprank.types import Event
+from stores.contract import run_threads
 
 
 def ev(product: str = "p1", user: str | None = None, session: str | None = "s1", type: str = "view",
        ts: float | None = None, query: str | None = None) -> Event:
     return Event(user_id=user, session_id=session, product_id=product, type=type, ts=ts, query=query)
-
-
-def run_threads(n: int, target: Callable[[int], None], timeout: float = 60) -> None:
-    """Run ``target(i)`` in ``n`` threads; re-raise the first failure in the caller."""
-    errors: list[BaseException] = []
-
-    def wrap(i: int) -> None:
-        try:
-            target(i)
-        except BaseException as err:  # surfaced below: a thread's assert must fail the test
-            errors.append(err)
-
-    threads = [threading.Thread(target=wrap, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout)
-        assert not t.is_alive(), "worker thread hung"
-    if errors:
-        raise errors[0]
 
 
 # -- event log ----------------------------------------------------------------------------------
