@@ -15,7 +15,7 @@ from shoprank.features.extract import FeatureExtractor
 from shoprank.index.builder import build_index
 from shoprank.index.live import CatalogWrite, apply_writes
 from shoprank.index.sources import SOURCES
-from shoprank.index.sources.photos import load_image
+from shoprank.index.sources.photos import encode_query_photo, load_image
 from shoprank.modalities import MODALITIES
 from shoprank.query.plan import QueryPlan
 from shoprank.retrieval.hybrid import DenseRetriever
@@ -62,3 +62,14 @@ def test_a_pooled_modality_is_built_extended_live_and_retrieved(tmp_path):
     retriever = DenseRetriever(route.retriever, VIDEO.name, VIDEO.query_key(route))
     hits = retriever.run(art, q, 3)
     assert hits[0][0] == pos and hits[0][1] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_a_query_photo_reaches_the_pooled_modality(tmp_path):
+    # The modality takes the query photo by its "photo" route, whatever its source.
+    encoders = EncoderSet(HashingTextEncoder(), PaletteImageEncoder())
+    path = photo(tmp_path / "q.png", "green")
+    img = load_image(path)
+    assert img is not None
+    vectors, _ = encode_query_photo(img, {"image", "color", "video"}, encoders, encoders.text.encode_query, SPECS)
+    assert {"photo:image", "photo:color", "photo:video"} <= set(vectors)
+    assert np.allclose(vectors["photo:video"], _mean_of_frames([path]), atol=1e-6)

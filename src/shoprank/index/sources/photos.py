@@ -207,13 +207,14 @@ class PhotoLabelSource(TextSource):
 def encode_query_photo(img: Image.Image, present: Container[str], encoders: EncoderSet,
                        encode_text: Callable[[str], np.ndarray],
                        specs: Sequence[ModalitySpec] = MODALITIES) -> tuple[dict[str, np.ndarray], Labels]:
-    """A query photo through every photo modality the index holds (``present``): its vector per
-    modality (``photo:<name>``), and what the labelling encoder sees in it, with that phrase's
-    text vector (``photo_labels``, the text bridge)."""
+    """A query photo through every modality the index holds (``present``) that a query photo
+    reaches (a ``"photo"`` route; its source may be another than photos, e.g. video frames): its
+    vector per modality (``photo:<name>``), and what the labelling encoder sees in it, with that
+    phrase's text vector (``photo_labels``, the text bridge)."""
     vectors: dict[str, np.ndarray] = {}
     seen: Labels = []
     for spec in specs:
-        if spec.source != "photos" or spec.name not in present:
+        if spec.name not in present or not any(r.query == "photo" for r in spec.routes):
             continue
         encoder = encoders.for_modality(spec)
         if not isinstance(encoder, ImageEncoder):
