@@ -54,15 +54,16 @@ class QueryUnderstanding:
     def read_text(self, text: str | None, artifacts: IndexArtifacts, currency: str = "USD") -> QueryPlan:
         """The text steps of :meth:`plan` (no vectors)."""
         plan = QueryPlan(text=(text or "").strip() or None, original=text)
-        if plan.text:
-            for rewriter in self.rewriters:
-                for r in rewriter.rewrite(plan, artifacts):
-                    plan.rewrites.append(r)
-                    if r.replaces and r.text.strip():
-                        plan.text = r.text.strip()
-            plan.terms = stemmed_terms(plan.text)
-            plan.parsed = parse_query(plan.text, currency)
-        plan.language = language_of(plan.text)
+        if not plan.text:
+            return plan
+        plan.terms, plan.language = stemmed_terms(plan.text), language_of(plan.text)
+        for rewriter in self.rewriters:  # each sees the text as the ones before it left it
+            for r in rewriter.rewrite(plan, artifacts):
+                plan.rewrites.append(r)
+                if r.replaces and r.text.strip():
+                    plan.text = r.text.strip()
+                    plan.terms, plan.language = stemmed_terms(plan.text), language_of(plan.text)
+        plan.parsed = parse_query(plan.text, currency)
         return plan
 
     def shown_labels(self, labels: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
