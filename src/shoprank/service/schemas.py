@@ -255,3 +255,17 @@ class SuggestionPublic(BaseModel):
 class SuggestResponse(BaseModel):
     q: str
     suggestions: list[SuggestionPublic]
+
+
+class SynonymSetPublic(BaseModel):
+    """A synonym set of the served index: multi-way (no ``input``) or one-way (``input`` → ``terms``)."""
+
+    id: str
+    terms: list[str]
+    input: str | None = None
+    description: str  # "rucksack = backpack" or "tee → t-shirt"
+
+
+class SynonymsResponse(BaseModel):
+    synonyms: list[SynonymSetPublic]  # by id
+    version: int  # bumped by every edit
