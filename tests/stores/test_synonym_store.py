@@ -15,8 +15,8 @@ class TestSQLiteSynonymStore(SynonymStoreContract):
 
 
 def test_every_shipped_backend_has_a_contract_test_here():
-    tested = {c.backend for c in globals().values()
-              if isinstance(c, type) and issubclass(c, StoreContract) and getattr(c, "registry", None) is SYNONYM_STORES}
+    tested = {c.backend for c in globals().values() if isinstance(c, type) and issubclass(c, StoreContract)
+              and getattr(c, "registry", None) is SYNONYM_STORES}
     assert set(SYNONYM_STORES.names()) <= tested
 
 

@@ -42,8 +42,10 @@ MAX_LETTERS = 60  # longer Latin queries are sentences, not pinyin
 
 
 def _vocabulary_words() -> list[str]:
+    """In table order: of two words spelled alike and as frequent, the one listed first reads."""
     tables = (COLORS, GENDERS, PRODUCT_TYPES)
-    return sorted({w for table in tables for words in table.values() for w in words if _CJK_RUN.fullmatch(w)})
+    return list(dict.fromkeys(w for table in tables for words in table.values() for w in words
+                              if _CJK_RUN.fullmatch(w)))
 
 
 def syllables(word: str) -> list[str] | None:
@@ -86,9 +88,10 @@ class PinyinVocabulary:
     def __post_init__(self) -> None:
         self._counts: Counter[str] = Counter()
         self._spelled: set[str] = set()  # keys some word spells exactly
-        self._known = set(_vocabulary_words())
-        self._longest = max(map(len, self._known))
-        self.add_words(self._known)
+        words = _vocabulary_words()
+        self._known = set(words)
+        self._longest = max(map(len, words))
+        self.add_words(words)
 
     def add_words(self, words: Iterable[str], n: int = 1) -> None:
         """Count ``words`` ``n`` times more; a key spelled by several words reads as the most frequent."""
