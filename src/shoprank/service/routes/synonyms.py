@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from shoprank.query.synonym_store import ID_PATTERN, SynonymSet
 from shoprank.service.deps import EngineDep
-from shoprank.service.guard import AUTH_RESPONSES, ERROR_RESPONSES, parse_json
+from shoprank.service.guard import AUTH_RESPONSES, ERROR_RESPONSES, ErrorResponse, parse_json
 from shoprank.service.schemas import SynonymSetPublic, SynonymsResponse
 from shoprank.service.security import require
 from shoprank.types import describe_error
@@ -51,8 +51,8 @@ async def put_synonyms(request: Request, engine: EngineDep, sid: str = SetId) ->
     return _public(sid, synonym_set)
 
 
-@router.delete("/{sid}", response_model=SynonymsResponse, responses={404: ERROR_RESPONSES[422] | {
-    "description": "No such synonym set"}})
+@router.delete("/{sid}", response_model=SynonymsResponse, responses={
+    **ERROR_RESPONSES, 404: {"model": ErrorResponse, "description": "No such synonym set"}})
 async def delete_synonyms(engine: EngineDep, sid: str = SetId) -> SynonymsResponse:
     """Delete the set ``sid``; the next search no longer reads it. Answers the sets left."""
     if not await run_in_threadpool(engine.synonyms.delete, sid):
