@@ -81,3 +81,18 @@ def test_a_product_written_live_brings_its_words(tmp_path, fake_settings, demo_c
 
 def test_plan_without_text():
     assert PinyinRewriter().rewrite(QueryPlan(text=None), None) == []  # type: ignore[arg-type]
+
+
+def test_without_the_query_extra_it_is_off_by_default_and_named_when_asked_for(monkeypatch):
+    import sys
+
+    from shoprank.config import Settings, default_rewriters
+    from shoprank.query import REWRITERS
+    from shoprank.registry import MissingExtraError
+
+    assert default_rewriters() == ["pinyin", "synonym"]
+    monkeypatch.setitem(sys.modules, "pypinyin", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "shoprank.query.pinyin", raising=False)
+    assert default_rewriters() == ["synonym"] and Settings().query_rewriters == ["synonym"]
+    with pytest.raises(MissingExtraError, match=r"shoprank\[query\]"):
+        REWRITERS.create("pinyin")
