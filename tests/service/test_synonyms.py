@@ -115,3 +115,25 @@ def test_pinyin_over_http_finds_what_the_chinese_finds(index, settings):
         assert by_pinyin["searched"] == "背包" and by_pinyin["rewrites"][0]["origin"] == "pinyin"
         assert [h["id"] for h in by_pinyin["results"]] == [h["id"] for h in by_chinese["results"]]
         assert search(c, "bag")["rewrites"] == [] and search(c, "pants")["rewrites"] == []
+
+
+def test_suggested_synonyms_come_from_the_logs_and_are_not_applied(index, settings):
+    with client_for(index, settings) as c:
+        def shop(session: str, q: str, clicked: bool) -> None:
+            r = c.post("/search", json={"q": q, "k": 5, "session_id": session})
+            if clicked:
+                pid = next(h["id"] for h in r.json()["results"] if "backpack" in h["title"].lower())
+                ev = {"session_id": session, "product_id": pid, "type": "click", "search_id": r.json()["search_id"]}
+                assert c.post("/events", json=ev, headers=ADMIN).json()["accepted"] == 1
+
+        for s in ("s1", "s2", "s3"):
+            shop(s, "trail rucksack", clicked=False)  # nothing worth clicking...
+            shop(s, "trail backpack", clicked=True)   # ...so the shopper asks again
+        r = c.get("/admin/synonyms:suggested", params={"min_support": 2}, headers=ADMIN)
+        assert r.status_code == 200, r.text
+        top = r.json()["suggestions"][0]
+        assert top["terms"] == ["backpack", "rucksack"] and top["reformulations"] == 3 and top["support"] >= 3
+        assert search(c, "rucksack")["rewrites"] == []  # suggested, never applied
+        c.put("/admin/synonyms/bags", json={"terms": top["terms"]}, headers=ADMIN)  # approved
+        assert c.get("/admin/synonyms:suggested", params={"min_support": 2}, headers=ADMIN).json()["suggestions"] == []
+        assert c.get("/admin/synonyms:suggested").status_code == 401

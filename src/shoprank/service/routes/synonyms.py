@@ -2,14 +2,22 @@
 the index reads a change on its next search (this one at once, others within a second)."""
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Path, Request
+import time
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
+from shoprank.engine import ShopRank
 from shoprank.query.synonym_store import ID_PATTERN, SynonymSet
 from shoprank.service.deps import EngineDep
 from shoprank.service.guard import AUTH_RESPONSES, ERROR_RESPONSES, ErrorResponse, parse_json
-from shoprank.service.schemas import SynonymSetPublic, SynonymsResponse
+from shoprank.service.schemas import (
+    SynonymSetPublic,
+    SynonymsResponse,
+    SynonymSuggestionPublic,
+    SynonymSuggestionsResponse,
+)
 from shoprank.service.security import require
 from shoprank.types import describe_error
 
@@ -58,3 +66,28 @@ async def delete_synonyms(engine: EngineDep, sid: str = SetId) -> SynonymsRespon
     if not await run_in_threadpool(engine.synonyms.delete, sid):
         raise HTTPException(404, f"no synonym set {sid!r}")
     return await list_synonyms(engine)
+
+
+def _suggestions(engine: ShopRank, days: float, min_support: int, top: int) -> SynonymSuggestionsResponse:
+    from shoprank.analytics.synonym_suggestions import suggest_synonyms
+
+    log = engine.impressions
+    if log is None:
+        raise HTTPException(409, "impressions are not logged on this server (SHOPRANK_LOG_IMPRESSIONS=false)")
+    since = time.time() - days * 86400.0
+    events = (se.event for se in engine.personalizer.events.scan() if se.ts >= since)
+    found = suggest_synonyms(log.scan(since=since), events, engine.synonyms.sets(), min_support)[:top]
+    return SynonymSuggestionsResponse(suggestions=[SynonymSuggestionPublic(
+        terms=list(s.terms), shared_products=s.shared_products, reformulations=s.reformulations, support=s.support)
+        for s in found])
+
+
+@router.get(":suggested", response_model=SynonymSuggestionsResponse, responses={
+    409: {"model": ErrorResponse, "description": "Impressions are not logged on this server"}})
+async def suggested_synonyms(engine: EngineDep, days: float = Query(30.0, gt=0, le=3660),
+                             min_support: int = Query(3, ge=1, le=1000),
+                             top: int = Query(50, ge=1, le=500)) -> SynonymSuggestionsResponse:
+    """Pairs of terms the last ``days`` of logs suggest as synonyms (queries whose engagement lands
+    on the same products; reformulations within a session), with their support. Never applied:
+    approve one by PUTting it as a set."""
+    return await run_in_threadpool(_suggestions, engine, days, min_support, top)
