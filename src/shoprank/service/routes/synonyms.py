@@ -22,7 +22,7 @@ from shoprank.service.security import require
 from shoprank.types import describe_error
 
 router = APIRouter(prefix="/admin/synonyms", tags=["admin"], dependencies=[require("admin")],
-                   responses=AUTH_RESPONSES)
+                   responses={**AUTH_RESPONSES, **ERROR_RESPONSES})
 SetId = Path(pattern=ID_PATTERN, description="letters, digits, '.', '_', '-' (up to 64)")
 SYNONYM_BODY = {"requestBody": {"required": True, "content": {"application/json": {
     "schema": SynonymSet.model_json_schema(),
@@ -41,7 +41,7 @@ async def list_synonyms(engine: EngineDep) -> SynonymsResponse:
                             version=current.version)
 
 
-@router.put("/{sid}", response_model=SynonymSetPublic, responses=ERROR_RESPONSES, openapi_extra=SYNONYM_BODY)
+@router.put("/{sid}", response_model=SynonymSetPublic, openapi_extra=SYNONYM_BODY)
 async def put_synonyms(request: Request, engine: EngineDep, sid: str = SetId) -> SynonymSetPublic:
     """Add or replace the set ``sid``: ``{"terms": [...]}`` (each term stands for the others) or
     ``{"input": "tee", "terms": ["t-shirt"]}`` (one way). The next search reads it."""
@@ -60,7 +60,7 @@ async def put_synonyms(request: Request, engine: EngineDep, sid: str = SetId) ->
 
 
 @router.delete("/{sid}", response_model=SynonymsResponse, responses={
-    **ERROR_RESPONSES, 404: {"model": ErrorResponse, "description": "No such synonym set"}})
+    404: {"model": ErrorResponse, "description": "No such synonym set"}})
 async def delete_synonyms(engine: EngineDep, sid: str = SetId) -> SynonymsResponse:
     """Delete the set ``sid``; the next search no longer reads it. Answers the sets left."""
     if not await run_in_threadpool(engine.synonyms.delete, sid):
