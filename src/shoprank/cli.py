@@ -1,4 +1,4 @@
-"""Command line: ``shoprank index | search | serve | demo``.
+"""Command line: ``shoprank index | search | serve | demo | synonyms ...``.
 
 Every command reports a user's mistake or a missing extra as one line on stderr and a non-zero
 exit; ``--debug`` (or ``SHOPRANK_DEBUG=1``) shows the traceback instead."""
@@ -679,6 +679,52 @@ def import_events(
         log_.close()
 
 
+synonyms_app = typer.Typer(help="The synonym sets of an index (served processes read edits within a second).")
+app.add_typer(synonyms_app, name="synonyms")
+
+
+def _synonym_store(name: str) -> Any:
+    from shoprank import factory
+
+    settings = get_settings()
+    root = settings.index_dir(name)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no shoprank index at {root} (run `shoprank index` first)")
+    return factory.synonym_store(settings, root)
+
+
+@synonyms_app.command("import")
+def import_synonyms(
+    path: Annotated[Path, typer.Argument(help="one set a line: `a, b, c` (multi-way) or `tee => t-shirt` (one-way)",
+                                         exists=True, dir_okay=False)],
+    name: Annotated[str, typer.Option(help="index name under SHOPRANK_HOME/indexes")] = "luma",
+    replace: Annotated[bool, typer.Option("--replace", help="delete the index's other sets first")] = False,
+) -> None:
+    """Add the sets in a file to an index (the same set imported twice is kept once)."""
+    from shoprank.query.synonym_store import parse_synonym_lines
+
+    sets, errors = parse_synonym_lines(path.read_text(encoding="utf-8"))
+    for err in errors:
+        typer.secho(f"skipped {err}", fg=typer.colors.YELLOW, err=True)
+    store = _synonym_store(name)
+    try:
+        store.put_many(sets, replace_all=replace)
+        typer.echo(f"imported {len(sets)} synonym sets ({len(errors)} bad lines); {len(store.sets().sets)} in {name}")
+    finally:
+        store.close()
+
+
+@synonyms_app.command("list")
+def list_synonyms(name: Annotated[str, typer.Option(help="index name under SHOPRANK_HOME/indexes")] = "luma") -> None:
+    """The index's synonym sets: id, then the set."""
+    store = _synonym_store(name)
+    try:
+        for sid, s in sorted(store.sets().sets.items()):
+            typer.echo(f"{sid}\t{s.describe()}")
+    finally:
+        store.close()
+
+
 @app.command()
 def demo(
     host: str | None = None,
@@ -708,7 +754,7 @@ def demo(
 
 # Wrapped here, once every command is registered: typer builds the commands when called, so
 # in-process runs (tests) get the same one-line errors.
-for _info in [*app.registered_commands, *events_app.registered_commands]:
+for _info in [*app.registered_commands, *events_app.registered_commands, *synonyms_app.registered_commands]:
     if _info.callback is not None:
         _info.callback = _one_line_errors(_info.callback)
 

@@ -26,6 +26,7 @@ _BACKENDS: dict[str, tuple[str, str, bool]] = {
     "embedding_cache_store": ("shoprank.encoders.cache", "EMBEDDING_CACHES", False),
     "impression_store": ("shoprank.analytics.impressions", "IMPRESSION_LOGS", False),
     "experiment_store": ("shoprank.analytics.experiment_store", "EXPERIMENT_STORES", False),
+    "synonym_store": ("shoprank.query.synonym_store", "SYNONYM_STORES", False),
     "cf_model": ("shoprank.personalization.backends", "COLLABORATIVE_MODELS", True),
     "speech_backend": ("shoprank.encoders.speech", "SPEECH_RECOGNIZERS", False),
 }
@@ -35,6 +36,18 @@ _LISTS: dict[str, tuple[str, str]] = {
     "query_rewriters": ("shoprank.query.rewriters", "REWRITERS"),
     "search_rules": ("shoprank.search.rules", "RULES"),
 }
+
+
+def default_rewriters() -> list[str]:
+    """Pinyin (when the ``query`` extra is installed; named without it, it is a MissingExtraError
+    saying so), then the index's synonym sets."""
+    import importlib.util
+
+    try:
+        has_pinyin = importlib.util.find_spec("pypinyin") is not None
+    except (ImportError, ValueError):
+        has_pinyin = False
+    return [*(["pinyin"] if has_pinyin else []), "synonym"]
 
 
 def user_cache_dir() -> Path:
@@ -72,7 +85,7 @@ class Settings(BaseSettings):
     fusion: str = "rrf"                 # rrf | linear
     # Query rewriters (shoprank.query.rewriters) that run on every query, in order; search rules
     # (shoprank.search.rules) applied after ranking, in order. Names in their registries.
-    query_rewriters: list[str] = []
+    query_rewriters: list[str] = Field(default_factory=default_rewriters)
     search_rules: list[str] = []
     # The catalog's currency: a price limit a query names in another ("50元以下" in USD) is not
     # applied (no exchange rate is kept); the response's parsed.price_note says so. Unset: the
@@ -135,6 +148,7 @@ class Settings(BaseSettings):
     write_log_store: str = "sqlite"        # each index's catalog write log: <index>/writes.sqlite
     generation_store: str = "file"         # each index's served-generation pointer: <index>/CURRENT
     embedding_cache_store: str = "sqlite"  # encoded vectors by content: <home>/cache/embeddings.sqlite
+    synonym_store: str = "sqlite"          # each index's synonym sets: <index>/synonyms.sqlite
 
     # Voice queries: faster-whisper (tiny.en), pocketsphinx as the fallback.
     speech_backend: str = "auto"  # auto | whisper | pocketsphinx

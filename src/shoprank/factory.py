@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from shoprank.personalization.collaborative.base import Recommender
     from shoprank.personalization.store.base import EventLog, ProfileStore
     from shoprank.personalization.store.models import CFModelStore
+    from shoprank.query.synonym_store import SynonymStore
     from shoprank.ranking.rerank import CrossEncoderReranker
 
 
@@ -135,6 +136,16 @@ def has_write_log(settings: Settings, index_root: Path) -> bool:
     from shoprank.index.writelog import WRITE_LOGS
 
     return WRITE_LOGS.get_class(settings.write_log_store).exists(settings, index_root)
+
+
+def synonym_store(settings: Settings, index_root: Path | None) -> SynonymStore:
+    """The synonym sets of the index at ``index_root``; without one (artifacts handed over), a
+    store in memory that lasts as long as the engine."""
+    from shoprank.query.synonym_store import SYNONYM_STORES, MemorySynonymStore
+
+    if index_root is None:
+        return MemorySynonymStore()
+    return SYNONYM_STORES.get_class(settings.synonym_store).from_settings(settings, Path(index_root))
 
 
 def index_home(settings: Settings, index_root: Path) -> IndexHome:

@@ -16,6 +16,7 @@ schemathesis = pytest.importorskip("schemathesis", reason="pip install 'shoprank
 from hypothesis import HealthCheck, settings  # noqa: E402  (installed with schemathesis)
 from schemathesis.checks import positive_data_acceptance  # noqa: E402
 
+from shoprank.query.synonym_store import MemorySynonymStore  # noqa: E402
 from shoprank.service import create_app  # noqa: E402
 
 # Hundreds of requests through the whole app (~30 s on two cores): slow tier.
@@ -34,6 +35,7 @@ ADMIN = "fuzz-admin-key"
 @pytest.fixture(scope="module")
 def api_schema(fake_engine):
     engine = copy.copy(fake_engine)
+    engine.synonyms = MemorySynonymStore()  # the sets it PUTs stay out of the shared engine's searches
     # Keys in force (the admin key is sent, so the fuzzer reaches the handlers); no rate limit,
     # so every example is a real request rather than a 429.
     engine.settings = fake_engine.settings.model_copy(update={

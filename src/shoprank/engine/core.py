@@ -28,6 +28,7 @@ from shoprank.index.live import CatalogWrite
 from shoprank.lazy import Lazy
 from shoprank.personalization.online import Personalizer
 from shoprank.query.plan import QueryError, QueryPlan
+from shoprank.query.rewriters import IndexStores
 from shoprank.query.understanding import QueryUnderstanding
 from shoprank.ranking.base import Ranker
 from shoprank.retrieval.suggest import Suggestion
@@ -51,6 +52,9 @@ class ShopRank:
         self.reranker = factory.reranker(s)  # loaded once: reloads keep it, as they keep the ranker
         self.understanding = QueryUnderstanding(lambda: self.models.text, self.models.encoders, s.query_rewriters,
                                                 s.max_image_pixels, s.photo_label_min_confidence)
+        self.synonyms = factory.synonym_store(s, home.root if home is not None else None)  # editable while serving
+        for rewriter in self.understanding.rewriters:
+            rewriter.bind(IndexStores(self.synonyms))
         self.writer = CatalogWriter(s, self._serve(artifacts, generation, ranker), home, self._serve,
                                     self.models.encoders)
         self.personalization = Personalization(s, lambda: self.pipeline.extractor.signals, lambda: self.impressions)

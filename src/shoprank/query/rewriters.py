@@ -2,12 +2,14 @@
 
 A typo corrector, a synonym set, a merchandising rule or an LLM rewrite is one file with a
 :class:`QueryRewriter` subclass and one :data:`REWRITERS` registration; ``query_rewriters``
-in the settings lists the ones that run, in order (none by default). Each sees the rewrites of
-those before it. A rewriter must be cheap (it runs on every search) and safe for threads.
+in the settings lists the ones that run, in order (by default pinyin, when installed, then
+synonym). Each sees the rewrites of those before it. A rewriter must be cheap (it runs on every
+search) and safe for threads.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shoprank.registry import Registry
@@ -15,12 +17,23 @@ from shoprank.registry import Registry
 if TYPE_CHECKING:
     from shoprank.index.artifacts import IndexArtifacts
     from shoprank.query.plan import QueryPlan, Rewrite
+    from shoprank.query.synonym_store import SynonymStore
+
+
+@dataclass(frozen=True)
+class IndexStores:
+    """What the engine opened for the index it serves, beyond its artifacts (kept across reloads)."""
+
+    synonyms: SynonymStore
 
 
 class QueryRewriter(ABC):
     """Proposes other readings of a query's text."""
 
     name: str = "rewriter"
+
+    def bind(self, stores: IndexStores) -> None:  # noqa: B027 - optional hook: most rewriters read no store
+        """Called once by the engine with its index's stores; a rewriter that reads one keeps it."""
 
     @abstractmethod
     def rewrite(self, plan: QueryPlan, artifacts: IndexArtifacts) -> list[Rewrite]:
@@ -29,3 +42,5 @@ class QueryRewriter(ABC):
 
 
 REWRITERS: Registry[QueryRewriter] = Registry("query rewriter")
+REWRITERS.register("synonym", "shoprank.query.synonyms:SynonymRewriter")
+REWRITERS.register("pinyin", "shoprank.query.pinyin:PinyinRewriter", extra="query")

@@ -255,3 +255,30 @@ class SuggestionPublic(BaseModel):
 class SuggestResponse(BaseModel):
     q: str
     suggestions: list[SuggestionPublic]
+
+
+class SynonymSetPublic(BaseModel):
+    """A synonym set of the served index: multi-way (no ``input``) or one-way (``input`` → ``terms``)."""
+
+    id: str
+    terms: list[str]
+    input: str | None = None
+    description: str  # "rucksack = backpack" or "tee → t-shirt"
+
+
+class SynonymsResponse(BaseModel):
+    synonyms: list[SynonymSetPublic]  # by id
+    version: int  # bumped by every edit
+
+
+class SynonymSuggestionPublic(BaseModel):
+    """A pair of terms the logs suggest as synonyms, for a person to approve (PUT it as a set)."""
+
+    terms: list[str]
+    shared_products: int  # products engaged with from queries of both terms
+    reformulations: int  # sessions that moved from an unengaged query of one to an engaged one of the other
+    support: int
+
+
+class SynonymSuggestionsResponse(BaseModel):
+    suggestions: list[SynonymSuggestionPublic]  # most supported first
