@@ -29,3 +29,5 @@ class QueryRewriter(ABC):
 
 
 REWRITERS: Registry[QueryRewriter] = Registry("query rewriter")
+# Built in, imported on first use (symspellpy comes with the "query" extra).
+REWRITERS.register("typo", "shoprank.query.typo:TypoRewriter", extra="query")
