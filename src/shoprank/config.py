@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -35,6 +36,11 @@ _LISTS: dict[str, tuple[str, str]] = {
     "query_rewriters": ("shoprank.query.rewriters", "REWRITERS"),
     "search_rules": ("shoprank.search.rules", "RULES"),
 }
+
+
+def _default_rewriters() -> list[str]:
+    """``["typo"]`` where symspellpy (the ``query`` extra) is installed, else none."""
+    return ["typo"] if importlib.util.find_spec("symspellpy") is not None else []
 
 
 def user_cache_dir() -> Path:
@@ -71,8 +77,11 @@ class Settings(BaseSettings):
 
     fusion: str = "rrf"                 # rrf | linear
     # Query rewriters (shoprank.query.rewriters) that run on every query, in order; search rules
-    # (shoprank.search.rules) applied after ranking, in order. Names in their registries.
-    query_rewriters: list[str] = []
+    # (shoprank.search.rules) applied after ranking, in order. Names in their registries. "typo"
+    # (query/typo.py) is on where its extra (shoprank[query]) is installed: on correctly spelled
+    # queries it changed 0 of 256 CrowdFlower and 45 of 6,487 Home Depot ones (99.3 % unchanged;
+    # "correct": every word a catalog or English word), most of those real-word typos ("sower head").
+    query_rewriters: list[str] = Field(default_factory=_default_rewriters)
     search_rules: list[str] = []
     # The catalog's currency: a price limit a query names in another ("50元以下" in USD) is not
     # applied (no exchange rate is kept); the response's parsed.price_note says so. Unset: the

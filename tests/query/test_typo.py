@@ -135,3 +135,11 @@ def test_did_you_mean_and_the_rewrite_over_http(typo_engine):
         plain = client.post("/search", json={"q": "backpack", "k": 3}).json()
         assert plain["did_you_mean"] is None and plain["rewrites"] == []
     assert np.isfinite([r["score"] for r in body["results"]]).all()
+
+
+def test_typo_tolerance_is_on_by_default_where_its_extra_is_installed(monkeypatch, tmp_path):
+    from shoprank.config import Settings
+
+    assert Settings(home=tmp_path).query_rewriters == ["typo"]
+    monkeypatch.setitem(sys.modules, "symspellpy", None)  # a core install: searches as before
+    assert Settings(home=tmp_path).query_rewriters == []

@@ -2,8 +2,9 @@
 
 A typo corrector, a synonym set, a merchandising rule or an LLM rewrite is one file with a
 :class:`QueryRewriter` subclass and one :data:`REWRITERS` registration; ``query_rewriters``
-in the settings lists the ones that run, in order (none by default). Each sees the rewrites of
-those before it. A rewriter must be cheap (it runs on every search) and safe for threads.
+in the settings lists the ones that run, in order ("typo" by default, where its extra is
+installed). Each sees the rewrites of those before it. A rewriter must be cheap (it runs on
+every search) and safe for threads.
 """
 from __future__ import annotations
 

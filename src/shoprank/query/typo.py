@@ -10,8 +10,8 @@ The rules, as Meilisearch's: no typo in a word under 5 characters, 1 from 5, 2 f
 (:func:`allowed_edits`); the first letter is kept; a transposition is one edit (optimal string
 alignment distance). A word is never corrected when it holds a digit (numbers, sizes, model
 numbers, SKUs), is not Latin script, or is known: a catalog word, one with a known stem
-(plurals), a description word, or a word the query parser reads (colours, sizes, genders,
-product types).
+(plurals), a description word, a word the query parser reads (colours, sizes, genders,
+product types), or a common English word (:data:`ENGLISH_MIN_COUNT`).
 
 A correction is *confident* when every corrected word has a single best candidate at its
 smallest distance (or one :data:`MARGIN` times as common as the next): it then replaces the
@@ -24,12 +24,14 @@ or rewritten products stay known, which can only keep a word from being correcte
 """
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import weakref
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shoprank.catalog.vocabulary import COLORS, GENDERS, PRODUCT_TYPES, SIZES
@@ -51,6 +53,10 @@ MIN_ONE_TYPO, MIN_TWO_TYPOS = 5, 9
 MARGIN = 3.0      # how much more common the best candidate must be than the next to be sure
 ALT_WEIGHT = 0.8  # an unsure correction's weight beside the query
 DESCRIPTION_CHARS = 1000  # of each description, read for known words only (cost at build)
+# Common English words are never corrected, even where the catalog lacks them ("skill saw" is no
+# "spill saw"): those at least this frequent in the English dictionary symspellpy ships (Google
+# Books counts; 1e6 keeps ~20k words). Rarer ones are often real-word typos ("sower head").
+ENGLISH_MIN_COUNT = 1_000_000
 _PARSED_WORDS = frozenset(w for table in (COLORS, GENDERS, SIZES, PRODUCT_TYPES) for ws in table.values()
                           for phrase in ws for w in _TOKEN.findall(phrase.lower()))
 
@@ -75,6 +81,17 @@ class Correction:
     runner_up: str | None = None
 
 
+@functools.lru_cache(maxsize=1)
+def common_english() -> frozenset[str]:
+    """English words of at least :data:`ENGLISH_MIN_COUNT` occurrences (symspellpy's dictionary)."""
+    import symspellpy
+
+    path = Path(symspellpy.__file__).parent / "frequency_dictionary_en_82_765.txt"
+    with open(path, encoding="utf-8") as f:
+        rows = (line.split() for line in f)
+        return frozenset(r[0] for r in rows if len(r) == 2 and int(r[1]) >= ENGLISH_MIN_COUNT)
+
+
 class Vocabulary:
     """The catalog's words with how many products use each, and a SymSpell index over them."""
 
@@ -82,22 +99,25 @@ class Vocabulary:
         from symspellpy import SymSpell
 
         self.counts: Counter[str] = Counter()
-        self.known: set[str] = set(_PARSED_WORDS)
+        self.known: set[str] = set(_PARSED_WORDS | common_english())
         self.stems: set[str] = set()
         self.n = 0  # catalog positions taken in
         self.symspell: SymSpell = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
 
     def extend(self, products: Sequence[Product]) -> None:
+        seen: Counter[str] = Counter()  # products using each word
+        described: set[str] = set()
         for p in products:
-            text = " ".join([p.title, p.category, *(v for vals in p.attributes.values() for v in vals)]).lower()
-            words = set(_TOKEN.findall(text))
-            for w in words:
-                self.counts[w] += 1
-                if correctable(w):
-                    self.symspell.create_dictionary_entry(w, 1)
-            self.known |= words
-            self.known.update(_TOKEN.findall(p.description[:DESCRIPTION_CHARS].lower()))
-            self.stems.update(stemmed_terms(" ".join(words)))
+            text = " ".join([p.title, p.category, *(v for vals in p.attributes.values() for v in vals)])
+            seen.update(set(_TOKEN.findall(text.lower())))
+            described.update(_TOKEN.findall(p.description[:DESCRIPTION_CHARS].lower()))
+        new = [w for w in seen if w not in self.counts]
+        self.counts.update(seen)
+        for w in new:
+            if correctable(w):  # SymSpell's own counts are unused: ours are per product
+                self.symspell.create_dictionary_entry(w, 1)
+        self.stems.update(stemmed_terms(" ".join(new)))
+        self.known.update(new, described)
         self.n += len(products)
 
     def is_known(self, word: str) -> bool:
