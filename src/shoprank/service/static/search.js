@@ -434,7 +434,7 @@
     var html = data.auto_corrected
       ? "Showing results for <b>" + esc(data.did_you_mean) + "</b>. Search instead for " + link(data.query, true)
       : "Did you mean " + link(data.did_you_mean, false) + "?";
-    return '<div class="did-you-mean" data-testid="did-you-mean">' + html + "</div>";
+    return '<div class="did-you-mean" data-testid="did-you-mean" style="margin-right:10px">' + html + "</div>";
   }
 
   // The server's own total: "pipeline" and "total" already contain the stages, so no sum.
