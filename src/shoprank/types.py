@@ -287,6 +287,7 @@ class Query:
     out_of_stock_last: bool = True  # demote what cannot be bought now (Settings.out_of_stock_band); False: keep rank
     user_id: str | None = None      # whose profile personalizes the ranking (user or session id)
     personalize: bool = True        # False: the non-personalized ranking, e.g. to compare
+    typo_tolerance: bool = True     # False: misspellings are searched as typed ("search instead for")
 
 
 @dataclass(slots=True)

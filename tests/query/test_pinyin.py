@@ -90,9 +90,9 @@ def test_without_the_query_extra_it_is_off_by_default_and_named_when_asked_for(m
     from shoprank.query import REWRITERS
     from shoprank.registry import MissingExtraError
 
-    assert default_rewriters() == ["pinyin", "synonym"]
+    assert default_rewriters() == ["pinyin", "typo", "synonym"]
     monkeypatch.setitem(sys.modules, "pypinyin", None)  # as if not installed
     monkeypatch.delitem(sys.modules, "shoprank.query.pinyin", raising=False)
-    assert default_rewriters() == ["synonym"] and Settings().query_rewriters == ["synonym"]
+    assert default_rewriters() == ["typo", "synonym"] and Settings().query_rewriters == ["typo", "synonym"]
     with pytest.raises(MissingExtraError, match=r"shoprank\[query\]"):
         REWRITERS.create("pinyin")

@@ -97,6 +97,9 @@ class FeatureContext:
         cos = self._trigram_cos
         return cos - cos.max() if len(cos) else cos
 
+    def typo_edits(self) -> np.ndarray:
+        return np.full(len(self.cands), self.plan.typo_edits, np.float32)
+
     def query_terms(self) -> np.ndarray:
         return np.full(len(self.cands), len(self._qterms), np.float32)
 

@@ -74,6 +74,9 @@ _LEXICAL = [
             "compound words)", "lexical", 0.0, lambda c: c.title_trigram_cos()),
     Feature("title_trigram_gap", "title_trigram_cos minus its highest value among the query's candidates",
             "lexical", 0.0, lambda c: c.title_trigram_gap()),
+    # What an exact match has over a corrected one (Algolia's "typo" criterion); learned rankers only.
+    Feature("typo_edits", "edits the query's typo correction needed (query/typo.py), 0 for none", "lexical", 0.0,
+            lambda c: c.typo_edits()),
 ]
 _DENSE = [Feature(r.feature, r.description, "dense", r.linear_weight, _cosine(m.name, m.query_key(r), r.joint_only),
                   True)

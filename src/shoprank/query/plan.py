@@ -42,6 +42,7 @@ class Rewrite:
     weight: float = 1.0     # an alternative's strength beside the query itself (1: as strong)
     replaces: bool = False  # True: every stage reads this text instead of the query's
     reason: str = ""        # for explanations ("backpak → backpack: 1 edit")
+    edits: int = 0          # a typo correction's edits, summed over its words (0: none)
 
 
 @dataclass
@@ -61,6 +62,26 @@ class QueryPlan:
     # What the image model saw in the photo, confidently enough to show (all labels feed the text bridge).
     photo_labels: list[tuple[str, float]] = field(default_factory=list)
     encode_ms: float = 0.0
+    typo_tolerance: bool = True  # False: the typo rewriter leaves the text as typed ("search instead for")
+
+    @property
+    def typo_edits(self) -> int:
+        """Edits the plan's typo correction needed: the replacing one's, else the fewest of an
+        alternative's; 0 without one (the ``typo_edits`` ranking feature)."""
+        typos = [r for r in self.rewrites if r.origin == "typo" and r.edits]
+        replacing = [r.edits for r in typos if r.replaces]
+        return replacing[-1] if replacing else min((r.edits for r in typos), default=0)
+
+    @property
+    def did_you_mean(self) -> tuple[str | None, bool]:
+        """``(corrected query, auto-corrected)``: the text a typo correction replaced the query
+        with (True), else the best unsure correction searched beside it (False), else ``(None, False)``."""
+        typed = (self.original or "").strip()
+        for r in self.rewrites:
+            if r.origin == "typo" and r.replaces and self.text and self.text != typed:
+                return self.text, True
+        alt = next((r.text for r in self.alternatives if r.origin == "typo" and r.text != typed), None)
+        return alt, False
 
     @property
     def alternatives(self) -> list[Rewrite]:

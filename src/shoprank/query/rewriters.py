@@ -2,9 +2,9 @@
 
 A typo corrector, a synonym set, a merchandising rule or an LLM rewrite is one file with a
 :class:`QueryRewriter` subclass and one :data:`REWRITERS` registration; ``query_rewriters``
-in the settings lists the ones that run, in order (by default pinyin, when installed, then
-synonym). Each sees the rewrites of those before it. A rewriter must be cheap (it runs on every
-search) and safe for threads.
+in the settings lists the ones that run, in order (by default pinyin and typo, where the query
+extra is installed, then synonym). Each sees the rewrites of those before it. A rewriter must be
+cheap (it runs on every search) and safe for threads.
 """
 from __future__ import annotations
 
@@ -43,4 +43,6 @@ class QueryRewriter(ABC):
 
 REWRITERS: Registry[QueryRewriter] = Registry("query rewriter")
 REWRITERS.register("synonym", "shoprank.query.synonyms:SynonymRewriter")
+# Imported on first use (pypinyin and symspellpy come with the "query" extra).
 REWRITERS.register("pinyin", "shoprank.query.pinyin:PinyinRewriter", extra="query")
+REWRITERS.register("typo", "shoprank.query.typo:TypoRewriter", extra="query")

@@ -43,7 +43,7 @@ class QueryUnderstanding:
 
     def plan(self, query: Query, artifacts: IndexArtifacts, currency: str = "USD") -> QueryPlan:
         t0 = time.perf_counter()
-        plan = self.read_text(query.text, artifacts, currency)
+        plan = self.read_text(query.text, artifacts, currency, query.typo_tolerance)
         if plan.text:
             plan.vectors["text"] = self._text_vector(plan)
         if query.image is not None:
@@ -51,9 +51,10 @@ class QueryUnderstanding:
         plan.encode_ms = (time.perf_counter() - t0) * 1000
         return plan
 
-    def read_text(self, text: str | None, artifacts: IndexArtifacts, currency: str = "USD") -> QueryPlan:
+    def read_text(self, text: str | None, artifacts: IndexArtifacts, currency: str = "USD",
+                  typo_tolerance: bool = True) -> QueryPlan:
         """The text steps of :meth:`plan` (no vectors)."""
-        plan = QueryPlan(text=(text or "").strip() or None, original=text)
+        plan = QueryPlan(text=(text or "").strip() or None, original=text, typo_tolerance=typo_tolerance)
         if not plan.text:
             return plan
         plan.terms, plan.language = stemmed_terms(plan.text), language_of(plan.text)

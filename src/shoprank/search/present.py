@@ -91,11 +91,13 @@ class Present:
         if query.explain and hits:
             self.explain(hits, rows, batch, state.ranker, state.reranked)
         personal = state.personal
+        did_you_mean, auto_corrected = state.plan.did_you_mean
         state.result = SearchResult(
             hits, state.plan.parsed, len(positions), state.fusion, sorted(state.runs), {}, state.plan.photo_labels,
             facets, n_matches, personalized=personal is not None and personal.profile.n_events > 0,
             profile_events=personal.profile.n_events if personal is not None else 0,
-            rewrites=list(state.plan.rewrites), query_text=state.plan.text)
+            rewrites=list(state.plan.rewrites), query_text=state.plan.text, did_you_mean=did_you_mean,
+            auto_corrected=auto_corrected)
 
     def matching(self, runs: dict[str, Run], positions: np.ndarray, order: np.ndarray, sort: str) -> np.ndarray:
         """Rows (in rank order) that count as matching the query: what the facets count and a

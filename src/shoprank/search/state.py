@@ -65,6 +65,10 @@ class SearchResult:
     profile_events: int = 0     # how many events that profile held
     rewrites: list[Rewrite] = field(default_factory=list)  # how the query was read (query understanding)
     query_text: str | None = None  # the text searched for, after rewrites that replace it
+    # Did-you-mean: the corrected query, and whether it was searched instead of the typed one (True)
+    # or only beside it (False); None: no typo correction.
+    did_you_mean: str | None = None
+    auto_corrected: bool = False
 
 
 @dataclass

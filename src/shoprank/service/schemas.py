@@ -32,6 +32,8 @@ class SearchRequest(BaseModel):
     # A signed-out shopper's visit: personalizes when there is no user_id, and ties searches together.
     session_id: str | None = Field(default=None, min_length=1, max_length=200)
     personalize: bool = True  # False: the same search without the shopper's profile, to compare
+    # False: misspelled words are searched as typed (the page's "search instead for" link).
+    typo_tolerance: bool = True
 
     @field_validator("q", "category", "user_id", "session_id", mode="before")
     @classmethod
@@ -139,6 +141,7 @@ class RewritePublic(BaseModel):
     weight: float
     replaces: bool  # true: searched instead of the query's text; false: beside it
     reason: str = ""
+    edits: int = 0  # a typo correction's edits (0: not a typo correction)
 
 
 class SearchResponse(BaseModel):
@@ -150,6 +153,10 @@ class SearchResponse(BaseModel):
     # What was searched for after rewrites that replace the text, and every rewrite used.
     searched: str | None = None
     rewrites: list[RewritePublic] = []
+    # The typo-corrected query (else null), and whether it was searched instead of the typed one:
+    # "Showing results for did_you_mean. Search instead for query" (else "Did you mean ...?").
+    did_you_mean: str | None = None
+    auto_corrected: bool = False
     candidates: int
     fusion: str
     retrievers: list[str]

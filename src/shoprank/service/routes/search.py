@@ -154,6 +154,7 @@ async def search(request: Request, engine: EngineDep) -> SearchResponse:
             text=text, image=image, k=body.k, fusion=body.fusion, explain=body.explain,
             collapse_variants=body.collapse_variants, sort=body.sort, user_id=body.user_id or body.session_id,
             personalize=body.personalize, out_of_stock_last=body.out_of_stock_last,
+            typo_tolerance=body.typo_tolerance,
             filters=Filters(category=body.category, price_min=body.price_min, price_max=body.price_max,
                             colors=body.colors, rating_min=body.rating_min, in_stock=body.in_stock))
         kind = _kind(text, image is not None, audio is not None)
@@ -170,8 +171,10 @@ async def search(request: Request, engine: EngineDep) -> SearchResponse:
                                    price_note=pq.price_note)
     return SearchResponse(
         search_id=search_id, query=text, transcript=transcript, parsed=parsed, searched=res.query_text,
-        rewrites=[RewritePublic(text=r.text, origin=r.origin, weight=r.weight, replaces=r.replaces, reason=r.reason)
-                  for r in res.rewrites], candidates=res.candidates,
+        rewrites=[RewritePublic(text=r.text, origin=r.origin, weight=r.weight, replaces=r.replaces, reason=r.reason,
+                                edits=r.edits)
+                  for r in res.rewrites], did_you_mean=res.did_you_mean, auto_corrected=res.auto_corrected,
+        candidates=res.candidates,
         fusion=res.fusion,
         retrievers=res.retrievers, photo_labels=[(a, round(b, 4)) for a, b in res.photo_labels],
         timings_ms=res.timings_ms,

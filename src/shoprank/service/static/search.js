@@ -22,6 +22,7 @@
     colors: [],          // facet filter (any of)
     ratingMin: null,     // facet filter
     lastBody: null,      // the last search request, re-run after an event
+    rewrites: [],        // how the last search read its query (typo, synonym, ...): "why this result" lists them
     lastView: "none",    // "search" | "similar" | "none"
     lastSearch: null,    // { id, products } of the results page shown: events name it (analytics)
     lastFile: null,
@@ -330,6 +331,11 @@
         return chip((MODALITY_LABELS[k] || k) + " " + mw[k].toFixed(2));
       }).join("") + "</div>";
     }
+    if (state.rewrites.length) {
+      html += '<div class="retr" data-testid="rewrites">Query read as: ' + state.rewrites.map(function (w) {
+        return chip(w.origin + ": " + w.text + (w.replaces ? "" : " ×" + Number(w.weight).toFixed(2)), "", "");
+      }).join("") + "</div>";
+    }
     var rt = r.retrievers && typeof r.retrievers === "object" ? r.retrievers : {};
     var names = Object.keys(rt).sort(function (a, b) { return rt[a] - rt[b]; });
     html += '<div class="retr">Found by: ' + (names.length ? names.map(function (n) { return chip(n + " #" + rt[n]); }).join("") : "—") + "</div>";
@@ -405,7 +411,7 @@
       var pct = Array.isArray(l) && num(l[1]) ? " " + Math.round(l[1] * 100) + "%" : "";
       chips.push(chip("photo: " + (Array.isArray(l) ? l[0] : l) + pct, "photo"));
     });
-    $("understood").innerHTML = chips.length ? '<span class="lbl">Understood:</span>' + chips.join("") : "";
+    $("understood").innerHTML = didYouMeanHtml(data) + (chips.length ? '<span class="lbl">Understood:</span>' + chips.join("") : "");
     var t = $("transcript");
     if (data.transcript && data.transcript.understood === false) {
       t.hidden = false;  // not searched: the recognizer was unsure (or it was not English)
@@ -416,6 +422,19 @@
       t.innerHTML = icon("mic") + "heard: “" + esc(data.transcript.text) + "”";
       t.title = data.transcript.backend + ", " + data.transcript.language + ", " + data.transcript.duration_s + " s of audio, transcribed in " + data.transcript.seconds + " s";
     } else { t.hidden = true; t.textContent = ""; }
+  }
+
+  // A typo correction: "Showing results for X. Search instead for Y" (searched instead of the typed
+  // text), or "Did you mean X?" (searched only beside it). Each link searches that text as typed.
+  function didYouMeanHtml(data) {
+    if (!data.did_you_mean || !data.query) return "";
+    var link = function (text, original) {
+      return '<button type="button" class="linkbtn" data-typed="' + (original ? "1" : "") + '" data-q="' + esc(text) + '">' + esc(text) + "</button>";
+    };
+    var html = data.auto_corrected
+      ? "Showing results for <b>" + esc(data.did_you_mean) + "</b>. Search instead for " + link(data.query, true)
+      : "Did you mean " + link(data.did_you_mean, false) + "?";
+    return '<div class="did-you-mean" data-testid="did-you-mean" style="margin-right:10px">' + html + "</div>";
   }
 
   // The server's own total: "pipeline" and "total" already contain the stages, so no sum.
@@ -450,7 +469,7 @@
     return { q: q || null, k: K, category: $("category").value || null, price_min: readPrice("price_min"),
       price_max: readPrice("price_max"), fusion: $("fusion").value || "rrf", explain: true, sort: $("sort").value || "relevance",
       colors: state.colors.slice(), rating_min: state.ratingMin, user_id: currentUser(), session_id: SESSION,
-      personalize: $("personalize").checked, in_stock: $("in-stock").checked };
+      personalize: $("personalize").checked, in_stock: $("in-stock").checked, typo_tolerance: true };
   }
 
   function toForm(body) {
@@ -494,6 +513,7 @@
         body = Object.assign({}, body, { q: data.transcript.text });  // a re-run searches the transcript as text
       }
       state.lastBody = body; state.lastView = "search";
+      state.rewrites = Array.isArray(data.rewrites) ? data.rewrites : [];
       state.lastSearch = { id: data.search_id, products: (Array.isArray(data.results) ? data.results : []).map(function (r) { return r.id; }) };
       renderUnderstood(data);
       renderSummary(data);
@@ -522,7 +542,7 @@
 
   // What described the last search (its facets, what was understood) does not describe "similar items".
   function clearSearchContext() {
-    $("understood").innerHTML = "";
+    $("understood").innerHTML = ""; state.rewrites = [];
     $("transcript").hidden = true; $("transcript").textContent = "";
     $("active-filters").hidden = true;
     $("facets").innerHTML = '<h3>Filters</h3><div class="empty-note">Filters apply to searches.</div>';
@@ -809,6 +829,13 @@
     else if (b.hasAttribute("data-open")) openProduct(b.getAttribute("data-open"));
   });
   $("status").addEventListener("click", function (ev) { if (ev.target.id === "back-to-results") rerun(); });
+  $("understood").addEventListener("click", function (ev) {
+    var b = ev.target.closest("button[data-q]");
+    if (!b) return;
+    $("q").value = b.getAttribute("data-q");
+    // "Search instead for" the typed text: with typo tolerance off, or it would be corrected again.
+    runSearch(Object.assign(buildBody(), { typo_tolerance: b.getAttribute("data-typed") !== "1" }));
+  });
   $("detail").addEventListener("click", function (ev) {
     var t = ev.target;
     if (t.closest(".close")) { closeDetail(); return; }

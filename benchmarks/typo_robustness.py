@@ -1,0 +1,119 @@
+"""How much relevance a misspelled query loses, with the typo rewriter off and on.
+
+    python benchmarks/typo_robustness.py [--sets crowdflower homedepot] [--max-queries N] [--seed 0]
+
+Each labelled query is searched clean, with one seeded typo and with two (an insertion, deletion,
+substitution or transposition of letters in a word of at least 5 letters; two typos go into two
+such words where the query has them). The first letter is never touched (the rewriter keeps it,
+as Meilisearch does). Queries without such a word stay as they are in every variant. Each variant
+is ranked by the default pipeline (the served settings, e5, no photos) with ``query_rewriters``
+empty and ``["typo"]``; nDCG@10 and its loss relative to the clean query without the rewriter.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import string
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import DATA_DIR, save, table
+from shoprank.catalog import Catalog
+from shoprank.engine import ShopRank
+from shoprank.evaluation.datasets import load_dataset
+from shoprank.evaluation.metrics import evaluate_run
+from shoprank.types import Query
+from signals_common import settings
+
+_WORD = re.compile(r"[A-Za-z]{5,}")
+
+
+def typo(word: str, rng: random.Random) -> str:
+    """One edit of ``word`` after its first letter."""
+    i = rng.randrange(1, len(word))
+    op = rng.choice(("insert", "delete", "substitute", "transpose"))
+    if op == "insert":
+        return word[:i] + rng.choice(string.ascii_lowercase) + word[i:]
+    if op == "delete":
+        return word[:i] + word[i + 1:]
+    if op == "substitute":
+        return word[:i] + rng.choice([c for c in string.ascii_lowercase if c != word[i].lower()]) + word[i + 1:]
+    i = min(i, len(word) - 2)
+    if word[i] == word[i + 1]:  # swapping equal letters changes nothing: substitute instead
+        return word[:i] + rng.choice([c for c in string.ascii_lowercase if c != word[i].lower()]) + word[i + 1:]
+    return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+
+
+def misspell(text: str, n: int, rng: random.Random) -> str:
+    """``text`` with ``n`` typos, in ``n`` different long words where it has them."""
+    spans = [m.span() for m in _WORD.finditer(text)]
+    if not spans:
+        return text
+    chosen = rng.sample(spans, min(n, len(spans)))
+    times = {span: 1 for span in chosen}
+    times[chosen[0]] += n - len(chosen)  # fewer long words than typos: more in the same word
+    out = text
+    for (a, b), k in sorted(times.items(), reverse=True):  # from the end: earlier spans keep their place
+        word = out[a:b]
+        for _ in range(k):
+            word = typo(word, rng)
+        out = out[:a] + word + out[b:]
+    return out
+
+
+def engines(name: str, max_queries: int | None) -> tuple[ShopRank, ShopRank, object]:
+    ds = load_dataset(name, DATA_DIR, **({"max_queries": max_queries} if max_queries else {}))
+    s = settings(text_encoder="e5", image_encoder="none", query_rewriters=[])
+    root = s.index_dir(f"typo-{name}-{max_queries or 'all'}")
+    try:
+        plain = ShopRank.open(root, s)
+    except FileNotFoundError:
+        plain = ShopRank.build(Catalog(ds.products), root, s)
+    typo_settings = s.model_copy(update={"query_rewriters": ["typo"]})
+    typo_engine = ShopRank(plain.artifacts, typo_settings, plain.text_encoder, plain.image_encoder)
+    return plain, typo_engine, ds
+
+
+def ndcg(engine: ShopRank, queries: dict[str, str], qrels: dict) -> float:
+    run = {}
+    for qid, text in queries.items():
+        hits = engine.search(Query(text=text, k=10)).hits
+        run[qid] = {h.product.id: float(10 - r) for r, h in enumerate(hits)}
+    return float(evaluate_run(qrels, run, ["ndcg@10"])[0]["ndcg@10"])
+
+
+def measure(name: str, max_queries: int | None, seed: int) -> list[dict]:
+    plain, corrected, ds = engines(name, max_queries)
+    queries = {qid: text for qid, text in ds.queries.items() if ds.qrels.get(qid)}  # type: ignore[attr-defined]
+    variants = {"clean": queries}
+    for n in (1, 2):
+        variants[f"{n} typo{'s' if n > 1 else ''}"] = {
+            qid: misspell(text, n, random.Random(f"{seed}-{n}-{qid}")) for qid, text in queries.items()}
+    rows, base = [], None
+    for variant, qs in variants.items():
+        for label, engine in (("off", plain), ("on", corrected)):
+            score = ndcg(engine, qs, ds.qrels)  # type: ignore[attr-defined]
+            base = score if base is None else base
+            changed = sum(qs[q] != queries[q] for q in qs)
+            rows.append({"set": name, "queries": len(qs), "misspelled": changed, "variant": variant,
+                         "typo rewriter": label, "ndcg@10": round(score, 4),
+                         "vs clean (off)": f"{(score / base - 1) * 100:+.1f} %"})
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sets", nargs="+", default=["crowdflower"])
+    ap.add_argument("--max-queries", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    rows = [r for name in args.sets for r in measure(name, args.max_queries, args.seed)]
+    cols = ["set", "queries", "misspelled", "variant", "typo rewriter", "ndcg@10", "vs clean (off)"]
+    print(table(rows, cols))
+    save("typo_robustness", {"args": vars(args), "rows": rows})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""Typo tolerance: misspelled query words corrected to the served catalog's own words.
+
+Candidates come from SymSpell (symmetric delete; Garbe 2012, ``symspellpy``) over the words of
+the catalog's titles, attribute values and categories, each counted once per product. SymSpell
+was chosen over tantivy's fuzzy term query because tantivy-py returns the documents a fuzzy term
+matches, never the terms, so it cannot say what to correct *to* or how common each candidate is;
+a SymSpell lookup also takes a few microseconds.
+
+The rules, as Meilisearch's: no typo in a word under 5 characters, 1 from 5, 2 from 9
+(:func:`allowed_edits`); the first letter is kept; a transposition is one edit (optimal string
+alignment distance). A word is never corrected when it holds a digit (numbers, sizes, model
+numbers, SKUs), is not Latin script, or is known: a catalog word, one with a known stem
+(plurals), a description word, a word the query parser reads (colours, sizes, genders,
+product types), or a common English word (:data:`ENGLISH_MIN_COUNT`).
+
+A correction is *confident* when every corrected word has a single best candidate at its
+smallest distance (or one :data:`MARGIN` times as common as the next): it then replaces the
+text. Otherwise the best and the runner-up readings are searched beside the query at
+:data:`ALT_WEIGHT` and half of it.
+
+The vocabulary is built on a served catalog's first query and kept current as the catalog
+grows (live appends are taken in on the next query, a few products at a time); words of dropped
+or rewritten products stay known, which can only keep a word from being corrected.
+"""
+from __future__ import annotations
+
+import functools
+import re
+import threading
+import weakref
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from shoprank.catalog.vocabulary import COLORS, GENDERS, PRODUCT_TYPES, SIZES
+from shoprank.index.analysis import stemmed_terms
+from shoprank.query.plan import QueryPlan, Rewrite
+from shoprank.query.rewriters import QueryRewriter
+from shoprank.registry import MissingExtraError
+
+if TYPE_CHECKING:
+    from symspellpy import SymSpell
+
+    from shoprank.index.artifacts import IndexArtifacts
+    from shoprank.types import Product
+
+# A word of Latin letters (accents allowed); anything else in a query is left alone.
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+_LATIN = re.compile(r"[a-zà-ÿ]+")
+MIN_ONE_TYPO, MIN_TWO_TYPOS = 5, 9
+MARGIN = 3.0      # how much more common the best candidate must be than the next to be sure
+ALT_WEIGHT = 0.8  # an unsure correction's weight beside the query
+DESCRIPTION_CHARS = 1000  # of each description, read for known words only (cost at build)
+# Common English words are never corrected, even where the catalog lacks them ("skill saw" is no
+# "spill saw"): those at least this frequent in the English dictionary symspellpy ships (Google
+# Books counts; 1e6 keeps ~20k words). Rarer ones are often real-word typos ("sower head").
+ENGLISH_MIN_COUNT = 1_000_000
+_PARSED_WORDS = frozenset(w for table in (COLORS, GENDERS, SIZES, PRODUCT_TYPES) for ws in table.values()
+                          for phrase in ws for w in _TOKEN.findall(phrase.lower()))
+
+
+def allowed_edits(word: str) -> int:
+    """Edits a word of this length may be corrected by: 0 under 5 characters, 1 from 5, 2 from 9."""
+    n = len(word)
+    return 0 if n < MIN_ONE_TYPO else 1 if n < MIN_TWO_TYPOS else 2
+
+
+def correctable(word: str) -> bool:
+    """Long enough, Latin letters only (never a number, size, model number or SKU)."""
+    return allowed_edits(word) > 0 and _LATIN.fullmatch(word) is not None
+
+
+@dataclass(frozen=True)
+class Correction:
+    word: str
+    best: str
+    edits: int
+    sure: bool
+    runner_up: str | None = None
+
+
+@functools.lru_cache(maxsize=1)
+def common_english() -> frozenset[str]:
+    """English words of at least :data:`ENGLISH_MIN_COUNT` occurrences (symspellpy's dictionary)."""
+    import symspellpy
+
+    path = Path(symspellpy.__file__).parent / "frequency_dictionary_en_82_765.txt"
+    with open(path, encoding="utf-8") as f:
+        rows = (line.split() for line in f)
+        return frozenset(r[0] for r in rows if len(r) == 2 and int(r[1]) >= ENGLISH_MIN_COUNT)
+
+
+class Vocabulary:
+    """The catalog's words with how many products use each, and a SymSpell index over them."""
+
+    def __init__(self) -> None:
+        from symspellpy import SymSpell
+
+        self.counts: Counter[str] = Counter()
+        self.known: set[str] = set(_PARSED_WORDS | common_english())
+        self.stems: set[str] = set()
+        self.n = 0  # catalog positions taken in
+        self.symspell: SymSpell = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
+
+    def extend(self, products: Sequence[Product]) -> None:
+        seen: Counter[str] = Counter()  # products using each word
+        described: set[str] = set()
+        for p in products:
+            text = " ".join([p.title, p.category, *(v for vals in p.attributes.values() for v in vals)])
+            seen.update(set(_TOKEN.findall(text.lower())))
+            described.update(_TOKEN.findall(p.description[:DESCRIPTION_CHARS].lower()))
+        new = [w for w in seen if w not in self.counts]
+        self.counts.update(seen)
+        for w in new:
+            if correctable(w):  # SymSpell's own counts are unused: ours are per product
+                self.symspell.create_dictionary_entry(w, 1)
+        self.stems.update(stemmed_terms(" ".join(new)))
+        self.known.update(new, described)
+        self.n += len(products)
+
+    def is_known(self, word: str) -> bool:
+        return word in self.known or any(s in self.stems for s in stemmed_terms(word))
+
+    def correct(self, word: str) -> Correction | None:
+        """The catalog word ``word`` most likely meant, or None to leave it as typed."""
+        from symspellpy import Verbosity
+
+        if not correctable(word) or self.is_known(word):
+            return None
+        found = [s for s in self.symspell.lookup(word, Verbosity.ALL, max_edit_distance=allowed_edits(word))
+                 if s.term[0] == word[0] and s.term != word]
+        if not found:
+            return None
+        d = min(s.distance for s in found)
+        closest = sorted((s for s in found if s.distance == d), key=lambda s: (-self.counts[s.term], s.term))
+        best = closest[0].term
+        runner = closest[1].term if len(closest) > 1 else None
+        sure = runner is None or self.counts[best] >= MARGIN * self.counts[runner]
+        return Correction(word, best, d, sure, runner)
+
+
+def corrections(text: str, vocab: Vocabulary) -> list[Correction]:
+    return [c for w in _TOKEN.findall(text.lower()) if (c := vocab.correct(w)) is not None]
+
+
+def _apply(text: str, swap: dict[str, str]) -> str:
+    return _TOKEN.sub(lambda m: swap.get(m.group(0).lower(), m.group(0)), text)
+
+
+def typo_rewrites(text: str, vocab: Vocabulary) -> list[Rewrite]:
+    """The corrections of ``text``: one replacing rewrite when all are sure, else alternatives."""
+    found = corrections(text, vocab)
+    if not found:
+        return []
+    edits = sum(c.edits for c in found)
+    reason = ", ".join(f"{c.word} → {c.best}: {c.edits} edit{'s' if c.edits > 1 else ''}" for c in found)
+    best = _apply(text, {c.word: c.best for c in found})
+    if all(c.sure for c in found):
+        return [Rewrite(best, "typo", 1.0, replaces=True, reason=reason, edits=edits)]
+    out = [Rewrite(best, "typo", ALT_WEIGHT, reason=reason, edits=edits)]
+    unsure = [c for c in found if c.runner_up is not None and not c.sure]
+    if unsure:
+        second = _apply(text, {c.word: c.runner_up or c.best if c in unsure else c.best for c in found})
+        why = ", ".join(f"{c.word} → {c.runner_up}" for c in unsure)
+        out.append(Rewrite(second, "typo", ALT_WEIGHT / 2, reason=why, edits=edits))
+    return out
+
+
+class TypoRewriter(QueryRewriter):
+    """Corrects misspelled words to the served catalog's vocabulary (see the module's docstring)."""
+
+    name = "typo"
+
+    def __init__(self) -> None:
+        try:
+            import symspellpy  # noqa: F401  (used by Vocabulary; checked here, when the rewriter is chosen)
+        except ImportError as e:
+            raise MissingExtraError(f"the query rewriter 'typo' needs pip install 'shoprank[query]' ({e})") from e
+        self._lock = threading.Lock()
+        # One vocabulary per served artifacts (a reload serves new ones): weakly held, built on first use.
+        self._vocab: weakref.WeakKeyDictionary[object, Vocabulary] = weakref.WeakKeyDictionary()
+
+    def vocabulary(self, artifacts: IndexArtifacts) -> Vocabulary:
+        products = artifacts.catalog.products
+        key = artifacts.catalog
+        vocab = self._vocab.get(key)
+        if vocab is None or vocab.n < len(products):
+            with self._lock:
+                vocab = self._vocab.get(key) or Vocabulary()
+                if vocab.n < len(products):
+                    vocab.extend(products[vocab.n:len(products)])
+                self._vocab[key] = vocab
+        return vocab
+
+    def rewrite(self, plan: QueryPlan, artifacts: IndexArtifacts) -> list[Rewrite]:
+        if not plan.text or not plan.typo_tolerance:
+            return []
+        return typo_rewrites(plan.text, self.vocabulary(artifacts))
+
+
+__all__ = ["Correction", "TypoRewriter", "Vocabulary", "allowed_edits", "correctable", "typo_rewrites"]
