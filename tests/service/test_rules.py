@@ -24,7 +24,9 @@ def index_settings(tmp_path_factory, demo_catalog):
 
 @pytest.fixture
 def settings(index_settings, tmp_path):
-    return index_settings.model_copy(update={"rules_db": tmp_path / "rules.sqlite"})  # each test its own rules
+    # Each test its own rules and logs.
+    return index_settings.model_copy(update={"rules_db": tmp_path / "rules.sqlite", "events_db": tmp_path / "ev.sqlite",
+                                             "impressions_db": tmp_path / "imp.sqlite"})
 
 
 def open_client(settings: Settings) -> TestClient:
@@ -170,3 +172,20 @@ def test_preview_returns_the_top_10_before_and_after(client):
     # With the id of a stored rule, the preview replaces it.
     body = client.post("/admin/rules:preview?id=stored", json={"query": "backpack", "pin": [MUG]}).json()
     assert YELLOW in [h["id"] for h in body["after"]] and YELLOW not in [h["id"] for h in body["before"]]
+
+
+def test_preview_estimates_the_change_in_clicks_from_logged_impressions(client):
+    body = {"query": "backpack", "pin": [MUG]}
+    first = client.post("/admin/rules:preview", json=body).json()
+    assert first["clicks"] is None and "no logged searches for 'backpack'" in first["clicks_note"]
+    for i in range(30):  # shoppers click the first backpack, and the second one now and then
+        r = client.post("/search", json={"q": "Backpack", "k": 10, "session_id": f"s{i}"}).json()
+        for pos in [1] if i % 3 else [1, 2]:
+            ev = {"session_id": f"s{i}", "product_id": r["results"][pos - 1]["id"], "type": "click",
+                  "search_id": r["search_id"], "position": pos}
+            assert client.post("/events", json=ev).status_code == 200
+    est = client.post("/admin/rules:preview", json=body).json()["clicks"]
+    assert est["pages"] == 30 and est["unseen"] == 1  # the mug was never shown for "backpack"
+    assert est["before"] > 0 and est["change"] == pytest.approx(est["after"] - est["before"]) and est["change"] < 0
+    browse = client.post("/admin/rules:preview", json={"category": "Bags/Backpacks", "pin": [MUG]}).json()
+    assert browse["clicks"] is None and "category pages" in browse["clicks_note"]

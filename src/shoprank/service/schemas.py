@@ -276,6 +276,17 @@ class RuleDeleted(BaseModel):
     deleted: bool
 
 
+class ClickEstimatePublic(BaseModel):
+    """Expected clicks per search on the top 10, by a position-based click model fitted on the
+    query's logged pages (impressions and their click events)."""
+
+    before: float
+    after: float
+    change: float
+    pages: int   # logged pages of the query behind the estimate
+    unseen: int  # products the log never showed for the query (taken as average)
+
+
 class RulePreview(BaseModel):
     """What a rule would change: the top results of its query (or category page) as served now
     and with the rule applied (whatever its time window; replacing the stored rule ``id``, if any)."""
@@ -287,3 +298,5 @@ class RulePreview(BaseModel):
     before: list[ResultPublic]
     after: list[ResultPublic]
     moved: int  # results of the top that changed position, came in or left
+    clicks: ClickEstimatePublic | None = None
+    clicks_note: str | None = None  # why there is no estimate

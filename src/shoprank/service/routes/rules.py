@@ -17,7 +17,15 @@ from shoprank.search.merchandising import previewing
 from shoprank.search.rule_store import RuleStore
 from shoprank.service.deps import EngineDep, compute
 from shoprank.service.guard import AUTH_RESPONSES, ERROR_RESPONSES, parse_json
-from shoprank.service.schemas import ResultPublic, RuleDeleted, RuleList, RulePreview, RulePublic
+from shoprank.service.openapi import RULE_BODY
+from shoprank.service.schemas import (
+    ClickEstimatePublic,
+    ResultPublic,
+    RuleDeleted,
+    RuleList,
+    RulePreview,
+    RulePublic,
+)
 from shoprank.service.security import require
 from shoprank.types import Filters, describe_error
 from shoprank.types import Query as SearchQuery
@@ -27,6 +35,7 @@ router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[require("admin
 
 RuleId = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]
 PREVIEW_K = 10
+CLICK_LOG_DAYS = 90.0  # the logged pages a preview's click estimate is fitted on
 
 
 def rule_store(request: Request) -> RuleStore:
@@ -76,7 +85,7 @@ async def get_rule(request: Request, rule_id: RuleId) -> RulePublic:
     return _public(rule_id, rule)
 
 
-@router.put("/rules/{rule_id}", response_model=RulePublic)
+@router.put("/rules/{rule_id}", response_model=RulePublic, openapi_extra=RULE_BODY)
 async def put_rule(request: Request, engine: EngineDep, rule_id: RuleId) -> RulePublic:
     """Create or replace a rule, e.g. ``{"query": "backpack", "pin": ["id1"], "hide": ["id3"]}``;
     the next search applies it."""
@@ -108,17 +117,37 @@ def _preview(engine: ShopRank, rule_id: str, rule: MerchRule) -> tuple[list[Resu
     return [ResultPublic.from_hit(h) for h in before.hits], [ResultPublic.from_hit(h) for h in after.hits]
 
 
-@router.post("/rules:preview", response_model=RulePreview)
+def _clicks(engine: ShopRank, query: str | None, before: list[str],
+            after: list[str]) -> tuple[ClickEstimatePublic | None, str | None]:
+    from shoprank.analytics.report import join
+    from shoprank.analytics.rule_clicks import estimate_clicks
+
+    if query is None:
+        return None, "category pages have no query to look up in the log"
+    log = engine.impressions
+    if log is None:
+        return None, "impressions are not logged on this server (SHOPRANK_LOG_IMPRESSIONS=false)"
+    views = join(log.scan(since=time.time() - CLICK_LOG_DAYS * 86400.0), engine.personalizer.events.scan())
+    est = estimate_clicks(views, query, before, after, PREVIEW_K)
+    if est is None:
+        return None, f"no logged searches for {query!r} in the last {CLICK_LOG_DAYS:g} days"
+    return ClickEstimatePublic(before=est.before, after=est.after, change=round(est.change, 6), pages=est.pages,
+                               unseen=est.unseen), None
+
+
+@router.post("/rules:preview", response_model=RulePreview, openapi_extra=RULE_BODY)
 async def preview_rule(request: Request, engine: EngineDep,
                        rule_id: Annotated[str | None, Query(alias="id", min_length=1, max_length=100)] = None
                        ) -> RulePreview:
     """The top 10 of the rule's query (or category page) as served now and with the rule applied
-    (replacing the stored rule ``id`` if given), before turning it on."""
+    (replacing the stored rule ``id`` if given), and the expected clicks on each by the click model
+    fitted on the query's logged pages: a rule's cost before turning it on."""
     if "merchandising" not in engine.settings.search_rules:
         raise HTTPException(409, "merchandising rules are off on this server (SHOPRANK_SEARCH_RULES)")
     rule = await run_in_threadpool(check_rule, engine, await request.body())
     before, after = await compute(request, _preview, engine, rule_id or "preview", rule)
+    clicks, note = await run_in_threadpool(_clicks, engine, rule.query, [r.id for r in before], [r.id for r in after])
     was = {r.id: i for i, r in enumerate(before)}
     moved = sum(was.get(r.id) != i for i, r in enumerate(after)) + len(set(was) - {r.id for r in after})
     return RulePreview(id=rule_id, query=rule.query, category=rule.category, active=rule.active(time.time()),
-                       before=before, after=after, moved=moved)
+                       before=before, after=after, moved=moved, clicks=clicks, clicks_note=note)
