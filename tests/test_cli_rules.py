@@ -42,3 +42,18 @@ def test_a_bad_rule_file_imports_nothing_and_says_why(runner, tmp_path):
     out = runner.invoke(app, ["rules", "import", str(path)])
     assert out.exit_code == 2 and "rule 'bad'" in out.output and "at least one of pin" in out.output
     assert runner.invoke(app, ["rules", "list"]).output == ""
+
+
+def test_import_checks_product_ids_against_an_index(runner, tmp_path, demo_catalog):
+    from shoprank.engine import ShopRank
+
+    settings = get_settings()
+    ShopRank.build(demo_catalog, settings.index_dir("demo"), settings)
+    path = tmp_path / "rules.json"
+    path.write_text(json.dumps({"bags": {"query": "backpack", "pin": ["demo-backpack-red", "nope"]}}))
+    out = runner.invoke(app, ["rules", "import", str(path), "--index", "demo"])
+    assert out.exit_code == 2 and "unknown product ids ['nope'] in index 'demo'" in out.output
+    path.write_text(json.dumps({"bags": {"query": "backpack", "pin": ["demo-backpack-red"]}}))
+    assert runner.invoke(app, ["rules", "import", str(path), "--index", "demo"]).exit_code == 0
+    out = runner.invoke(app, ["rules", "import", str(path), "--index", "nowhere"])
+    assert out.exit_code == 2 and "no index 'nowhere'" in out.output
