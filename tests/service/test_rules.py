@@ -189,3 +189,17 @@ def test_preview_estimates_the_change_in_clicks_from_logged_impressions(client):
     assert est["before"] > 0 and est["change"] == pytest.approx(est["after"] - est["before"]) and est["change"] < 0
     browse = client.post("/admin/rules:preview", json={"category": "Bags/Backpacks", "pin": [MUG]}).json()
     assert browse["clicks"] is None and "category pages" in browse["clicks_note"]
+
+
+def test_rules_need_the_admin_key(settings):
+    from pydantic import SecretStr
+
+    keyed = settings.model_copy(update={"admin_key": SecretStr("adm"), "search_key": SecretStr("s")})
+    with open_client(keyed) as c:
+        rule = {"query": "backpack", "pin": [MUG]}
+        assert c.put("/admin/rules/r", json=rule).status_code == 401
+        assert c.put("/admin/rules/r", json=rule, headers={"X-API-Key": "s"}).status_code == 403
+        assert c.get("/admin/rules").status_code == 401
+        assert c.post("/admin/rules:preview", json=rule).status_code == 401
+        assert c.put("/admin/rules/r", json=rule, headers={"X-API-Key": "adm"}).status_code == 200
+        assert ids(c, "backpack")[0] == MUG  # searching stays public

@@ -16,7 +16,7 @@ from shoprank.search.merch_rule import MerchRule, unknown_products
 from shoprank.search.merchandising import previewing
 from shoprank.search.rule_store import RuleStore
 from shoprank.service.deps import EngineDep, compute
-from shoprank.service.guard import AUTH_RESPONSES, ERROR_RESPONSES, parse_json
+from shoprank.service.guard import AUTH_RESPONSES, ERROR_RESPONSES, ErrorResponse, parse_json
 from shoprank.service.openapi import RULE_BODY
 from shoprank.service.schemas import (
     ClickEstimatePublic,
@@ -34,6 +34,9 @@ router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[require("admin
                    responses={**ERROR_RESPONSES, **AUTH_RESPONSES})
 
 RuleId = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]
+NO_RULE: dict[int | str, dict[str, object]] = {404: {"model": ErrorResponse, "description": "No rule of this id"}}
+RULES_OFF: dict[int | str, dict[str, object]] = {
+    409: {"model": ErrorResponse, "description": "Merchandising rules are off on this server"}}
 PREVIEW_K = 10
 CLICK_LOG_DAYS = 90.0  # the logged pages a preview's click estimate is fitted on
 
@@ -77,7 +80,7 @@ async def list_rules(request: Request) -> RuleList:
     return RuleList(rules=[_public(i, r) for i, r in sorted(rules.items())])
 
 
-@router.get("/rules/{rule_id}", response_model=RulePublic)
+@router.get("/rules/{rule_id}", response_model=RulePublic, responses=NO_RULE)
 async def get_rule(request: Request, rule_id: RuleId) -> RulePublic:
     rule = await run_in_threadpool(rule_store(request).get, rule_id)
     if rule is None:
@@ -97,7 +100,7 @@ async def put_rule(request: Request, engine: EngineDep, rule_id: RuleId) -> Rule
     return _public(rule_id, rule)
 
 
-@router.delete("/rules/{rule_id}", response_model=RuleDeleted)
+@router.delete("/rules/{rule_id}", response_model=RuleDeleted, responses=NO_RULE)
 async def delete_rule(request: Request, rule_id: RuleId) -> RuleDeleted:
     try:
         deleted = await run_in_threadpool(rule_store(request).delete, rule_id)
@@ -135,7 +138,7 @@ def _clicks(engine: ShopRank, query: str | None, before: list[str],
                                unseen=est.unseen), None
 
 
-@router.post("/rules:preview", response_model=RulePreview, openapi_extra=RULE_BODY)
+@router.post("/rules:preview", response_model=RulePreview, responses=RULES_OFF, openapi_extra=RULE_BODY)
 async def preview_rule(request: Request, engine: EngineDep,
                        rule_id: Annotated[str | None, Query(alias="id", min_length=1, max_length=100)] = None
                        ) -> RulePreview:
