@@ -1,6 +1,8 @@
 """The merchandising rule: when a rule applies, and how several rules share the page."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -75,3 +77,13 @@ def test_without_rules_the_stage_changes_nothing(engine, fake_engine):
         assert [(h.product.id, h.score, h.contributions, h.rules) for h in a] == [
             (h.product.id, h.score, h.contributions, h.rules) for h in b]
     assert not (engine.settings.rules_path.exists())  # searching creates no rule file
+
+
+def test_a_category_rule_leaves_a_photo_search_in_that_category_alone(engine):
+    store = rule_stage(engine).store
+    photo = Path(engine.artifacts.catalog.get("demo-backpack-red").images[0]).read_bytes()
+    q = Query(image=photo, k=5, filters=Filters(category="Bags/Backpacks"))
+    before = [h.product.id for h in engine.search(q).hits]
+    store.put("page", MerchRule(category="Bags/Backpacks", pin=["demo-backpack-white"], hide=[before[0]]))
+    assert [h.product.id for h in engine.search(q).hits] == before
+    assert top(engine, None, filters=Filters(category="Bags/Backpacks"))[0] == "demo-backpack-white"

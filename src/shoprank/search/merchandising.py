@@ -69,7 +69,8 @@ class Merchandising(Rule):
         rules = {i: r for i, r in stored.items() if r.active(now)}
         if preview:
             rules.update(preview)
-        texts, category = search_texts(state), state.query.filters.category
+        texts = search_texts(state)
+        category = state.query.filters.category if state.query.image is None else None  # a photo search is no page
         return [(i, rules[i]) for i in sorted(rules) if rules[i].applies(texts, category)]
 
     def apply(self, state: SearchState) -> None:
