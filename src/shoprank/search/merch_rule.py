@@ -20,7 +20,6 @@ from shoprank.types import Filters
 
 RuleMatch = Literal["exact", "contains"]
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_ID = Field(min_length=1, max_length=200)
 
 
 def normalize_text(text: str) -> str:
