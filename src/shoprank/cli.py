@@ -725,6 +725,100 @@ def list_synonyms(name: Annotated[str, typer.Option(help="index name under SHOPR
         store.close()
 
 
+rules_app = typer.Typer(help="Merchandising rules (pin, hide, boost, bury), as PUT /admin/rules keeps them.")
+app.add_typer(rules_app, name="rules")
+
+
+def _read_rules(path: Path) -> dict[str, Any]:
+    """``{id: rule}`` from a JSON object of rules by id, or a JSON list / JSON lines of rules with an ``id``."""
+    import json
+
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        data = [json.loads(line) for line in text.splitlines() if line.strip()]
+    if isinstance(data, dict):
+        return data
+    if not isinstance(data, list) or not all(isinstance(r, dict) and isinstance(r.get("id"), str) for r in data):
+        raise ValueError(f"{path}: give an object of rules by id, or a list of rules each with an 'id'")
+    return {r["id"]: {k: v for k, v in r.items() if k != "id"} for r in data}
+
+
+def _served_catalog(name: str) -> Catalog:
+    from shoprank import factory
+
+    settings = get_settings()
+    home = factory.index_home(settings, settings.index_dir(name))
+    current = home.current()
+    if current is None:
+        raise FileNotFoundError(f"no index {name!r} at {settings.index_dir(name)} (run `shoprank index` first)")
+    return Catalog.load(home.path(current) / "catalog.jsonl")
+
+
+@rules_app.command("list")
+def list_rules() -> None:
+    """Every stored rule, one JSON line each (with ``id`` and whether it is ``active`` now)."""
+    from shoprank import factory
+
+    store = factory.rule_store(get_settings())
+    try:
+        for rule_id, rule in sorted(store.rules().items()):
+            typer.echo(_json_line({"id": rule_id, "active": rule.active(time.time()),
+                                  **rule.model_dump(exclude_defaults=True)}))
+    finally:
+        store.close()
+
+
+@rules_app.command("import")
+def import_rules(
+    path: Path,
+    index: Annotated[str | None, typer.Option(help="check the product ids against this index's served catalog")]
+    = None,
+) -> None:
+    """Store the rules of a JSON file (each replacing the rule of its id), all or none."""
+    from shoprank import factory
+    from shoprank.search.merch_rule import MerchRule, unknown_products
+    from shoprank.types import describe_error
+
+    rules: dict[str, MerchRule] = {}
+    for rule_id, body in _read_rules(path).items():
+        try:
+            rules[rule_id] = MerchRule.model_validate(body, strict=True)
+        except ValueError as e:
+            raise ValueError(f"rule {rule_id!r}: {describe_error(e)}") from None
+    if index is not None:
+        catalog = _served_catalog(index)
+        for rule_id, rule in rules.items():
+            if unknown := unknown_products(rule, catalog.__contains__):
+                raise ValueError(f"rule {rule_id!r}: unknown product ids {unknown[:20]} in index {index!r}")
+    store = factory.rule_store(get_settings())
+    try:
+        store.put_many(rules)
+        typer.echo(f"imported {len(rules)} rules; {len(store.rules())} stored")
+    finally:
+        store.close()
+
+
+@rules_app.command("delete")
+def delete_rule(rule_id: str) -> None:
+    from shoprank import factory
+
+    store = factory.rule_store(get_settings())
+    try:
+        if not store.delete(rule_id):
+            _fail(f"no rule {rule_id!r}")
+        typer.echo(f"deleted rule {rule_id!r}")
+    finally:
+        store.close()
+
+
+def _json_line(obj: object) -> str:
+    import json
+
+    return json.dumps(obj, ensure_ascii=False)
+
+
 @app.command()
 def demo(
     host: str | None = None,
@@ -754,7 +848,8 @@ def demo(
 
 # Wrapped here, once every command is registered: typer builds the commands when called, so
 # in-process runs (tests) get the same one-line errors.
-for _info in [*app.registered_commands, *events_app.registered_commands, *synonyms_app.registered_commands]:
+for _info in [*app.registered_commands, *events_app.registered_commands, *synonyms_app.registered_commands,
+              *rules_app.registered_commands]:
     if _info.callback is not None:
         _info.callback = _one_line_errors(_info.callback)
 

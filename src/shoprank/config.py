@@ -28,6 +28,7 @@ _BACKENDS: dict[str, tuple[str, str, bool]] = {
     "impression_store": ("shoprank.analytics.impressions", "IMPRESSION_LOGS", False),
     "experiment_store": ("shoprank.analytics.experiment_store", "EXPERIMENT_STORES", False),
     "synonym_store": ("shoprank.query.synonym_store", "SYNONYM_STORES", False),
+    "rule_store": ("shoprank.search.rule_store", "RULE_STORES", False),
     "cf_model": ("shoprank.personalization.backends", "COLLABORATIVE_MODELS", True),
     "speech_backend": ("shoprank.encoders.speech", "SPEECH_RECOGNIZERS", False),
 }
@@ -92,8 +93,9 @@ class Settings(BaseSettings):
     # (query/typo.py) is on where its extra (shoprank[query]) is installed: on correctly spelled
     # queries it changed 0 of 256 CrowdFlower and 45 of 6,487 Home Depot ones (99.3 % unchanged;
     # "correct": every word a catalog or English word), most of those real-word typos ("sower head").
+    # "merchandising" applies the pin/hide/boost/bury rules of /admin/rules (rule_store).
     query_rewriters: list[str] = Field(default_factory=default_rewriters)
-    search_rules: list[str] = []
+    search_rules: list[str] = ["merchandising"]
     # The catalog's currency: a price limit a query names in another ("50元以下" in USD) is not
     # applied (no exchange rate is kept); the response's parsed.price_note says so. Unset: the
     # most common currency of the served catalog's products (USD for an empty catalog).
@@ -136,6 +138,8 @@ class Settings(BaseSettings):
     # The running online experiment (A/B or interleaving), as JSON; default <home>/experiment.json,
     # written by PUT /admin/experiment.
     experiment_file: Path | None = None
+    # Merchandising rules (PUT /admin/rules/{id}, `shoprank rules import`); default <home>/rules.sqlite.
+    rules_db: Path | None = None
     profile_store: str = "sqlite"  # sqlite | memory | redis
     redis_url: str = "redis://127.0.0.1:6379/0"
     profile_half_life_s: float = 3 * 24 * 3600.0
@@ -151,6 +155,7 @@ class Settings(BaseSettings):
     event_store: str = "sqlite"            # the event log, at events_db
     impression_store: str = "sqlite"       # the impression log, at impressions_db
     experiment_store: str = "file"         # the running experiment, at experiment_file
+    rule_store: str = "sqlite"             # merchandising rules, at rules_db
     cf_model_store: str = "file"           # fitted collaborative models, shared by processes: <home>/models
     write_log_store: str = "sqlite"        # each index's catalog write log: <index>/writes.sqlite
     generation_store: str = "file"         # each index's served-generation pointer: <index>/CURRENT
@@ -269,6 +274,10 @@ class Settings(BaseSettings):
     @property
     def experiment_path(self) -> Path:
         return self.experiment_file or self.home / "experiment.json"
+
+    @property
+    def rules_path(self) -> Path:
+        return self.rules_db or self.home / "rules.sqlite"
 
     def index_dir(self, name: str) -> Path:
         return self.home / "indexes" / name

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from shoprank.personalization.store.models import CFModelStore
     from shoprank.query.synonym_store import SynonymStore
     from shoprank.ranking.rerank import CrossEncoderReranker
+    from shoprank.search.rule_store import RuleStore
 
 
 def text_encoder(settings: Settings) -> TextEncoder:
@@ -82,7 +83,7 @@ def pipeline(artifacts: IndexArtifacts, settings: Settings, ranker_: Ranker | No
     return SearchPipeline(artifacts, retriever, FeatureExtractor(artifacts), ranker_ or ranker(settings),
                           Budgets(settings.retrieve_k, settings.rerank_k,
                                   out_of_stock_band=settings.out_of_stock_band), settings.fusion, reranker_,
-                          [RULES.create(name) for name in settings.search_rules])
+                          [RULES.get_class(name).from_settings(settings) for name in settings.search_rules])
 
 
 # -- stores: each an interface, its backend chosen by a *_store setting ----------------------------
@@ -116,6 +117,13 @@ def experiment_store(settings: Settings) -> ExperimentStore:
     from shoprank.analytics.experiment_store import EXPERIMENT_STORES
 
     return EXPERIMENT_STORES.get_class(settings.experiment_store).from_settings(settings)
+
+
+def rule_store(settings: Settings) -> RuleStore:
+    """The merchandising rules every process serving this home applies."""
+    from shoprank.search.rule_store import RULE_STORES
+
+    return RULE_STORES.get_class(settings.rule_store).from_settings(settings)
 
 
 def embedding_cache(settings: Settings) -> EmbeddingCache:

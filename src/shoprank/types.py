@@ -304,6 +304,7 @@ class Hit:
     # Matches the query (for a search: in the set its facets count); False: fills the page after the matches.
     match: bool = True
     pinned: bool = False  # placed at its slot by a rule, not by its score
+    rules: list[str] = field(default_factory=list)  # the merchandising rules that placed or moved it
 
 
 def describe_error(err: Exception) -> str:

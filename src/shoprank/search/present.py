@@ -58,6 +58,15 @@ def sort_rows(order: np.ndarray, products: list[Product], positions: np.ndarray,
     return np.array(sorted(order, key=key), np.int64)
 
 
+def note_rules(hits: list[Hit], positions: list[int], moved_by: dict[int, dict[str, float]], explain: bool) -> None:
+    """Each hit a rule placed or moved names the rule; explained, with the score it added ("rule:<id>")."""
+    for hit, pos in zip(hits, positions, strict=True):
+        moved = moved_by.get(pos, {})
+        hit.rules = sorted(moved)
+        if explain:
+            hit.contributions.update({f"rule:{rule_id}": shift for rule_id, shift in moved.items() if shift})
+
+
 class Present:
     name = "present"
 
@@ -72,7 +81,7 @@ class Present:
         positions = batch.positions
         order = np.argsort(-scores, kind="stable")
         matching = self.matching(state.runs, positions, order, query.sort)
-        matched = positions[matching].tolist()
+        matched = [p for p in positions[matching].tolist() if p not in state.hidden]  # a hidden one counts nowhere
         facets = count_facets([products[p] for p in matched], query.collapse_variants,
                               [self._colors[p] for p in matched])
         n_matches = len({products[p].group_id if query.collapse_variants else products[p].id for p in matched})
@@ -90,6 +99,8 @@ class Present:
         hits, rows = self.page(state, order, is_match)
         if query.explain and hits:
             self.explain(hits, rows, batch, state.ranker, state.reranked)
+        if state.moved_by:
+            note_rules(hits, [self.art.catalog.position(h.product.id) for h in hits], state.moved_by, query.explain)
         personal = state.personal
         did_you_mean, auto_corrected = state.plan.did_you_mean
         state.result = SearchResult(
@@ -134,7 +145,7 @@ class Present:
         query, positions, scores = state.query, state.batch.positions, state.scores
         products = self.art.catalog.products
         ranks = {name: {pos: r for r, (pos, _) in enumerate(run, 1)} for name, run in state.runs.items()}
-        pinned = {pos for pos in state.pins if self.art.catalog.is_live(pos)}
+        pinned = {pos for pos in state.pins if self.art.catalog.is_live(pos) and pos not in state.hidden}
         slots = sum(1 for pos in pinned if state.pins[pos] < query.k)
         hits: list[Hit] = []
         rows: list[int] = []

@@ -90,5 +90,6 @@ class SearchState:
     # Rules: catalog positions pinned to a slot on the page (0: first), and positions never shown.
     pins: dict[int, int] = field(default_factory=dict)
     hidden: set[int] = field(default_factory=set)
+    moved_by: dict[int, dict[str, float]] = field(default_factory=dict)  # position -> rule id -> score shift
     result: SearchResult | None = None                   # present
     timings: dict[str, float] = field(default_factory=dict)  # per stage, ms

@@ -15,7 +15,18 @@ from fastapi.responses import HTMLResponse, Response
 from shoprank.engine import ShopRank
 from shoprank.service.guard import PAGE_CSP, RequestGuard, install_error_handlers
 from shoprank.service.openapi import install_openapi
-from shoprank.service.routes import admin, analytics, catalog, events, health, products, search, suggest, synonyms
+from shoprank.service.routes import (
+    admin,
+    analytics,
+    catalog,
+    events,
+    health,
+    products,
+    rules,
+    search,
+    suggest,
+    synonyms,
+)
 from shoprank.service.security import Access, check_production, startup_warning
 from shoprank.service.watcher import follow_writes, watch_index
 
@@ -53,7 +64,7 @@ def create_app(engine: ShopRank) -> FastAPI:
                   docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None)
     app.state.engine = engine
     app.state.access = access
-    for module in (search, suggest, products, catalog, events, health, admin, analytics, synonyms):
+    for module in (search, suggest, products, catalog, events, health, admin, rules, synonyms, analytics):
         app.include_router(module.router)
     install_error_handlers(app)
     install_openapi(app)

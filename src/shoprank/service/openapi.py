@@ -9,11 +9,12 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from shoprank.analytics.experiments import Experiment
+from shoprank.search.merch_rule import MerchRule
 from shoprank.service.schemas import EventBatch, SearchRequest
 from shoprank.types import Event
 
 _REF = "#/components/schemas/{model}"
-_MODELS: tuple[type[BaseModel], ...] = (SearchRequest, Event, EventBatch, Experiment)
+_MODELS: tuple[type[BaseModel], ...] = (SearchRequest, Event, EventBatch, Experiment, MerchRule)
 
 
 def ref(name: str) -> dict[str, str]:
@@ -42,6 +43,8 @@ SEARCH_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
 }}}
 EXPERIMENT_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": ref("Experiment")}}}}
+RULE_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": ref("MerchRule")}}}}
 EVENTS_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": {"oneOf": [
         ref("Event"),

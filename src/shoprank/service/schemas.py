@@ -5,6 +5,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_va
 
 from shoprank.catalog.vocabulary import COLORS
 from shoprank.retrieval.fusion import FUSION_METHODS
+from shoprank.search.merch_rule import MerchRule
 from shoprank.types import Event, Hit, Product, SortOrder
 
 # Validation context of a JSON body: types as the schema says (no "red,blue" for a list, no
@@ -116,6 +117,7 @@ class ResultPublic(BaseModel):
     # False: not a match for the query (outside the set the facets count), shown after the matches to fill the page.
     match: bool = True
     pinned: bool = False  # placed at its position by a merchandising rule, not by its score
+    rules: list[str] = []  # the merchandising rules that placed or moved it (ids; see /admin/rules)
     retrievers: dict[str, int] = {}
     explanation: dict[str, float] = {}
     # With explain, for rankers that weigh modalities (attention and late fusion): modality -> weight.
@@ -128,7 +130,7 @@ class ResultPublic(BaseModel):
                    review_count=p.review_count, category=p.category,
                    image_url=f"/images/{p.id}/0" if p.images else None, parent_id=p.parent_id,
                    in_stock=p.in_stock, stock=p.stock, score=round(hit.score, 6), match=hit.match, pinned=hit.pinned,
-                   retrievers=hit.retrievers,
+                   rules=hit.rules, retrievers=hit.retrievers,
                    explanation={k: round(v, 6) for k, v in hit.contributions.items()},
                    modality_weights={k: round(v, 4) for k, v in hit.modality_weights.items()})
 
@@ -289,3 +291,46 @@ class SynonymSuggestionPublic(BaseModel):
 
 class SynonymSuggestionsResponse(BaseModel):
     suggestions: list[SynonymSuggestionPublic]  # most supported first
+
+
+class RulePublic(BaseModel):
+    """A stored merchandising rule; ``active``: within its time window now."""
+
+    id: str
+    active: bool
+    rule: MerchRule
+
+
+class RuleList(BaseModel):
+    rules: list[RulePublic]
+
+
+class RuleDeleted(BaseModel):
+    id: str
+    deleted: bool
+
+
+class ClickEstimatePublic(BaseModel):
+    """Expected clicks per search on the top 10, by a position-based click model fitted on the
+    query's logged pages (impressions and their click events)."""
+
+    before: float
+    after: float
+    change: float
+    pages: int   # logged pages of the query behind the estimate
+    unseen: int  # products the log never showed for the query (taken as average)
+
+
+class RulePreview(BaseModel):
+    """What a rule would change: the top results of its query (or category page) as served now
+    and with the rule applied (whatever its time window; replacing the stored rule ``id``, if any)."""
+
+    id: str | None
+    query: str | None
+    category: str | None
+    active: bool  # whether the rule would be on now, by its time window
+    before: list[ResultPublic]
+    after: list[ResultPublic]
+    moved: int  # results of the top that changed position, came in or left
+    clicks: ClickEstimatePublic | None = None
+    clicks_note: str | None = None  # why there is no estimate
