@@ -4,20 +4,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
+from fakes import cli_runner
 from shoprank.cli import app
 from shoprank.config import get_settings
 
 
 @pytest.fixture
 def runner(tmp_path, monkeypatch):
-    monkeypatch.setenv("SHOPRANK_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SHOPRANK_TEXT_ENCODER", "hashing")
-    monkeypatch.setenv("SHOPRANK_IMAGE_ENCODER", "none")
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
+    yield from cli_runner(tmp_path, monkeypatch)
 
 
 def test_import_list_delete(runner, tmp_path):

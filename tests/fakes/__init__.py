@@ -112,3 +112,17 @@ def tiny_engine(folder: Path):
 
     s = Settings(home=folder / "home", text_encoder="hashing", image_encoder="palette", profile_store="memory")
     return ShopRank.build(tiny_catalog(folder / "cat"), s.index_dir("tiny"), s)
+
+
+def cli_runner(tmp_path, monkeypatch):
+    """A CLI runner over a fresh home with the model-free encoders (shared by the CLI tests)."""
+    from shoprank.config import get_settings
+
+    monkeypatch.setenv("SHOPRANK_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SHOPRANK_TEXT_ENCODER", "hashing")
+    monkeypatch.setenv("SHOPRANK_IMAGE_ENCODER", "none")
+    get_settings.cache_clear()
+    from typer.testing import CliRunner
+
+    yield CliRunner()
+    get_settings.cache_clear()

@@ -49,6 +49,15 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 _COLOR_OF = {w: c for c, words in COLORS.items() for w in words}
 
 
+def known_colors(colors: list[str]) -> list[str]:
+    """``colors`` lower-cased, or ValueError naming any this vocabulary does not know (filters)."""
+    colors = [c.strip().lower() for c in colors]
+    unknown = [c for c in colors if c not in COLORS]
+    if unknown:
+        raise ValueError(f"unknown colour(s) {unknown}; known: {sorted(COLORS)}")
+    return colors
+
+
 @functools.lru_cache(maxsize=4096)
 def _word_pattern(word: str) -> re.Pattern[str] | None:
     """Whole-word pattern for ``word``; None for Chinese, matched as a substring."""

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shoprank.catalog.vocabulary import COLORS
+from shoprank.catalog.vocabulary import known_colors
 from shoprank.types import Filters
 
 RuleMatch = Literal["exact", "contains"]
@@ -39,11 +39,7 @@ class RuleFilter(Filters):
     @field_validator("colors")
     @classmethod
     def _known_colors(cls, v: list[str]) -> list[str]:
-        v = [c.strip().lower() for c in v]
-        unknown = [c for c in v if c not in COLORS]
-        if unknown:
-            raise ValueError(f"unknown colour(s) {unknown}; known: {sorted(COLORS)}")
-        return v
+        return known_colors(v)
 
     @model_validator(mode="after")
     def _something(self) -> RuleFilter:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
-from shoprank.catalog.vocabulary import COLORS
+from shoprank.catalog.vocabulary import known_colors
 from shoprank.retrieval.fusion import FUSION_METHODS
 from shoprank.search.merch_rule import MerchRule
 from shoprank.types import Event, Hit, Product, SortOrder
@@ -57,11 +57,7 @@ class SearchRequest(BaseModel):
     @field_validator("colors")
     @classmethod
     def _known_colors(cls, v: list[str]) -> list[str]:
-        v = [c.strip().lower() for c in v]
-        unknown = [c for c in v if c not in COLORS]
-        if unknown:
-            raise ValueError(f"unknown colour(s) {unknown}; known: {sorted(COLORS)}")
-        return v
+        return known_colors(v)
 
     @model_validator(mode="after")
     def _check_range(self) -> SearchRequest:
