@@ -100,7 +100,7 @@ def test_serving_the_default_ranker_imports_neither_pandas_nor_scikit_learn():
         "from shoprank.ranking import CandidateBatch, load_ranker\n"
         "r = load_ranker(PACKAGED / 'default-e5')\n"
         "X = np.random.default_rng(0).normal(size=(5, r.relevance.booster.num_feature())).astype(np.float32)\n"
-        "b = CandidateBatch.from_features(X)\n"
+        "b = CandidateBatch.from_features(X, r.feature_names)\n"
         "s, c = r.score(b), r.explain(b)\n"
         "assert np.isfinite(s).all() and c.shape[0] == 5\n"
         "print(sorted(m for m in ('pandas', 'sklearn', 'pyarrow') if m in sys.modules))\n"
