@@ -94,6 +94,7 @@ def test_a_bad_id_is_a_422_and_the_admin_key_is_needed(index, settings):
         assert c.delete("/admin/synonyms/x", headers={"X-API-Key": "nope"}).status_code == 401
 
 
+@pytest.mark.slow  # waits out the re-read interval
 def test_the_sets_survive_a_restart_and_reach_another_process_within_a_second(index, settings):
     other = ShopRank.open(index, settings)  # a second server of the same index, started first
     assert other.search("rucksack").rewrites == []

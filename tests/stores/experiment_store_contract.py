@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from shoprank.analytics.experiment_store import ExperimentStore
 from shoprank.analytics.experiments import Arm, Experiment
 from stores.contract import StoreContract
@@ -38,6 +40,7 @@ class ExperimentStoreContract(StoreContract[ExperimentStore]):
         store.put(None)  # stopping what is not running is fine
         assert store.get() is None
 
+    @pytest.mark.slow  # waits out the re-read interval (about 2 s)
     def test_another_handle_sees_a_put_within_a_second_or_so(self):
         a, b = self.open(), self.open()
         assert b.get() is None

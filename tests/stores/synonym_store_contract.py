@@ -56,6 +56,7 @@ class SynonymStoreContract(StoreContract[SynonymStore]):
         with pytest.raises(ValueError, match="synonym set id"):
             self.open().put("no spaces", BAGS)
 
+    @pytest.mark.slow  # waits out the re-read interval (about 2 s)
     def test_another_handle_sees_an_edit_within_a_second_or_so(self):
         a, b = self.open(), self.open()
         assert dict(b.sets().sets) == {}
