@@ -24,7 +24,6 @@ class Writes:
     """How far the catalog write log is applied to one served generation."""
 
     seq: int = 0  # the last write applied
-    version: int = 0  # bumped by every applied run of writes
 
 
 @dataclass(frozen=True)

@@ -160,6 +160,5 @@ class CatalogWriter:
         done = apply_writes(served.artifacts, served.pipeline.extractor, [w for _, w in batch],
                             self._encoders, self._cache.get, also=(served.suggester,))
         served.writes.seq = batch[-1][0]
-        served.writes.version += 1
         log.debug("applied catalog writes up to %d: %s", served.writes.seq, done)
         return len(batch)
