@@ -41,3 +41,33 @@ def test_field_scores_same_when_restricted_to_the_candidates(tmp_path, monkeypat
     restricted = idx.field_scores("blue mug", cands)
     assert fetched == restricted
     assert set(fetched["title"]) == {1, 7, 30, 61} and len(set(fetched["title"].values())) > 1
+
+
+def _pans_and_packs() -> list[Product]:
+    # 20 backpacks, 20 pans, one product with the rare word "backpan" (a typo's other candidate).
+    return ([Product(id=f"pack{i}", title="Trail backpack", description="a bag") for i in range(20)]
+            + [Product(id=f"pan{i}", title="Kitchen pan", description="a pan") for i in range(20)]
+            + [Product(id="odd", title="Backpan special", description="a thing")])
+
+
+def test_idf_from_scores_a_rare_word_with_its_references_idf():
+    idx = LexicalIndex.in_memory()
+    idx.add(list(enumerate(_pans_and_packs())))
+    pack = idx.search("backpack", 1)[0][1]
+    rare = idx.search("backpan", 1)
+    assert rare[0][0] == 40 and rare[0][1] > 3 * pack  # its own IDF: more than thrice the common word's
+    capped = idx.search("backpan", 1, idf_from={"backpan": "backpack"})
+    assert capped[0][0] == 40 and abs(capped[0][1] - pack) < 1e-4  # same text length, same field: equal
+    # Never raised: a reference rarer than the word leaves the word's own IDF.
+    assert idx.search("backpack", 1, idf_from={"backpack": "backpan"})[0][1] == pack
+
+
+def test_idf_from_naming_no_query_word_changes_nothing():
+    idx = LexicalIndex.in_memory()
+    idx.add(list(enumerate(_pans_and_packs())))
+    plain = idx.search("trail backpack kitchen", 50)
+    assert idx.search("trail backpack kitchen", 50, idf_from={"mug": "cup"}) == plain
+    # The term-by-term query gives the parsed query's scores when no word is capped.
+    same = idx.search("trail backpack kitchen", 50, idf_from={"trail": "trail"})
+    assert [p for p, _ in same] == [p for p, _ in plain]
+    assert max(abs(a[1] - b[1]) for a, b in zip(same, plain)) < 1e-5

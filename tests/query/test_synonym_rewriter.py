@@ -97,3 +97,9 @@ def test_a_rewriter_made_by_hand_reads_no_store_until_bound():
     from shoprank.query.plan import QueryPlan
 
     assert SynonymRewriter().rewrite(QueryPlan(text="rucksack"), None) == []  # type: ignore[arg-type]
+
+
+def test_a_one_word_synonym_scores_with_at_most_the_typed_words_idf():
+    by_text = {r.text: r.idf_from for r in synonym_rewrites("red rucksack", compile_sets(SETS))}
+    assert by_text == {"red backpack": (("backpack", "rucksack"),), "red knapsack": (("knapsack", "rucksack"),)}
+    assert all(r.idf_from == () for r in synonym_rewrites("white tee", compile_sets(SETS)))  # t-shirt: two words

@@ -14,7 +14,7 @@ from shoprank.query import REWRITERS
 from shoprank.query.typo import TypoRewriter, Vocabulary, allowed_edits, typo_rewrites
 from shoprank.registry import MissingExtraError
 from shoprank.service import create_app
-from shoprank.types import Product, Query
+from shoprank.types import Event, Product, Query
 
 pytest.importorskip("symspellpy", reason="pip install 'shoprank[query]'")
 
@@ -143,3 +143,28 @@ def test_typo_tolerance_is_on_by_default_where_its_extra_is_installed(monkeypatc
     assert Settings(home=tmp_path).query_rewriters == ["pinyin", "typo", "synonym"]
     monkeypatch.setitem(sys.modules, "symspellpy", None)  # without the extra: no typo tolerance
     assert "typo" not in Settings(home=tmp_path).query_rewriters
+
+
+def test_the_runner_up_scores_with_the_common_words_idf():
+    unsure = typo_rewrites("shxrts", _vocab(shirts=2, shorts=2))
+    assert unsure[0].idf_from == () and unsure[1].idf_from == (("shorts", "shirts"),)
+
+
+def test_words_of_past_queries_are_known_and_corrected_to():
+    v = _vocab(backpack=3)
+    assert typo_rewrites("zelmro backpack", v) == []  # no catalog word is near
+    v.add_queries(["Zelmoro backpack", "zelmoro backpack"])  # shoppers' word for a brand the catalog lacks
+    assert _fixed("zelmro backpack", v) == "zelmoro backpack"
+    assert v.correct("zelmoro") is None and v.counts["zelmoro"] == 1  # one query, however cased
+
+
+def test_the_engine_takes_in_queries_that_led_to_events(fake_engine, monkeypatch, tmp_path):
+    monkeypatch.setattr("shoprank.query.typo.QUERIES_RECHECK_S", 0.0)
+    settings = fake_engine.settings.model_copy(update={"query_rewriters": ["typo"], "suggest_min_users": 1,
+                                                       "events_db": tmp_path / "ev.sqlite"})
+    engine = ShopRank(fake_engine.artifacts, settings, fake_engine.text_encoder, fake_engine.image_encoder)
+    assert engine.search(Query(text="zelmro", k=3)).did_you_mean is None
+    pid = engine.artifacts.catalog.products[0].id
+    engine.personalizer.record([Event(user_id="u1", product_id=pid, type="click", query="zelmoro")])
+    res = engine.search(Query(text="zelmro", k=3))
+    assert res.did_you_mean == "zelmoro" and res.auto_corrected

@@ -53,11 +53,11 @@ class ShopRank:
         self.understanding = QueryUnderstanding(lambda: self.models.text, self.models.encoders, s.query_rewriters,
                                                 s.max_image_pixels, s.photo_label_min_confidence)
         self.synonyms = factory.synonym_store(s, home.root if home is not None else None)  # editable while serving
-        for rewriter in self.understanding.rewriters:
-            rewriter.bind(IndexStores(self.synonyms))
         self.writer = CatalogWriter(s, self._serve(artifacts, generation, ranker), home, self._serve,
                                     self.models.encoders)
         self.personalization = Personalization(s, lambda: self.pipeline.extractor.signals, lambda: self.impressions)
+        for rewriter in self.understanding.rewriters:
+            rewriter.bind(IndexStores(self.synonyms, self.personalization.peek))
         self.writer.followers.append(lambda new: self.personalization.follow(new.pipeline.extractor.signals))
         self.autocomplete = Autocomplete(self.personalization.peek)
         self.experiments = Experiments(s, factory.experiment_store(s), lambda q, r: self.search(q, ranker=r),

@@ -1,10 +1,11 @@
 """Field-aware BM25: the :class:`LexicalIndex` interface and its tantivy backend."""
 from __future__ import annotations
 
+import math
 import shutil
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +66,12 @@ class LexicalIndex(ABC):
     def open(cls, path: Path) -> LexicalIndex: ...
 
     @abstractmethod
-    def search(self, text: str, limit: int = 100, fields: Sequence[str] = FIELDS) -> list[tuple[int, float]]:
-        """Top ``limit`` (catalog position, BM25 score) for a free-text query."""
+    def search(self, text: str, limit: int = 100, fields: Sequence[str] = FIELDS,
+               idf_from: Mapping[str, str] | None = None) -> list[tuple[int, float]]:
+        """Top ``limit`` (catalog position, BM25 score) for a free-text query.
+
+        ``idf_from`` maps a query word to a reference word: the word is scored with at most the
+        reference's IDF (an expansion's rare candidate must not outscore the common one)."""
 
     @abstractmethod
     def field_scores(self, text: str, positions: Sequence[int]) -> dict[str, dict[int, float]]:
@@ -106,8 +111,9 @@ class LayeredLexicalIndex(LexicalIndex):
     def add(self, docs: Sequence[tuple[int, Product]]) -> None:
         self.added.add(docs)
 
-    def search(self, text: str, limit: int = 100, fields: Sequence[str] = FIELDS) -> list[tuple[int, float]]:
-        hits = self.base.search(text, limit, fields) + self.added.search(text, limit, fields)
+    def search(self, text: str, limit: int = 100, fields: Sequence[str] = FIELDS,
+               idf_from: Mapping[str, str] | None = None) -> list[tuple[int, float]]:
+        hits = self.base.search(text, limit, fields, idf_from) + self.added.search(text, limit, fields, idf_from)
         return sorted(hits, key=lambda h: -h[1])[:limit]
 
     def field_scores(self, text: str, positions: Sequence[int]) -> dict[str, dict[int, float]]:
@@ -121,6 +127,16 @@ class LayeredLexicalIndex(LexicalIndex):
 
 
 LEXICAL_INDEXES: Registry[LexicalIndex] = Registry("lexical index backend")
+
+
+def _idf(n: int, df: int) -> float:
+    """BM25's IDF, as tantivy computes it."""
+    return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+
+def _doc_freq(searcher: Any, field: str, word: str) -> int:
+    stems = stemmed_terms(word)
+    return max((searcher.doc_freq(field, s) for s in stems), default=0)
 
 
 def _schema() -> Any:
@@ -212,12 +228,37 @@ class TantivyLexicalIndex(LexicalIndex):
     def _query(self, terms: Sequence[str], fields: Sequence[str]) -> Any:
         return self._index.parse_query(" ".join(terms), list(fields), field_boosts={f: BOOSTS[f] for f in fields})
 
-    def search(self, text: str, limit: int = 100, fields: Sequence[str] = FIELDS) -> list[tuple[int, float]]:
+    def _capped_query(self, searcher: Any, terms: Sequence[str], fields: Sequence[str],
+                      idf_from: Mapping[str, str]) -> Any:
+        """The query of :meth:`_query`, built term by term and field by field so that a word of
+        ``idf_from`` is boosted by ``idf(reference) / idf(word)`` (at most 1) in each field: BM25
+        is linear in IDF, so the word then scores with its reference's IDF."""
+        import tantivy
+
+        n = searcher.num_docs
+        clauses = []
+        for t in terms:
+            ref = idf_from.get(t)
+            for f in fields:
+                boost = BOOSTS[f]
+                if ref is not None:
+                    own, cap = _idf(n, _doc_freq(searcher, f, t)), _idf(n, _doc_freq(searcher, f, ref))
+                    boost *= min(1.0, cap / own) if own > 0 else 1.0
+                leaf = tantivy.Query.boost_query(self._index.parse_query(t, [f]), boost)
+                clauses.append((tantivy.Occur.Should, leaf))
+        return tantivy.Query.boolean_query(clauses)
+
+    def search(self, text: str, limit: int = 100, fields: Sequence[str] = FIELDS,
+               idf_from: Mapping[str, str] | None = None) -> list[tuple[int, float]]:
         terms = query_terms(text)
         if not terms:
             return []
         searcher, cache = self._state  # one snapshot: addresses are only valid in their searcher
-        res = searcher.search(self._query(terms, fields), limit, count=False)
+        if idf_from and any(t in idf_from for t in terms):
+            query = self._capped_query(searcher, terms, fields, idf_from)
+        else:
+            query = self._query(terms, fields)
+        res = searcher.search(query, limit, count=False)
         return [(self._position(searcher, cache, addr), float(score)) for score, addr in res.hits]
 
     def field_scores(self, text: str, positions: Sequence[int]) -> dict[str, dict[int, float]]:

@@ -43,6 +43,9 @@ class Rewrite:
     replaces: bool = False  # True: every stage reads this text instead of the query's
     reason: str = ""        # for explanations ("backpak → backpack: 1 edit")
     edits: int = 0          # a typo correction's edits, summed over its words (0: none)
+    # (word, reference): BM25 scores the word with at most the reference's IDF, so a rare
+    # candidate of an expansion cannot outscore the common one it stands beside.
+    idf_from: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -88,11 +91,11 @@ class QueryPlan:
         """Rewrites read beside the query (not instead of it)."""
         return [r for r in self.rewrites if not r.replaces and r.text and r.weight > 0]
 
-    def lexical_queries(self) -> list[tuple[str, float]]:
-        """``(text, weight)`` for BM25: the query, then each alternative."""
+    def lexical_queries(self) -> list[tuple[str, float, dict[str, str]]]:
+        """``(text, weight, idf_from)`` for BM25: the query, then each alternative."""
         if not self.text:
             return []
-        return [(self.text, 1.0), *((r.text, r.weight) for r in self.alternatives)]
+        return [(self.text, 1.0, {}), *((r.text, r.weight, dict(r.idf_from)) for r in self.alternatives)]
 
 
 __all__ = ["QueryError", "QueryPlan", "QueryTooLarge", "Rewrite", "language_of"]

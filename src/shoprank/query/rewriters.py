@@ -9,8 +9,9 @@ cheap (it runs on every search) and safe for threads.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from shoprank.registry import Registry
 
@@ -20,11 +21,25 @@ if TYPE_CHECKING:
     from shoprank.query.synonym_store import SynonymStore
 
 
+class QueryLog(Protocol):
+    """Past queries that led to clicks, carts or purchases (the personalizer keeps them)."""
+
+    @property
+    def queries_version(self) -> int: ...
+
+    def past_queries(self) -> Mapping[str, int]: ...
+
+
+def _no_log() -> QueryLog | None:
+    return None
+
+
 @dataclass(frozen=True)
 class IndexStores:
     """What the engine opened for the index it serves, beyond its artifacts (kept across reloads)."""
 
     synonyms: SynonymStore
+    query_log: Callable[[], QueryLog | None] = _no_log  # None while no event store is open
 
 
 class QueryRewriter(ABC):

@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from shoprank.index.analysis import query_terms
 from shoprank.query.plan import Rewrite
 from shoprank.query.rewriters import IndexStores, QueryRewriter
 from shoprank.query.synonym_store import Synonyms, SynonymSet, SynonymStore, normalize_term
@@ -104,6 +105,13 @@ def _splice(text: str, start: int, end: int, term: str) -> str:
     return " ".join((before + term + after).split())
 
 
+def _idf_reference(typed: str, term: str) -> tuple[tuple[str, str], ...]:
+    """A one-word synonym of a one-word query term scores with at most the term's IDF (a rare
+    synonym must not outscore what was typed); phrases keep their own."""
+    a, b = query_terms(typed), query_terms(term)
+    return ((b[0], a[0]),) if len(a) == 1 and len(b) == 1 and a != b else ()
+
+
 def synonym_rewrites(text: str, compiled: _Compiled, limit: int = MAX_ALTERNATIVES) -> list[Rewrite]:
     """The alternatives of ``text`` the compiled sets give, at most ``limit``, in query order."""
     out: dict[str, Rewrite] = {}
@@ -117,7 +125,8 @@ def synonym_rewrites(text: str, compiled: _Compiled, limit: int = MAX_ALTERNATIV
                 alt = _splice(text, start, end, term)
                 arrow = "→" if s.input is not None else "="
                 if alt.lower() != text.lower() and alt not in out:
-                    out[alt] = Rewrite(alt, "synonym", SYNONYM_WEIGHT, reason=f"{typed} {arrow} {term}")
+                    out[alt] = Rewrite(alt, "synonym", SYNONYM_WEIGHT, reason=f"{typed} {arrow} {term}",
+                                       idf_from=_idf_reference(typed, term))
                 if len(out) >= limit:
                     return list(out.values())
     return list(out.values())

@@ -1,10 +1,10 @@
 """Typo tolerance: misspelled query words corrected to the served catalog's own words.
 
 Candidates come from SymSpell (symmetric delete; Garbe 2012, ``symspellpy``) over the words of
-the catalog's titles, attribute values and categories, each counted once per product. SymSpell
-was chosen over tantivy's fuzzy term query because tantivy-py returns the documents a fuzzy term
-matches, never the terms, so it cannot say what to correct *to* or how common each candidate is;
-a SymSpell lookup also takes a few microseconds.
+the catalog's titles, attribute values and categories, each counted once per product, and of
+past queries that led to clicks. SymSpell was chosen over tantivy's fuzzy term query because
+tantivy-py returns the documents a fuzzy term matches, never the terms, so it cannot say what
+to correct *to* or how common each candidate is; a SymSpell lookup also takes a few microseconds.
 
 The rules, as Meilisearch's: no typo in a word under 5 characters, 1 from 5, 2 from 9
 (:func:`allowed_edits`); the first letter is kept; a transposition is one edit (optimal string
@@ -20,16 +20,19 @@ text. Otherwise the best and the runner-up readings are searched beside the quer
 
 The vocabulary is built on a served catalog's first query and kept current as the catalog
 grows (live appends are taken in on the next query, a few products at a time); words of dropped
-or rewritten products stay known, which can only keep a word from being corrected.
+or rewritten products stay known, which can only keep a word from being corrected. Past queries
+that led to clicks, carts or purchases (those autocomplete may offer: used by several shoppers)
+add their words too, read at most once a second.
 """
 from __future__ import annotations
 
 import functools
 import re
 import threading
+import time
 import weakref
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,7 +40,7 @@ from typing import TYPE_CHECKING
 from shoprank.catalog.vocabulary import COLORS, GENDERS, PRODUCT_TYPES, SIZES
 from shoprank.index.analysis import stemmed_terms
 from shoprank.query.plan import QueryPlan, Rewrite
-from shoprank.query.rewriters import QueryRewriter
+from shoprank.query.rewriters import IndexStores, QueryLog, QueryRewriter
 from shoprank.registry import MissingExtraError
 
 if TYPE_CHECKING:
@@ -52,6 +55,7 @@ _LATIN = re.compile(r"[a-zà-ÿ]+")
 MIN_ONE_TYPO, MIN_TWO_TYPOS = 5, 9
 MARGIN = 3.0      # how much more common the best candidate must be than the next to be sure
 ALT_WEIGHT = 0.8  # an unsure correction's weight beside the query
+QUERIES_RECHECK_S = 1.0  # how often new past queries are taken into the vocabulary
 DESCRIPTION_CHARS = 1000  # of each description, read for known words only (cost at build)
 # Common English words are never corrected, even where the catalog lacks them ("skill saw" is no
 # "spill saw"): those at least this frequent in the English dictionary symspellpy ships (Google
@@ -102,6 +106,8 @@ class Vocabulary:
         self.known: set[str] = set(_PARSED_WORDS | common_english())
         self.stems: set[str] = set()
         self.n = 0  # catalog positions taken in
+        self.queries_version = -1  # of the query log taken in
+        self.queries: set[str] = set()
         self.symspell: SymSpell = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
 
     def extend(self, products: Sequence[Product]) -> None:
@@ -111,14 +117,29 @@ class Vocabulary:
             text = " ".join([p.title, p.category, *(v for vals in p.attributes.values() for v in vals)])
             seen.update(set(_TOKEN.findall(text.lower())))
             described.update(_TOKEN.findall(p.description[:DESCRIPTION_CHARS].lower()))
+        self._add(seen)
+        self.known.update(described)
+        self.n += len(products)
+
+    def add_queries(self, queries: Iterable[str]) -> None:
+        """Take in the words of past queries that led to clicks: shoppers' own words (a brand,
+        a trade name the catalog spells otherwise) are then known, and corrected to."""
+        seen: Counter[str] = Counter()  # new queries using each word
+        for q in queries:
+            key = q.casefold()
+            if key not in self.queries:
+                self.queries.add(key)
+                seen.update(set(_TOKEN.findall(key)))
+        self._add(seen)
+
+    def _add(self, seen: Counter[str]) -> None:
         new = [w for w in seen if w not in self.counts]
         self.counts.update(seen)
         for w in new:
             if correctable(w):  # SymSpell's own counts are unused: ours are per product
                 self.symspell.create_dictionary_entry(w, 1)
         self.stems.update(stemmed_terms(" ".join(new)))
-        self.known.update(new, described)
-        self.n += len(products)
+        self.known.update(new)
 
     def is_known(self, word: str) -> bool:
         return word in self.known or any(s in self.stems for s in stemmed_terms(word))
@@ -164,7 +185,9 @@ def typo_rewrites(text: str, vocab: Vocabulary) -> list[Rewrite]:
     if unsure:
         second = _apply(text, {c.word: c.runner_up or c.best if c in unsure else c.best for c in found})
         why = ", ".join(f"{c.word} → {c.runner_up}" for c in unsure)
-        out.append(Rewrite(second, "typo", ALT_WEIGHT / 2, reason=why, edits=edits))
+        # The runner-up is the rarer word: scored with the common one's IDF, not its own.
+        idf_from = tuple((c.runner_up, c.best) for c in unsure if c.runner_up is not None)
+        out.append(Rewrite(second, "typo", ALT_WEIGHT / 2, reason=why, edits=edits, idf_from=idf_from))
     return out
 
 
@@ -181,16 +204,29 @@ class TypoRewriter(QueryRewriter):
         self._lock = threading.Lock()
         # One vocabulary per served artifacts (a reload serves new ones): weakly held, built on first use.
         self._vocab: weakref.WeakKeyDictionary[object, Vocabulary] = weakref.WeakKeyDictionary()
+        self._query_log: Callable[[], QueryLog | None] = lambda: None
+        self._queries_read = -QUERIES_RECHECK_S  # monotonic time the query log was last read
+
+    def bind(self, stores: IndexStores) -> None:
+        self._query_log = stores.query_log
 
     def vocabulary(self, artifacts: IndexArtifacts) -> Vocabulary:
         products = artifacts.catalog.products
         key = artifacts.catalog
         vocab = self._vocab.get(key)
-        if vocab is None or vocab.n < len(products):
+        log = self._query_log()
+        # New past queries arrive with events: read them at most once a second.
+        fresh = log is None or vocab is None or vocab.queries_version == log.queries_version or (
+            time.monotonic() - self._queries_read < QUERIES_RECHECK_S)
+        if vocab is None or vocab.n < len(products) or not fresh:
             with self._lock:
                 vocab = self._vocab.get(key) or Vocabulary()
                 if vocab.n < len(products):
                     vocab.extend(products[vocab.n:len(products)])
+                if log is not None and vocab.queries_version != log.queries_version:
+                    vocab.queries_version = log.queries_version
+                    vocab.add_queries(log.past_queries())
+                    self._queries_read = time.monotonic()
                 self._vocab[key] = vocab
         return vocab
 

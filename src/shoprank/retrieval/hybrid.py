@@ -32,8 +32,8 @@ class LexicalRetriever(Retriever):
             return art.lexical.search(queries[0][0], k) if queries else []
         # The query and its alternatives: each product at its best weighted score.
         best: dict[int, float] = {}
-        for text, weight in queries:
-            for pos, score in art.lexical.search(text, k):
+        for text, weight, idf_from in queries:
+            for pos, score in art.lexical.search(text, k, idf_from=idf_from):
                 best[pos] = max(best.get(pos, 0.0), weight * score)
         return sorted(best.items(), key=lambda h: -h[1])[:k]
 
