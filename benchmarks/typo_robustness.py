@@ -8,6 +8,9 @@ such words where the query has them). The first letter is never touched (the rew
 as Meilisearch does). Queries without such a word stay as they are in every variant. Each variant
 is ranked by the default pipeline (the served settings, e5, no photos) with ``query_rewriters``
 empty and ``["typo"]``; nDCG@10 and its loss relative to the clean query without the rewriter.
+
+Then the clean queries with a real misspelling (a word in neither the catalog's text nor an
+English word list) and all clean queries: nDCG@10 with the rewriter off and on, paired t-test.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from shoprank.types import Query
 from signals_common import settings
 
 _WORD = re.compile(r"[A-Za-z]{5,}")
+_LETTERS = re.compile(r"[a-z]+")
 
 
 def typo(word: str, rng: random.Random) -> str:
@@ -76,31 +80,67 @@ def engines(name: str, max_queries: int | None) -> tuple[ShopRank, ShopRank, obj
     return plain, typo_engine, ds
 
 
-def ndcg(engine: ShopRank, queries: dict[str, str], qrels: dict) -> float:
+def ndcg(engine: ShopRank, queries: dict[str, str], qrels: dict) -> dict[str, float]:
+    """nDCG@10 of each query."""
     run = {}
     for qid, text in queries.items():
         hits = engine.search(Query(text=text, k=10)).hits
         run[qid] = {h.product.id: float(10 - r) for r, h in enumerate(hits)}
-    return float(evaluate_run(qrels, run, ["ndcg@10"])[0]["ndcg@10"])
+    per_query = evaluate_run(qrels, run, ["ndcg@10"])[1]["ndcg@10"]
+    return {qid: per_query.get(qid, 0.0) for qid in queries}
 
 
-def measure(name: str, max_queries: int | None, seed: int) -> list[dict]:
+def real_misspellings(queries: dict[str, str], catalog: Catalog) -> set[str]:
+    """Queries with a word (letters only) in neither the catalog's text nor an English word list
+    (the 82,765 words of the dictionary symspellpy ships)."""
+    import symspellpy
+
+    path = Path(symspellpy.__file__).parent / "frequency_dictionary_en_82_765.txt"
+    english = {line.split()[0] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
+    words: set[str] = set()
+    for p in catalog.products:
+        text = " ".join([p.title, p.description, p.category, *(v for vs in p.attributes.values() for v in vs)])
+        words.update(_LETTERS.findall(text.lower()))
+    return {qid for qid, text in queries.items()
+            if any(w not in words and w not in english for w in _LETTERS.findall(text.lower()))}
+
+
+def paired(a: dict[str, float], b: dict[str, float], qids: set[str] | dict) -> dict:
+    from scipy.stats import ttest_rel
+
+    x, y = [a[q] for q in qids], [b[q] for q in qids]
+    if not x:
+        return {"queries": 0}
+    mx, my = sum(x) / len(x), sum(y) / len(y)
+    p = float(ttest_rel(y, x).pvalue) if x != y else 1.0
+    return {"queries": len(x), "ndcg@10 off": round(mx, 4), "ndcg@10 on": round(my, 4),
+            "change": f"{(my / mx - 1) * 100:+.1f} %", "better": sum(v > u for u, v in zip(x, y)),
+            "worse": sum(v < u for u, v in zip(x, y)), "paired t-test p": f"{p:.2g}"}
+
+
+def measure(name: str, max_queries: int | None, seed: int) -> tuple[list[dict], list[dict]]:
     plain, corrected, ds = engines(name, max_queries)
     queries = {qid: text for qid, text in ds.queries.items() if ds.qrels.get(qid)}  # type: ignore[attr-defined]
     variants = {"clean": queries}
     for n in (1, 2):
         variants[f"{n} typo{'s' if n > 1 else ''}"] = {
             qid: misspell(text, n, random.Random(f"{seed}-{n}-{qid}")) for qid, text in queries.items()}
-    rows, base = [], None
+    rows, base, clean = [], None, {}
     for variant, qs in variants.items():
         for label, engine in (("off", plain), ("on", corrected)):
-            score = ndcg(engine, qs, ds.qrels)  # type: ignore[attr-defined]
+            per_query = ndcg(engine, qs, ds.qrels)  # type: ignore[attr-defined]
+            score = sum(per_query.values()) / len(per_query)
             base = score if base is None else base
+            if variant == "clean":
+                clean[label] = per_query
             changed = sum(qs[q] != queries[q] for q in qs)
             rows.append({"set": name, "queries": len(qs), "misspelled": changed, "variant": variant,
                          "typo rewriter": label, "ndcg@10": round(score, 4),
                          "vs clean (off)": f"{(score / base - 1) * 100:+.1f} %"})
-    return rows
+    real = real_misspellings(queries, plain.artifacts.catalog)
+    tests = [{"set": name, "subset": "real misspellings", **paired(clean["off"], clean["on"], real)},
+             {"set": name, "subset": "all clean queries", **paired(clean["off"], clean["on"], queries)}]
+    return rows, tests
 
 
 def main() -> None:
@@ -109,10 +149,17 @@ def main() -> None:
     ap.add_argument("--max-queries", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    rows = [r for name in args.sets for r in measure(name, args.max_queries, args.seed)]
+    rows, tests = [], []
+    for name in args.sets:
+        r, t = measure(name, args.max_queries, args.seed)
+        rows += r
+        tests += t
     cols = ["set", "queries", "misspelled", "variant", "typo rewriter", "ndcg@10", "vs clean (off)"]
     print(table(rows, cols))
-    save("typo_robustness", {"args": vars(args), "rows": rows})
+    print()
+    print(table(tests, ["set", "subset", "queries", "ndcg@10 off", "ndcg@10 on", "change", "better", "worse",
+                        "paired t-test p"]))
+    save("typo_robustness", {"args": vars(args), "rows": rows, "real_misspellings": tests})
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
 """The ``pinyin`` rewriter: a query typed in pinyin ("beibao", "bei bao", "nvshi yujiaku",
-"bēi bāo", "bei1 bao1") searched as the catalog's Chinese words ("背包", "女士 瑜伽裤").
+"bēi bāo", "bei1 bao1") searched as the catalog's Chinese words ("背包", "女士瑜伽裤").
 
 The words are the Chinese of the served catalog's titles and categories, split at the Chinese
 words of :mod:`shoprank.catalog.vocabulary` (product types, colours, genders), and those words
 themselves; each is keyed by its toneless pinyin (``pypinyin``, "v" for ü). A Latin-only query
 whose letters segment wholly into such keys (fewest words, then the most frequent) is replaced
-by the words; anything else is left alone. So it never fires on English: an English query's
-words would have to spell catalog Chinese syllable by syllable ("bag", "pants" do not), and a
-query with a word the catalog itself uses in Latin script ("men") is never read as pinyin.
+by the words, written together as Chinese is ("hongse beibao" → "红色背包"); anything else is
+left alone. So it never fires on English: an English query's words would have to spell catalog
+Chinese syllable by syllable ("bag", "pants" do not), and a query with a word the catalog itself
+uses in Latin script ("men") is never read as pinyin.
 
 The vocabulary is built on the first query over a catalog and extended with the products a live
 write appends (a deleted product's words stay until the next generation).
@@ -206,5 +207,6 @@ class PinyinRewriter(QueryRewriter):
         pieces = segment(letters, breaks, vocab)
         if pieces is None:
             return []
-        text = "".join((" " if i in breaks else "") + w.chinese for i, w in pieces).strip()
+        # Chinese is written without spaces: the shopper's spaces only separated pinyin words.
+        text = "".join(w.chinese for _, w in pieces)
         return [Rewrite(text, "pinyin", replaces=True, reason=f"{plan.text} → {text} (pinyin)")]
