@@ -6,7 +6,10 @@
 // events and personalization, optionally voice search (Chromium's fake microphone plays
 // voice_wav), then writes <out_dir>/search_page.png (full page, after a text search), opens the
 // analytics page (plots of the searches just made) and writes <out_dir>/analytics_page.png and
-// <out_dir>/e2e_report.json. Exits non-zero with a message on the first failed check.
+// <out_dir>/e2e_report.json. With $E2E_ADMIN_URL (a server of the same engine with the admin key
+// $E2E_ADMIN_KEY) it also checks the admin panel (synonym sets, suggestions, a pin rule with its
+// preview), the did-you-mean line and the rewrites in "why this result", and writes
+// did_you_mean.png and admin_panel.png. Exits non-zero with a message on the first failed check.
 // Chromium: $CHROMIUM or /usr/bin/chromium (playwright-core downloads no browsers).
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
@@ -38,6 +41,203 @@ function skip(name, reason) { report.skipped.push({ name, reason }); log(`SKIP $
 const isSearch = (r) => r.request().method() === 'POST' && new URL(r.url()).pathname.endsWith('/search');
 const isEvents = (r) => r.request().method() === 'POST' && new URL(r.url()).pathname.endsWith('/events');
 
+const ADMIN_KEY = process.env.E2E_ADMIN_KEY || '';
+const ADMIN_BASE = process.env.E2E_ADMIN_URL ? process.env.E2E_ADMIN_URL.replace(/\/?$/, '/') : '';
+const SYNONYM_SET = 'e2e-rucksack';
+const RULE_ID = 'e2e-pin';
+const PINNED = 'demo-tote-bag-green';
+const isAdmin = (method, suffix) => (r) => r.request().method() === method &&
+  decodeURIComponent(new URL(r.url()).pathname).endsWith(suffix);
+
+// Runs `action`, waits for the admin call it causes; returns [status, body].
+async function adminCall(page, method, suffix, action) {
+  const [resp] = await Promise.all([page.waitForResponse(isAdmin(method, suffix)), action()]);
+  return [resp.status(), await resp.json().catch(() => null)];
+}
+
+// Opens the admin panel; with a key already in this tab it opens unlocked.
+async function openAdmin(page) {
+  await page.click('#admin-open');
+  await page.waitForSelector('#admin', { state: 'visible' });
+}
+async function closeAdmin(page) {
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('#admin', { state: 'hidden' });
+}
+// A delete takes a second press (the first arms the button).
+async function deleteItem(page, list, id, suffix) {
+  const b = page.locator(`${list} li[data-id="${id}"] button[data-delete]`);
+  await b.click();
+  const [status] = await adminCall(page, 'DELETE', suffix, () => b.click());
+  await page.waitForSelector(`${list} li[data-id="${id}"]`, { state: 'detached' });
+  return status;
+}
+
+async function adminLogin(page) {
+  await openAdmin(page);
+  await page.waitForSelector('#admin-key', { state: 'visible' });
+  check('the admin panel asks for the key first', await page.evaluate(() => document.activeElement.id === 'admin-key' &&
+    document.getElementById('admin-body').hidden));
+  await page.fill('#admin-key', 'not-the-key');
+  const [bad] = await adminCall(page, 'GET', '/admin/synonyms', () => page.press('#admin-key', 'Enter'));
+  await page.waitForSelector('#admin-msg:not([hidden])');
+  const msg = (await page.textContent('#admin-msg')).trim();
+  check('a wrong key says "wrong key" and opens nothing', bad === 401 && /Wrong key/.test(msg) && await page.isHidden('#admin-body'),
+    { info: msg, status: bad });
+  await page.fill('#admin-key', ADMIN_KEY);
+  await page.press('#admin-key', 'Enter');
+  await page.waitForSelector('#admin-body:not([hidden])');
+  const stored = await page.evaluate(() => sessionStorage.getItem('shoprank.adminKey'));
+  check('the admin key opens the panel and stays in this tab only', stored === ADMIN_KEY &&
+    await page.evaluate(() => localStorage.getItem('shoprank.adminKey') === null));
+}
+
+async function synonymChecks(page, searched) {
+  await page.fill('#adm-syn-id', SYNONYM_SET);
+  await page.fill('#adm-syn-terms', 'rucksack, backpack');
+  const [put] = await adminCall(page, 'PUT', `/admin/synonyms/${SYNONYM_SET}`, () => page.click('#adm-syn-form button[type=submit]'));
+  await page.waitForSelector(`#adm-synonyms li[data-id="${SYNONYM_SET}"]`);
+  const listed = (await page.textContent(`#adm-synonyms li[data-id="${SYNONYM_SET}"]`)).replace(/\s+/g, ' ');
+  check('a synonym set added in the panel is listed', put === 200 && /multi-way/.test(listed) && /rucksack = backpack/.test(listed), { info: listed });
+  await page.fill('#adm-syn-id', 'e2e-bad');
+  await page.fill('#adm-syn-terms', 'rucksack');
+  const [st, body] = await adminCall(page, 'PUT', '/admin/synonyms/e2e-bad', () => page.click('#adm-syn-form button[type=submit]'));
+  await page.waitForSelector('#adm-syn-err:not([hidden])');
+  const err = (await page.textContent('#adm-syn-err')).trim();
+  check('the server\'s 422 reason is shown verbatim', st === 422 && err === `422: ${body.detail}`, { info: err });
+  await page.fill('#adm-syn-id', '');
+  await page.fill('#adm-syn-terms', '');
+
+  // Suggestions from the logs (one put into the response): "Approve" stores it as a set.
+  const suggest = (u) => u.pathname.endsWith('/admin/synonyms:suggested');
+  await page.route(suggest, (r) => r.fulfill({ json: { suggestions: [
+    { terms: ['knapsack', 'backpack'], shared_products: 4, reformulations: 2, support: 6 }] } }));
+  await page.click('#adm-sugg-load');
+  await page.waitForSelector('#adm-suggested li button');
+  const sline = (await page.textContent('#adm-suggested li')).replace(/\s+/g, ' ');
+  const [ap] = await adminCall(page, 'PUT', '/admin/synonyms/knapsack-backpack', () => page.click('#adm-suggested li button'));
+  await page.unroute(suggest);
+  await page.waitForSelector('#adm-synonyms li[data-id="knapsack-backpack"]');
+  check('a suggested set shows its support, and "Approve" stores it', ap === 200 && /support 6/.test(sline), { info: sline });
+  check('deleting the approved set', await deleteItem(page, '#adm-synonyms', 'knapsack-backpack', '/admin/synonyms/knapsack-backpack') === 200);
+  await closeAdmin(page);
+  check('Escape closes the panel and gives the focus back to "Admin"',
+    await page.evaluate(() => document.activeElement.id === 'admin-open'));
+
+  const after = await searched(() => page.click('#search-btn'), 'search rucksack after the synonym set');
+  return after;
+}
+
+async function didYouMeanChecks(page, searched, outDir) {
+  await page.fill('#q', 'backpak');
+  const dym = await searched(() => page.click('#search-btn'), 'search backpak');
+  await page.waitForSelector('[data-testid="did-you-mean"]');
+  const line = (await page.textContent('[data-testid="did-you-mean"]')).replace(/\s+/g, ' ').trim();
+  check('a misspelled query shows the did-you-mean line', dym.auto_corrected === true && dym.did_you_mean === 'backpack' &&
+    /Showing results for backpack\. Search instead for backpak/.test(line), { info: line });
+  const card = page.locator('.result-card').first();
+  await card.locator('details.why > summary').click();
+  const rw = (await card.locator('[data-testid="rewrites"]').textContent()).replace(/\s+/g, ' ');
+  check('"why this result" lists the rewrites: the typo and the synonym', /typo: backpack/.test(rw) && /synonym: rucksack/.test(rw),
+    { info: rw.trim(), rewrites: dym.rewrites });
+  await page.waitForFunction(() => Array.from(document.querySelectorAll('.result-card img')).every((im) => im.complete && im.naturalWidth > 0));
+  await page.waitForSelector('#toast', { state: 'hidden', timeout: 10_000 });
+  await page.mouse.move(0, 0);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  const shot = path.join(outDir, 'did_you_mean.png');
+  await page.screenshot({ path: shot });
+  check('did-you-mean screenshot written', existsSync(shot), { info: shot });
+  const [req, typed] = await Promise.all([page.waitForRequest((r) => r.method() === 'POST' && new URL(r.url()).pathname.endsWith('/search')),
+    searched(() => page.click('[data-testid="did-you-mean"] button[data-typed="1"]'), 'search instead for')]);
+  const sent = JSON.parse(req.postData());
+  check('"Search instead for" searches the typed text', sent.q === 'backpak' && sent.typo_tolerance === false &&
+    typed.query === 'backpak' && !typed.auto_corrected && await page.inputValue('#q') === 'backpak' &&
+    !(typed.rewrites || []).some((w) => w.origin === 'typo'), { info: `${typed.matches} matches, first ${(typed.results[0] || {}).id}` });
+}
+
+async function ruleChecks(page, searched, outDir) {
+  await openAdmin(page);
+  await page.waitForSelector('#admin-body:not([hidden])');
+  check('the panel reopens unlocked in the same tab', await page.isHidden('#admin-login'));
+  await page.fill('#adm-rule-id', RULE_ID);
+  await page.fill('#adm-rule-query', 'backpack');
+  await page.fill('#adm-rule-pin', PINNED);
+  await page.press('#adm-rule-pin', 'Tab');
+  const json = JSON.parse(await page.inputValue('#adm-rule-json'));
+  check('the rule form writes the JSON', json.query === 'backpack' && json.pin[0] === PINNED && json.match === 'exact', { json });
+  json.bury = { filter: { colors: ['yellow'] }, by: 0.5 };
+  json.note = 'promote the tote; yellow backpacks later';
+  json.hide = ['demo-backpack-white'];
+  await page.fill('#adm-rule-json', JSON.stringify(json, null, 2));
+  check('the JSON fills the form', await page.inputValue('#adm-rule-hide') === 'demo-backpack-white');
+  const [pst, preview] = await adminCall(page, 'POST', '/admin/rules:preview', () => page.click('#adm-rule-preview'));
+  await page.waitForSelector('#adm-preview:not([hidden])');
+  const before = await page.$$eval('[data-testid="preview-before"] li', (ls) => ls.map((l) => l.dataset.id));
+  const after = await page.$$eval('[data-testid="preview-after"] li', (ls) => ls.map((l) => l.dataset.id));
+  const clicks = (await page.textContent('[data-testid="preview-clicks"]')).trim();
+  check('the preview shows the top 10 before and after side by side', pst === 200 && before.length === 10 && after.length === 10 &&
+    after[0] === PINNED && before[0] !== PINNED && !after.includes('demo-backpack-white') &&
+    JSON.stringify(before) === JSON.stringify(preview.before.map((r) => r.id)), { info: `${preview.moved} moved; now ${before[0]}, with the rule ${after[0]}` });
+  check('the preview gives the estimated change in clicks (or why not)', /^Expected clicks/.test(clicks) &&
+    (preview.clicks ? /now → .* with the rule/.test(clicks) : clicks.includes(preview.clicks_note)), { info: clicks });
+  // Tall enough for the whole panel: its lists, the rule form and the preview.
+  const viewport = page.viewportSize();
+  await page.setViewportSize({ width: 1280, height: 1500 });
+  await page.locator('#admin').evaluate((a) => { a.scrollTop = 0; });
+  await page.mouse.move(0, 0);
+  const shot = path.join(outDir, 'admin_panel.png');
+  await page.screenshot({ path: shot });
+  await page.setViewportSize(viewport);
+  check('admin panel screenshot written', existsSync(shot), { info: shot });
+
+  await page.fill('#adm-rule-pin', 'no-such-product');
+  const [bst, bbody] = await adminCall(page, 'PUT', `/admin/rules/${RULE_ID}`, () => page.click('#adm-rule-form button[type=submit]'));
+  await page.waitForSelector('#adm-rule-err:not([hidden])');
+  const err = (await page.textContent('#adm-rule-err')).trim();
+  check('a rule naming an unknown product is refused with the server\'s reason', bst === 422 && err === `422: ${bbody.detail}` &&
+    /no-such-product/.test(err), { info: err });
+  await page.fill('#adm-rule-pin', PINNED);
+  const [sst] = await adminCall(page, 'PUT', `/admin/rules/${RULE_ID}`, () => page.click('#adm-rule-form button[type=submit]'));
+  await page.waitForSelector(`#adm-rules li[data-id="${RULE_ID}"]`);
+  const listed = (await page.textContent(`#adm-rules li[data-id="${RULE_ID}"]`)).replace(/\s+/g, ' ');
+  check('the saved rule is listed with what it does and when', sst === 200 && /“backpack” \(exact\)/.test(listed) &&
+    listed.includes(`pin ${PINNED}`) && /hide 1/.test(listed) && /bury ×0\.5 \(colors yellow\)/.test(listed) && /always/.test(listed), { info: listed });
+  await closeAdmin(page);
+  await page.fill('#q', 'backpack');
+  const pinned = await searched(() => page.click('#search-btn'), 'search backpack with the rule');
+  const first = (await page.$$eval('.result-card', (cs) => cs.map((c) => c.dataset.id)))[0];
+  check('the next search shows the pinned product first', first === PINNED && pinned.results[0].pinned === true, { info: first });
+}
+
+async function cleanupChecks(page, searched) {
+  await openAdmin(page);
+  await page.waitForSelector('#admin-body:not([hidden])');
+  check('deleting the rule', await deleteItem(page, '#adm-rules', RULE_ID, `/admin/rules/${RULE_ID}`) === 200);
+  check('deleting the synonym set', await deleteItem(page, '#adm-synonyms', SYNONYM_SET, `/admin/synonyms/${SYNONYM_SET}`) === 200);
+  await closeAdmin(page);
+  const unpinned = await searched(() => page.click('#search-btn'), 'search backpack without the rule');
+  await page.fill('#q', 'rucksack');
+  const plain = await searched(() => page.click('#search-btn'), 'search rucksack without the set');
+  check('after the deletes the searches are as before', unpinned.results[0].id !== PINNED &&
+    !(plain.rewrites || []).some((w) => w.origin === 'synonym'), { info: `backpack first ${unpinned.results[0].id}` });
+}
+
+async function adminChecks(page, searched, outDir) {
+  log('admin panel: synonyms, did-you-mean, a pin rule with its preview');
+  await page.fill('#q', 'rucksack');
+  const plain = await searched(() => page.click('#search-btn'), 'search rucksack');
+  check('"rucksack" reads no synonym before the set', !(plain.rewrites || []).some((w) => w.origin === 'synonym'));
+  await adminLogin(page);
+  const after = await synonymChecks(page, searched);
+  const ids = (d) => d.results.map((r) => r.id).join(' ');
+  check('the very next search reads the new synonym set', (after.rewrites || []).some((w) => w.origin === 'synonym' && w.text === 'backpack') &&
+    (ids(after) !== ids(plain) || after.matches !== plain.matches),
+    { info: `matches ${plain.matches} -> ${after.matches}; first ${plain.results[0].id} -> ${after.results[0].id}` });
+  await didYouMeanChecks(page, searched, outDir);
+  await ruleChecks(page, searched, outDir);
+  await cleanupChecks(page, searched);
+}
+
 async function main() {
   if (!existsSync(EXE)) throw new CheckFailed(`Chromium not found at ${EXE} (set CHROMIUM)`);
   if (!existsSync(photoPath)) throw new CheckFailed(`photo not found: ${photoPath}`);
@@ -68,13 +268,14 @@ async function main() {
     page.on('console', (m) => { if (m.type() === 'error') report.console_errors.push(m.text()); });
 
     // Runs `action`, waits for the POST /search it causes and for the page to render it.
-    async function searched(action, what, timeout = STEP_TIMEOUT) {
-      const [resp] = await Promise.all([page.waitForResponse(isSearch, { timeout }), action()]);
+    const searchedOn = (pg) => async (action, what, timeout = STEP_TIMEOUT) => {
+      const [resp] = await Promise.all([pg.waitForResponse(isSearch, { timeout }), action()]);
       const body = await resp.json().catch(() => null);
       if (resp.status() !== 200) throw new CheckFailed(`${what}: POST /search answered ${resp.status()}: ${JSON.stringify(body)}`);
-      await page.waitForFunction(() => !document.getElementById('results').classList.contains('loading'));
+      await pg.waitForFunction(() => !document.getElementById('results').classList.contains('loading'));
       return body;
-    }
+    };
+    const searched = searchedOn(page);
     const cardIds = () => page.$$eval('.result-card', (cs) => cs.map((c) => c.dataset.id));
     async function firstImageLoaded() {
       await page.waitForFunction(() => {
@@ -316,6 +517,24 @@ async function main() {
     const mw = (await page.locator('.result-card').first().locator('[data-testid="modality-weights"]').textContent()).replace(/\s+/g, ' ');
     check('"why this result" shows the modality weights, largest first', /photo 0\.52.*text 0\.31.*reviews 0\.17/.test(mw), { info: mw.trim() });
 
+    // ---------------------------------------------------------------- admin panel, did-you-mean, rewrites
+    // On the second server, the one with an admin key (the page's own server is open: a key
+    // would close the shopper's profile, which needs the admin scope or a shopper's token).
+    if (ADMIN_BASE && ADMIN_KEY) {
+      const admin = await context.newPage();
+      admin.setDefaultTimeout(STEP_TIMEOUT);
+      admin.on('pageerror', (e) => { report.page_errors.push(String(e)); log(`page error: ${e}`); });
+      await admin.goto(ADMIN_BASE, { waitUntil: 'domcontentloaded' });
+      await admin.waitForFunction(() => !/connecting/.test(document.getElementById('health').textContent));
+      await adminChecks(admin, searchedOn(admin), outDir);
+      const cspAdmin = await admin.evaluate(() => window.__cspViolations);
+      check('no CSP violations with the admin panel', cspAdmin.length === 0 && report.page_errors.length === 0,
+        { violations: cspAdmin, page_errors: report.page_errors });
+      await admin.close();
+    } else {
+      skip('admin panel', 'no server with an admin key given ($E2E_ADMIN_URL, $E2E_ADMIN_KEY)');
+    }
+
     // ---------------------------------------------------------------- analytics page
     log('the analytics page');
     await page.goto(BASE + 'analytics');
@@ -355,6 +574,21 @@ async function main() {
     await small.click('#filters-toggle');
     check('the toggle shows the filters', await small.isVisible('#facets .facet-value >> nth=0'));
     await small.screenshot({ path: path.join(outDir, 'search_page_390_filters.png') });
+    if (ADMIN_BASE && ADMIN_KEY) {
+      const small = await phone.newPage();
+      small.setDefaultTimeout(STEP_TIMEOUT);
+      await small.goto(ADMIN_BASE, { waitUntil: 'domcontentloaded' });
+      await small.click('#admin-open');
+      await small.fill('#admin-key', ADMIN_KEY);
+      await small.press('#admin-key', 'Enter');
+      await small.waitForSelector('#admin-body:not([hidden])');
+      const fit = await small.evaluate(() => {
+        const a = document.getElementById('admin');
+        return { width: Math.round(a.getBoundingClientRect().width), overflow: a.scrollWidth - a.clientWidth };
+      });
+      check('at 390 px the admin panel fits the screen', fit.width <= 390 && fit.overflow <= 0, fit);
+      await small.screenshot({ path: path.join(outDir, 'admin_panel_390.png') });
+    }
     const cspSmall = await small.evaluate(() => window.__cspViolations);
     check('no CSP violations at 390 px', cspSmall.length === 0, { violations: cspSmall });
     await phone.close();

@@ -2,24 +2,33 @@
 (playwright-core) against a live server of the demo catalog.
 
 Needs node, Chromium (/usr/bin/chromium or $CHROMIUM) and ``npm ci`` (node_modules/playwright-core);
-skipped with the reason otherwise. The screenshots are copied to test-artifacts/search_page.png
-(1280 px), test-artifacts/search_page_390.png and test-artifacts/analytics_page.png.
+skipped with the reason otherwise. A second server of the same engine has an admin key: the page's
+admin panel edits synonyms and rules there, and the searches on either server read them. The screenshots are
+copied to test-artifacts/: search_page.png (1280 px), search_page_390.png, analytics_page.png,
+did_you_mean.png (a corrected query, its rewrites in "why this result"), admin_panel.png (the
+admin panel previewing a pin rule) and admin_panel_390.png.
 """
 from __future__ import annotations
 
+import contextlib
+import copy
 import importlib.util
+import json
 import os
 import shutil
 import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
+from pydantic import SecretStr
 
+from shoprank import factory
 from shoprank.service import create_app
 
 pytestmark = pytest.mark.slow  # a child process
@@ -30,6 +39,12 @@ ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 NODE = shutil.which("node")
 PHOTO_PRODUCT = "demo-backpack-blue"
+ADMIN_KEY = "e2e-admin-key-0123456789abcdef"
+# What the admin checks create (and delete again); removed after a failed run too.
+E2E_SYNONYM_SETS = ("e2e-rucksack", "e2e-bad", "knapsack-backpack")
+E2E_RULES = ("e2e-pin",)
+SCREENSHOTS = ("search_page.png", "search_page_390.png", "analytics_page.png", "did_you_mean.png", "admin_panel.png",
+               "admin_panel_390.png")
 
 
 def _free_port() -> int:
@@ -68,11 +83,29 @@ def isolated_engine(demo_engine, tmp_path):
         profiles.close()
 
 
-@pytest.fixture
-def base_url(isolated_engine):
+def _keyed(engine):
+    """The engine with an admin key (and search open), for the page's admin panel."""
+    keyed = copy.copy(engine)
+    keyed.settings = engine.settings.model_copy(update={"admin_key": SecretStr(ADMIN_KEY)})
+    return keyed
+
+
+def _forget_admin_edits(engine) -> None:
+    """The session's demo engine serves other tests: what the admin checks left is deleted."""
+    for sid in E2E_SYNONYM_SETS:
+        engine.synonyms.delete(sid)
+    store = factory.rule_store(engine.settings)
+    try:
+        for rid in E2E_RULES:
+            store.delete(rid)
+    finally:
+        store.close()
+
+
+@contextlib.contextmanager
+def _serve(engine) -> Iterator[str]:
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(isolated_engine), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 30
@@ -84,6 +117,23 @@ def base_url(isolated_engine):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def base_url(isolated_engine):
+    """An open server (dev, no keys): the shopper's page with profiles and analytics."""
+    with _serve(isolated_engine) as url:
+        yield url
+
+
+@pytest.fixture
+def admin_url(isolated_engine):
+    """A server of the same engine with an admin key: the admin panel's edits reach both."""
+    try:
+        with _serve(_keyed(isolated_engine)) as url:
+            yield url
+    finally:
+        _forget_admin_edits(isolated_engine)
 
 
 def _voice_wav(base_url: str, tmp_path: Path) -> tuple[Path | None, str | None]:
@@ -107,7 +157,7 @@ def _voice_wav(base_url: str, tmp_path: Path) -> tuple[Path | None, str | None]:
     return wav, None
 
 
-def test_search_page_in_chromium(base_url, isolated_engine, tmp_path):
+def test_search_page_in_chromium(base_url, admin_url, isolated_engine, tmp_path):
     missing = _requirements_missing()
     if missing:
         pytest.skip(missing)
@@ -115,7 +165,7 @@ def test_search_page_in_chromium(base_url, isolated_engine, tmp_path):
     assert photo.is_file(), photo
     out = tmp_path / "e2e"
     wav, why_no_voice = _voice_wav(base_url, tmp_path)
-    env = {**os.environ, "CHROMIUM": CHROMIUM}
+    env = {**os.environ, "CHROMIUM": CHROMIUM, "E2E_ADMIN_URL": admin_url, "E2E_ADMIN_KEY": ADMIN_KEY}
     if why_no_voice:
         print(f"voice check skipped: {why_no_voice}")
         env["E2E_VOICE_SKIP"] = why_no_voice
@@ -126,18 +176,12 @@ def test_search_page_in_chromium(base_url, isolated_engine, tmp_path):
     print(f"browser test took {time.perf_counter() - t0:.1f} s")
     assert proc.returncode == 0, f"exit {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
 
-    shot = out / "search_page.png"
-    assert shot.is_file(), f"no screenshot at {shot}\n{proc.stdout}"
-    png = shot.read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n", "the screenshot is not a PNG"
-    assert len(png) > 20_000, f"screenshot is only {len(png)} bytes"
-    assert (out / "e2e_report.json").is_file()
-    analytics = out / "analytics_page.png"
-    assert analytics.is_file() and analytics.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", "no analytics screenshot"
+    for name in SCREENSHOTS:
+        png = (out / name).read_bytes() if (out / name).is_file() else b""
+        assert png[:8] == b"\x89PNG\r\n\x1a\n", f"no screenshot {name}\n{proc.stdout}"
+        assert len(png) > 20_000, f"screenshot {name} is only {len(png)} bytes"
+    report = json.loads((out / "e2e_report.json").read_text())
+    assert not [s for s in report["skipped"] if s["name"] == "admin panel"], "the admin checks were skipped"
     ARTIFACTS.mkdir(exist_ok=True)
-    shutil.copyfile(shot, ARTIFACTS / "search_page.png")
-    shutil.copyfile(analytics, ARTIFACTS / "analytics_page.png")
-    shutil.copyfile(out / "e2e_report.json", ARTIFACTS / "e2e_report.json")
-    phone = out / "search_page_390.png"
-    assert phone.is_file() and phone.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", "no 390 px screenshot"
-    shutil.copyfile(phone, ARTIFACTS / "search_page_390.png")
+    for name in (*SCREENSHOTS, "e2e_report.json"):
+        shutil.copyfile(out / name, ARTIFACTS / name)

@@ -31,7 +31,7 @@ from shoprank.service.security import Access, check_production, startup_warning
 from shoprank.service.watcher import follow_writes, watch_index
 
 log = logging.getLogger("shoprank")
-PAGE_SCRIPTS = frozenset({"search.js", "analytics.js"})  # the pages' scripts, under static/
+PAGE_SCRIPTS = frozenset({"search.js", "analytics.js", "admin.js"})  # the pages' scripts, under static/
 
 
 def create_app(engine: ShopRank) -> FastAPI:
