@@ -212,6 +212,11 @@ async function ruleChecks(page, searched, outDir) {
 async function cleanupChecks(page, searched) {
   await openAdmin(page);
   await page.waitForSelector('#admin-body:not([hidden])');
+  await page.click('#adm-rule-new');
+  await page.click(`#adm-rules li[data-id="${RULE_ID}"] button:has-text("Edit")`);
+  const edited = JSON.parse(await page.inputValue('#adm-rule-json'));
+  check('"Edit" loads the stored rule into the form and the JSON', await page.inputValue('#adm-rule-id') === RULE_ID &&
+    await page.inputValue('#adm-rule-pin') === PINNED && edited.bury.by === 0.5 && edited.note.startsWith('promote'), { json: edited });
   check('deleting the rule', await deleteItem(page, '#adm-rules', RULE_ID, `/admin/rules/${RULE_ID}`) === 200);
   check('deleting the synonym set', await deleteItem(page, '#adm-synonyms', SYNONYM_SET, `/admin/synonyms/${SYNONYM_SET}`) === 200);
   await closeAdmin(page);
@@ -578,9 +583,11 @@ async function main() {
       const small = await phone.newPage();
       small.setDefaultTimeout(STEP_TIMEOUT);
       await small.goto(ADMIN_BASE, { waitUntil: 'domcontentloaded' });
-      await small.click('#admin-open');
-      await small.fill('#admin-key', ADMIN_KEY);
-      await small.press('#admin-key', 'Enter');
+      await small.focus('#admin-open');  // by keyboard: Enter opens it, the key field has the focus
+      await small.keyboard.press('Enter');
+      await small.waitForSelector('#admin-key', { state: 'visible' });
+      await small.keyboard.type(ADMIN_KEY);
+      await small.keyboard.press('Enter');
       await small.waitForSelector('#admin-body:not([hidden])');
       const fit = await small.evaluate(() => {
         const a = document.getElementById('admin');
