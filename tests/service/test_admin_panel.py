@@ -12,8 +12,7 @@ from shoprank.service import create_app
 
 @pytest.fixture(scope="module")
 def client(fake_engine):
-    with TestClient(create_app(fake_engine)) as c:
-        yield c
+    return TestClient(create_app(fake_engine))  # static files only: no start-up (lifespan) needed
 
 
 def test_the_panel_is_hidden_until_the_admin_link_opens_it(client):
