@@ -29,3 +29,9 @@ def test_the_panel_script_keeps_the_key_in_the_tab_and_writes_text_only(client):
     assert "innerHTML" not in js.text and "insertAdjacentHTML" not in js.text and "document.write" not in js.text
     assert "localStorage" not in js.text and "sessionStorage" in js.text
     assert '"X-API-Key"' in js.text
+
+
+def test_the_analytics_page_lists_suggested_synonyms_to_approve(client):
+    assert 'id="suggested"' in client.get("/analytics").text
+    js = client.get("/static/analytics.js").text
+    assert "admin/synonyms:suggested" in js and '"PUT"' in js and "innerHTML" not in js

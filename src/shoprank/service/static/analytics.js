@@ -65,6 +65,44 @@
     setStatus((o.searches || 0) + " searches in the last " + $("days").selectedOptions[0].textContent + ".");
   }
 
+  function headers() {
+    var key = $("key").value.trim(), h = { "Content-Type": "application/json" };
+    if (key) h["X-API-Key"] = key;
+    return h;
+  }
+
+  // Suggested synonyms with their support; "Approve" stores one as a multi-way set named after its terms.
+  async function loadSuggested() {
+    var node = $("suggested"), note = $("sugg-status"), res, data = null;
+    try { res = await fetch("admin/synonyms:suggested", { headers: headers() }); data = await res.json(); }
+    catch (e) { note.textContent = "Could not load the suggestions."; return; }
+    if (!res.ok) { note.textContent = (data && typeof data.detail === "string") ? data.detail : "The server answered " + res.status; return; }
+    var rows = data.suggestions || [];
+    node.textContent = "";
+    note.textContent = rows.length ? "" : "No suggestions from the logs yet.";
+    if (!rows.length) return;
+    var tr = el("tr");
+    ["terms", "support", "shared products", "reformulations", ""].forEach(function (c) { tr.appendChild(el("th", c)); });
+    node.appendChild(tr);
+    rows.forEach(function (s) {
+      var t = el("tr");
+      [s.terms.join(" = "), String(s.support), String(s.shared_products), String(s.reformulations)].forEach(function (v) {
+        t.appendChild(el("td", v)); });
+      var td = el("td"), ok = el("button", "Approve");
+      ok.type = "button"; ok.setAttribute("aria-label", "Approve " + s.terms.join(" = "));
+      ok.addEventListener("click", async function () {
+        var id = s.terms.join("-").toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/^[^a-z0-9]+/, "").slice(0, 64) ||
+          "suggested-" + Date.now();
+        var r = await fetch("admin/synonyms/" + encodeURIComponent(id), { method: "PUT", headers: headers(),
+          body: JSON.stringify({ terms: s.terms }) });
+        if (r.ok) { t.remove(); note.textContent = "Approved: " + s.terms.join(" = ") + " (set " + id + ")."; }
+        else { var d = null; try { d = await r.json(); } catch (e) { d = null; }
+          note.textContent = r.status + ": " + ((d && typeof d.detail === "string") ? d.detail : JSON.stringify(d && d.detail)); }
+      });
+      td.appendChild(ok); t.appendChild(td); node.appendChild(t);
+    });
+  }
+
   async function load() {
     setStatus("Loading…");
     var key = $("key").value.trim(), headers = {};
@@ -76,6 +114,7 @@
     var data = null; try { data = await res.json(); } catch (e) { data = null; }
     if (!res.ok) { setStatus((data && typeof data.detail === "string") ? data.detail : "The server answered " + res.status, true); return; }
     render(data);
+    loadSuggested();
   }
   $("refresh").addEventListener("click", load);
   $("days").addEventListener("change", load);
