@@ -34,7 +34,7 @@ def test_the_rewrite_reaches_bm25_and_the_dense_vector(engines):
     q = Query(text="rucksack", k=5)
     before, after = plain.understand(q), rewriting.understand(q)
     assert before.rewrites == [] and [r.origin for r in after.rewrites] == ["synonym"]
-    assert after.lexical_queries() == [("rucksack", 1.0), ("backpack", 0.8)]
+    assert after.lexical_queries() == [("rucksack", 1.0, {}), ("backpack", 0.8, {})]
     # The dense text vector moves towards "backpack": the rewrite is read beside the query.
     backpack = plain.understand(Query(text="backpack")).vectors["text"]
     assert float(after.vectors["text"] @ backpack) > float(before.vectors["text"] @ backpack) + 0.1

@@ -168,3 +168,12 @@ def test_the_engine_takes_in_queries_that_led_to_events(fake_engine, monkeypatch
     engine.personalizer.record([Event(user_id="u1", product_id=pid, type="click", query="zelmoro")])
     res = engine.search(Query(text="zelmro", k=3))
     assert res.did_you_mean == "zelmoro" and res.auto_corrected
+
+
+def test_two_catalog_words_run_together_are_split():
+    v = _vocab(nail=3, gun=4, cordless=3, cup=5, boards=5)
+    assert _fixed("cordless nailgun", v) == "cordless nail gun"
+    [r] = typo_rewrites("nailgun", v)
+    assert r.edits == 1 and "nailgun → nail gun" in r.reason
+    assert typo_rewrites("cupboards", v) == []  # an English word is never split
+    assert typo_rewrites("nailbar", _vocab(nail=3, bar=2)) == []  # "bar" in too few products to split at

@@ -55,6 +55,7 @@ _LATIN = re.compile(r"[a-zà-ÿ]+")
 MIN_ONE_TYPO, MIN_TWO_TYPOS = 5, 9
 MARGIN = 3.0      # how much more common the best candidate must be than the next to be sure
 ALT_WEIGHT = 0.8  # an unsure correction's weight beside the query
+MIN_PART, MIN_PART_USES = 3, 3  # letters of each word a run-together word splits into; products using it
 QUERIES_RECHECK_S = 1.0  # how often new past queries are taken into the vocabulary
 DESCRIPTION_CHARS = 1000  # of each description, read for known words only (cost at build)
 # Common English words are never corrected, even where the catalog lacks them ("skill saw" is no
@@ -85,15 +86,19 @@ class Correction:
     runner_up: str | None = None
 
 
-@functools.lru_cache(maxsize=1)
-def common_english() -> frozenset[str]:
-    """English words of at least :data:`ENGLISH_MIN_COUNT` occurrences (symspellpy's dictionary)."""
+@functools.lru_cache(maxsize=2)
+def english(min_count: int = ENGLISH_MIN_COUNT) -> frozenset[str]:
+    """English words of at least ``min_count`` occurrences (symspellpy's dictionary, 82,765 words)."""
     import symspellpy
 
     path = Path(symspellpy.__file__).parent / "frequency_dictionary_en_82_765.txt"
     with open(path, encoding="utf-8") as f:
         rows = (line.split() for line in f)
-        return frozenset(r[0] for r in rows if len(r) == 2 and int(r[1]) >= ENGLISH_MIN_COUNT)
+        return frozenset(r[0] for r in rows if len(r) == 2 and int(r[1]) >= min_count)
+
+
+def common_english() -> frozenset[str]:
+    return english(ENGLISH_MIN_COUNT)
 
 
 class Vocabulary:
@@ -152,14 +157,36 @@ class Vocabulary:
             return None
         found = [s for s in self.symspell.lookup(word, Verbosity.ALL, max_edit_distance=allowed_edits(word))
                  if s.term[0] == word[0] and s.term != word]
-        if not found:
-            return None
+        if not found or min(s.distance for s in found) > 1:
+            split = self.split(word)  # a missing space is one edit: it goes before two-edit candidates
+            if split is not None or not found:
+                return split
         d = min(s.distance for s in found)
         closest = sorted((s for s in found if s.distance == d), key=lambda s: (-self.counts[s.term], s.term))
         best = closest[0].term
         runner = closest[1].term if len(closest) > 1 else None
         sure = runner is None or self.counts[best] >= MARGIN * self.counts[runner]
         return Correction(word, best, d, sure, runner)
+
+
+    def split(self, word: str) -> Correction | None:
+        """``word`` as two catalog words run together ("nailgun" → "nail gun"), each of at
+        least :data:`MIN_PART` letters and used by :data:`MIN_PART_USES` products; the most used
+        pair wins (sure by :data:`MARGIN`). An English word is never split ("cupboards")."""
+        if word in english(1):
+            return None
+        pairs = []
+        for i in range(MIN_PART, len(word) - MIN_PART + 1):
+            a, b = word[:i], word[i:]
+            n = min(self.counts[a], self.counts[b])
+            if n >= MIN_PART_USES:
+                pairs.append((n, f"{a} {b}"))
+        if not pairs:
+            return None
+        pairs.sort(key=lambda p: (-p[0], p[1]))
+        runner = pairs[1] if len(pairs) > 1 else None
+        sure = runner is None or pairs[0][0] >= MARGIN * runner[0]
+        return Correction(word, pairs[0][1], 1, sure, runner[1] if runner else None)
 
 
 def corrections(text: str, vocab: Vocabulary) -> list[Correction]:
