@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -274,7 +274,10 @@ def event_time_problem(ts: float, now: float) -> str | None:
 
 
 MAX_SEGMENTS = 10
-_SEGMENT = re.compile(r"[a-z0-9_-]{1,50}")
+SEGMENT_PATTERN = r"^[a-z0-9_-]{1,50}$"
+_SEGMENT = re.compile(SEGMENT_PATTERN)
+# One shopper segment in a request or rule body (the schema tells clients the pattern).
+Segment = Annotated[str, Field(pattern=SEGMENT_PATTERN)]
 
 
 def check_segments(segments: list[str]) -> list[str]:
@@ -283,7 +286,7 @@ def check_segments(segments: list[str]) -> list[str]:
     if len(segments) > MAX_SEGMENTS:
         raise ValueError(f"at most {MAX_SEGMENTS} segments, not {len(segments)}")
     for seg in segments:
-        if not isinstance(seg, str) or not _SEGMENT.fullmatch(seg):
+        if not isinstance(seg, str) or not _SEGMENT.match(seg):
             raise ValueError(f"segment {str(seg)[:60]!r}: 1 to 50 of a-z, 0-9, '_' and '-'")
     return list(dict.fromkeys(segments))
 

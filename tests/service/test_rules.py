@@ -135,7 +135,7 @@ def test_a_rule_survives_restart_and_applies_in_a_second_engine(settings):
     ({"query": "backpack", "pin": ["no-such-product"]}, "unknown product ids: ['no-such-product']"),
     ({"query": "backpack", "hide": [MUG, "gone"]}, "unknown product ids: ['gone']"),
     ({"query": "backpack", "category": "Bags", "pin": [MUG]}, "either 'query'"),
-    ({"pin": [MUG], "segments": ["VIP"]}, "segment 'VIP'"),
+    ({"pin": [MUG], "segments": ["VIP"]}, "segments.0: String should match pattern"),
     ({"query": "backpack"}, "at least one of pin, hide, boost, bury"),
     ({"query": "backpack", "pin": [MUG], "hide": [MUG]}, "both pinned and hidden"),
     ({"query": "backpack", "pin": [MUG, MUG]}, "listed twice"),

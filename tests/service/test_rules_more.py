@@ -86,7 +86,8 @@ def test_a_bad_segment_is_a_422_with_the_reason(client, segments):
     assert client.put("/admin/rules/bad", json={"query": "q", "segments": segments, "hide": [MUG]}).status_code == 422
 
 
-@pytest.mark.parametrize("segments", [["VIP"], ["a" * 51], [f"s{i}" for i in range(11)], "a,b,c,d,e,f,g,h,i,j,k", "v i p"])
+@pytest.mark.parametrize("segments", [["VIP"], ["a" * 51], [f"s{i}" for i in range(11)], "a,b,c,d,e,f,g,h,i,j,k",
+                                      "v i p"])
 def test_a_bad_segment_in_a_get_request_is_a_422(client, segments):
     for path in ("/suggest", f"/similar/{BLUE}"):
         r = client.get(path, params={"q": "back", "segments": segments})
@@ -139,7 +140,8 @@ def test_a_site_wide_pin_applies_to_every_search_but_not_outside_it(client):
 @pytest.mark.slow  # two server processes
 def test_a_rule_put_to_one_server_process_applies_in_another_and_after_restart(index_settings, tmp_path):
     s = index_settings
-    env = {"SHOPRANK_HOME": str(s.home), "SHOPRANK_DATA_DIR": str(s.data_dir), "SHOPRANK_RULES_DB": str(tmp_path / "rules.sqlite"),
+    env = {"SHOPRANK_HOME": str(s.home), "SHOPRANK_DATA_DIR": str(s.data_dir),
+           "SHOPRANK_RULES_DB": str(tmp_path / "rules.sqlite"),
            "SHOPRANK_EVENTS_DB": str(tmp_path / "ev.sqlite"), "SHOPRANK_IMPRESSIONS_DB": str(tmp_path / "imp.sqlite"),
            "SHOPRANK_TEXT_ENCODER": "hashing", "SHOPRANK_IMAGE_ENCODER": "palette", "SHOPRANK_PROFILE_STORE": "memory",
            "SHOPRANK_RATE_SEARCH_PER_S": "0", "SHOPRANK_CF_MODEL": "none"}

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from shoprank.catalog.vocabulary import known_colors
 from shoprank.query.typo import allowed_edits
-from shoprank.types import Filters, check_segments
+from shoprank.types import MAX_SEGMENTS, Filters, Segment, check_segments
 
 RuleMatch = Literal["exact", "contains", "fuzzy"]
 RuleScope = Literal["query", "category", "site"]
@@ -126,7 +126,7 @@ class MerchRule(BaseModel):
     query: str | None = Field(default=None, min_length=1, max_length=500)
     match: RuleMatch = "exact"
     category: str | None = Field(default=None, min_length=1, max_length=300)
-    segments: list[str] = Field(default_factory=list, max_length=10)  # any of them; none: every shopper
+    segments: list[Segment] = Field(default_factory=list, max_length=MAX_SEGMENTS)  # any of them; none: every shopper
     pin: list[str] = Field(default_factory=list, max_length=50)
     hide: list[str] = Field(default_factory=list, max_length=1000)
     boost: ScoreShift | None = None

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_va
 from shoprank.catalog.vocabulary import known_colors
 from shoprank.retrieval.fusion import FUSION_METHODS
 from shoprank.search.merch_rule import MerchRule
-from shoprank.types import MAX_SEGMENTS, Event, Hit, Product, SortOrder, check_segments
+from shoprank.types import MAX_SEGMENTS, Event, Hit, Product, Segment, SortOrder, check_segments
 
 # Validation context of a JSON body: types as the schema says (no "red,blue" for a list, no
 # false for a number), where a form's text fields are converted.
@@ -40,7 +40,7 @@ class SearchRequest(BaseModel):
     # False: misspelled words are searched as typed (the page's "search instead for" link).
     typo_tolerance: bool = True
     # The shopper's segments ("vip", "b2b"): merchandising rules may apply to some only.
-    segments: list[str] = Field(default_factory=list, max_length=MAX_SEGMENTS)
+    segments: list[Segment] = Field(default_factory=list, max_length=MAX_SEGMENTS)
 
     @field_validator("q", "category", "user_id", "session_id", mode="before")
     @classmethod
