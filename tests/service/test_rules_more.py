@@ -173,3 +173,16 @@ def test_a_rule_put_to_one_server_process_applies_in_another_and_after_restart(i
         assert [r["id"] for r in httpx.get(url_c + "/admin/rules").json()["rules"]] == ["mug"]
     finally:
         stop_server(proc_c)
+
+
+def test_a_preview_of_a_site_wide_or_segment_rule_shows_its_effect(client):
+    def preview(rule: dict) -> dict:
+        r = client.post("/admin/rules:preview", json=rule)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    first = preview({"hide": [MUG]})["before"][0]["id"]  # a site-wide rule's page: the whole catalog browsed
+    for rule in ({"hide": [first]}, {"segments": ["vip"], "hide": [first]}):
+        body = preview(rule)
+        assert body["before"][0]["id"] == first and first not in [h["id"] for h in body["after"]]
+        assert body["clicks"] is None and "site-wide" in body["clicks_note"]
