@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -272,6 +273,24 @@ def event_time_problem(ts: float, now: float) -> str | None:
     return None
 
 
+MAX_SEGMENTS = 10
+SEGMENT_PATTERN = r"^[a-z0-9_-]{1,50}$"
+_SEGMENT = re.compile(SEGMENT_PATTERN)
+# One shopper segment in a request or rule body (the schema tells clients the pattern).
+Segment = Annotated[str, Field(pattern=SEGMENT_PATTERN)]
+
+
+def check_segments(segments: list[str]) -> list[str]:
+    """Shopper segments as a search carries them and a rule names them ("vip", "b2b"): at most
+    :data:`MAX_SEGMENTS`, each 1 to 50 of ``a-z 0-9 _ -``; raises ValueError naming the bad one."""
+    if len(segments) > MAX_SEGMENTS:
+        raise ValueError(f"at most {MAX_SEGMENTS} segments, not {len(segments)}")
+    for seg in segments:
+        if not isinstance(seg, str) or not _SEGMENT.match(seg):
+            raise ValueError(f"segment {str(seg)[:60]!r}: 1 to 50 of a-z, 0-9, '_' and '-'")
+    return list(dict.fromkeys(segments))
+
+
 @dataclass(slots=True)
 class Query:
     """A shopper's request: text, a photo (encoded bytes), or both."""
@@ -288,6 +307,8 @@ class Query:
     user_id: str | None = None      # whose profile personalizes the ranking (user or session id)
     personalize: bool = True        # False: the non-personalized ranking, e.g. to compare
     typo_tolerance: bool = True     # False: misspellings are searched as typed ("search instead for")
+    # The shopper's segments ("vip", "b2b"; see check_segments): merchandising rules may name them.
+    segments: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

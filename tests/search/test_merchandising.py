@@ -7,8 +7,9 @@ import pytest
 from pydantic import ValidationError
 
 from shoprank.engine import ShopRank
-from shoprank.search.merch_rule import MerchRule, normalize_text
+from shoprank.search.merch_rule import MerchRule, normalize_text, osa_distance, word_matches
 from shoprank.search.merchandising import Merchandising, previewing
+from shoprank.search.rule_index import RuleIndex
 from shoprank.search.rule_store import SQLiteRuleStore
 from shoprank.types import Filters, Query
 
@@ -23,9 +24,58 @@ from shoprank.types import Filters, Query
     (MerchRule(category="Bags/Backpacks", pin=["p"]), [], "/bags/backpacks/", True),
     (MerchRule(category="Bags/Backpacks", pin=["p"]), ["backpack"], "Bags/Backpacks", False),  # browse only
     (MerchRule(category="Bags/Backpacks", pin=["p"]), [], "Bags", False),
+    (MerchRule(query="backpack", match="fuzzy", pin=["p"]), ["bakcpack"], None, True),  # a transposition
+    (MerchRule(query="red backpack", match="fuzzy", pin=["p"]), ["red bakpack"], None, True),
+    (MerchRule(query="red backpack", match="fuzzy", pin=["p"]), ["rex backpack"], None, False),  # short: exact
+    (MerchRule(query="backpack", match="fuzzy", pin=["p"]), ["red backpack"], None, False),  # the same words
+    (MerchRule(query="backpack", match="fuzzy", pin=["p"]), ["hackpack"], None, False),  # first letter kept
+    (MerchRule(hide=["p"]), ["anything"], None, True),  # site-wide
+    (MerchRule(hide=["p"]), [], "Bags", True),
 ])
 def test_when_a_rule_applies(rule, texts, category, applies):
     assert rule.applies([normalize_text(t) for t in texts], category) is applies
+
+
+@pytest.mark.parametrize(("want", "typed", "match"), [
+    ("boots", "boots", True), ("boot", "bot", False), ("boots", "bots", False),  # under 5 letters: exact
+    ("jacket", "jakcet", True), ("jacket", "jackte", True), ("jacket", "jaket", True), ("jacket", "jackett", True),
+    ("jacket", "jkaect", False), ("jacket", "packet", False),
+    ("sweatshirt", "swetshirtt", True), ("sweatshirt", "swetshrit", True), ("sweatshirt", "swtshrt", False),
+    ("iphone15", "iphone16", False), ("model", "mode1", False),  # never in a word with a digit
+    ("背包背包背包", "背包背包背", False),  # Latin words only
+])
+def test_fuzzy_words_allow_the_typo_rewriters_edits(want, typed, match):
+    assert word_matches(want, typed) is match
+
+
+def test_osa_distance_is_bounded():
+    assert osa_distance("abcdef", "abdcef", 2) == 1 and osa_distance("ca", "abc", 3) == 3  # OSA, not Damerau
+    assert osa_distance("aaaaaaaa", "bbbbbbbb", 2) == 3 and osa_distance("a", "abcdef", 1) == 2
+
+
+def test_segments_limit_a_rule_to_their_shoppers():
+    rule = MerchRule(query="backpack", segments=["vip", "b2b"], pin=["p"])
+    assert not rule.applies(["backpack"], None) and rule.applies(["backpack"], None, ["b2b"])
+    for bad in (["VIP"], ["a" * 51], [""], [f"s{i}" for i in range(11)], ["v i p"]):
+        with pytest.raises(ValidationError, match="segment"):
+            MerchRule(query="q", hide=["p"], segments=bad)
+
+
+def test_the_index_leaves_out_only_rules_that_cannot_apply():
+    rules = {"exact": MerchRule(query="Red Backpack", pin=["p"]),
+             "contains": MerchRule(query="backpack", match="contains", pin=["p"]),
+             "cjk": MerchRule(query="背包", match="contains", pin=["p"]),
+             "fuzzy": MerchRule(query="red backpack", match="fuzzy", pin=["p"]),
+             "page": MerchRule(category="Bags", pin=["p"]),
+             "site": MerchRule(hide=["p"])}
+    index = RuleIndex(rules)
+    searches = [(["red backpack"], None), (["rex bakpack"], None), (["big red backpack"], None),
+                (["red bakcpack"], None), (["红色背包"], None), ([], "bags"), ([], "shoes"), (["mug"], None)]
+    for texts, category in searches:
+        applying = {i for i, r in rules.items() if r.applies(texts, category)}
+        found = index.candidates(texts, category)
+        assert applying <= found, (texts, category)
+    assert index.candidates(["mug"], None) == {"cjk", "site"}
 
 
 def test_the_time_window():

@@ -33,6 +33,7 @@ from shoprank.query.understanding import QueryUnderstanding
 from shoprank.ranking.base import Ranker
 from shoprank.retrieval.suggest import Suggestion
 from shoprank.search import Candidates, SearchPipeline, SearchResult
+from shoprank.search.merchandising import hidden_ids
 from shoprank.types import Hit, Product, Query
 
 log = logging.getLogger(__name__)
@@ -168,18 +169,20 @@ class ShopRank:
         served = self.writer.served
         return served.pipeline.candidates(query, self.understand(query, served), self.personalization.context(query))
 
-    def suggest(self, prefix: str, k: int = 8) -> list[Suggestion]:
-        """Autocomplete from past queries, category names and titles."""
-        return self.autocomplete.suggest(self.writer.served, prefix, k)
+    def suggest(self, prefix: str, k: int = 8, segments: Sequence[str] = ()) -> list[Suggestion]:
+        """Autocomplete from past queries, category names and titles (none a rule hides)."""
+        return self.autocomplete.suggest(self.writer.served, prefix, k, segments)
 
     def product(self, pid: str) -> Product | None:
         return self.artifacts.catalog.get(pid)
 
-    def similar(self, pid: str, k: int = 10) -> list[Hit]:
-        """Items like ``pid`` by text and photo, other variants of the same model left out."""
+    def similar(self, pid: str, k: int = 10, segments: Sequence[str] = ()) -> list[Hit]:
+        """Items like ``pid`` by text and photo, other variants of the same model left out, and
+        the products site-wide rules (and those of ``segments``) hide."""
         served = self.writer.served
         cat = served.artifacts.catalog
         if pid not in cat:
             raise KeyError(pid)
+        hidden = {cat.position(h) for h in hidden_ids(served.pipeline.rules.rules, None, segments) if h in cat}
         return [Hit(product=cat.products[pos], score=score, features=parts)
-                for pos, score, parts in served.similar_items.run(cat.position(pid), k)]
+                for pos, score, parts in served.similar_items.run(cat.position(pid), k, hidden)]

@@ -6,6 +6,7 @@ of the cosines over the modalities the product has rows in.
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,9 +20,9 @@ class SimilarItems:
     artifacts: IndexArtifacts
     fetch: int = 200  # neighbours each modality retrieves before exact scoring
 
-    def run(self, pos: int, k: int) -> list[tuple[int, float, dict[str, float]]]:
+    def run(self, pos: int, k: int, exclude: Collection[int] = ()) -> list[tuple[int, float, dict[str, float]]]:
         """Top ``k`` ``(position, score, cosine per feature)``, one product per model, the
-        product's own model left out."""
+        product's own model and the positions in ``exclude`` (hidden by a rule) left out."""
         art = self.artifacts
         queries: dict[str, tuple[np.ndarray, float]] = {}
         for spec in MODALITIES:
@@ -36,7 +37,8 @@ class SimilarItems:
         fetch = max(self.fetch, 20 * k)  # variants of one model crowd the neighbours
         catalog = art.catalog
         cands = sorted({p for name, (vec, _) in queries.items()
-                        for p, _ in art.modalities[name].index.search(vec, fetch) if catalog.is_live(p)})
+                        for p, _ in art.modalities[name].index.search(vec, fetch)
+                        if catalog.is_live(p) and p not in exclude})
         positions = np.array(cands, np.int64)
         parts = {f"cos_{name}": art.modalities[name].cosine_for(vec, positions) for name, (vec, _) in queries.items()}
         total = sum(w for _, w in queries.values())

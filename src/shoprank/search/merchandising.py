@@ -1,5 +1,12 @@
 """The ``merchandising`` search rule: applies the stored rules (:mod:`~shoprank.search.rule_store`)
-that are active and match the search.
+that are active and match the search (found through a :class:`~shoprank.search.rule_index.RuleIndex`,
+so a thousand rules cost a search the few that can match).
+
+A search's segments are those it carries (``Query.segments``) and two derived from the profile
+the ranking already read, at no extra lookup: ``returning`` (a profile with events) and ``new``
+(a shopper id whose profile has none, or no profile). A search with ``personalize`` off, or
+answered unpersonalized because the profile store is down, reads no profile: it is ``new``
+only in the second case, and neither in the first.
 
 For each, in id order: its hides join ``state.hidden``; its pins take slots in list order (a
 slot an earlier rule took goes to the next free one; a pin the query's filters refuse, or one
@@ -8,19 +15,21 @@ candidate) to the candidates its filter accepts, a bury subtracts it. Each produ
 placed or shifted records it in ``state.moved_by`` (the result's ``rules`` and explanation).
 
 :func:`previewing` applies rules that are not stored, for one search in this thread
-(``POST /admin/rules:preview``).
+(``POST /admin/rules:preview``). :func:`hidden_ids` gives the products the rules hide outside
+a search (autocomplete, similar items), where pins, boosts and buries have nothing to order.
 """
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from shoprank.search.merch_rule import MerchRule, ScoreShift, normalize_text
+from shoprank.search.rule_index import RuleIndex
 from shoprank.search.rule_store import RULE_STORES, RuleStore
 from shoprank.search.rules import Rule
 
@@ -50,6 +59,17 @@ def search_texts(state: SearchState) -> list[str]:
     return list(dict.fromkeys(n for t in texts if t and (n := normalize_text(t))))
 
 
+def search_segments(state: SearchState) -> list[str]:
+    """The segments a search carries, and ``new`` or ``returning`` from the profile it read."""
+    query, personal = state.query, state.personal
+    derived: list[str] = []
+    if personal is not None and personal.profile.n_events > 0:
+        derived.append("returning")
+    elif query.user_id and query.personalize:
+        derived.append("new")
+    return [*query.segments, *derived]
+
+
 class Merchandising(Rule):
     name = "merchandising"
 
@@ -59,19 +79,39 @@ class Merchandising(Rule):
 
     def __init__(self, store: RuleStore):
         self.store = store
+        self._indexed: tuple[Mapping[str, MerchRule], RuleIndex] | None = None
 
-    def active_rules(self, state: SearchState) -> list[tuple[str, MerchRule]]:
-        """The rules this search applies, in id order."""
+    def _index(self, stored: Mapping[str, MerchRule]) -> RuleIndex:
+        # The store hands back the same mapping until the rules change: index each version once.
+        indexed = self._indexed
+        if indexed is None or indexed[0] is not stored:
+            indexed = self._indexed = (stored, RuleIndex(stored))
+        return indexed[1]
+
+    def matching(self, texts: list[str], category: str | None, segments: Collection[str]
+                 ) -> list[tuple[str, MerchRule]]:
+        """The rules that apply to a search of ``texts`` (normalized; none for a browse) on
+        ``category``'s page by a shopper of ``segments``, in id order."""
         stored, preview = self.store.rules(), _PREVIEW.get()
         if not stored and not preview:
             return []
         now = time.time()
-        rules = {i: r for i, r in stored.items() if r.active(now)}
+        ids = self._index(stored).candidates(texts, category) if stored else set()
+        rules = {i: stored[i] for i in ids if stored[i].active(now) and not (preview and i in preview)}
         if preview:
             rules.update(preview)
-        texts = search_texts(state)
+        return [(i, rules[i]) for i in sorted(rules) if rules[i].applies(texts, category, segments)]
+
+    def active_rules(self, state: SearchState) -> list[tuple[str, MerchRule]]:
+        """The rules this search applies, in id order."""
         category = state.query.filters.category if state.query.image is None else None  # a photo search is no page
-        return [(i, rules[i]) for i in sorted(rules) if rules[i].applies(texts, category)]
+        return self.matching(search_texts(state), category, search_segments(state))
+
+    def hidden(self, text: str | None, segments: Collection[str]) -> set[str]:
+        """Product ids hidden outside a search: by the site-wide and segment rules, and by the
+        query rules ``text`` (typed into autocomplete) matches as a search would."""
+        texts = [n] if text and (n := normalize_text(text)) else []
+        return {pid for _, rule in self.matching(texts, None, segments) for pid in rule.hide}
 
     def apply(self, state: SearchState) -> None:
         rules = self.active_rules(state)
@@ -125,6 +165,12 @@ class Merchandising(Rule):
         for i in rows:
             moved = state.moved_by.setdefault(int(state.batch.positions[i]), {})
             moved[rule_id] = moved.get(rule_id, 0.0) + delta
+
+
+def hidden_ids(rules: Iterable[Rule], text: str | None = None, segments: Collection[str] = ()) -> set[str]:
+    """Product ids the merchandising rules among ``rules`` hide outside a search (see
+    :meth:`Merchandising.hidden`)."""
+    return {pid for rule in rules if isinstance(rule, Merchandising) for pid in rule.hidden(text, segments)}
 
 
 def _spread(scores: np.ndarray) -> float:

@@ -1,12 +1,16 @@
 """Request and response bodies of the HTTP API."""
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Depends, HTTPException
+from fastapi import Query as FastAPIQuery
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from shoprank.catalog.vocabulary import known_colors
 from shoprank.retrieval.fusion import FUSION_METHODS
 from shoprank.search.merch_rule import MerchRule
-from shoprank.types import Event, Hit, Product, SortOrder
+from shoprank.types import MAX_SEGMENTS, Event, Hit, Product, Segment, SortOrder, check_segments
 
 # Validation context of a JSON body: types as the schema says (no "red,blue" for a list, no
 # false for a number), where a form's text fields are converted.
@@ -35,6 +39,8 @@ class SearchRequest(BaseModel):
     personalize: bool = True  # False: the same search without the shopper's profile, to compare
     # False: misspelled words are searched as typed (the page's "search instead for" link).
     typo_tolerance: bool = True
+    # The shopper's segments ("vip", "b2b"): merchandising rules may apply to some only.
+    segments: list[Segment] = Field(default_factory=list, max_length=MAX_SEGMENTS)
 
     @field_validator("q", "category", "user_id", "session_id", mode="before")
     @classmethod
@@ -47,12 +53,17 @@ class SearchRequest(BaseModel):
     def _known_fusion(cls, v: str | None) -> str | None:
         return None if v is None else FUSION_METHODS.validate(v)
 
-    @field_validator("colors", mode="before")
+    @field_validator("colors", "segments", mode="before")
     @classmethod
-    def _split_colors(cls, v: object, info: ValidationInfo) -> object:
+    def _split_lists(cls, v: object, info: ValidationInfo) -> object:
         if isinstance(v, str) and info.context != JSON_BODY:  # form fields send "red,blue"
-            v = [c for c in v.split(",") if c.strip()]
+            v = [c.strip() for c in v.split(",") if c.strip()]
         return v
+
+    @field_validator("segments")
+    @classmethod
+    def _segments(cls, v: list[str]) -> list[str]:
+        return check_segments(v)
 
     @field_validator("colors")
     @classmethod
@@ -64,6 +75,19 @@ class SearchRequest(BaseModel):
         if self.price_min is not None and self.price_max is not None and self.price_min > self.price_max:
             raise ValueError("price_min must not exceed price_max")
         return self
+
+
+def segments_param(segments: list[str] = FastAPIQuery(
+        [], max_length=MAX_SEGMENTS, description="the shopper's segments (repeated, or comma-separated): "
+                                                 "merchandising rules may apply to some only")) -> list[str]:
+    """``segments`` of a GET request, checked as a search body's (422 with the reason)."""
+    try:
+        return check_segments([p.strip() for s in segments for p in s.split(",") if p.strip()])
+    except ValueError as e:
+        raise HTTPException(422, f"segments: {e}") from None
+
+
+SegmentsDep = Annotated[list[str], Depends(segments_param)]
 
 
 class ParsedQueryPublic(BaseModel):

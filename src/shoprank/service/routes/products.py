@@ -9,7 +9,7 @@ from fastapi.responses import FileResponse
 
 from shoprank.service.deps import EngineDep
 from shoprank.service.guard import AUTH_RESPONSES, ERROR_RESPONSES, NOT_FOUND
-from shoprank.service.schemas import ProductPublic, ResultPublic, SimilarResponse
+from shoprank.service.schemas import ProductPublic, ResultPublic, SegmentsDep, SimilarResponse
 from shoprank.service.security import require
 
 router = APIRouter(tags=["products"], dependencies=[require("search")],
@@ -34,9 +34,10 @@ def get_product(pid: str, engine: EngineDep) -> ProductPublic:
 
 
 @router.get("/similar/{pid}", response_model=SimilarResponse)
-def similar(pid: str, engine: EngineDep, k: int = Query(10, ge=1, le=100)) -> SimilarResponse:
+def similar(pid: str, engine: EngineDep, segments: SegmentsDep, k: int = Query(10, ge=1, le=100)) -> SimilarResponse:
+    """Items like ``pid``; none a site-wide merchandising rule (or one of ``segments``) hides."""
     try:
-        hits = engine.similar(pid, k)
+        hits = engine.similar(pid, k, segments)
     except KeyError:  # not in the catalog (of the generation served when the search ran)
         raise HTTPException(404, f"no product with id {pid!r}") from None
     return SimilarResponse(id=pid, results=[ResultPublic.from_hit(h) for h in hits])

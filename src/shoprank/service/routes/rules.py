@@ -113,7 +113,7 @@ async def delete_rule(request: Request, rule_id: RuleId) -> RuleDeleted:
 
 def _preview(engine: ShopRank, rule_id: str, rule: MerchRule) -> tuple[list[ResultPublic], list[ResultPublic]]:
     query = SearchQuery(text=rule.query, k=PREVIEW_K, filters=Filters(category=rule.category) if rule.category
-                        else Filters())
+                        else Filters(), segments=rule.segments[:1])  # one of its shoppers
     before = engine.search(query)
     with previewing({rule_id: rule}):
         after = engine.search(query)
@@ -126,7 +126,7 @@ def _clicks(engine: ShopRank, query: str | None, before: list[str],
     from shoprank.analytics.rule_clicks import estimate_clicks
 
     if query is None:
-        return None, "category pages have no query to look up in the log"
+        return None, "category pages and site-wide rules have no query to look up in the log"
     log = engine.impressions
     if log is None:
         return None, "impressions are not logged on this server (SHOPRANK_LOG_IMPRESSIONS=false)"

@@ -154,7 +154,7 @@ async def search(request: Request, engine: EngineDep) -> SearchResponse:
             text=text, image=image, k=body.k, fusion=body.fusion, explain=body.explain,
             collapse_variants=body.collapse_variants, sort=body.sort, user_id=body.user_id or body.session_id,
             personalize=body.personalize, out_of_stock_last=body.out_of_stock_last,
-            typo_tolerance=body.typo_tolerance,
+            typo_tolerance=body.typo_tolerance, segments=body.segments,
             filters=Filters(category=body.category, price_min=body.price_min, price_max=body.price_max,
                             colors=body.colors, rating_min=body.rating_min, in_stock=body.in_stock))
         kind = _kind(text, image is not None, audio is not None)
