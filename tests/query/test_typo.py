@@ -100,14 +100,14 @@ def test_the_vocabulary_follows_a_growing_catalog():
     catalog = Catalog([Product(id="a", title="leather wallet")])
     artifacts = SimpleNamespace(catalog=catalog)
     rewriter = TypoRewriter()
-    plan = SimpleNamespace(text="umbrela", typo_tolerance=True)
+    plan = SimpleNamespace(text="zelmro", typo_tolerance=True)
     assert rewriter.rewrite(plan, artifacts) == []  # type: ignore[arg-type]
-    catalog.products.append(Product(id="b", title="travel umbrella"))
-    assert [r.text for r in rewriter.rewrite(plan, artifacts)] == ["umbrella"]  # type: ignore[arg-type]
+    catalog.products.append(Product(id="b", title="zelmoro umbrella"))
+    assert [r.text for r in rewriter.rewrite(plan, artifacts)] == ["zelmoro"]  # type: ignore[arg-type]
 
 
 def test_the_plan_knows_the_edits_and_the_feature_reads_them(typo_engine):
-    plan = typo_engine.understand(Query(text="hedphonse runing"))  # no headphones in the demo: only "running"
+    plan = typo_engine.understand(Query(text="zorblat runing"))  # no word near "zorblat" anywhere: only "running"
     assert plan.typo_edits == 1
     assert typo_engine.understand(Query(text="running")).typo_edits == 0
     res = typo_engine.search(Query(text="runing shoes", k=3, explain=True))
@@ -175,5 +175,19 @@ def test_two_catalog_words_run_together_are_split():
     assert _fixed("cordless nailgun", v) == "cordless nail gun"
     [r] = typo_rewrites("nailgun", v)
     assert r.edits == 1 and "nailgun → nail gun" in r.reason
-    assert typo_rewrites("cupboards", v) == []  # an English word is never split
+    assert typo_rewrites("cupboards", v) == []  # an English word is never split (nor corrected)
     assert typo_rewrites("nailbar", _vocab(nail=3, bar=2)) == []  # "bar" in too few products to split at
+
+
+def test_common_english_words_correct_what_the_catalog_has_no_word_near():
+    v = _vocab(backpack=3)
+    assert _fixed("hydraulic fulid", v) == "hydraulic fluid"  # the dense retriever reads it better
+    assert _fixed("backpak fulid", v) == "backpack fluid"  # a catalog word first, where there is one
+
+
+def test_description_words_are_corrections_after_title_words():
+    products = [Product(id=f"d{i}", title="tool", description="a sturdy widget, a gizmox") for i in range(3)]
+    v = Vocabulary()
+    v.extend([*products, Product(id="g", title="tool", description="a zorblax")])
+    assert _fixed("widgte", v) == "widget"  # in three descriptions: a candidate
+    assert _fixed("zorblx", v) is None  # in one: not a candidate (one-off words are often typos)

@@ -57,7 +57,8 @@ MARGIN = 3.0      # how much more common the best candidate must be than the nex
 ALT_WEIGHT = 0.8  # an unsure correction's weight beside the query
 MIN_PART, MIN_PART_USES = 3, 3  # letters of each word a run-together word splits into; products using it
 QUERIES_RECHECK_S = 1.0  # how often new past queries are taken into the vocabulary
-DESCRIPTION_CHARS = 1000  # of each description, read for known words only (cost at build)
+DESCRIPTION_CHARS = 1000  # of each description, read for known words and candidates (cost at build)
+DESCRIBED_MIN = 3  # descriptions a word must be in to be a correction (one-offs are often typos)
 # Common English words are never corrected, even where the catalog lacks them ("skill saw" is no
 # "spill saw"): those at least this frequent in the English dictionary symspellpy ships (Google
 # Books counts; 1e6 keeps ~20k words). Rarer ones are often real-word typos ("sower head").
@@ -87,14 +88,33 @@ class Correction:
 
 
 @functools.lru_cache(maxsize=2)
-def english(min_count: int = ENGLISH_MIN_COUNT) -> frozenset[str]:
-    """English words of at least ``min_count`` occurrences (symspellpy's dictionary, 82,765 words)."""
+def english_counts(min_count: int = ENGLISH_MIN_COUNT) -> dict[str, int]:
+    """English words of at least ``min_count`` occurrences (symspellpy's dictionary, 82,765
+    words, Google Books counts)."""
     import symspellpy
 
     path = Path(symspellpy.__file__).parent / "frequency_dictionary_en_82_765.txt"
     with open(path, encoding="utf-8") as f:
         rows = (line.split() for line in f)
-        return frozenset(r[0] for r in rows if len(r) == 2 and int(r[1]) >= min_count)
+        return {r[0]: int(r[1]) for r in rows if len(r) == 2 and int(r[1]) >= min_count}
+
+
+def english(min_count: int = ENGLISH_MIN_COUNT) -> frozenset[str]:
+    return frozenset(english_counts(min_count))
+
+
+@functools.lru_cache(maxsize=1)
+def english_symspell() -> SymSpell:
+    """SymSpell over the common English words: corrections where the catalog has no word near
+    ("fulid" → "fluid" in a catalog without fluids: the dense retriever reads it better). Built
+    once per process, on the first word the catalog cannot correct."""
+    from symspellpy import SymSpell
+
+    sym = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
+    for w, n in english_counts().items():
+        if correctable(w):
+            sym.create_dictionary_entry(w, n)
+    return sym
 
 
 def common_english() -> frozenset[str]:
@@ -108,8 +128,9 @@ class Vocabulary:
         from symspellpy import SymSpell
 
         self.counts: Counter[str] = Counter()
+        self.described: Counter[str] = Counter()  # products whose description uses each word
         self.known: set[str] = set(_PARSED_WORDS | common_english())
-        self.stems: set[str] = set()
+        self.stems: dict[str, int] = {}  # stem of a catalog word -> the shortest such word's length
         self.n = 0  # catalog positions taken in
         self.queries_version = -1  # of the query log taken in
         self.queries: set[str] = set()
@@ -117,13 +138,19 @@ class Vocabulary:
 
     def extend(self, products: Sequence[Product]) -> None:
         seen: Counter[str] = Counter()  # products using each word
-        described: set[str] = set()
+        described: Counter[str] = Counter()
         for p in products:
             text = " ".join([p.title, p.category, *(v for vals in p.attributes.values() for v in vals)])
             seen.update(set(_TOKEN.findall(text.lower())))
-            described.update(_TOKEN.findall(p.description[:DESCRIPTION_CHARS].lower()))
+            described.update(set(_TOKEN.findall(p.description[:DESCRIPTION_CHARS].lower())))
         self._add(seen)
         self.known.update(described)
+        for w, n in described.items():
+            before = self.described[w]
+            self.described[w] = before + n
+            # A word several descriptions use is a correction too, after any title word as close.
+            if before < DESCRIBED_MIN <= before + n and not self.counts[w] and correctable(w):
+                self.symspell.create_dictionary_entry(w, 1)
         self.n += len(products)
 
     def add_queries(self, queries: Iterable[str]) -> None:
@@ -141,13 +168,22 @@ class Vocabulary:
         new = [w for w in seen if w not in self.counts]
         self.counts.update(seen)
         for w in new:
-            if correctable(w):  # SymSpell's own counts are unused: ours are per product
-                self.symspell.create_dictionary_entry(w, 1)
-        self.stems.update(stemmed_terms(" ".join(new)))
+            if correctable(w) and self.described[w] < DESCRIBED_MIN:  # else entered already
+                self.symspell.create_dictionary_entry(w, 1)  # SymSpell's counts are unused: ours are per product
+            for stem in stemmed_terms(w):
+                self.stems[stem] = min(self.stems.get(stem, len(w)), len(w))
         self.known.update(new)
 
     def is_known(self, word: str) -> bool:
-        return word in self.known or any(s in self.stems for s in stemmed_terms(word))
+        """A known word, or a form of a catalog word's stem: an English word ("bobcat" beside
+        "bobcats") or one at least as long as that catalog word (not "ridg", cut from "ridge":
+        it stems alike)."""
+        return word in self.known or any(s in self.stems and (len(word) >= self.stems[s] or word in english(1))
+                                         for s in stemmed_terms(word))
+
+    def _rank(self, term: str) -> tuple[int, int]:
+        """How likely a candidate is meant: products whose titles use it, then descriptions."""
+        return self.counts[term], self.described[term]
 
     def correct(self, word: str) -> Correction | None:
         """The catalog word ``word`` most likely meant, or None to leave it as typed."""
@@ -159,15 +195,16 @@ class Vocabulary:
                  if s.term[0] == word[0] and s.term != word]
         if not found or min(s.distance for s in found) > 1:
             split = self.split(word)  # a missing space is one edit: it goes before two-edit candidates
-            if split is not None or not found:
+            if split is not None:
                 return split
+        if not found:
+            return _english_correction(word)
         d = min(s.distance for s in found)
-        closest = sorted((s for s in found if s.distance == d), key=lambda s: (-self.counts[s.term], s.term))
-        best = closest[0].term
-        runner = closest[1].term if len(closest) > 1 else None
-        sure = runner is None or self.counts[best] >= MARGIN * self.counts[runner]
+        closest = sorted((s.term for s in found if s.distance == d), key=lambda t: (*(-n for n in self._rank(t)), t))
+        best = closest[0]
+        runner = closest[1] if len(closest) > 1 else None
+        sure = runner is None or _ahead(self._rank(best), self._rank(runner))
         return Correction(word, best, d, sure, runner)
-
 
     def split(self, word: str) -> Correction | None:
         """``word`` as two catalog words run together ("nailgun" → "nail gun"), each of at
@@ -187,6 +224,28 @@ class Vocabulary:
         runner = pairs[1] if len(pairs) > 1 else None
         sure = runner is None or pairs[0][0] >= MARGIN * runner[0]
         return Correction(word, pairs[0][1], 1, sure, runner[1] if runner else None)
+
+
+def _english_correction(word: str) -> Correction | None:
+    from symspellpy import Verbosity
+
+    if word in english(1):  # an English word the catalog lacks: nothing says it is wrong
+        return None
+    found = [s for s in english_symspell().lookup(word, Verbosity.CLOSEST, max_edit_distance=allowed_edits(word))
+             if s.term[0] == word[0] and s.term != word]
+    if not found:
+        return None
+    found.sort(key=lambda s: (-s.count, s.term))
+    runner = found[1] if len(found) > 1 else None
+    sure = runner is None or found[0].count >= MARGIN * runner.count
+    return Correction(word, found[0].term, found[0].distance, sure, runner.term if runner else None)
+
+
+def _ahead(best: tuple[int, int], runner: tuple[int, int]) -> bool:
+    """``best`` is :data:`MARGIN` times as used as ``runner`` (title uses first, then descriptions)."""
+    if best[0] or runner[0]:
+        return best[0] >= MARGIN * runner[0]
+    return best[1] >= MARGIN * runner[1]
 
 
 def corrections(text: str, vocab: Vocabulary) -> list[Correction]:
