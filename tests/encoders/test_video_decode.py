@@ -13,8 +13,6 @@ import pytest
 
 av = pytest.importorskip("av", reason="pip install 'shoprank[video]'")
 
-from video_clips import make_clip  # noqa: E402
-
 from shoprank.config import Settings  # noqa: E402
 from shoprank.encoders.video_decode import (  # noqa: E402
     AUDIO_RATE,
@@ -24,6 +22,7 @@ from shoprank.encoders.video_decode import (  # noqa: E402
     select_keyframes,
     sniff_format,
 )
+from video_clips import make_clip  # noqa: E402
 
 QUICK = 2.0  # seconds: any refusal comes well within this
 

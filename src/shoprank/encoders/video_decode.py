@@ -99,11 +99,12 @@ def sniff_format(head: bytes) -> str:
 
 
 def _open_source(src: str | Path | bytes, limits: VideoLimits) -> IO[bytes]:
+    fp: IO[bytes]
     if isinstance(src, bytes):
         size, fp = len(src), io.BytesIO(src)
     else:
         try:
-            size, fp = Path(src).stat().st_size, open(src, "rb")  # noqa: SIM115 (closed by the caller)
+            size, fp = Path(src).stat().st_size, open(src, "rb")  # closed by decode_video
         except OSError as e:
             raise VideoError(f"the video cannot be read ({e.strerror or e})") from None
     if size > limits.max_bytes:
@@ -154,7 +155,7 @@ class _Decode:
         self.audio_len = 0
         self.frames = 0
         self.end = 0.0
-        self.resampler = None
+        self.resampler: Any = None
 
     def _check(self, t: float) -> None:
         lim = self.limits
