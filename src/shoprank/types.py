@@ -41,6 +41,8 @@ CAPS: dict[str, Cap] = {
     "attribute value": Cap(200, 4_000),
     "images": Cap(20, 1_000),
     "image": Cap(1_000, 1_000),  # one path
+    "videos": Cap(10, 1_000),
+    "video": Cap(1_000, 1_000),  # one path
     "reviews": Cap(100, 10_000),
     "review title": Cap(300, 4_000),
     "review text": Cap(5_000, 200_000),
@@ -110,6 +112,7 @@ class Product(BaseModel):
     sales: int = Field(default=0, ge=0, le=MAX_COUNT)
     reviews: list[Review] = Field(default_factory=list)
     images: list[str] = Field(default_factory=list)
+    videos: list[str] = Field(default_factory=list)  # demo or review clips, as images: paths in the media root
     parent_id: str | None = None
     url: str | None = None
     # Units on hand (None: not tracked) and whether the shop sells it now; see ``in_stock``.
@@ -142,11 +145,11 @@ class Product(BaseModel):
             return min(v, top) if info.field_name == "price" else min(int(v), int(top))
         return v
 
-    @field_validator("categories", "images", "reviews", mode="before")
+    @field_validator("categories", "images", "videos", "reviews", mode="before")
     @classmethod
     def _cap_list(cls, v: Any, info: ValidationInfo) -> Any:
         v = cap(str(info.field_name), v, info)
-        each = {"categories": "category", "images": "image"}.get(str(info.field_name))
+        each = {"categories": "category", "images": "image", "videos": "video"}.get(str(info.field_name))
         return [cap(each, x, info) for x in v] if each and isinstance(v, (list, tuple)) else v
 
     @field_validator("attributes", mode="before")

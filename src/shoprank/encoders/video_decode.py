@@ -21,16 +21,13 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from shoprank.catalog.videos import VIDEO_FORMATS, video_container
 from shoprank.registry import MissingExtraError
 
 if TYPE_CHECKING:
     from shoprank.config import Settings
 
 AUDIO_RATE = 16_000  # what speech models read: 16 kHz mono float32
-
-# Leading bytes -> FFmpeg demuxer. MP4/MOV: an ISO box type at offset 4.
-_ISO_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
-_FORMATS = "MP4/MOV, WebM/Matroska, AVI or MPEG-TS"
 
 
 class VideoError(ValueError):
@@ -87,15 +84,10 @@ def sniff_format(head: bytes) -> str:
     """The demuxer for a file starting with ``head``, or VideoError."""
     if not head:
         raise VideoError("the video is empty")
-    if head[4:8] in _ISO_BOXES:
-        return "mov"
-    if head[:4] == b"\x1a\x45\xdf\xa3":
-        return "matroska"
-    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-        return "avi"
-    if len(head) >= 377 and head[0] == head[188] == head[376] == 0x47:
-        return "mpegts"
-    raise VideoError(f"not a video this service reads ({_FORMATS})")
+    fmt = video_container(head)
+    if fmt is None:
+        raise VideoError(f"not a video this service reads ({VIDEO_FORMATS})")
+    return fmt
 
 
 def _open_source(src: str | Path | bytes, limits: VideoLimits) -> IO[bytes]:

@@ -215,6 +215,7 @@ class ProductPublic(BaseModel):
     available: bool
     in_stock: bool
     image_urls: list[str]
+    video_urls: list[str] = []  # each served with range requests (a player seeks)
     # Per photo: what the image model sees, where confident enough to show (photo_label_min_confidence).
     photo_labels: list[list[tuple[str, float]]] = []
 
@@ -224,6 +225,7 @@ class ProductPublic(BaseModel):
                    rating=p.rating, review_count=p.review_count, categories=p.categories,
                    attributes=p.attributes, parent_id=p.parent_id, stock=p.stock, available=p.available,
                    in_stock=p.in_stock, image_urls=[f"/images/{p.id}/{i}" for i in range(len(p.images))],
+                   video_urls=[f"/videos/{p.id}/{i}" for i in range(len(p.videos))],
                    photo_labels=[[(a, round(b, 4)) for a, b in labels] for labels in photo_labels or []])
 
 
