@@ -200,7 +200,7 @@ class Settings(BaseSettings):
     video_max_seconds: float = Field(default=300.0, gt=0)
     video_max_pixels: int = Field(default=3840 * 2160, ge=1)
     video_decode_timeout_s: float = Field(default=30.0, gt=0)
-    video_max_keyframes: int = Field(default=16, ge=1, le=256)
+    video_max_keyframes: int = Field(default=8, ge=1, le=256)
 
     # Exposure (README "Running it on the internet"). prod: refuses to start without an admin key,
     # /docs off. dev (default): with no key set every scope is open, and start-up says so.

@@ -113,6 +113,9 @@ class Product(BaseModel):
     reviews: list[Review] = Field(default_factory=list)
     images: list[str] = Field(default_factory=list)
     videos: list[str] = Field(default_factory=list)  # demo or review clips, as images: paths in the media root
+    # Set by the index, not a catalog column: (video, second) of each indexed keyframe, in the
+    # order of the video modality's rows, so a hit can say which moment matched.
+    video_frames: list[tuple[int, float]] = Field(default_factory=list)
     parent_id: str | None = None
     url: str | None = None
     # Units on hand (None: not tracked) and whether the shop sells it now; see ``in_stock``.
@@ -314,6 +317,20 @@ class Query:
     segments: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class VideoMoment:
+    """Where in a product's videos a query matched best."""
+
+    video: int      # index in Product.videos
+    t: float        # seconds from the start
+    cosine: float
+    by: str         # the query input that matched: "photo" or "text"
+
+    def reason(self) -> str:
+        m, s = divmod(int(self.t), 60)
+        return f"frame at {m}:{s:02d} matched {'your photo' if self.by == 'photo' else 'your words'}"
+
+
 @dataclass(slots=True)
 class Hit:
     """One ranked result with the evidence behind its score."""
@@ -329,6 +346,7 @@ class Hit:
     match: bool = True
     pinned: bool = False  # placed at its slot by a rule, not by its score
     rules: list[str] = field(default_factory=list)  # the merchandising rules that placed or moved it
+    video: VideoMoment | None = None  # the product video's moment nearest the query, if it has one
 
 
 def describe_error(err: Exception) -> str:

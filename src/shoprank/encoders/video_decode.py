@@ -43,7 +43,7 @@ class VideoLimits:
     max_pixels: int = 3840 * 2160       # one frame's width x height
     max_frames: int = 20_000            # frames decoded, whatever the header says
     max_decode_s: float = 30.0          # wall clock for the whole decode
-    max_keyframes: int = 16
+    max_keyframes: int = 8
     sample_every_s: float = 0.5         # scene changes are looked for between frames this far apart
     scene_threshold: float = 0.3        # half the L1 distance of normalised histograms: 0 same, 1 disjoint
     frame_side: int = 256               # keyframes' shorter side (the photo encoder looks at 224)

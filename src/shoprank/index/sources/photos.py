@@ -213,15 +213,18 @@ def encode_query_photo(img: Image.Image, present: Container[str], encoders: Enco
     phrase's text vector (``photo_labels``, the text bridge)."""
     vectors: dict[str, np.ndarray] = {}
     seen: Labels = []
+    done: dict[int, tuple[np.ndarray, list[Labels]]] = {}  # modalities sharing an encoder (photos, video frames)
     for spec in specs:
         if spec.name not in present or not any(r.query == "photo" for r in spec.routes):
             continue
         encoder = encoders.for_modality(spec)
         if not isinstance(encoder, ImageEncoder):
             continue
-        vecs, labels = encoder.encode([img])
+        if id(encoder) not in done:
+            done[id(encoder)] = encoder.encode([img])
+        vecs, labels = done[id(encoder)]
         vectors[f"photo:{spec.name}"] = vecs[0]
-        if spec.encoder == _LABELLING_ENCODER and labels[0]:
+        if spec.encoder == _LABELLING_ENCODER and labels[0] and "photo_labels" not in vectors:
             seen = labels[0]
             vectors["photo_labels"] = encode_text(labels_to_text(labels[0]))
     return vectors, seen

@@ -33,7 +33,7 @@ router = APIRouter(tags=["catalog"], dependencies=[require("admin")],
                    responses={**ERROR_RESPONSES, **AUTH_RESPONSES})
 MAX_BULK_LINES = 10_000
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json")
-_PATCHABLE = frozenset(Product.model_fields) - {"id"}
+_PATCHABLE = frozenset(Product.model_fields) - {"id", "video_frames"}  # the index sets video_frames
 
 
 class WriteResult(BaseModel):
