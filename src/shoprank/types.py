@@ -303,6 +303,8 @@ class Query:
 
     text: str | None = None
     image: bytes | None = None
+    # A video query's keyframes (RGB PIL images, decoded under bounds): pooled into one query photo.
+    frames: list[Any] = field(default_factory=list)
     k: int = 10
     filters: Filters = field(default_factory=Filters)
     fusion: FusionMethod | None = None
