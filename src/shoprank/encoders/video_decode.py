@@ -220,8 +220,10 @@ def decode_video(src: str | Path | bytes, limits: VideoLimits | None = None, aud
     try:
         fmt = sniff_format(fp.read(512))
         fp.seek(0)
+        # max_pixels: FFmpeg's probe decodes a first frame; it must not allocate a huge one first.
         with av.open(fp, "r", format=fmt, timeout=limits.max_decode_s,
-                     options={"probesize": "5000000", "analyzeduration": "5000000"}) as container:
+                     options={"probesize": "5000000", "analyzeduration": "5000000"},
+                     stream_options=[{"max_pixels": str(limits.max_pixels)}] * 4) as container:
             if not container.streams.video:
                 raise VideoError("the file has no video stream")
             stream = container.streams.video[0]
