@@ -139,3 +139,20 @@ def test_a_query_photo_is_encoded_once_for_photos_and_frames(engine, monkeypatch
     vectors = engine.candidates(Query(image=YELLOW, k=5)).batch.query_vectors
     assert calls == [1]
     assert np.array_equal(vectors["photo:image"], vectors["photo:video"])
+
+
+def test_an_unchanged_video_is_not_decoded_again(engine, tmp_path, monkeypatch):
+    """A rebuild reads an unchanged video's keyframes from the embedding cache, by its content."""
+    import shoprank.encoders.video_decode as vd
+
+    def refuse(*_a, **_k):
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(vd, "decode_video", refuse)
+    s = engine.settings
+    again = ShopRank.build(Catalog([engine.product("lamp")]), tmp_path / "again", s)
+    assert again.product("lamp").video_frames == engine.product("lamp").video_frames
+    pos = again.artifacts.catalog.position("lamp")
+    assert np.array_equal(again.artifacts.modalities["video"].vectors[again.artifacts.modalities["video"].rows_of(pos)],
+                          engine.artifacts.modalities["video"].vectors[
+                              engine.artifacts.modalities["video"].rows_of(engine.artifacts.catalog.position("lamp"))])

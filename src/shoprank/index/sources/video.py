@@ -16,15 +16,17 @@ no video holds none of these modalities (``ModalitySpec.sparse``), so nothing el
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import logging
 from collections.abc import Container, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
 
 from shoprank.encoders.base import EncoderSet
+from shoprank.encoders.cache import EmbeddingCache, content_key
 from shoprank.index.sources.base import Batch, Encoding, Inputs, Labels, Rows, Source, Target
 from shoprank.index.sources.photos import labels_to_text
 from shoprank.index.sources.text import TextSource
@@ -50,19 +52,80 @@ def _limits() -> VideoLimits:
     return VideoLimits.from_settings(get_settings())
 
 
-def _decode(path: str, limits: VideoLimits) -> list[tuple[float, Image.Image]] | None:
-    """A video's keyframes (second, image), or None (logged) when it is refused."""
+@dataclass
+class _Clip:
+    """One video's keyframes: their seconds, and per target encoder their vectors; the labels of
+    the first target's encoder (what the label bridge reads)."""
+
+    times: list[float]
+    vectors: list[np.ndarray]
+    labels: list[Labels]
+
+
+def _video_key(path: str, limits: VideoLimits) -> str:
+    """The cache key of a video's keyframes: its bytes and the bounds that chose them."""
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return content_key("video", h.hexdigest(), repr(limits))
+
+
+def _cached(cache: EmbeddingCache | None, key: str, targets: Sequence[Target]) -> _Clip | None:
+    """The keyframes of an unchanged video as a build before encoded them, or None."""
+    if cache is None:
+        return None
+    clip = _Clip([], [], [])
+    for _, enc in targets:
+        first = cache.get_many(enc.name, [f"{key}:0"]).get(f"{key}:0")
+        n = int((first[1] or {}).get("n", 0)) if first else 0
+        hits = cache.get_many(enc.name, [f"{key}:{i}" for i in range(n)]) if n else {}
+        if not n or len(hits) < n:
+            return None
+        rows = [hits[f"{key}:{i}"] for i in range(n)]
+        clip.vectors.append(np.stack([v for v, _ in rows]).astype(np.float32))
+        if not clip.times:
+            clip.times = [float(m["t"]) for _, m in rows]
+            clip.labels = [[(a, float(b)) for a, b in m.get("labels", [])] for _, m in rows]
+    return clip
+
+
+def _decoded(path: str, key: str, cache: EmbeddingCache | None, targets: Sequence[Target],
+             limits: VideoLimits) -> _Clip | None:
+    """A video decoded and its keyframes encoded (then cached), or None (logged) when it is refused."""
     from shoprank.encoders.video_decode import VideoError, decode_video
 
     try:
-        return [(k.t, k.image) for k in decode_video(path, limits).keyframes]
+        keyframes = decode_video(path, limits).keyframes
     except VideoError as e:
         log.warning("video %s left out: %s", path, e)
         return None
+    times = [round(k.t, 3) for k in keyframes]
+    clip = _Clip(times, [], [])
+    for n, (_, enc) in enumerate(targets):
+        vecs, labels = enc.encode([k.image for k in keyframes])
+        clip.vectors.append(np.asarray(vecs, np.float32).reshape(len(keyframes), enc.dim))
+        if n == 0:
+            clip.labels = [[(a, float(b)) for a, b in lab] for lab in labels]
+        if cache is not None:
+            cache.put_many(enc.name, [(f"{key}:{i}", clip.vectors[-1][i],
+                                       {"t": t, "n": len(times), "labels": clip.labels[i] if n == 0 else []})
+                                      for i, t in enumerate(times)])
+    return clip
+
+
+def _clip(path: str, cache: EmbeddingCache | None, targets: Sequence[Target], limits: VideoLimits) -> _Clip | None:
+    try:
+        key = _video_key(path, limits)
+    except OSError as e:
+        log.warning("video %s cannot be read (%s): left out", path, e.strerror or e)
+        return None
+    return _cached(cache, key, targets) or _decoded(path, key, cache, targets, limits)
 
 
 class VideoFrameSource(Source):
-    """One row a keyframe of every product video, through each target's image encoder."""
+    """One row a keyframe of every product video, through each target's image encoder (cached
+    by the video's content: an unchanged video is not decoded again)."""
 
     def available(self, encoders: EncoderSet) -> bool:
         return encoders.image is not None and importlib.util.find_spec("av") is not None
@@ -73,30 +136,31 @@ class VideoFrameSource(Source):
 
     def encode(self, batch: Batch, inputs: Inputs, targets: Sequence[Target]) -> Encoding:
         limits = _limits()
-        frames: list[Image.Image] = []
         owners: list[int] = []
+        vectors: list[list[np.ndarray]] = [[] for _ in targets]
+        labels: list[Labels] = []
         shown: dict[int, list[tuple[int, float]]] = {}  # product -> (video, second) of each row
         kept: dict[int, list[str]] = {}
         for path, owner in zip(inputs.items, inputs.owners.tolist(), strict=True):
-            keyframes = _decode(path, limits)
-            if keyframes is None:
+            clip = _clip(path, batch.cache, targets, limits)
+            if clip is None:
                 batch.seen.setdefault("videos_left_out", set()).add(path)
                 continue
             kept.setdefault(owner, []).append(path)
-            video = len(kept[owner]) - 1
-            shown.setdefault(owner, []).extend((video, round(t, 3)) for t, _ in keyframes)
-            frames += [im for _, im in keyframes]
-            owners += [owner] * len(keyframes)
+            shown.setdefault(owner, []).extend((len(kept[owner]) - 1, t) for t in clip.times)
+            owners += [owner] * len(clip.times)
+            labels += clip.labels
+            for mine, theirs in zip(vectors, clip.vectors, strict=True):
+                mine.append(theirs)
         for i, p in enumerate(batch.products):  # what is served is what is indexed
             if p.videos or p.video_frames:
                 batch.products[i] = p.model_copy(update={"videos": kept.get(i, []), "video_frames": shown.get(i, [])})
         batch.seen.setdefault("videos", set()).update(v for paths in kept.values() for v in paths)
-        out = [enc.encode(frames) if frames else (np.zeros((0, enc.dim), np.float32), []) for _, enc in targets]
-        labels = [[(a, float(b)) for a, b in row] for row in out[0][1]] if out else []
-        batch.rows[_FRAME_LABELS] = Rows(np.zeros((len(frames), 0), np.float32), np.array(owners, np.int64), labels)
-        return Encoding(Inputs(frames, np.array(owners, np.int64)),
-                        [np.asarray(v, np.float32).reshape(len(frames), enc.dim) for (v, _), (_, enc)
-                         in zip(out, targets, strict=True)],
+        rows = np.array(owners, np.int64)
+        batch.rows[_FRAME_LABELS] = Rows(np.zeros((len(rows), 0), np.float32), rows, labels)
+        return Encoding(Inputs(list(range(len(rows))), rows),
+                        [np.concatenate(v) if v else np.zeros((0, enc.dim), np.float32)
+                         for v, (_, enc) in zip(vectors, targets, strict=True)],
                         [None] * len(targets))  # the served index keeps photo labels only
 
 
