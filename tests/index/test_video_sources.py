@@ -152,7 +152,9 @@ def test_an_unchanged_video_is_not_decoded_again(engine, tmp_path, monkeypatch):
     s = engine.settings
     again = ShopRank.build(Catalog([engine.product("lamp")]), tmp_path / "again", s)
     assert again.product("lamp").video_frames == engine.product("lamp").video_frames
-    pos = again.artifacts.catalog.position("lamp")
-    assert np.array_equal(again.artifacts.modalities["video"].vectors[again.artifacts.modalities["video"].rows_of(pos)],
-                          engine.artifacts.modalities["video"].vectors[
-                              engine.artifacts.modalities["video"].rows_of(engine.artifacts.catalog.position("lamp"))])
+    assert np.array_equal(_frame_vectors(again, "lamp"), _frame_vectors(engine, "lamp"))
+
+
+def _frame_vectors(engine: ShopRank, pid: str) -> np.ndarray:
+    mod = engine.artifacts.modalities["video"]
+    return mod.vectors[mod.rows_of(engine.artifacts.catalog.position(pid))]
