@@ -27,7 +27,7 @@ def client(tmp_path_factory):
     settings = Settings(home=home, text_encoder="hashing", image_encoder="none", profile_store="memory",
                         admin_key=SecretStr(ADMIN), rate_search_per_s=0, rate_events_per_s=0, image_root=media,
                         catalog_poll_s=0)
-    engine = ShopRank.build(shop_catalog("V", n=20), settings.index_dir("shop"), settings)
+    engine = ShopRank.build(shop_catalog("V", n=5), settings.index_dir("shop"), settings)
     with TestClient(create_app(engine)) as c:
         assert c.put("/products/clip", json={"title": "Demo Lamp", "videos": "demo.mp4"}, headers=H).status_code == 200
         yield c
