@@ -28,7 +28,8 @@ def test_dense_features_and_retrievers_come_from_the_modality_routes():
     routes = dense_routes()
     assert [r.feature for _, r in routes] == [f.name for f in FEATURES if f.group == "dense"]
     assert set(retriever_weights()) == {"bm25"} | {r.retriever for _, r in routes if r.retriever}
-    assert {m.name for m in MODALITIES} == {"text", "image", "label", "review", "color"}
+    assert {m.name for m in MODALITIES} == {"text", "image", "label", "review", "color", "video", "video_mean",
+                                            "video_label"}
     # Text-input routes come first (the feature order that saved models were trained with).
     assert FEATURE_NAMES.index("cos_text") < FEATURE_NAMES.index("cos_label") < FEATURE_NAMES.index("cos_image")
 

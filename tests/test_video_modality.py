@@ -1,8 +1,8 @@
-"""Touch-list (a) end to end: a "video" modality is added the way a developer adds one, on a copy
-of the package (one spec appended to ``MODALITIES``, one source-and-encoder file, its two
-registration lines), and an engine over that copy retrieves it, computes its ranking feature,
-explains and serves it, while the shipped default ranker still loads and scores exactly as the
-unmodified package does on the other features.
+"""Touch-list (a) end to end: a "fake_video" modality (a stand-in beside the real "video") is added
+the way a developer adds one, on a copy of the package (one spec appended to ``MODALITIES``, one
+source-and-encoder file, its two registration lines), and an engine over that copy retrieves it,
+computes its ranking feature, explains and serves it, while the shipped default ranker still loads
+and scores exactly as the unmodified package does on the other features.
 
 ``MODALITIES`` is read at import time (the feature registry, the retrievers, the builder, the
 query photo's encoding), so the edited copy runs in a child process (tests/video_engine.py)."""
@@ -55,12 +55,12 @@ def add_video_modality(root: Path) -> Path:
     # 1. One spec, appended to the modalities.
     _edit(pkg / "modalities.py", "\n)\n\nBY_NAME", f"\n    {_spec_call()},\n)\n\nBY_NAME")
     # 2. One file: the source (pooling a product's frames) and the encoder of its frames.
-    shutil.copy(FAKE, pkg / "index" / "sources" / "video.py")
+    shutil.copy(FAKE, pkg / "index" / "sources" / "fake_video.py")
     # 3. Their registrations, beside the others.
     _edit(pkg / "index" / "sources" / "__init__.py", "\n\n__all__",
-          '\nSOURCES.register("video_frames", "shoprank.index.sources.video:VideoFrames")\n\n__all__')
+          '\nSOURCES.register("fake_video_frames", "shoprank.index.sources.fake_video:VideoFrames")\n\n__all__')
     _edit(pkg / "encoders" / "__init__.py", "\n\n__all__",
-          '\nIMAGE_ENCODERS.register("fake-frames", "shoprank.index.sources.video:FrameEncoder")\n\n__all__')
+          '\nIMAGE_ENCODERS.register("fake-frames", "shoprank.index.sources.fake_video:FrameEncoder")\n\n__all__')
     return pkg
 
 
@@ -70,7 +70,7 @@ def video(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("video-pkg")
     add_video_modality(root)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(TESTS)])}
-    done = subprocess.run([sys.executable, str(TESTS / "video_engine.py"), str(tmp_path_factory.mktemp("video"))],
+    done = subprocess.run([sys.executable, str(TESTS / "video_engine.py"), str(tmp_path_factory.mktemp("fake_video"))],
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-4000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
@@ -98,32 +98,32 @@ def test_the_packaged_default_ranker_loads_beside_the_new_feature(video):
     # Loaded as saved (SHOPRANK_RANKER_MODEL) and by default_ranker: not the linear ranker served in its stead.
     assert video["ranker"] == video["default_ranker"] == "DefaultRanker"
     assert video["ranker_reads"] == default_ranker("minilm").feature_names
-    assert "cos_video" in video["searches"]["photo"]["names"] and "cos_video" not in video["ranker_reads"]
+    assert "cos_fake_video" in video["searches"]["photo"]["names"] and "cos_fake_video" not in video["ranker_reads"]
 
 
 @pytest.mark.parametrize("name", ["photo", "text+photo"])
 def test_a_photo_query_retrieves_and_features_the_video_modality(video, name):
     found = video["searches"][name]
-    assert "video" in found["retrievers"] and "image" in found["retrievers"]
+    assert "fake_video" in found["retrievers"] and "image" in found["retrievers"]
     hits = found["hits"]
-    assert hits and all("cos_video" in h["features"] for h in hits)
-    assert any("video" in h["retrievers"] for h in hits)
+    assert hits and all("cos_fake_video" in h["features"] for h in hits)
+    assert any("fake_video" in h["retrievers"] for h in hits)
     # The query photo is the green hoodie's: its one frame pools to itself.
-    best = max(hits, key=lambda h: h["features"]["cos_video"])
-    assert best["id"] == "hoodie-green" and best["features"]["cos_video"] == pytest.approx(1.0, abs=1e-5)
+    best = max(hits, key=lambda h: h["features"]["cos_fake_video"])
+    assert best["id"] == "hoodie-green" and best["features"]["cos_fake_video"] == pytest.approx(1.0, abs=1e-5)
     for h in hits:  # the explanation adds up to the score
         assert sum(h["contributions"].values()) == pytest.approx(h["score"], abs=1e-4)
 
 
 def test_a_text_query_leaves_the_video_modality_out(video):
     found = video["searches"]["text"]
-    assert "video" not in found["retrievers"]
-    assert all(h["features"]["cos_video"] == 0.0 for h in found["hits"])
+    assert "fake_video" not in found["retrievers"]
+    assert all(h["features"]["cos_fake_video"] == 0.0 for h in found["hits"])
 
 
 def test_a_ranker_that_weighs_the_feature_explains_it(video):
     hits = video["linear"]
-    assert hits and any(h["contributions"].get("cos_video", 0.0) > 0 for h in hits)
+    assert hits and any(h["contributions"].get("cos_fake_video", 0.0) > 0 for h in hits)
     for h in hits:
         assert sum(h["contributions"].values()) == pytest.approx(h["score"], abs=1e-4)
 
@@ -131,26 +131,26 @@ def test_a_ranker_that_weighs_the_feature_explains_it(video):
 def test_a_live_write_is_pooled_and_a_reopened_index_holds_the_modality(video):
     written = video["written"]
     assert written["rows"] == 1  # two frames, one pooled row
-    assert written["cos_video"] == pytest.approx(1.0, abs=1e-5) and "video" in written["retrievers"]
+    assert written["cos_fake_video"] == pytest.approx(1.0, abs=1e-5) and "fake_video" in written["retrievers"]
     reopened = written["reopened"]
-    assert "video" in reopened["modalities"] and "video" in reopened["retrievers"]
+    assert "fake_video" in reopened["modalities"] and "fake_video" in reopened["retrievers"]
     assert "clip" in reopened["hits"]  # the write logged since the build is caught up
 
 
 def test_the_service_answers_a_photo_search_with_the_video_retriever(video):
     served = video["served"]
-    assert served["status"] == 200 and "video" in served["retrievers"]
+    assert served["status"] == 200 and "fake_video" in served["retrievers"]
     assert served["results"][0]["id"] == video["searches"]["photo"]["hits"][0]["id"]
-    assert any("video" in r["retrievers"] for r in served["results"])
+    assert any("fake_video" in r["retrievers"] for r in served["results"])
 
 
 @pytest.mark.parametrize("name", ["photo", "text+photo", "text"])
 def test_the_default_ranker_scores_the_other_features_exactly_as_before(video, name):
     found = video["searches"][name]
-    # In the copy, with and without the cos_video column.
+    # In the copy, with and without the cos_fake_video column.
     assert found["scores"] == found["scores_without_video"]
     # In the unmodified package, the same rows without that column.
-    names = [n for n in found["names"] if n != "cos_video"]
+    names = [n for n in found["names"] if n != "cos_fake_video"]
     X = np.array(found["X"], np.float32)[:, [found["names"].index(n) for n in names]]
     model = default_ranker("minilm")
     assert model.score(CandidateBatch(X, names=names)).tolist() == found["scores"]
@@ -160,7 +160,7 @@ def test_a_text_query_is_scored_as_the_unmodified_package_scores_it(video, plain
     found, ref = video["searches"]["text"], plain["text"]
     assert found["retrievers"] == ref["retrievers"] and found["ids"] == ref["ids"]
     keep = [found["names"].index(n) for n in ref["names"]]
-    assert ref["names"] == [n for n in found["names"] if n != "cos_video"]
+    assert ref["names"] == [n for n in found["names"] if n != "cos_fake_video"]
     assert np.array_equal(np.array(found["X"], np.float32)[:, keep], ref["X"])
     assert found["scores"] == ref["scores"].tolist()
 
@@ -169,7 +169,7 @@ def test_a_text_query_is_scored_as_the_unmodified_package_scores_it(video, plain
 def test_a_photo_query_keeps_every_other_feature_of_the_unmodified_package(video, plain, name):
     """The new retriever joins the fusion (``rrf`` moves); every other feature of a candidate is as before."""
     found, ref = video["searches"][name], plain[name]
-    assert sorted(found["retrievers"]) == sorted([*ref["retrievers"], "video"])
+    assert sorted(found["retrievers"]) == sorted([*ref["retrievers"], "fake_video"])
     at = {pid: i for i, pid in enumerate(ref["ids"])}
     shared = [i for i, pid in enumerate(found["ids"]) if pid in at]
     assert shared

@@ -1,6 +1,6 @@
 """The engine of tests/test_video_modality.py, and its child process.
 
-``python video_engine.py FOLDER`` runs on a copy of the package that a developer gave a "video"
+``python video_engine.py FOLDER`` runs on a copy of the package that a developer gave a "fake_video"
 modality: it builds the tiny catalog into an engine serving the packaged default ranker,
 searches it directly and over HTTP, and prints what the test checks as one JSON object. The
 test imports :func:`tiny_video_engine` and :func:`queries` too, to build the same engine on the
@@ -48,7 +48,7 @@ def _searched(engine: ShopRank, query: Query) -> dict[str, Any]:
     """What a search returns, what its candidates' features are, and how the served model scores them."""
     res = engine.search(query)
     batch = engine.candidates(query).batch
-    keep = [j for j, n in enumerate(batch.names) if n != "cos_video"]
+    keep = [j for j, n in enumerate(batch.names) if n != "cos_fake_video"]
     without = CandidateBatch(batch.X[:, keep], batch.positions, batch.product_ids, batch.query_vectors,
                              batch.artifacts, [batch.names[j] for j in keep])
     return {"retrievers": res.retrievers,
@@ -71,11 +71,11 @@ def _written(engine: ShopRank, folder: Path, query: Query) -> dict[str, Any]:
     opened again from disk (with the writes logged since it was built)."""
     frames = [photo(folder / f"frame-{i}.png", "green") for i in range(2)]
     engine.write([CatalogWrite.put(Product(id="clip", title="Quibbleton Clip", images=frames))])
-    rows = engine.artifacts.modalities["video"].rows_of(engine.artifacts.catalog.position("clip"))
+    rows = engine.artifacts.modalities["fake_video"].rows_of(engine.artifacts.catalog.position("clip"))
     hit = next(h for h in engine.search(query).hits if h.product.id == "clip")
     reopened = ShopRank.open(engine.settings.index_dir("tiny"), engine.settings)
     again = reopened.search(query)
-    return {"rows": len(rows), "cos_video": hit.features["cos_video"], "retrievers": hit.retrievers,
+    return {"rows": len(rows), "cos_fake_video": hit.features["cos_fake_video"], "retrievers": hit.retrievers,
             "reopened": {"modalities": sorted(reopened.artifacts.modalities), "retrievers": again.retrievers,
                          "hits": [h.product.id for h in again.hits]}}
 
@@ -85,7 +85,7 @@ def main(folder: Path) -> dict[str, Any]:
     asked = queries(folder)
     photo_query = asked["photo"]
     assert photo_query.image is not None
-    linear = engine.search(photo_query, ranker=LinearRanker())  # a ranker that weighs cos_video
+    linear = engine.search(photo_query, ranker=LinearRanker())  # a ranker that weighs cos_fake_video
     return {"package": shoprank.__file__, "ranker": type(engine.ranker).__name__,
             "default_ranker": type(default_ranker("minilm")).__name__,
             "ranker_reads": list(getattr(engine.ranker, "feature_names", [])),

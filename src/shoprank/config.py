@@ -195,6 +195,12 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_image_pixels: int = Field(default=16_000_000, ge=1)
+    # Product videos and video queries (encoders/video_decode.py): refused beyond these bounds.
+    video_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    video_max_seconds: float = Field(default=300.0, gt=0)
+    video_max_pixels: int = Field(default=3840 * 2160, ge=1)
+    video_decode_timeout_s: float = Field(default=30.0, gt=0)
+    video_max_keyframes: int = Field(default=8, ge=1, le=256)
 
     # Exposure (README "Running it on the internet"). prod: refuses to start without an admin key,
     # /docs off. dev (default): with no key set every scope is open, and start-up says so.

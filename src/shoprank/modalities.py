@@ -57,6 +57,9 @@ class ModalitySpec:
     # Items touched feed a profile's taste vector; feature ``user_<name>`` with this linear weight.
     taste_weight: float | None = None
     similar_weight: float = 0.0     # weight in "similar items" (products' own vectors compared)
+    # Only in an index whose catalog gives it rows (product videos): a catalog without any
+    # indexes, retrieves and encodes queries exactly as before the modality existed.
+    sparse: bool = False
 
     def query_key(self, route: Route) -> str:
         """Key of the query vector ``route`` needs in :attr:`~shoprank.query.plan.QueryPlan.vectors`."""
@@ -88,6 +91,19 @@ MODALITIES: tuple[ModalitySpec, ...] = (
     ModalitySpec(
         "color", "photos", "rgb-hist",
         (Route("photo", "cos_color", "similarity of the colour histograms of query photo and product photo", 1.0),)),
+    # Product videos (shoprank[video]): keyframes in the photos' space, their mean, their labels as text.
+    ModalitySpec(
+        "video", "video_frames", "image",
+        (Route("photo", "cos_video", "best cosine(query photo, a keyframe of the product's videos)", 1.0, "video",
+               1.0),), sparse=True),
+    ModalitySpec(
+        "video_mean", "video_pooled", "image",
+        (Route("photo", "cos_video_mean", "cosine(query photo, the mean of the product's video keyframes)", 0.5),),
+        sparse=True),
+    ModalitySpec(
+        "video_label", "video_labels", "text",
+        (Route("text", "cos_video_label", "cosine(query text, labels the image model sees in the product's video "
+               "frames)", 0.3, "video_label", 0.3),), sparse=True),
 )
 
 BY_NAME: dict[str, ModalitySpec] = {m.name: m for m in MODALITIES}

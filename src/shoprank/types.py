@@ -41,6 +41,8 @@ CAPS: dict[str, Cap] = {
     "attribute value": Cap(200, 4_000),
     "images": Cap(20, 1_000),
     "image": Cap(1_000, 1_000),  # one path
+    "videos": Cap(10, 1_000),
+    "video": Cap(1_000, 1_000),  # one path
     "reviews": Cap(100, 10_000),
     "review title": Cap(300, 4_000),
     "review text": Cap(5_000, 200_000),
@@ -110,6 +112,10 @@ class Product(BaseModel):
     sales: int = Field(default=0, ge=0, le=MAX_COUNT)
     reviews: list[Review] = Field(default_factory=list)
     images: list[str] = Field(default_factory=list)
+    videos: list[str] = Field(default_factory=list)  # demo or review clips, as images: paths in the media root
+    # Set by the index, not a catalog column: (video, second) of each indexed keyframe, in the
+    # order of the video modality's rows, so a hit can say which moment matched.
+    video_frames: list[tuple[int, float]] = Field(default_factory=list)
     parent_id: str | None = None
     url: str | None = None
     # Units on hand (None: not tracked) and whether the shop sells it now; see ``in_stock``.
@@ -142,11 +148,11 @@ class Product(BaseModel):
             return min(v, top) if info.field_name == "price" else min(int(v), int(top))
         return v
 
-    @field_validator("categories", "images", "reviews", mode="before")
+    @field_validator("categories", "images", "videos", "reviews", mode="before")
     @classmethod
     def _cap_list(cls, v: Any, info: ValidationInfo) -> Any:
         v = cap(str(info.field_name), v, info)
-        each = {"categories": "category", "images": "image"}.get(str(info.field_name))
+        each = {"categories": "category", "images": "image", "videos": "video"}.get(str(info.field_name))
         return [cap(each, x, info) for x in v] if each and isinstance(v, (list, tuple)) else v
 
     @field_validator("attributes", mode="before")
@@ -297,6 +303,8 @@ class Query:
 
     text: str | None = None
     image: bytes | None = None
+    # A video query's keyframes (RGB PIL images, decoded under bounds): pooled into one query photo.
+    frames: list[Any] = field(default_factory=list)
     k: int = 10
     filters: Filters = field(default_factory=Filters)
     fusion: FusionMethod | None = None
@@ -309,6 +317,20 @@ class Query:
     typo_tolerance: bool = True     # False: misspellings are searched as typed ("search instead for")
     # The shopper's segments ("vip", "b2b"; see check_segments): merchandising rules may name them.
     segments: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class VideoMoment:
+    """Where in a product's videos a query matched best."""
+
+    video: int      # index in Product.videos
+    t: float        # seconds from the start
+    cosine: float
+    by: str         # the query input that matched: "photo" or "text"
+
+    def reason(self) -> str:
+        m, s = divmod(int(self.t), 60)
+        return f"frame at {m}:{s:02d} matched {'your photo' if self.by == 'photo' else 'your words'}"
 
 
 @dataclass(slots=True)
@@ -326,6 +348,7 @@ class Hit:
     match: bool = True
     pinned: bool = False  # placed at its slot by a rule, not by its score
     rules: list[str] = field(default_factory=list)  # the merchandising rules that placed or moved it
+    video: VideoMoment | None = None  # the product video's moment nearest the query, if it has one
 
 
 def describe_error(err: Exception) -> str:

@@ -1,6 +1,8 @@
 """Modality sources: registered by name, run in the order their reads require, pooled by rule."""
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -19,7 +21,9 @@ def _names(steps):
 
 def test_the_label_source_runs_after_the_image_rows_it_reads_whatever_the_spec_order():
     encoders = EncoderSet(HashingTextEncoder(), PaletteImageEncoder())
-    assert _names(plan(MODALITIES, encoders)) == [["text"], ["image", "color"], ["label"], ["review"]]
+    # Product videos (shoprank[video]) after, their pooled and label sources after the frames they read.
+    video = [["video"], ["video_mean"], ["video_label"]] if importlib.util.find_spec("av") else []
+    assert _names(plan(MODALITIES, encoders)) == [["text"], ["image", "color"], ["label"], ["review"], *video]
     label_first = (BY_NAME["label"], BY_NAME["review"], BY_NAME["color"], BY_NAME["image"], BY_NAME["text"])
     assert _names(plan(label_first, encoders)) == [["review"], ["color", "image"], ["label"], ["text"]]
 

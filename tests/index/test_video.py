@@ -26,7 +26,7 @@ SPECS = (*MODALITIES, VIDEO)
 
 @pytest.fixture(autouse=True)
 def registered():
-    SOURCES.register("video_frames", VideoFrames)
+    SOURCES.register("fake_video_frames", VideoFrames)
     IMAGE_ENCODERS.register("fake-frames", FrameEncoder)
 
 
@@ -39,10 +39,10 @@ def test_a_pooled_modality_is_built_extended_live_and_retrieved(tmp_path):
     encoders = EncoderSet(HashingTextEncoder(), PaletteImageEncoder())
     art = build_index(catalog, tmp_path / "idx", encoders, specs=SPECS)
     plain = build_index(tiny_catalog(tmp_path / "cat"), tmp_path / "plain", encoders)
-    assert "video" in art.manifest["modalities"] and "video" not in plain.manifest["modalities"]
+    assert "fake_video" in art.manifest["modalities"] and "fake_video" not in plain.manifest["modalities"]
     for name, mod in plain.modalities.items():  # the other modalities are as they were
         assert np.array_equal(art.modalities[name].vectors, mod.vectors)
-    video = art.modalities["video"]
+    video = art.modalities["fake_video"]
     # One row per product with frames, the mean of its frames: the backpack's two pool into one.
     assert list(video.owners) == [pos for pos, p in enumerate(catalog) if p.images]
     pack = catalog.get("backpack-green")
@@ -56,8 +56,8 @@ def test_a_pooled_modality_is_built_extended_live_and_retrieved(tmp_path):
                         specs=SPECS)
     assert done.added == 1
     pos = art.catalog.position("clip")
-    assert len(art.modalities["video"].rows_of(pos)) == 1
-    q = QueryPlan(vectors={"photo:video": _mean_of_frames(frames)})
+    assert len(art.modalities["fake_video"].rows_of(pos)) == 1
+    q = QueryPlan(vectors={"photo:fake_video": _mean_of_frames(frames)})
     route = VIDEO.routes[0]
     retriever = DenseRetriever(route.retriever, VIDEO.name, VIDEO.query_key(route))
     hits = retriever.run(art, q, 3)
@@ -70,6 +70,6 @@ def test_a_query_photo_reaches_the_pooled_modality(tmp_path):
     path = photo(tmp_path / "q.png", "green")
     img = load_image(path)
     assert img is not None
-    vectors, _ = encode_query_photo(img, {"image", "color", "video"}, encoders, encoders.text.encode_query, SPECS)
-    assert {"photo:image", "photo:color", "photo:video"} <= set(vectors)
-    assert np.allclose(vectors["photo:video"], _mean_of_frames([path]), atol=1e-6)
+    vectors, _ = encode_query_photo(img, {"image", "color", "fake_video"}, encoders, encoders.text.encode_query, SPECS)
+    assert {"photo:image", "photo:color", "photo:fake_video"} <= set(vectors)
+    assert np.allclose(vectors["photo:fake_video"], _mean_of_frames([path]), atol=1e-6)

@@ -1,6 +1,6 @@
-"""A fake "video" modality, the way a new one is added: this file (an encoder and a source)
-plus one spec. A product's photos stand in for the frames of its video; the source pools
-their vectors into one row per product by their mean."""
+"""A fake "fake_video" modality (the real one: shoprank.index.sources.video), the way a new one
+is added: this file (an encoder and a source) plus one spec. A product's photos stand in for
+the frames of its video; the source pools their vectors into one row per product by their mean."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -15,9 +15,9 @@ from shoprank.index.sources.base import Encoding, Target
 from shoprank.index.sources.photos import load_image
 from shoprank.modalities import ModalitySpec, Route
 
-VIDEO = ModalitySpec("video", "video_frames", "fake-frames",
-                     (Route("photo", "cos_video", "cosine(query photo, the mean of the product's video frames)", 1.0,
-                            "video", 1.0),))
+VIDEO = ModalitySpec("fake_video", "fake_video_frames", "fake-frames",
+                     (Route("photo", "cos_fake_video", "cosine(query photo, the mean of the product's video frames)",
+                            1.0, "fake_video", 1.0),))
 
 
 class FrameEncoder(ImageEncoder):

@@ -131,6 +131,7 @@ FIELDS: dict[str, _Field] = {
     "sales": _Field(("sales", "sales_count", "units_sold"), _count),
     # Paths only here; the importer resolves and checks each file.
     "images": _Field(("images", "image", "image_paths", "image_path"), lambda n, v: _text_list(n, v, "|,")),
+    "videos": _Field(("videos", "video", "video_paths", "video_path"), lambda n, v: _text_list(n, v, "|,")),
     "parent_id": _Field(("parent_id", "parent_sku", "group_id"), _identifier),
     "url": _Field(("url", "product_url"), _text),
     "reviews": _Field(("reviews",), _reviews),

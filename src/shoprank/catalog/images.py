@@ -19,6 +19,8 @@ class ImageRoot:
     decodes every photo anyway and leaves out, with a warning, any that does not decode.
     """
 
+    kind = "image"  # in messages; a subclass confines another kind of media file (catalog/videos.py)
+
     def __init__(self, root: str | Path, decode: bool = True):
         self.root = Path(root).resolve()
         self.decode = decode
@@ -27,19 +29,23 @@ class ImageRoot:
     def resolve(self, raw: str) -> str:
         """The absolute path of ``raw`` (relative paths start at the root), or ValueError saying why not."""
         if "://" in raw:
-            raise ValueError(f"image {raw!r}: a URL, not a file (images are read from disk)")
+            raise ValueError(f"{self.kind} {raw!r}: a URL, not a file ({self.kind}s are read from disk)")
         try:
             path = (self.root / raw).resolve()
         except (OSError, RuntimeError, ValueError) as e:  # a symlink loop, a NUL byte
-            raise ValueError(f"image {raw!r}: not a usable path ({e})") from None
+            raise ValueError(f"{self.kind} {raw!r}: not a usable path ({e})") from None
         if not path.is_relative_to(self.root):
-            raise ValueError(f"image {raw!r}: outside the image folder {self.root}")
+            raise ValueError(f"{self.kind} {raw!r}: outside the {self.kind} folder {self.root}")
         if path not in self._checked:
-            self._checked[path] = _problem(path, self.decode)
+            self._checked[path] = self.problem(path)
         problem = self._checked[path]
         if problem:
-            raise ValueError(f"image {raw!r}: {problem}")
+            raise ValueError(f"{self.kind} {raw!r}: {problem}")
         return str(path)
+
+    def problem(self, path: Path) -> str | None:
+        """Why the file at ``path`` (inside the root) is refused, or None."""
+        return _problem(path, self.decode)
 
 
 def _problem(path: Path, decode: bool) -> str | None:

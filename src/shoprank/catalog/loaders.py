@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from shoprank.catalog.catalog import FileError, ImportResult
 from shoprank.catalog.fields import row_to_product
 from shoprank.catalog.images import ImageRoot
+from shoprank.catalog.videos import VideoRoot
 from shoprank.rows import FALLBACK_ENCODING, Rows, TextLines, csv_rows, jsonl_rows
 from shoprank.types import RowError, describe_error
 
@@ -58,7 +59,22 @@ _READERS: dict[str, Callable[[Path, Warn], Rows]] = {
 CATALOG_FORMATS = tuple(sorted(_READERS))
 
 
+def _confined(paths: list[str], root: ImageRoot, warn: Callable[[str], None]) -> list[str]:
+    """The paths that resolve inside ``root`` to a usable file, each once; the others warned of."""
+    kept: list[str] = []
+    for raw in paths:
+        try:
+            path = root.resolve(raw)
+        except ValueError as e:  # the product stays findable by its text
+            warn(f"{e}; {root.kind} left out")
+            continue
+        if path not in kept:
+            kept.append(path)
+    return kept
+
+
 def _ingest(rows: Rows, source: str, images: ImageRoot, res: ImportResult) -> None:
+    videos = VideoRoot(images.root)  # in the photos' folder, checked the same way
     for line, row in rows:
         if isinstance(row, Exception):
             res.errors.append(RowError(source, line, describe_error(row)))
@@ -70,26 +86,24 @@ def _ingest(rows: Rows, source: str, images: ImageRoot, res: ImportResult) -> No
             res.errors.append(RowError(source, line, _row_problem(e)))
             continue
         res.warnings += [RowError(source, line, note) for note in notes]
-        kept: list[str] = []
-        for raw in product.images:
-            try:
-                path = images.resolve(raw)
-            except ValueError as e:  # the product stays findable by its text
-                res.warnings.append(RowError(source, line, f"{e}; image left out"))
-                continue
-            if path not in kept:
-                kept.append(path)
-        res.add(product.model_copy(update={"images": kept}), source, line)
+
+        def warn(msg: str, line: int = line) -> None:
+            res.warnings.append(RowError(source, line, msg))
+
+        media = {"images": _confined(product.images, images, warn)}
+        if product.videos:
+            media["videos"] = _confined(product.videos, videos, warn)
+        res.add(product.model_copy(update=media), source, line)
 
 
 def load_catalog_file(path: str | Path, image_root: str | Path | None = None) -> ImportResult:
     """Import products from a ``.csv``, ``.jsonl``/``.ndjson`` or ``.parquet`` file.
 
-    Image paths are stored absolute; relative ones start at ``image_root`` (default: the
-    file's folder), and every image must resolve inside it and be a readable image, else it
-    is left out with a warning. Text is UTF-8; a line that is not is read as cp1252, with a
-    warning. Only an unsupported extension raises (ValueError); a file that cannot be read
-    is reported in ``file_errors``.
+    Image and video paths are stored absolute; relative ones start at ``image_root`` (default:
+    the file's folder), and every image must resolve inside it and be a readable image (every
+    video: a video container), else it is left out with a warning. Text is UTF-8; a line that
+    is not is read as cp1252, with a warning. Only an unsupported extension raises
+    (ValueError); a file that cannot be read is reported in ``file_errors``.
     """
     path = Path(path)
     reader = _READERS.get(path.suffix.lower())

@@ -112,7 +112,10 @@ def build_index(
     totals = _encode_batches(catalog, list(rows.values()), lexical, encoders, cache, specs, batch_size)
     timings = totals.timings
     mods: dict[str, Modality] = {}
+    sparse = {s.name for s in specs if s.sparse}
     for name, built in rows.items():
+        if name in sparse and not any(len(v) for v in built.vectors):
+            continue  # a catalog without videos: no video modality at all
         t0 = time.perf_counter()
         mods[name] = built.finish(vector_backend, exact_limit)
         timings[f"{name}_s"] = timings.get(f"{name}_s", 0.0) + time.perf_counter() - t0

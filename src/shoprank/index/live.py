@@ -47,7 +47,7 @@ __all__ = ["CONTENT_FIELDS", "WRITE_LOG", "Applied", "CatalogLog", "CatalogWrite
            "content_changed"]
 # What the indexes hold of a product: a change here needs encoding and a new position.
 CONTENT_FIELDS: tuple[str, ...] = ("title", "description", "attributes", "categories", "reviews", "images",
-                                   "parent_id")
+                                   "videos", "video_frames", "parent_id")
 
 
 def content_changed(old: Product, new: Product) -> bool:

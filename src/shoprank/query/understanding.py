@@ -23,6 +23,8 @@ from shoprank.query.plan import QueryError, QueryPlan, QueryTooLarge, language_o
 from shoprank.query.rewriters import REWRITERS, QueryRewriter
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from shoprank.index.artifacts import IndexArtifacts
     from shoprank.types import Query
 
@@ -48,6 +50,8 @@ class QueryUnderstanding:
             plan.vectors["text"] = self._text_vector(plan)
         if query.image is not None:
             self._photo(query.image, plan, artifacts)
+        elif query.frames:
+            self._encode_photo(query.frames, plan, artifacts)
         plan.encode_ms = (time.perf_counter() - t0) * 1000
         return plan
 
@@ -98,9 +102,13 @@ class QueryUnderstanding:
         except Exception as e:  # decoders of hostile files raise OSError, SyntaxError, EOFError, struct.error...
             # The type, not the message: PIL's names the buffer's memory address.
             raise QueryError(f"the uploaded file is not a readable image ({type(e).__name__})") from None
+        self._encode_photo([img], plan, artifacts)
+
+    def _encode_photo(self, images: list[Image.Image], plan: QueryPlan, artifacts: IndexArtifacts) -> None:
+        """A photo's vectors, or a video's keyframes' pooled into one photo's."""
         if not artifacts.manifest.get("image_encoder"):
             raise QueryError("this index was built without an image encoder; photo search is unavailable")
-        vectors, labels = encode_query_photo(img, artifacts.modalities, self._encoders(), self.encode_text)
+        vectors, labels = encode_query_photo(images, artifacts.modalities, self._encoders(), self.encode_text)
         plan.vectors.update(vectors)
         if labels:
             plan.photo_labels = self.shown_labels(labels)

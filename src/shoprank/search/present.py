@@ -10,6 +10,7 @@ import numpy as np
 
 from shoprank.features.extract import FeatureExtractor
 from shoprank.index.artifacts import IndexArtifacts
+from shoprank.index.sources.video import video_moment
 from shoprank.modalities import dense_routes
 from shoprank.ranking.base import CandidateBatch, Ranker
 from shoprank.ranking.rerank import CrossEncoderReranker, Reranked
@@ -174,6 +175,10 @@ class Present:
             hits.insert(slot, Hit(product=products[pos], score=score, match=True, pinned=True,
                                   retrievers={name: r[pos] for name, r in ranks.items() if pos in r}))
             rows.insert(slot, i)
+        for hit in hits:  # "frame at 0:07 matched your photo"
+            if hit.product.video_frames:
+                hit.video = video_moment(self.art, self.art.catalog.position(hit.product.id),
+                                         state.batch.query_vectors, hit.retrievers)
         return hits, rows
 
     def explain(self, hits: list[Hit], rows: list[int], batch: CandidateBatch, ranker: Ranker,

@@ -34,6 +34,8 @@ def _form_schema() -> dict[str, Any]:
             props[name] = {"type": "string"}
     props["image"] = {"type": "string", "format": "binary", "description": "a photo (JPEG, PNG, WebP...)"}
     props["audio"] = {"type": "string", "format": "binary", "description": "a voice query (wav, webm, ogg)"}
+    props["video"] = {"type": "string", "format": "binary",
+                      "description": "a short video (MP4, WebM...): its keyframes pooled into one photo query"}
     return {"type": "object", "properties": props}
 
 

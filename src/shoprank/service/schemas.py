@@ -1,7 +1,7 @@
 """Request and response bodies of the HTTP API."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException
 from fastapi import Query as FastAPIQuery
@@ -142,6 +142,10 @@ class ResultPublic(BaseModel):
     explanation: dict[str, float] = {}
     # With explain, for rankers that weigh modalities (attention and late fusion): modality -> weight.
     modality_weights: dict[str, float] = {}
+    # A product with videos: the one nearest the query, the second to play it from, and why.
+    video_url: str | None = None
+    video_t: float | None = None
+    video_reason: str | None = None
 
     @classmethod
     def from_hit(cls, hit: Hit) -> ResultPublic:
@@ -152,7 +156,15 @@ class ResultPublic(BaseModel):
                    in_stock=p.in_stock, stock=p.stock, score=round(hit.score, 6), match=hit.match, pinned=hit.pinned,
                    rules=hit.rules, retrievers=hit.retrievers,
                    explanation={k: round(v, 6) for k, v in hit.contributions.items()},
-                   modality_weights={k: round(v, 4) for k, v in hit.modality_weights.items()})
+                   modality_weights={k: round(v, 4) for k, v in hit.modality_weights.items()},
+                   **_video_fields(hit))
+
+
+def _video_fields(hit: Hit) -> dict[str, Any]:
+    m = hit.video
+    if m is None or not 0 <= m.video < len(hit.product.videos):
+        return {}
+    return {"video_url": f"/videos/{hit.product.id}/{m.video}", "video_t": m.t, "video_reason": m.reason()}
 
 
 class RewritePublic(BaseModel):
@@ -215,6 +227,7 @@ class ProductPublic(BaseModel):
     available: bool
     in_stock: bool
     image_urls: list[str]
+    video_urls: list[str] = []  # each served with range requests (a player seeks)
     # Per photo: what the image model sees, where confident enough to show (photo_label_min_confidence).
     photo_labels: list[list[tuple[str, float]]] = []
 
@@ -224,6 +237,7 @@ class ProductPublic(BaseModel):
                    rating=p.rating, review_count=p.review_count, categories=p.categories,
                    attributes=p.attributes, parent_id=p.parent_id, stock=p.stock, available=p.available,
                    in_stock=p.in_stock, image_urls=[f"/images/{p.id}/{i}" for i in range(len(p.images))],
+                   video_urls=[f"/videos/{p.id}/{i}" for i in range(len(p.videos))],
                    photo_labels=[[(a, round(b, 4)) for a, b in labels] for labels in photo_labels or []])
 
 

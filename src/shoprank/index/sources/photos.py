@@ -204,24 +204,40 @@ class PhotoLabelSource(TextSource):
         return Inputs([labels_to_text(labels[i]) for i in keep], seen.owners[keep])
 
 
-def encode_query_photo(img: Image.Image, present: Container[str], encoders: EncoderSet,
+def _pooled(encoder: ImageEncoder, images: list[Image.Image]) -> tuple[np.ndarray, Labels]:
+    """One vector and one label list for ``images``: the photo's own, or several pooled."""
+    vecs, labels = encoder.encode(images)
+    if len(images) == 1:
+        return vecs[0], labels[0]
+    mean = np.asarray(vecs, np.float32).mean(axis=0)
+    surest = max(labels, key=lambda lab: lab[0][1] if lab else 0.0)
+    return (mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32), surest
+
+
+def encode_query_photo(img: Image.Image | Sequence[Image.Image], present: Container[str], encoders: EncoderSet,
                        encode_text: Callable[[str], np.ndarray],
                        specs: Sequence[ModalitySpec] = MODALITIES) -> tuple[dict[str, np.ndarray], Labels]:
     """A query photo through every modality the index holds (``present``) that a query photo
     reaches (a ``"photo"`` route; its source may be another than photos, e.g. video frames): its
     vector per modality (``photo:<name>``), and what the labelling encoder sees in it, with that
-    phrase's text vector (``photo_labels``, the text bridge)."""
+    phrase's text vector (``photo_labels``, the text bridge). Several images (a video query's
+    keyframes) are one query: their vectors' normalised mean, the labels of the frame named most
+    surely."""
+    images = [img] if isinstance(img, Image.Image) else list(img)
     vectors: dict[str, np.ndarray] = {}
     seen: Labels = []
+    done: dict[int, tuple[np.ndarray, Labels]] = {}  # modalities sharing an encoder (photos, video frames)
     for spec in specs:
         if spec.name not in present or not any(r.query == "photo" for r in spec.routes):
             continue
         encoder = encoders.for_modality(spec)
         if not isinstance(encoder, ImageEncoder):
             continue
-        vecs, labels = encoder.encode([img])
-        vectors[f"photo:{spec.name}"] = vecs[0]
-        if spec.encoder == _LABELLING_ENCODER and labels[0]:
-            seen = labels[0]
-            vectors["photo_labels"] = encode_text(labels_to_text(labels[0]))
+        if id(encoder) not in done:
+            done[id(encoder)] = _pooled(encoder, images)
+        vec, labels = done[id(encoder)]
+        vectors[f"photo:{spec.name}"] = vec
+        if spec.encoder == _LABELLING_ENCODER and labels and "photo_labels" not in vectors:
+            seen = labels
+            vectors["photo_labels"] = encode_text(labels_to_text(labels))
     return vectors, seen

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from shoprank.catalog.fields import fold_keys, row_to_product
 from shoprank.catalog.images import ImageRoot
+from shoprank.catalog.videos import VideoRoot
 from shoprank.engine import ShopRank
 from shoprank.index.live import CatalogWrite
 from shoprank.service.deps import EngineDep
@@ -32,7 +33,7 @@ router = APIRouter(tags=["catalog"], dependencies=[require("admin")],
                    responses={**ERROR_RESPONSES, **AUTH_RESPONSES})
 MAX_BULK_LINES = 10_000
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json")
-_PATCHABLE = frozenset(Product.model_fields) - {"id"}
+_PATCHABLE = frozenset(Product.model_fields) - {"id", "video_frames"}  # the index sets video_frames
 
 
 class WriteResult(BaseModel):
@@ -62,14 +63,18 @@ async def _object(request: Request) -> dict[str, Any]:
 
 
 def _images(engine: ShopRank, p: Product) -> Product:
-    """Resolve photo paths inside the allowed folder; a product written over HTTP names no other file."""
-    if not p.images:
+    """Resolve photo and video paths inside the allowed folder; a product written over HTTP names no other file."""
+    if not p.images and not p.videos:
         return p
     root = engine.settings.image_root
     if root is None:
-        raise ValueError("images: photo paths are refused unless SHOPRANK_IMAGE_ROOT names their folder")
-    images = ImageRoot(root)
-    return p.model_copy(update={"images": list(dict.fromkeys(images.resolve(raw) for raw in p.images))})
+        raise ValueError(f"{'images' if p.images else 'videos'}: media paths are refused unless SHOPRANK_IMAGE_ROOT "
+                         "names their folder")
+    media = {}
+    for name, checker in (("images", ImageRoot(root)), ("videos", VideoRoot(root))):
+        if getattr(p, name):
+            media[name] = list(dict.fromkeys(checker.resolve(raw) for raw in getattr(p, name)))
+    return p.model_copy(update=media)
 
 
 def _product(engine: ShopRank, row: dict[str, Any], pid: str | None) -> Product:
@@ -124,7 +129,7 @@ async def patch_product(pid: str, request: Request, engine: EngineDep) -> WriteR
         # title again would unescape it once more, and make a price change a content change).
         parsed = row_to_product({"id": pid, "title": current.title, **body})
         p = Product.model_validate({**current.model_dump(), **{k: getattr(parsed, k) for k in body}})
-        if "images" in body:
+        if "images" in body or "videos" in body:
             p = _images(engine, p)
     except (ValueError, ValidationError) as e:
         raise HTTPException(422, describe_error(e)) from None

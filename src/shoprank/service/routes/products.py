@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 
+from shoprank.catalog.videos import VIDEO_TYPES, container_of
 from shoprank.service.deps import EngineDep
 from shoprank.service.guard import AUTH_RESPONSES, ERROR_RESPONSES, NOT_FOUND
 from shoprank.service.schemas import ProductPublic, ResultPublic, SegmentsDep, SimilarResponse
@@ -61,6 +62,21 @@ def product_image(pid: str, n: int, request: Request, engine: EngineDep) -> File
     # Shared caches may keep a photo only when anyone may fetch it.
     cache = "public" if "search" in request.app.state.access.public else "private"
     return FileResponse(path, media_type=media, headers={"Cache-Control": f"{cache}, max-age=86400"})
+
+
+@router.get("/videos/{pid}/{n}", response_class=FileResponse, responses={
+    200: {"description": "the video, as stored", "content": {t: {"schema": {"type": "string", "format": "binary"}}
+                                                             for t in sorted(set(VIDEO_TYPES.values()))}},
+    206: {"description": "the byte range asked for (Range: bytes=...)"}})
+def product_video(pid: str, n: int, request: Request, engine: EngineDep) -> FileResponse:
+    """A product's video; players seek with range requests (206), as for any static file."""
+    p = _product_or_404(engine, pid)
+    path = _servable(p.videos[n], engine.settings.image_root) if 0 <= n < len(p.videos) else None
+    container = container_of(path) if path is not None else None  # only a file whose header is a video's
+    if path is None or container is None:
+        raise HTTPException(404, f"product {pid!r} has no video {n}")
+    cache = "public" if "search" in request.app.state.access.public else "private"
+    return FileResponse(path, media_type=VIDEO_TYPES[container], headers={"Cache-Control": f"{cache}, max-age=86400"})
 
 
 def _servable(stored: str, image_root: Path | None) -> str | None:

@@ -7,11 +7,13 @@ import sqlite3
 import time
 
 from fastapi import APIRouter, HTTPException, Request
+from PIL import Image
 from pydantic import ValidationError
 from python_multipart.multipart import parse_options_header
 from starlette.datastructures import UploadFile
 
 from shoprank.analytics.impressions import Impression, SearchKind, new_search_id
+from shoprank.config import Settings
 from shoprank.engine import QueryError, QueryTooLarge, ShopRank
 from shoprank.search import SearchResult
 from shoprank.service.deps import EngineDep, compute, transcribe
@@ -60,10 +62,12 @@ def _check_multipart_complete(raw: bytes, ctype: str) -> None:
         raise HTTPException(400, "multipart body is incomplete: its closing boundary is missing")
 
 
-async def _read_request(request: Request, max_bytes: int) -> tuple[SearchRequest, bytes | None, bytes | None]:
+async def _read_request(request: Request,
+                        max_bytes: int) -> tuple[SearchRequest, bytes | None, bytes | None, bytes | None]:
     ctype = request.headers.get("content-type", "")
     image: bytes | None = None
     audio: bytes | None = None
+    video: bytes | None = None
     try:
         if ctype.startswith("multipart/form-data") or ctype.startswith("application/x-www-form-urlencoded"):
             if ctype.startswith("multipart/"):
@@ -73,6 +77,7 @@ async def _read_request(request: Request, max_bytes: int) -> tuple[SearchRequest
             fields = {k: v for k, v in form.items() if k in _FORM_FIELDS and isinstance(v, str) and v.strip() != ""}
             image = await _upload(form, "image", max_bytes)
             audio = await _upload(form, "audio", max_bytes)
+            video = await _upload(form, "video", max_bytes)
             bad = [k for k in _BOOL_FIELDS if k in fields and fields[k] not in ("true", "false")]
             if bad:  # as the form's schema says: no "0", "yes" or "on"
                 raise HTTPException(422, f"{bad[0]}: give true or false, not {fields[bad[0]]!r}")
@@ -84,10 +89,27 @@ async def _read_request(request: Request, max_bytes: int) -> tuple[SearchRequest
             body = SearchRequest.model_validate(data, strict=True, context=JSON_BODY)
     except ValidationError as e:
         raise HTTPException(422, describe_error(e)) from None
-    if not (body.q and body.q.strip()) and image is None and audio is None and body.category is None:
-        raise HTTPException(422, "give a text query 'q', a photo 'image', a voice query 'audio', "
+    if not (body.q and body.q.strip()) and image is None and audio is None and video is None \
+            and body.category is None:
+        raise HTTPException(422, "give a text query 'q', a photo 'image', a video 'video', a voice query 'audio', "
                                  "or a 'category' to browse")
-    return body, image, audio
+    if image is not None and video is not None:
+        raise HTTPException(422, "give a photo 'image' or a video 'video', not both")
+    return body, image, audio, video
+
+
+def _video_frames(data: bytes, settings: Settings) -> list[Image.Image]:
+    """A video query's keyframes, under the catalog's video bounds: a refused clip is a 422."""
+    from shoprank.encoders.video_decode import VideoError, VideoLimits, decode_video
+    from shoprank.registry import MissingExtraError
+
+    try:
+        return [k.image for k in decode_video(data, VideoLimits.from_settings(settings)).keyframes]
+    except VideoError as e:
+        raise HTTPException(422, f"video: {e}") from None
+    except MissingExtraError:
+        raise HTTPException(422, "video search is unavailable on this server (pip install 'shoprank[video]')") \
+            from None
 
 
 def _kind(text: str | None, photo: bool, voice: bool) -> SearchKind:
@@ -125,12 +147,15 @@ def _search_logged(engine: ShopRank, query: Query, body: SearchRequest, kind: Se
 
 @router.post("/search", response_model=SearchResponse, openapi_extra=SEARCH_BODY)
 async def search(request: Request, engine: EngineDep) -> SearchResponse:
-    """Search by text, photo (``image``), voice (``audio``: wav/webm/ogg), or a combination.
+    """Search by text, photo (``image``) or video (``video``: its keyframes pooled into one photo),
+    voice (``audio``: wav/webm/ogg), or a combination.
 
     A voice query is transcribed first; the transcript is searched and returned. A transcript the
     recognizer is unsure of comes back with ``understood: false`` and a reason, and is not searched
     (a photo or category sent with it still is)."""
-    body, image, audio = await _read_request(request, engine.settings.max_upload_bytes)
+    body, image, audio, video = await _read_request(request, engine.settings.max_upload_bytes)
+    # Decoded by the search workers: at most search_threads decodes at once, each bounded in time.
+    frames = await compute(request, _video_frames, video, engine.settings) if video is not None else []
     transcript = None
     text = body.q
     try:
@@ -145,19 +170,19 @@ async def search(request: Request, engine: EngineDep) -> SearchResponse:
                                           backend=t.backend, seconds=round(t.seconds, 3),
                                           understood=reason is None, reason=reason)
             text = t.text if reason is None else None
-            if reason is not None and image is None and body.category is None:
+            if reason is not None and image is None and not frames and body.category is None:
                 return SearchResponse(search_id=new_search_id(), query=None, transcript=transcript, parsed=None,
                                       candidates=0, fusion=body.fusion or s.fusion, retrievers=[],
                                       timings_ms={"transcribe": round(t.seconds * 1000, 3)}, sort=body.sort,
                                       user_id=body.user_id, results=[])
         query = Query(
-            text=text, image=image, k=body.k, fusion=body.fusion, explain=body.explain,
+            text=text, image=image, frames=frames, k=body.k, fusion=body.fusion, explain=body.explain,
             collapse_variants=body.collapse_variants, sort=body.sort, user_id=body.user_id or body.session_id,
             personalize=body.personalize, out_of_stock_last=body.out_of_stock_last,
             typo_tolerance=body.typo_tolerance, segments=body.segments,
             filters=Filters(category=body.category, price_min=body.price_min, price_max=body.price_max,
                             colors=body.colors, rating_min=body.rating_min, in_stock=body.in_stock))
-        kind = _kind(text, image is not None, audio is not None)
+        kind = _kind(text, image is not None or bool(frames), audio is not None)  # a video query is a photo query
         search_id, res = await compute(request, _search_logged, engine, query, body, kind)
     except QueryTooLarge as e:
         raise HTTPException(413, str(e)) from None
