@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -9,16 +11,41 @@ from pathlib import Path
 BUSY_TIMEOUT_MS = 5000
 
 
-def connect_wal(path: Path, synchronous: str) -> sqlite3.Connection:
+# Connections being set up in this process, one at a time: several opening a new file at once
+# can deadlock on its first schema write, and SQLite then answers "locked" without waiting.
+_SETUP = threading.Lock()
+SETUP_TRIES = 5
+
+
+def connect_wal(path: Path, synchronous: str, schema: str | None = None) -> sqlite3.Connection:
+    """A WAL connection to ``path``, with ``schema`` (idempotent DDL) applied."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    with _SETUP:
+        for attempt in range(SETUP_TRIES):
+            try:
+                return _setup(path, synchronous, schema)
+            except sqlite3.OperationalError as e:  # another process setting the file up at once
+                if "locked" not in str(e) or attempt == SETUP_TRIES - 1:
+                    raise
+                time.sleep(0.05 * 2 ** attempt)
+    raise AssertionError("unreachable")
+
+
+def _setup(path: Path, synchronous: str, schema: str | None) -> sqlite3.Connection:
     # isolation_level=None: autocommit, transactions are opened explicitly (BEGIN IMMEDIATE).
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-    # busy_timeout first: switching to WAL itself needs a lock another process may hold.
-    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-    if str(mode).lower() != "wal":
-        raise RuntimeError(f"{path}: could not switch SQLite to WAL mode (got {mode!r})")
-    conn.execute(f"PRAGMA synchronous={synchronous}")
+    try:
+        # busy_timeout first: switching to WAL itself needs a lock another process may hold.
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise RuntimeError(f"{path}: could not switch SQLite to WAL mode (got {mode!r})")
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+        if schema:
+            conn.executescript(schema)
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 

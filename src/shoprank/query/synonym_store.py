@@ -49,6 +49,12 @@ def normalize_term(term: str) -> str:
     return " ".join(term.lower().split())
 
 
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS synonyms (id TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS version (one INTEGER PRIMARY KEY CHECK (one = 1), n INTEGER NOT NULL);
+INSERT OR IGNORE INTO version VALUES (1, 0);
+"""
+
 class SynonymSet(BaseModel):
     """One synonym set: multi-way without ``input``, one-way (``input`` → ``terms``) with it."""
 
@@ -207,12 +213,7 @@ class SQLiteSynonymStore(SynonymStore):
         if self._conn is None:
             from shoprank.sqlitedb import connect_wal
 
-            conn = connect_wal(self.path, "FULL")
-            conn.execute("CREATE TABLE IF NOT EXISTS synonyms (id TEXT PRIMARY KEY, body TEXT NOT NULL)")
-            conn.execute("CREATE TABLE IF NOT EXISTS version (one INTEGER PRIMARY KEY CHECK (one = 1),"
-                         " n INTEGER NOT NULL)")
-            conn.execute("INSERT OR IGNORE INTO version VALUES (1, 0)")
-            self._conn = conn
+            self._conn = connect_wal(self.path, "FULL", _SCHEMA)
         return self._conn
 
     def sets(self) -> Synonyms:

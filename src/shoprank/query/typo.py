@@ -99,6 +99,7 @@ def english_counts(min_count: int = ENGLISH_MIN_COUNT) -> dict[str, int]:
         return {r[0]: int(r[1]) for r in rows if len(r) == 2 and int(r[1]) >= min_count}
 
 
+@functools.lru_cache(maxsize=2)
 def english(min_count: int = ENGLISH_MIN_COUNT) -> frozenset[str]:
     return frozenset(english_counts(min_count))
 

@@ -106,9 +106,7 @@ class SQLiteRuleStore(RuleStore):
 
     def _connect(self, create: bool) -> sqlite3.Connection | None:
         if self._conn is None and (create or self.path.exists()):
-            conn = connect_wal(self.path, "FULL")
-            conn.executescript(_SCHEMA)
-            self._conn = conn
+            self._conn = connect_wal(self.path, "FULL", _SCHEMA)
         return self._conn
 
     def rules(self) -> dict[str, MerchRule]:
