@@ -7,9 +7,10 @@ of what the image model sees in the photo).
 """
 from __future__ import annotations
 
-import functools
 import io
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,42 @@ if TYPE_CHECKING:
     from shoprank.types import Query
 
 
+class QueryVectors:
+    """Query embeddings by text, the most recently used :data:`MAX_CACHED` kept; ``many``
+    encodes the texts it lacks in one batch. Thread-safe; the vectors are read-only (shared)."""
+
+    MAX_CACHED = 4096
+
+    def __init__(self, encode: Callable[[list[str]], np.ndarray]):
+        self._encode = encode
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> np.ndarray:
+        return self.many([text])[0]
+
+    def many(self, texts: Sequence[str]) -> list[np.ndarray]:
+        with self._lock:
+            found = {t: v for t in texts if (v := self._cache.get(t)) is not None}
+            for t in found:
+                self._cache.move_to_end(t)
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            vecs = self._encode(missing)
+            with self._lock:
+                for t, v in zip(missing, vecs):
+                    v = np.array(v, dtype=np.float32)
+                    v.setflags(write=False)
+                    found[t] = self._cache[t] = v
+                while len(self._cache) > self.MAX_CACHED:
+                    self._cache.popitem(last=False)
+        return [found[t] for t in texts]
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+
 class QueryUnderstanding:
     """Plans queries for one engine: its encoders (built on first use) and its rewriters."""
 
@@ -41,7 +78,7 @@ class QueryUnderstanding:
         self.max_image_pixels = max_image_pixels
         self.photo_label_min_confidence = photo_label_min_confidence
         # Popular queries repeat: keep their embeddings (the encoder is most of a text query's time).
-        self.encode_text = functools.lru_cache(maxsize=4096)(self._encode_text)
+        self.encode_text = QueryVectors(lambda texts: self._text_encoder().encode_queries(texts))
 
     def plan(self, query: Query, artifacts: IndexArtifacts, currency: str = "USD") -> QueryPlan:
         t0 = time.perf_counter()
@@ -75,21 +112,17 @@ class QueryUnderstanding:
         """The image labels confident enough to show a shopper (``photo_label_min_confidence``)."""
         return confident_labels(labels, self.photo_label_min_confidence)
 
-    def _encode_text(self, text: str) -> np.ndarray:
-        vec = self._text_encoder().encode_query(text)
-        vec.setflags(write=False)  # shared by every later query with the same text
-        return vec
-
     def _text_vector(self, plan: QueryPlan) -> np.ndarray:
         """The text's vector; with alternatives, their weighted mean direction beside it."""
         assert plan.text is not None
-        vec = self.encode_text(plan.text)
         alternatives = plan.alternatives
         if not alternatives:
-            return vec
+            return self.encode_text(plan.text)
+        # One encoder call for the text and its alternatives: a batch of a few costs little more than one.
+        vec, *alts = self.encode_text.many([plan.text, *(r.text for r in alternatives)])
         acc = vec.astype(np.float64)
-        for r in alternatives:
-            acc = acc + r.weight * self.encode_text(r.text)
+        for r, alt in zip(alternatives, alts):
+            acc = acc + r.weight * alt
         out = (acc / (np.linalg.norm(acc) or 1.0)).astype(np.float32)
         out.setflags(write=False)
         return out
