@@ -179,3 +179,14 @@ def test_silence_is_heard_as_nothing(multilingual):
     assert multilingual.transcribe_array(np.zeros(3 * SAMPLE_RATE, np.float32)).text == ""
     noise = np.random.default_rng(3).normal(0, 0.01, 2 * SAMPLE_RATE).astype(np.float32)
     assert multilingual.transcribe_array(noise).text == ""
+
+
+def test_homophones_snap_to_the_vocabulary():
+    pytest.importorskip("pypinyin", reason="pip install 'shoprank[query]'")
+    from shoprank.encoders.speech_whisper import snap_to_vocabulary
+
+    zh = vocabulary_words("zh")
+    assert snap_to_vocabulary("红色杯，包", zh) == "红色背包"  # bei bao: same pinyin
+    assert snap_to_vocabulary("白心", zh) == "背心"  # bai xin, one letter from bei xin
+    assert snap_to_vocabulary("背色外套", zh) == "背色外套"  # bei se: as close to hei se as bai se, kept
+    assert snap_to_vocabulary("red backpack", zh) == "red backpack"

@@ -56,6 +56,8 @@ MAX_PROMPT_CHARS = 120
 RETRY_BELOW_LOGPROB = -0.6
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
+_CJK_GAP = re.compile(r"(?<=[\u4e00-\u9fff])[\s，、。,.]+(?=[\u4e00-\u9fff])")
 _LATIN = re.compile(r"[A-Za-z]{2,}")
 # A phrase (1-24 characters) followed by two or more copies of itself, with separators between.
 _REPEATED = re.compile(r"(\S.{0,23}?)(?:[\s,，、;；。]*\1){2,}")
@@ -142,6 +144,57 @@ def vocabulary_prompt(words: Iterable[str], max_chars: int = MAX_PROMPT_CHARS) -
             break
         out.append(w)
     return "，".join(out) + "。" if out else None
+
+
+def _syllable_distance(a: Sequence[str], b: Sequence[str]) -> int:
+    """Letters to change between two equally long syllable lists (a syllable apart counts 9)."""
+    def one(x: str, y: str) -> int:
+        if x == y:
+            return 0
+        if len(x) == len(y) and sum(p != q for p, q in zip(x, y)) == 1:
+            return 1
+        shorter, longer = sorted((x, y), key=len)
+        return 1 if len(longer) - len(shorter) == 1 and any(
+            longer[:i] + longer[i + 1:] == shorter for i in range(len(longer))) else 9
+    return sum(one(x, y) for x, y in zip(a, b))
+
+
+def snap_to_vocabulary(text: str, words: Sequence[str]) -> str:
+    """Replace Chinese spans that sound like a vocabulary word (same toneless pinyin, or one
+    letter off in one syllable, the only word that close) with that word.
+
+    Whisper base often writes a query word as homophones ("杯包" for 背包, "白心" for 背心) that
+    no product matches; the vocabulary is what a shopper's query can name. Needs pypinyin (the
+    ``query`` extra); without it ``text`` is returned as it is."""
+    try:
+        from pypinyin import Style, lazy_pinyin
+    except ImportError:
+        return text
+    vocab: dict[tuple[str, ...], str] = {}
+    for w in words:
+        vocab.setdefault(tuple(lazy_pinyin(w, style=Style.NORMAL)), w)
+    longest = max((len(k) for k in vocab), default=0)
+    # Whisper copies the prompt's commas into the middle of words ("杯，包"); Chinese needs no spaces.
+    text = _CJK_GAP.sub("", text)
+    return _CJK_RUN.sub(lambda m: _snap_run(m.group(), vocab, longest, lazy_pinyin(m.group(), style=Style.NORMAL)),
+                        text)
+
+
+def _snap_run(run: str, vocab: Mapping[tuple[str, ...], str], longest: int, syllables: list[str]) -> str:
+    out, i = [], 0
+    while i < len(run):
+        for n in range(min(longest, len(run) - i), 1, -1):
+            span = tuple(syllables[i:i + n])
+            close = [w for k, w in vocab.items() if len(k) == n and _syllable_distance(k, span) <= 1]
+            exact = vocab.get(span)
+            if exact or len(close) == 1:
+                out.append(exact or close[0])
+                i += n
+                break
+        else:
+            out.append(run[i])
+            i += 1
+    return "".join(out)
 
 
 # --- the model files ----------------------------------------------------------------------
@@ -247,6 +300,7 @@ class MultilingualWhisperRecognizer(SpeechRecognizer):
         self.english = english
         self.prompts = dict(prompts) if prompts is not None else {
             lang: vocabulary_prompt(vocabulary_words(lang)) for lang in self.languages}
+        self.vocabulary = {lang: vocabulary_words(lang) for lang in self.languages}
         self.model_path = None if model_path is None else Path(model_path)
         self.models_dir = models_dir
         self.cpu_threads = cpu_threads
@@ -306,7 +360,10 @@ class MultilingualWhisperRecognizer(SpeechRecognizer):
             max_new_tokens=MAX_NEW_TOKENS,
         )
         heard = list(segments)
-        return Transcript(text=collapse_repeats(" ".join(s.text for s in heard)), language=language,
+        text = collapse_repeats(" ".join(s.text for s in heard))
+        if self.vocabulary.get(language):
+            text = snap_to_vocabulary(text, self.vocabulary[language])
+        return Transcript(text=text, language=language,
                           duration_s=duration_s, backend=self.name, seconds=time.perf_counter() - t0,
                           avg_logprob=min((s.avg_logprob for s in heard), default=None),
                           no_speech_prob=max((s.no_speech_prob for s in heard), default=None))
