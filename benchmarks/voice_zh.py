@@ -96,8 +96,9 @@ def score(engine, recs: dict[str, SpeechRecognizer], clips: list[dict], names: l
             if name not in c.setdefault("heard", {}):
                 t = recs[name].transcribe(c["audio"])
                 got = [h.product.id for h in engine.search(Query(text=t.text, k=5)).hits] if t.text else []
-                c["heard"][name] = [t.text, t.language, round(t.seconds, 3), c["target"] in got]
-            text, _, seconds, hit = c["heard"][name]
+                c["heard"][name] = [t.text, t.language, round(t.seconds, 3), c["target"] in got,
+                                    None if t.avg_logprob is None else round(t.avg_logprob, 2)]
+            text, _, seconds, hit, _ = c["heard"][name]
             errs += edit_distance(measure(c["query"]), measure(text))
             total += len(measure(c["query"]))
             hits += hit
