@@ -21,6 +21,7 @@ from shoprank.encoders.speech_whisper import (
     ModelIntegrityError,
     choose_language,
     collapse_repeats,
+    guard_loops,
     more_confident,
     rank_languages,
     text_languages,
@@ -86,8 +87,17 @@ def test_a_second_opinion_only_when_unsure():
 
     assert not unsure(t("red backpack", -0.3)) and unsure(t("Then do F4", -1.2)) and unsure(t("", None))
     assert more_confident(t("Then do F4", -1.2), t("红色背包", -0.4)).text == "红色背包"
+    assert more_confident(t("Black jacket", -0.88), t("鸭鸭鞠", -0.82)).text == "Black jacket"  # within the margin
     assert more_confident(t("red backpack", -0.7), t("", None)).text == "red backpack"
-    assert more_confident(t("a", -0.5), t("b", -0.5)).text == "a"
+    assert more_confident(t("", None), t("背包", -2.0)).text == "背包"
+
+
+def test_a_loop_is_collapsed_and_distrusted():
+    looped = guard_loops(Transcript("you can do it, you can do it, you can do it", "en", 3.0, "whisper", 0.1,
+                                    avg_logprob=-0.2))
+    assert looped.text == "you can do it" and looped.avg_logprob == -1.5
+    plain = guard_loops(Transcript("red backpack.", "en", 1.0, "whisper", 0.1, avg_logprob=-0.2))
+    assert plain.text == "red backpack" and plain.avg_logprob == -0.2
 
 
 # --- the model join (tiny stand-in parts) -----------------------------------------------------

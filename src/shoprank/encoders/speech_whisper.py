@@ -54,6 +54,12 @@ MAX_PROMPT_CHARS = 120
 # A transcript less confident than this in the most likely language is decoded again in the next
 # one, and the more confident kept: detection often hears robotic Mandarin as English or French.
 RETRY_BELOW_LOGPROB = -0.6
+# ... and the second language's transcript is kept only if more confident by this much: base,
+# prompted with the Chinese vocabulary, is about as confident on English speech ("鸭鸭鞠", -0.82)
+# as tiny.en is on the right English ("Black jacket", -0.88) (benchmarks/voice_zh.py).
+SECOND_OPINION_MARGIN = 0.3
+# A decode that looped is worth no more than this (below the service's -1.0 "didn't catch that").
+LOOP_LOGPROB = -1.5
 
 # Hours of each language's speech in Whisper's training data (transcription), from the paper.
 TRAINING_HOURS = {"en": 438_218, "zh": 23_446}
@@ -111,11 +117,22 @@ def unsure(t: Transcript, below: float = RETRY_BELOW_LOGPROB) -> bool:
     return not t.text or (t.avg_logprob is not None and t.avg_logprob < below)
 
 
-def more_confident(a: Transcript, b: Transcript) -> Transcript:
-    """The transcript with text and the higher log-probability (``a`` on a tie)."""
+def more_confident(a: Transcript, b: Transcript, margin: float = SECOND_OPINION_MARGIN) -> Transcript:
+    """``a`` (the likelier language's), unless ``b`` has text and a log-probability higher by
+    more than ``margin``."""
     def score(t: Transcript) -> float:
         return -np.inf if not t.text else (t.avg_logprob if t.avg_logprob is not None else -np.inf)
-    return b if score(b) > score(a) else a
+    return b if score(b) > score(a) + margin or (not a.text and b.text) else a
+
+
+def guard_loops(t: Transcript) -> Transcript:
+    """``t`` with repeated phrases collapsed; a transcript that looped gets at most
+    ``LOOP_LOGPROB``: the decoder lost the audio, so neither a second opinion nor the service's
+    confidence cut should trust it ("you can do it, you can do it, ..." for a Mandarin clip)."""
+    text = collapse_repeats(t.text)
+    if not _REPEATED.search(_JUNK.sub("", t.text)):
+        return replace(t, text=text)
+    return replace(t, text=text, avg_logprob=min(t.avg_logprob if t.avg_logprob is not None else 0.0, LOOP_LOGPROB))
 
 
 def text_languages(texts: Iterable[str], limit: int = 10_000) -> tuple[str, ...]:
@@ -362,7 +379,7 @@ class MultilingualWhisperRecognizer(SpeechRecognizer):
 
     def _in_language(self, model: Any, samples: np.ndarray, speech: np.ndarray, language: str) -> Transcript:
         if language == "en" and self.english is not None:
-            heard = self.english.transcribe_array(samples)
+            heard = guard_loops(self.english.transcribe_array(samples))
             return replace(heard, backend=f"{self.name}/{heard.backend}")
         return self._decode(model, speech, language, samples.size / SAMPLE_RATE, time.perf_counter())
 
@@ -375,13 +392,13 @@ class MultilingualWhisperRecognizer(SpeechRecognizer):
             max_new_tokens=MAX_NEW_TOKENS,
         )
         heard = list(segments)
-        text = collapse_repeats(" ".join(s.text for s in heard))
+        t = guard_loops(Transcript(text=" ".join(s.text for s in heard), language=language,
+                                   duration_s=duration_s, backend=self.name, seconds=time.perf_counter() - t0,
+                                   avg_logprob=min((s.avg_logprob for s in heard), default=None),
+                                   no_speech_prob=max((s.no_speech_prob for s in heard), default=None)))
         if self.vocabulary.get(language):
-            text = snap_to_vocabulary(text, self.vocabulary[language])
-        return Transcript(text=text, language=language,
-                          duration_s=duration_s, backend=self.name, seconds=time.perf_counter() - t0,
-                          avg_logprob=min((s.avg_logprob for s in heard), default=None),
-                          no_speech_prob=max((s.no_speech_prob for s in heard), default=None))
+            t = replace(t, text=snap_to_vocabulary(t.text, self.vocabulary[language]))
+        return t
 
 
 def _speech_only(samples: np.ndarray) -> np.ndarray:
