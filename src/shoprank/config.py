@@ -162,8 +162,11 @@ class Settings(BaseSettings):
     embedding_cache_store: str = "sqlite"  # encoded vectors by content: <home>/cache/embeddings.sqlite
     synonym_store: str = "sqlite"          # each index's synonym sets: <index>/synonyms.sqlite
 
-    # Voice queries: faster-whisper (tiny.en), pocketsphinx as the fallback.
-    speech_backend: str = "auto"  # auto | whisper | pocketsphinx
+    # Voice queries: faster-whisper (tiny.en), pocketsphinx as the fallback; auto and whisper-multilingual
+    # use Whisper base (the voice-zh extra) for the languages below, where installed.
+    speech_backend: str = "auto"  # auto | whisper | pocketsphinx | whisper-multilingual
+    # Languages voice queries may be in, most common first (the query vocabulary has Chinese words).
+    speech_languages: list[Literal["en", "zh"]] = Field(default=["en", "zh"], min_length=1)
     max_audio_seconds: float = 30.0
     # Transcriptions one server process runs at once, apart from searches (voice cannot take
     # text search's threads); a few more wait, the rest are told to retry (503).

@@ -12,9 +12,12 @@ Backends, both fully offline:
   two CPU threads.
 * ``pocketsphinx``: CMU PocketSphinx with its bundled US-English model. Much weaker; it is
   here so that voice search degrades instead of disappearing when Whisper is unavailable.
+* ``whisper-multilingual`` (speech_whisper.py): Whisper base in the catalog's languages,
+  Chinese included, handing English to tiny.en.
 
-``make_speech_recognizer("auto")`` picks Whisper and falls back to PocketSphinx. The heavy
-imports happen only when a recognizer is built or first used.
+``make_speech_recognizer("auto")`` picks the multilingual backend when its model packages are
+installed (the ``voice-zh`` extra), else Whisper tiny.en, and falls back to PocketSphinx. The
+heavy imports happen only when a recognizer is built or first used.
 """
 from __future__ import annotations
 
@@ -174,6 +177,10 @@ class SpeechRecognizer(ABC):
     name: str
     max_seconds: float = MAX_AUDIO_SECONDS
     max_bytes: int = MAX_AUDIO_BYTES
+
+    def load(self) -> Any:
+        """Load the model now (backends otherwise load on first use)."""
+        return None
 
     def transcribe(self, data: bytes) -> Transcript:
         """Decode an uploaded audio file and transcribe it.
@@ -352,7 +359,7 @@ class FallbackRecognizer(SpeechRecognizer):
     hiding it behind a far worse recognizer would make it harder to see.
     """
 
-    def __init__(self, primary: WhisperRecognizer, fallback: Callable[[], SpeechRecognizer]) -> None:
+    def __init__(self, primary: SpeechRecognizer, fallback: Callable[[], SpeechRecognizer]) -> None:
         self.primary = primary
         self._make_fallback = fallback
         self._active: SpeechRecognizer | None = None
@@ -369,9 +376,9 @@ class FallbackRecognizer(SpeechRecognizer):
                     self.primary.load()
                     self._active = self.primary
                 except Exception:
-                    log.warning("Whisper failed to load; voice queries fall back to PocketSphinx",
-                                exc_info=True)
                     self._active = self._make_fallback()
+                    log.warning("%s failed to load; voice queries fall back to %s", self.primary.name,
+                                self._active.name, exc_info=True)
             return self._active
 
     def transcribe_array(self, samples: np.ndarray) -> Transcript:
@@ -403,8 +410,15 @@ def _pocketsphinx(max_seconds: float = MAX_AUDIO_SECONDS, max_bytes: int = MAX_A
 
 
 def _auto(max_seconds: float = MAX_AUDIO_SECONDS, max_bytes: int = MAX_AUDIO_BYTES) -> SpeechRecognizer:
-    """Whisper when faster-whisper and its weights import (PocketSphinx if it then fails to
-    load), else PocketSphinx."""
+    """The multilingual backend where the ``voice-zh`` extra is installed, else English."""
+    from shoprank.encoders.speech_whisper import multilingual_or_english
+
+    return multilingual_or_english(max_seconds, max_bytes)
+
+
+def english_auto(max_seconds: float = MAX_AUDIO_SECONDS, max_bytes: int = MAX_AUDIO_BYTES) -> SpeechRecognizer:
+    """Whisper tiny.en when faster-whisper and its weights import (PocketSphinx if it then fails
+    to load), else PocketSphinx."""
     try:
         whisper = _whisper(max_seconds, max_bytes)
     except ImportError:
@@ -426,6 +440,7 @@ SPEECH_RECOGNIZERS: Registry[SpeechRecognizer] = Registry("speech recognizer")
 SPEECH_RECOGNIZERS.register("auto", _auto)
 SPEECH_RECOGNIZERS.register("whisper", _whisper)
 SPEECH_RECOGNIZERS.register("pocketsphinx", _pocketsphinx)
+SPEECH_RECOGNIZERS.register("whisper-multilingual", "shoprank.encoders.speech_whisper:multilingual", extra="voice-zh")
 
 
 def make_speech_recognizer(name: str = "auto", max_seconds: float = MAX_AUDIO_SECONDS,
