@@ -252,12 +252,14 @@ def test_fallback_when_whisper_fails_to_load(sphinx, red_backpack, tmp_path, cap
 
 
 def test_auto_prefers_whisper(whisper):
+    from shoprank.config import get_settings
     from shoprank.encoders.speech_whisper import whisper_base_installed
 
     rec = make_speech_recognizer("auto")
     # With pocketsphinx installed (or the multilingual model), Whisper comes wrapped in a fallback;
-    # with the voice-zh extra it is the multilingual one.
-    want = "whisper-multilingual" if whisper_base_installed() else "whisper"
+    # with the voice-zh extra and Chinese among speech_languages it is the multilingual one.
+    multilingual = whisper_base_installed() and get_settings().speech_languages != ["en"]
+    want = "whisper-multilingual" if multilingual else "whisper"
     assert (rec.primary if isinstance(rec, FallbackRecognizer) else rec).name == want
 
 

@@ -144,11 +144,20 @@ def test_missing_package_is_named(monkeypatch, tmp_path):
 @pytest.mark.parametrize("name", ["whisper-multilingual", "auto"])
 def test_missing_packages_fall_back_to_english(monkeypatch, caplog, name):
     english = speech.PocketSphinxRecognizer()  # a stand-in; nothing is loaded
+    monkeypatch.setattr(speech_whisper, "_settings_languages", lambda: ("en", "zh"))
     monkeypatch.setattr(speech_whisper, "whisper_base_installed", lambda: False)
     monkeypatch.setattr(speech, "english_auto", lambda max_seconds, max_bytes: english)
     with caplog.at_level(logging.INFO, logger="shoprank.encoders.speech_whisper"):
         assert make_speech_recognizer(name) is english
     assert "English only" in caplog.text
+
+
+def test_auto_with_english_only_is_todays_english_recognizer(monkeypatch):
+    english = speech.PocketSphinxRecognizer()
+    monkeypatch.setattr(speech_whisper, "_settings_languages", lambda: ("en",))  # the default
+    monkeypatch.setattr(speech, "english_auto", lambda max_seconds, max_bytes: english)
+    monkeypatch.setattr(speech_whisper, "multilingual", lambda *a: pytest.fail("Whisper base built"))
+    assert make_speech_recognizer("auto") is english
 
 
 # --- Whisper base on espeak-ng speech ---------------------------------------------------------

@@ -470,9 +470,12 @@ def multilingual(max_seconds: float, max_bytes: int) -> SpeechRecognizer:
 
 
 def multilingual_or_english(max_seconds: float, max_bytes: int) -> SpeechRecognizer:
-    """``auto``: the multilingual recognizer where the extra is installed, else English (quietly)."""
+    """``auto``: the multilingual recognizer where the extra is installed and ``speech_languages``
+    names more than English, else English (quietly)."""
     from shoprank.encoders.speech import english_auto
 
+    if _settings_languages() == ("en",):  # English only: tiny.en as before, no detection
+        return english_auto(max_seconds, max_bytes)
     if not whisper_base_installed():
         log.info("the voice-zh extra is not installed; voice queries are English only")
         return english_auto(max_seconds, max_bytes)
