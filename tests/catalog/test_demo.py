@@ -1,6 +1,7 @@
 import re
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from shoprank.catalog import load_catalog_file
@@ -27,6 +28,7 @@ def test_demo_catalog_loads_with_images(tmp_path):
             assert im.size == (320, 320)
 
 
+@pytest.mark.slow  # draws the demo's photos twice
 def test_demo_catalog_is_deterministic_and_overwrites(tmp_path):
     first = write_demo_catalog(tmp_path).read_bytes()
     image = tmp_path / "images" / "demo-backpack-red.png"

@@ -111,6 +111,7 @@ def test_a_rebuild_from_a_file_replaces_earlier_writes(engine, settings):
     assert engine.reload() is True and engine.product("N-1") is None
 
 
+@pytest.mark.slow  # threads for seconds
 def test_searches_during_writes_and_a_generation_switch_all_succeed(engine, settings):
     import threading
 

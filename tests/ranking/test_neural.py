@@ -53,8 +53,15 @@ def _ndcg10(scores: np.ndarray, y: np.ndarray) -> float:
     return float(((2 ** y[order] - 1) * disc[: len(order)]).sum()) / idcg if idcg else 0.0
 
 
+# The fast tier keeps the two cheapest variants; attention and the transformer (seconds to fit
+# on two cores) run with the slow tier.
+_SLOW_VARIANTS = {"attention", "transformer"}
+
+
 def _contract(variant):
     class Contract(RankerContract):
+        pytestmark = [pytest.mark.slow] if variant in _SLOW_VARIANTS else []
+
         def make_ranker(self) -> Ranker:
             return NeuralFusionRanker.fit(_feature_lists(), [], variant, epochs=25, patience=25, lr=3e-3)
 
@@ -68,7 +75,8 @@ TestNeuralTransformerContract = _contract("transformer")
 TestNeuralLateContract = _contract("late")
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", [pytest.param(v, marks=[pytest.mark.slow] if v != "late" else [])
+                                     for v in VARIANTS])
 def test_learns_from_a_modality_and_masks_what_is_missing(variant):
     lists = _vector_lists()
     train, test = lists[:30], lists[30:]

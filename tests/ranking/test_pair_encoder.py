@@ -13,6 +13,8 @@ from transformers import AutoTokenizer
 
 from shoprank.ranking.cross_encoder import PairEncoder, minilm_path
 
+pytestmark = pytest.mark.slow  # loads the MiniLM tokenizer from its package (about a second)
+
 WORDS = ("drill bit cordless hammer pvc pipe 3/4 in. white paint gallon outdoor led light fixture brushed nickel "
          "faucet 1/2 x 10 ft stainless steel hex bolt washer 電鑽 rouge café").split()
 

@@ -28,6 +28,7 @@ def engine(settings):
     return ShopRank.open(settings.index_dir("shop"), settings)
 
 
+@pytest.mark.slow  # a rebuild under searches (about a second)
 def test_searches_during_a_rebuild_and_reload_all_succeed_and_switch(engine, settings):
     searches: list[tuple[float, int, str | None]] = []  # (started, status, top hit)
     stop = threading.Event()

@@ -215,6 +215,7 @@ def test_forgetting_a_shopper_spares_others_named_by_their_session_ids(client, e
     assert engine.impressions.get(bob["search_id"]) is not None
 
 
+@pytest.mark.slow  # trains and saves a model (about a second)
 def test_a_broken_saved_model_is_refused_and_a_vanished_one_does_not_break_search(client, engine, tmp_path):
     bad = tmp_path / "model"
     bad.mkdir()
