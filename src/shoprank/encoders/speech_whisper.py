@@ -33,6 +33,7 @@ import numpy as np
 
 from shoprank.catalog.vocabulary import COLORS, GENDERS, PRODUCT_TYPES
 from shoprank.encoders.speech import SAMPLE_RATE, SpeechRecognizer, Transcript, clean_transcript
+from shoprank.files import fsync_path
 from shoprank.registry import MissingExtraError
 
 log = logging.getLogger(__name__)
@@ -236,14 +237,6 @@ def _package_dir(package: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_atomically(dest: Path, sources: Sequence[Path], size: int | None = None,
                       sha256: str | None = None) -> None:
     """Concatenate ``sources`` into ``dest`` through a temporary file in the same folder,
@@ -267,7 +260,7 @@ def _write_atomically(dest: Path, sources: Sequence[Path], size: int | None = No
         if sha256 is not None and digest.hexdigest() != sha256:
             raise ModelIntegrityError(f"{dest.name}: SHA-256 {digest.hexdigest()}, expected {sha256}")
         os.replace(tmp, dest)
-        _fsync_dir(dest.parent)
+        fsync_path(dest.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from shoprank.files import fsync_path
 from shoprank.index.artifacts import LAYOUT, IndexArtifacts
 from shoprank.index.crashpoints import crash_point
 from shoprank.registry import Registry
@@ -99,19 +100,11 @@ def _number(name: str) -> int:
     return int(m.group(1)) if m else 0
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _fsync_tree(root: Path) -> None:
     for folder, _, files in os.walk(root):
         for name in files:
-            _fsync(Path(folder) / name)
-        _fsync(Path(folder))
+            fsync_path(Path(folder) / name)
+        fsync_path(Path(folder))
 
 
 def _remove_path(path: Path) -> None:
@@ -166,7 +159,7 @@ class FileGenerationPointer(GenerationPointer):
             os.fsync(f.fileno())
         crash_point("pointer-written")
         os.replace(tmp, self.root / POINTER)
-        _fsync(self.root)
+        fsync_path(self.root)
 
     def where(self) -> str:
         return str(self.root / POINTER)
@@ -235,7 +228,7 @@ class IndexHome:
             try:
                 result = write(gen.path)
                 _fsync_tree(gen.path)
-                _fsync(self.root)
+                fsync_path(self.root)
                 hold = Hold(gen.path / "manifest.json")
             except BaseException:
                 shutil.rmtree(gen.path, ignore_errors=True)
