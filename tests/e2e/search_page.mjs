@@ -556,9 +556,10 @@ async function main() {
     check('analytics screenshot written', existsSync(ashot), { info: ashot });
     check('no uncaught page errors on the analytics page', report.page_errors.length === 0, { page_errors: report.page_errors });
     await page.waitForFunction(() => document.querySelector('#suggested tr') || document.querySelector('#sugg-status').textContent);
-    const sugg = (await page.textContent('#sugg-status')) + ' ' + (await page.textContent('#suggested'));
+    const suggested = (await page.textContent('#sugg-status')) + ' ' + (await page.textContent('#suggested'));
     check('the analytics page lists the synonyms the logs suggest (or says there are none)',
-      /No suggestions from the logs yet|support/.test(sugg) || (await page.$$('#suggested tr')).length > 1, { info: sugg.slice(0, 120) });
+      /No suggestions from the logs yet|support/.test(suggested) || (await page.$$('#suggested tr')).length > 1,
+      { info: suggested.slice(0, 120) });
     const cspAnalytics = await page.evaluate(() => window.__cspViolations);
     check('no CSP violations on the analytics page', cspAnalytics.length === 0, { violations: cspAnalytics });
 
