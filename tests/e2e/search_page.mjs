@@ -115,8 +115,9 @@ async function synonymChecks(page, searched) {
   await page.click('#adm-sugg-load');
   await page.waitForSelector('#adm-suggested li button');
   const sline = (await page.textContent('#adm-suggested li')).replace(/\s+/g, ' ');
-  const [ap] = await adminCall(page, 'PUT', '/admin/synonyms/knapsack-backpack', () => page.click('#adm-suggested li button'));
+  const [ap, apBody] = await adminCall(page, 'PUT', '/admin/synonyms/knapsack-backpack', () => page.click('#adm-suggested li button'));
   await page.unroute(suggest);
+  if (ap !== 200) throw new Error(`approving a suggested set: ${ap} ${JSON.stringify(apBody)}; note: ${await page.textContent('#adm-sugg-note')}`);
   await page.waitForSelector('#adm-synonyms li[data-id="knapsack-backpack"]');
   check('a suggested set shows its support, and "Approve" stores it', ap === 200 && /support 6/.test(sline), { info: sline });
   check('deleting the approved set', await deleteItem(page, '#adm-synonyms', 'knapsack-backpack', '/admin/synonyms/knapsack-backpack') === 200);
