@@ -4,7 +4,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 # Writers from other processes wait this long for the file lock instead of failing at once.
@@ -49,18 +50,26 @@ def _setup(path: Path, synchronous: str, schema: str | None) -> sqlite3.Connecti
     return conn
 
 
-def delete_user_rows(conn: sqlite3.Connection, table: str, user_id: str, sessions: Iterable[str]) -> int:
-    """In one transaction, delete ``table``'s rows of ``user_id`` and the rows of ``sessions``
-    that name no user (a session id is whatever a client sent: it must not reach another
-    user's rows). The caller holds the connection's lock."""
+@contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction (BEGIN IMMEDIATE: one writer at a time), committed when the block
+    ends and rolled back when it raises. The caller holds the connection's lock."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        n = conn.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,)).rowcount
-        for sid in sessions:
-            n += conn.execute(f"DELETE FROM {table} WHERE session_id = ? AND user_id IS NULL", (sid,)).rowcount
+        yield conn
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+def delete_user_rows(conn: sqlite3.Connection, table: str, user_id: str, sessions: Iterable[str]) -> int:
+    """In one transaction, delete ``table``'s rows of ``user_id`` and the rows of ``sessions``
+    that name no user (a session id is whatever a client sent: it must not reach another
+    user's rows). The caller holds the connection's lock."""
+    with write_transaction(conn):
+        n = conn.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,)).rowcount
+        for sid in sessions:
+            n += conn.execute(f"DELETE FROM {table} WHERE session_id = ? AND user_id IS NULL", (sid,)).rowcount
     return int(n)

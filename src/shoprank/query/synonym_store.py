@@ -238,19 +238,14 @@ class SQLiteSynonymStore(SynonymStore):
     def _edit(self, statements: list[tuple[str, tuple[str, ...]]]) -> int:
         """Run ``statements`` and bump the version in one transaction; re-read the sets; rows changed."""
         with self._lock:
-            db = self._db()
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            from shoprank.sqlitedb import write_transaction
+
+            with write_transaction(self._db()) as db:
                 changed = sum(db.execute(sql, args).rowcount for sql, args in statements)
                 db.execute("UPDATE version SET n = n + 1")
                 version = int(db.execute("SELECT n FROM version").fetchone()[0])
-                self._current = self._read(db, version)
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
-            self._checked = time.monotonic()
+                current = self._read(db, version)
+            self._current, self._checked = current, time.monotonic()  # only what was committed
             return changed
 
     def put_many(self, sets: Mapping[str, SynonymSet], replace_all: bool = False) -> None:

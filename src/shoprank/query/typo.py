@@ -303,9 +303,9 @@ class TypoRewriter(QueryRewriter):
         vocab = self._vocab.get(key)
         log = self._query_log()
         # New past queries arrive with events: read them at most once a second.
-        fresh = log is None or vocab is None or vocab.queries_version == log.queries_version or (
-            time.monotonic() - self._queries_read < QUERIES_RECHECK_S)
-        if vocab is None or vocab.n < len(products) or not fresh:
+        queries_due = (log is not None and vocab is not None and vocab.queries_version != log.queries_version
+                       and time.monotonic() - self._queries_read >= QUERIES_RECHECK_S)
+        if vocab is None or vocab.n < len(products) or queries_due:
             with self._lock:
                 vocab = self._vocab.get(key) or Vocabulary()
                 if vocab.n < len(products):

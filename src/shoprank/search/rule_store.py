@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from shoprank.registry import Registry
 from shoprank.search.merch_rule import MerchRule
-from shoprank.sqlitedb import connect_wal
+from shoprank.sqlitedb import connect_wal, write_transaction
 
 if TYPE_CHECKING:
     from shoprank.config import Settings
@@ -138,15 +138,9 @@ class SQLiteRuleStore(RuleStore):
         with self._lock:
             conn = self._connect(create=True)
             assert conn is not None
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with write_transaction(conn):
                 changed = sum(conn.execute(sql, args).rowcount for sql, args in statements)
                 conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'version'")
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
             _wrote(self._key)
             return changed
 
